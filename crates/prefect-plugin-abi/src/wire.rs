@@ -1,0 +1,248 @@
+//! The JSON documents that cross the plugin boundary (protocol version 1).
+//!
+//! The run document is shaped like a Kustomize KRM function's `ResourceList`: the graph's items
+//! so far go in beside the plugin's values, and the plugin's items come back with results (errors
+//! and warnings, each with a value path). Unknown fields are ignored on both sides, which is what
+//! lets a later protocol add fields without breaking plugins built for this one.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `apiVersion` of the run documents.
+pub const API_VERSION: &str = "prefectctl.io/v1";
+/// `kind` of the run documents.
+pub const RESOURCE_LIST: &str = "ResourceList";
+
+/// What a plugin says about itself, before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginManifest {
+    /// The name users select it by (`--plugin NAME`) and the name of its values section.
+    pub name: String,
+    /// The plugin's own release version (semver).
+    pub version: String,
+    /// The protocol version it speaks; the same number `protocol_version()` returns.
+    pub protocol_version: u32,
+    /// One line for `plugins list` and `plugins describe`.
+    #[serde(default)]
+    pub description: String,
+    /// Plugins that must be in the stack and run before this one; selecting this plugin selects
+    /// them too.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Plugins that, when they are in the stack, run before this one (they are not selected).
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Whether the plugin adds resources or rewrites those of others; transformers run after
+    /// every generator.
+    #[serde(default)]
+    pub kind: PluginKind,
+    /// JSON Schema (draft 2020-12) of the plugin's values section, with a `description` on each
+    /// property.
+    #[serde(default)]
+    pub values_schema: Value,
+    /// The documented defaults of the values section.
+    #[serde(default)]
+    pub values_defaults: Value,
+}
+
+/// Whether a plugin contributes resources or transforms the ones already in the graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PluginKind {
+    /// Adds resources (it may also change others').
+    #[default]
+    Generator,
+    /// Rewrites resources that other plugins added; runs after all generators.
+    Transformer,
+}
+
+/// The input of one plugin run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRequest {
+    /// Always [`API_VERSION`].
+    pub api_version: String,
+    /// Always [`RESOURCE_LIST`].
+    pub kind: String,
+    /// The protocol version the host speaks to this plugin.
+    pub protocol_version: u32,
+    /// The release being rendered.
+    pub release: Release,
+    /// The plugin's values section, with the plugin's defaults already merged in.
+    pub values: Value,
+    /// The `global` values section shared by all plugins, defaults merged in.
+    pub global: GlobalValues,
+    /// Names of every plugin in the stack, in run order.
+    pub plugins: Vec<String>,
+    /// What the target cluster serves.
+    pub capabilities: Capabilities,
+    /// The resources in the graph so far, in render order.
+    pub items: Vec<Value>,
+}
+
+/// The release a run renders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// The release name (`--release`); a prefix of resource names.
+    pub name: String,
+    /// The namespace the release is installed into.
+    pub namespace: String,
+}
+
+/// The cluster's capabilities, as Helm's `.Capabilities`: plugins pick API versions from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// Kubernetes version as `MAJOR.MINOR.PATCH`, without a `v`.
+    pub kube_version: String,
+    /// Served group versions (`apps/v1`) and, where known, kinds (`apps/v1/Deployment`).
+    pub api_versions: Vec<String>,
+}
+
+impl Capabilities {
+    /// Whether the cluster serves `group_version` (`policy/v1`), or `group_version/Kind`.
+    pub fn has(&self, api_version: &str) -> bool {
+        self.api_versions.iter().any(|v| v == api_version)
+    }
+}
+
+/// The output of one plugin run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResponse {
+    /// Always [`API_VERSION`].
+    #[serde(default)]
+    pub api_version: String,
+    /// Always [`RESOURCE_LIST`].
+    #[serde(default)]
+    pub kind: String,
+    /// Resources the plugin adds; adding one that another plugin already added is a conflict.
+    #[serde(default)]
+    pub items: Vec<Value>,
+    /// Resources from the request's `items` that the plugin rewrote, as whole objects.
+    #[serde(default)]
+    pub changed: Vec<Value>,
+    /// Errors and warnings; any error fails the whole render.
+    #[serde(default)]
+    pub results: Vec<Diagnostic>,
+}
+
+/// One error or warning from a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    /// How bad it is.
+    pub severity: Severity,
+    /// What is wrong and what to do, lower-case, no final period.
+    pub message: String,
+    /// The value path it is about, relative to the plugin's section (`ingress.host`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// Severity of a [`Diagnostic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    /// Fails the render.
+    Error,
+    /// Printed, the render goes on.
+    Warning,
+}
+
+/// The `global:` values section, shared by all plugins.
+///
+/// Names follow the prefect-helm charts (`global.prefect.image.prefectTag`), so values files
+/// written for the charts read the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GlobalValues {
+    /// Settings for the Prefect image every Prefect component runs.
+    pub prefect: GlobalPrefect,
+    /// Registry host prepended to every image repository (`registry.example.com`), for
+    /// air-gapped clusters and mirrors; empty means each repository as written.
+    pub image_registry: String,
+    /// Labels added to every resource of the release.
+    pub common_labels: BTreeMap<String, String>,
+    /// Annotations added to every resource of the release.
+    pub common_annotations: BTreeMap<String, String>,
+}
+
+/// `global.prefect`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GlobalPrefect {
+    /// The Prefect image used by the server and the worker.
+    pub image: PrefectImage,
+}
+
+/// `global.prefect.image`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PrefectImage {
+    /// Image repository.
+    pub repository: String,
+    /// Image tag, pinned to a Prefect 3 release; pin your own in production.
+    pub prefect_tag: String,
+    /// Image pull policy.
+    pub pull_policy: PullPolicy,
+    /// Names of Secrets of type `kubernetes.io/dockerconfigjson` used to pull images.
+    pub pull_secrets: Vec<String>,
+}
+
+/// Kubernetes image pull policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Always pull.
+    Always,
+    /// Pull when the image is not on the node.
+    IfNotPresent,
+    /// Never pull.
+    Never,
+}
+
+impl PullPolicy {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// The Prefect release the default image runs.
+pub const DEFAULT_PREFECT_TAG: &str = "3.9.1-python3.12";
+
+impl Default for PrefectImage {
+    fn default() -> Self {
+        PrefectImage {
+            repository: "prefecthq/prefect".to_owned(),
+            prefect_tag: DEFAULT_PREFECT_TAG.to_owned(),
+            pull_policy: PullPolicy::IfNotPresent,
+            pull_secrets: Vec::new(),
+        }
+    }
+}
+
+/// The JSON Schema of a values type, in the form every values schema on the wire takes:
+/// draft 2020-12, with subschemas inlined (no `$ref`), so validators and editors need no
+/// reference resolution.
+pub fn values_schema<T: JsonSchema>() -> Value {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with(|settings| settings.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// The JSON Schema of the `global:` section.
+pub fn global_values_schema() -> Value {
+    values_schema::<GlobalValues>()
+}

@@ -1,0 +1,110 @@
+//! Everything that can go wrong finding, loading or running a plugin.
+
+use std::path::PathBuf;
+
+/// A plugin could not be found, loaded or run. Every message names the plugin or its file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No plugin folder holds a library for the name.
+    #[error(
+        "plugin `{name}` not found: looked for {file} in {searched}; \
+         pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path"
+    )]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The file name looked for.
+        file: String,
+        /// The folders searched, joined for display.
+        searched: String,
+    },
+    /// A path given with `--plugin` does not exist.
+    #[error("plugin library {} does not exist", path.display())]
+    MissingFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file could not be opened as a dynamic library.
+    #[error("{} could not be loaded as a library: {reason}", path.display())]
+    Open {
+        /// The library.
+        path: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
+    /// The library is not a prefectctl plugin (no abi_stable root module).
+    #[error(
+        "{} is not a prefectctl plugin: it exports no plugin root module \
+         (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)",
+        path.display()
+    )]
+    NotAPlugin {
+        /// The library.
+        path: PathBuf,
+    },
+    /// The library's boundary types do not match this host's.
+    #[error(
+        "{} was built against an incompatible plugin ABI: {reason}; \
+         rebuild it against prefect-plugin-abi {host_abi}",
+        path.display()
+    )]
+    IncompatibleAbi {
+        /// The library.
+        path: PathBuf,
+        /// A one-line summary of the mismatch (the full layout report is in `--debug`).
+        reason: String,
+        /// The ABI crate version of this host.
+        host_abi: String,
+        /// The loader's full report.
+        details: String,
+    },
+    /// The plugin speaks a protocol version this host does not.
+    #[error(
+        "{} speaks plugin protocol {plugin}, and this prefectctl speaks {min} to {max}: \
+         {advice}",
+        path.display()
+    )]
+    Protocol {
+        /// The library.
+        path: PathBuf,
+        /// The plugin's version.
+        plugin: u32,
+        /// The oldest version the host speaks.
+        min: u32,
+        /// The newest version the host speaks.
+        max: u32,
+        /// Upgrade the host, or rebuild the plugin.
+        advice: &'static str,
+    },
+    /// The plugin's manifest could not be read.
+    #[error("{}: the plugin's manifest {reason}", path.display())]
+    Manifest {
+        /// The library.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A plugin loaded by name calls itself something else.
+    #[error("{} calls itself `{actual}`, not `{expected}`: rename the library or its plugin", path.display())]
+    NameMismatch {
+        /// The library.
+        path: PathBuf,
+        /// The name it was loaded by.
+        expected: String,
+        /// The name in its manifest.
+        actual: String,
+    },
+    /// The plugin's run returned something that is not a protocol document.
+    #[error(
+        "plugin `{plugin}` returned a response that is not a valid protocol document: {reason}"
+    )]
+    Response {
+        /// The plugin's name.
+        plugin: String,
+        /// The JSON error.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

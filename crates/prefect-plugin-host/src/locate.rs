@@ -1,0 +1,173 @@
+//! Where plugin libraries are looked for, and how a `--plugin` argument names one.
+//!
+//! A name resolves through, in order: each `--plugin-dir`, each folder of
+//! `$PREFECTCTL_PLUGIN_PATH`, the folder of the `prefectctl` executable, and
+//! `../lib/prefectctl/plugins` beside it (the layout of the release archive). The working
+//! directory is never searched: a library is code, and only folders the user named or the
+//! installation's own are trusted.
+
+use std::{
+    ffi::OsStr,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use prefect_plugin_abi::library_file_name;
+
+use crate::{Error, Result};
+
+/// What a `--plugin` argument names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PluginSpec {
+    /// A plugin name, looked up in the plugin folders.
+    Name(String),
+    /// A library file given by its path.
+    Path(PathBuf),
+}
+
+impl PluginSpec {
+    /// Reads a `--plugin` argument: a path when it has a `/` or ends like a library file,
+    /// otherwise a name.
+    pub fn parse(arg: &str) -> PluginSpec {
+        let looks_like_path = arg.contains(std::path::MAIN_SEPARATOR)
+            || arg.contains('/')
+            || arg.ends_with(std::env::consts::DLL_SUFFIX);
+        if looks_like_path {
+            PluginSpec::Path(PathBuf::from(arg))
+        } else {
+            PluginSpec::Name(arg.to_owned())
+        }
+    }
+}
+
+impl fmt::Display for PluginSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginSpec::Name(name) => f.write_str(name),
+            PluginSpec::Path(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The ordered list of plugin folders.
+#[derive(Debug, Clone, Default)]
+pub struct Locator {
+    dirs: Vec<PathBuf>,
+}
+
+impl Locator {
+    /// The folders in the documented order: `plugin_dirs` (from `--plugin-dir`), the entries of
+    /// `env_path` (`$PREFECTCTL_PLUGIN_PATH`), then the executable's folder and
+    /// `../lib/prefectctl/plugins` beside it.
+    pub fn new(plugin_dirs: &[PathBuf], env_path: Option<&OsStr>, exe: Option<&Path>) -> Locator {
+        let mut dirs: Vec<PathBuf> = plugin_dirs.to_vec();
+        if let Some(env_path) = env_path {
+            dirs.extend(std::env::split_paths(env_path).filter(|d| !d.as_os_str().is_empty()));
+        }
+        if let Some(exe_dir) = exe.and_then(Path::parent) {
+            dirs.push(exe_dir.to_path_buf());
+            dirs.push(exe_dir.join("../lib/prefectctl/plugins"));
+        }
+        Locator { dirs }
+    }
+
+    /// The folders, in search order.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// The library for plugin `name`: the first folder that holds its file wins.
+    pub fn find(&self, name: &str) -> Result<PathBuf> {
+        let file = library_file_name(name);
+        self.dirs.iter().map(|dir| dir.join(&file)).find(|path| path.is_file()).ok_or_else(|| {
+            Error::NotFound {
+                name: name.to_owned(),
+                file,
+                searched: self
+                    .dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
+    }
+
+    /// Every plugin library in the folders, by name; a name found in two folders is listed once,
+    /// from the folder that wins.
+    pub fn discover(&self) -> Vec<(String, PathBuf)> {
+        let (prefix, suffix) = (
+            format!("{}prefectctl_plugin_", std::env::consts::DLL_PREFIX),
+            std::env::consts::DLL_SUFFIX,
+        );
+        let mut found: Vec<(String, PathBuf)> = Vec::new();
+        for dir in &self.dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let mut here: Vec<(String, PathBuf)> = entries
+                .filter_map(|entry| {
+                    let path = entry.ok()?.path();
+                    let file = path.file_name()?.to_str()?;
+                    let stem = file.strip_prefix(&prefix)?.strip_suffix(suffix)?;
+                    Some((stem.replace('_', "-"), path))
+                })
+                .collect();
+            here.sort();
+            for (name, path) in here {
+                if !found.iter().any(|(n, _)| *n == name) {
+                    found.push((name, path));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_with_a_slash_or_library_suffix_are_paths() {
+        assert_eq!(PluginSpec::parse("dask-rbac"), PluginSpec::Name("dask-rbac".into()));
+        assert_eq!(PluginSpec::parse("./libx.so"), PluginSpec::Path("./libx.so".into()));
+        let file = library_file_name("x");
+        assert_eq!(PluginSpec::parse(&file), PluginSpec::Path(file.clone().into()));
+    }
+
+    #[test]
+    fn folders_come_in_the_documented_order() {
+        let env = std::env::join_paths(["/env/a", "/env/b"]).unwrap();
+        let locator =
+            Locator::new(&["/flag".into()], Some(&env), Some(Path::new("/opt/p/bin/prefectctl")));
+        let dirs: Vec<String> = locator.dirs().iter().map(|d| d.display().to_string()).collect();
+        assert_eq!(
+            dirs,
+            ["/flag", "/env/a", "/env/b", "/opt/p/bin", "/opt/p/bin/../lib/prefectctl/plugins"]
+        );
+    }
+
+    #[test]
+    fn first_folder_wins_and_missing_names_list_the_folders() {
+        let root = std::env::temp_dir().join(format!("prefectctl-locate-{}", std::process::id()));
+        let (a, b) = (root.join("a"), root.join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join(library_file_name("dask-rbac")), "").unwrap();
+        std::fs::write(b.join(library_file_name("dask-rbac")), "").unwrap();
+        std::fs::write(b.join("libunrelated.so"), "").unwrap();
+        let locator = Locator::new(&[a.clone(), b.clone()], None, None);
+        assert_eq!(locator.find("dask-rbac").unwrap(), a.join(library_file_name("dask-rbac")));
+        assert_eq!(
+            locator.discover(),
+            [("dask-rbac".to_owned(), a.join(library_file_name("dask-rbac")))]
+        );
+        let err = locator.find("agent").unwrap_err().to_string();
+        assert!(err.starts_with("plugin `agent` not found: looked for"), "{err}");
+        assert!(
+            err.contains(&a.display().to_string()) && err.contains(&b.display().to_string()),
+            "{err}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

@@ -1,0 +1,221 @@
+//! [`Context`]: what a running plugin reads (release, stack, capabilities, the graph so far)
+//! and where it puts what it produces (resources, changes, warnings).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    Metadata, Resource, apimachinery::pkg::apis::meta::v1::ObjectMeta, serde::Serialize,
+};
+use prefect_plugin_abi::wire::{
+    Capabilities, Diagnostic, GlobalValues, Release, RunRequest, Severity,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{Error, labels};
+
+/// The state of one plugin run.
+pub struct Context {
+    release: Release,
+    global: GlobalValues,
+    plugins: Vec<String>,
+    capabilities: Capabilities,
+    items: Vec<Value>,
+    pub(crate) added: Vec<Value>,
+    /// Indexes into `items` of the objects this run changed.
+    pub(crate) changed: Vec<usize>,
+    pub(crate) results: Vec<Diagnostic>,
+}
+
+impl Context {
+    /// A context for `request`; its `values` are not read here.
+    pub fn new(request: RunRequest) -> Context {
+        Context {
+            release: request.release,
+            global: request.global,
+            plugins: request.plugins,
+            capabilities: request.capabilities,
+            items: request.items,
+            added: Vec::new(),
+            changed: Vec::new(),
+            results: Vec::new(),
+        }
+    }
+
+    /// The release name (`--release`, default `prefect`).
+    pub fn release_name(&self) -> &str {
+        &self.release.name
+    }
+
+    /// The namespace the release is installed into.
+    pub fn namespace(&self) -> &str {
+        &self.release.namespace
+    }
+
+    /// The `global:` values shared by every plugin.
+    pub fn global(&self) -> &GlobalValues {
+        &self.global
+    }
+
+    /// What the target cluster serves; pick API versions from it.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// Whether `plugin` is in the stack being rendered.
+    pub fn has_plugin(&self, plugin: &str) -> bool {
+        self.plugins.iter().any(|p| p == plugin)
+    }
+
+    /// The name of a release's component, Helm-style: `<release>-<component>`, cut to the
+    /// 63 characters that names used as labels and DNS labels allow.
+    pub fn full_name(&self, component: &str) -> String {
+        labels::full_name(&self.release.name, component)
+    }
+
+    /// Metadata for a resource called `name` of `component`, in the release namespace, with the
+    /// standard labels.
+    pub fn metadata(&self, name: &str, component: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(self.release.namespace.clone()),
+            labels: Some(self.labels(component)),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// The standard `app.kubernetes.io/*` labels of `component`.
+    pub fn labels(&self, component: &str) -> BTreeMap<String, String> {
+        labels::standard(&self.release.name, component)
+    }
+
+    /// The labels that select `component`'s pods; they never change across upgrades.
+    pub fn selector_labels(&self, component: &str) -> BTreeMap<String, String> {
+        labels::selector(&self.release.name, component)
+    }
+
+    /// The image reference of the Prefect image from `global.prefect.image`, with
+    /// `global.imageRegistry` in front.
+    pub fn prefect_image(&self) -> String {
+        let image = &self.global.prefect.image;
+        self.image(&image.repository, &image.prefect_tag)
+    }
+
+    /// `repository:tag`, with `global.imageRegistry` in front when it is set.
+    pub fn image(&self, repository: &str, tag: &str) -> String {
+        let registry = self.global.image_registry.trim_end_matches('/');
+        if registry.is_empty() {
+            format!("{repository}:{tag}")
+        } else {
+            format!("{registry}/{repository}:{tag}")
+        }
+    }
+
+    /// Adds a typed resource. A namespaced resource without a namespace gets the release's.
+    pub fn add<K>(&mut self, object: K) -> Result<(), Error>
+    where
+        K: Resource + Metadata<Ty = ObjectMeta> + Serialize,
+    {
+        self.add_object(serde_json::to_value(&object)?);
+        Ok(())
+    }
+
+    /// Adds a resource given as JSON (for kinds k8s-openapi has no type for, such as custom
+    /// resources). It must carry `apiVersion`, `kind` and `metadata.name`; a missing
+    /// `metadata.namespace` is set to the release's unless the kind is cluster-scoped.
+    pub fn add_object(&mut self, mut object: Value) {
+        let namespaced = !labels::is_cluster_scoped(object["kind"].as_str().unwrap_or_default());
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+            && namespaced
+            && !meta.contains_key("namespace")
+        {
+            meta.insert("namespace".into(), Value::String(self.release.namespace.clone()));
+        }
+        self.added.push(object);
+    }
+
+    /// The resources other plugins put in the graph before this one ran, in render order.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+
+    /// The resources of kind `K` in the graph so far, typed.
+    pub fn items_of<K>(&self) -> impl Iterator<Item = Result<K, Error>> + '_
+    where
+        K: Resource + DeserializeOwned,
+    {
+        self.items
+            .iter()
+            .filter(|item| is_kind::<K>(item))
+            .map(|item| serde_json::from_value(item.clone()).map_err(Error::from))
+    }
+
+    /// Runs `change` on every resource in the graph so far; those it changes are returned to the
+    /// host as changed, which records the changed fields in the resource's provenance.
+    pub fn update_each(&mut self, mut change: impl FnMut(&mut Value)) {
+        for (index, item) in self.items.iter_mut().enumerate() {
+            let before = item.clone();
+            change(item);
+            if *item != before && !self.changed.contains(&index) {
+                self.changed.push(index);
+            }
+        }
+    }
+
+    /// Changes the resource of kind `K` called `name` in the release namespace, typed; returns
+    /// whether it was found.
+    pub fn update<K>(&mut self, name: &str, change: impl FnOnce(&mut K)) -> Result<bool, Error>
+    where
+        K: Resource + DeserializeOwned + Serialize,
+    {
+        let namespace = self.release.namespace.clone();
+        let found = self.items.iter().position(|item| {
+            is_kind::<K>(item)
+                && item["metadata"]["name"] == name
+                && (labels::is_cluster_scoped(K::KIND)
+                    || item["metadata"]["namespace"] == namespace.as_str())
+        });
+        let Some(index) = found else { return Ok(false) };
+        let mut typed: K = serde_json::from_value(self.items[index].clone())?;
+        change(&mut typed);
+        let after = serde_json::to_value(&typed)?;
+        if after != self.items[index] {
+            self.items[index] = after;
+            if !self.changed.contains(&index) {
+                self.changed.push(index);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reports an error and goes on, so that one run can report several; the render fails.
+    pub fn error(&mut self, error: Error) {
+        self.results.push(Diagnostic {
+            severity: Severity::Error,
+            message: error.message,
+            path: error.path,
+        });
+    }
+
+    /// Reports a warning about the value at `path`; the render goes on.
+    pub fn warn(&mut self, path: Option<&str>, message: impl Into<String>) {
+        self.results.push(Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            path: path.map(str::to_owned),
+        });
+    }
+
+    pub(crate) fn changed_items(&self) -> Vec<Value> {
+        self.changed.iter().map(|&index| self.items[index].clone()).collect()
+    }
+}
+
+fn is_kind<K: Resource>(item: &Value) -> bool {
+    item["kind"] == K::KIND
+        && api_group(item["apiVersion"].as_str().unwrap_or_default()) == K::GROUP
+}
+
+fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}

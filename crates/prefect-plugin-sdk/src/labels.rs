@@ -1,0 +1,74 @@
+//! Names and labels every first-party plugin uses, so that resources of one release look alike
+//! whichever plugin made them.
+
+use std::collections::BTreeMap;
+
+/// The value of `app.kubernetes.io/managed-by` on every resource.
+pub const MANAGED_BY: &str = "prefectctl";
+
+/// `<release>-<component>`, cut to 63 characters without a trailing `-`; when the release name
+/// already ends with the component (`prefect-server` + `server`), the release name alone.
+pub fn full_name(release: &str, component: &str) -> String {
+    let name = if release == component || release.ends_with(&format!("-{component}")) {
+        release.to_owned()
+    } else {
+        format!("{release}-{component}")
+    };
+    let mut cut: String = name.chars().take(63).collect();
+    while cut.ends_with('-') {
+        cut.pop();
+    }
+    cut
+}
+
+/// The labels that select a component's pods: name and instance, which never change across
+/// upgrades (a Deployment's selector is immutable).
+pub fn selector(release: &str, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), format!("prefect-{component}")),
+        ("app.kubernetes.io/instance".to_owned(), release.to_owned()),
+    ])
+}
+
+/// The selector labels plus component, part-of and managed-by.
+pub fn standard(release: &str, component: &str) -> BTreeMap<String, String> {
+    let mut labels = selector(release, component);
+    labels.insert("app.kubernetes.io/component".to_owned(), component.to_owned());
+    labels.insert("app.kubernetes.io/part-of".to_owned(), "prefect".to_owned());
+    labels.insert("app.kubernetes.io/managed-by".to_owned(), MANAGED_BY.to_owned());
+    labels
+}
+
+/// Whether a kind is cluster-scoped (carries no namespace), among the kinds plugins emit.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "CustomResourceDefinition"
+            | "StorageClass"
+            | "PersistentVolume"
+            | "PriorityClass"
+            | "IngressClass"
+            | "APIService"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "SecurityContextConstraints"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_name_joins_cuts_and_avoids_repeats() {
+        assert_eq!(full_name("prefect", "server"), "prefect-server");
+        assert_eq!(full_name("prefect-server", "server"), "prefect-server");
+        assert_eq!(full_name("server", "server"), "server");
+        let long = "a".repeat(60);
+        assert_eq!(full_name(&long, "server"), format!("{long}-se"));
+        assert_eq!(full_name(&"b".repeat(62), "server"), "b".repeat(62));
+    }
+}

@@ -1,0 +1,54 @@
+//! `cargo xtask`: the project's automation that `cargo build` and `cargo test` alone do not do.
+//!
+//! - `cargo xtask ci`: what CI runs — formatting, clippy with warnings denied, the build and
+//!   every test (the integration tests start their own Kubernetes API server).
+//! - `cargo xtask bench`: the speed of `prefectctl render` (release build, whole process, plugins
+//!   loaded from disk) next to `kubectl kustomize` of the same output, measured in one run.
+#![allow(missing_docs)]
+
+mod bench;
+mod ci;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [--runs N]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask's parent folder).
+fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `program args` in the workspace, echoing it, and fails if it fails.
+fn sh(program: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(workspace())
+        .status()
+        .map_err(|err| format!("could not run {program}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
