@@ -1,0 +1,261 @@
+//! [`Graph`]: the resources plugins add and change, each with its provenance.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::{Error, Item, Provenance, ResourceKey, Result, diff, order, validate};
+
+/// The resources plugins have added so far, keyed by [`ResourceKey`], each with its
+/// [`Provenance`].
+///
+/// Everything in the graph has passed [`validate`](crate::validate), and no two resources
+/// share a key.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    entries: BTreeMap<ResourceKey, Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    object: Value,
+    provenance: Provenance,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// How many resources the graph holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the graph holds no resources.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The resource with `key` (whatever the version in `key`'s `apiVersion`).
+    pub fn get(&self, key: &ResourceKey) -> Option<&Value> {
+        self.entries.get(key).map(|entry| &entry.object)
+    }
+
+    /// Who added the resource with `key`, and which fields were changed since by whom.
+    pub fn provenance(&self, key: &ResourceKey) -> Option<&Provenance> {
+        self.entries.get(key).map(|entry| &entry.provenance)
+    }
+
+    /// Adds one resource on behalf of `plugin`; see [`Graph::apply`]. When the object has
+    /// several problems, only the first is returned.
+    #[expect(
+        clippy::result_large_err,
+        reason = "a cold path; `apply`, which the host calls, returns a `Vec`"
+    )]
+    pub fn add(&mut self, plugin: &str, object: Value) -> Result<()> {
+        self.apply(plugin, vec![object], Vec::new()).map_err(first)
+    }
+
+    /// Replaces a resource on behalf of `plugin`, which changed it; see [`Graph::apply`]. When
+    /// the object has several problems, only the first is returned.
+    #[expect(
+        clippy::result_large_err,
+        reason = "a cold path; `apply`, which the host calls, returns a `Vec`"
+    )]
+    pub fn change(&mut self, plugin: &str, object: Value) -> Result<()> {
+        self.apply(plugin, Vec::new(), vec![object]).map_err(first)
+    }
+
+    /// Applies one plugin's response: the resources it adds and those it changed.
+    ///
+    /// Every object is checked first, and every problem is returned: an invalid object, an
+    /// added resource already in the graph ([`Error::Conflict`]), a changed one that is not
+    /// ([`Error::ChangedMissing`], [`Error::ChangedIdentity`]), the same resource twice. If
+    /// there is any, the graph is left exactly as it was.
+    ///
+    /// A changed object replaces the resource with its key; the paths of the fields that differ
+    /// are recorded in the resource's provenance. A changed object equal to the resource
+    /// changes nothing and records nothing. Its `apiVersion` may name another version of the
+    /// same group.
+    pub fn apply(
+        &mut self,
+        plugin: &str,
+        added: Vec<Value>,
+        changed: Vec<Value>,
+    ) -> Result<(), Vec<Error>> {
+        let mut errors = Vec::new();
+        let mut seen: BTreeMap<ResourceKey, Item> = BTreeMap::new();
+        let mut additions = Vec::new();
+        let mut changes = Vec::new();
+
+        let items =
+            added.into_iter().enumerate().map(|(index, object)| (Item::Added(index), object));
+        let items = items.chain(
+            changed.into_iter().enumerate().map(|(index, object)| (Item::Changed(index), object)),
+        );
+        for (item, object) in items {
+            let Some(key) = checked(plugin, item, &object, &mut errors) else { continue };
+            if let Some(&first) = seen.get(&key) {
+                errors.push(Error::Duplicate {
+                    plugin: plugin.to_owned(),
+                    key,
+                    first,
+                    second: item,
+                });
+                continue;
+            }
+            seen.insert(key.clone(), item);
+            match (item, self.entries.get(&key)) {
+                (Item::Added(_), None) => additions.push((key, object)),
+                (Item::Added(_), Some(entry)) => errors.push(Error::Conflict {
+                    key,
+                    first_plugin: entry.provenance.added_by.clone(),
+                    second_plugin: plugin.to_owned(),
+                }),
+                (Item::Changed(_), Some(_)) => changes.push((key, object)),
+                (Item::Changed(_), None) => errors.push(self.missing(plugin, key, item)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        for (key, object) in additions {
+            self.entries.insert(key, Entry { object, provenance: Provenance::new(plugin) });
+        }
+        for (key, object) in changes {
+            self.replace(plugin, key, object);
+        }
+        Ok(())
+    }
+
+    /// Runs a host-owned pass over every resource, such as adding common labels, and records
+    /// the fields it changes in provenance under the name `by`.
+    ///
+    /// The pass must leave each resource valid and keep its API group, kind, namespace and name;
+    /// if it does not, every problem is returned and the graph is left exactly as it was.
+    pub fn transform_all(
+        &mut self,
+        by: &str,
+        mut f: impl FnMut(&ResourceKey, &mut Value),
+    ) -> Result<(), Vec<Error>> {
+        let mut errors = Vec::new();
+        let mut changes = Vec::new();
+        for (key, entry) in &self.entries {
+            let mut object = entry.object.clone();
+            f(key, &mut object);
+            if object == entry.object {
+                continue;
+            }
+            let (new_key, problems) = validate::check(&object);
+            let pass = || by.to_owned();
+            match new_key {
+                Some(new_key) if problems.is_empty() => {
+                    if new_key == *key {
+                        changes.push((new_key, object));
+                    } else {
+                        errors.push(Error::PassChangedIdentity {
+                            pass: pass(),
+                            key: key.clone(),
+                            new_key,
+                        });
+                    }
+                }
+                _ => errors.extend(problems.into_iter().map(|problem| Error::PassInvalid {
+                    pass: pass(),
+                    key: key.clone(),
+                    problem,
+                })),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        for (key, object) in changes {
+            self.replace(by, key, object);
+        }
+        Ok(())
+    }
+
+    /// Every resource in the order to render and apply them, described in [`crate::order`].
+    /// It depends only on the resources, never on the order they were added in.
+    pub fn ordered(&self) -> Vec<(&ResourceKey, &Value)> {
+        let mut resources: Vec<_> =
+            self.entries.iter().map(|(key, entry)| (key, &entry.object)).collect();
+        order::sort(&mut resources, |(key, _)| key);
+        resources
+    }
+
+    /// The keys of [`Graph::ordered`] in consecutive groups, one per stage of
+    /// [`crate::order`] that has resources: the resources of one group may be applied
+    /// concurrently, once the groups before it are in place.
+    pub fn waves(&self) -> Vec<Vec<&ResourceKey>> {
+        let mut waves: Vec<Vec<&ResourceKey>> = Vec::new();
+        let mut stage = None;
+        for (key, _) in self.ordered() {
+            let this = order::rank(&key.kind).stage;
+            match waves.last_mut() {
+                Some(wave) if stage == Some(this) => wave.push(key),
+                _ => waves.push(vec![key]),
+            }
+            stage = Some(this);
+        }
+        waves
+    }
+
+    /// Why `plugin` cannot change `key`, which is not in the graph: the same resource in
+    /// another API group is, or none is.
+    fn missing(&self, plugin: &str, key: ResourceKey, item: Item) -> Error {
+        let moved = self.entries.keys().find(|old| {
+            old.kind == key.kind && old.namespace == key.namespace && old.name == key.name
+        });
+        match moved {
+            Some(old) => Error::ChangedIdentity {
+                plugin: plugin.to_owned(),
+                key: old.clone(),
+                new_key: key,
+                item,
+            },
+            None => Error::ChangedMissing { plugin: plugin.to_owned(), key, item },
+        }
+    }
+
+    /// Replaces the resource with `key` by `object`, recording what `by` changed. The stored
+    /// key takes `key`'s `apiVersion`.
+    fn replace(&mut self, by: &str, key: ResourceKey, object: Value) {
+        let Some(mut entry) = self.entries.remove(&key) else { return };
+        entry.provenance.record(by, diff::changed_paths(&entry.object, &object));
+        entry.object = object;
+        self.entries.insert(key, entry);
+    }
+}
+
+/// Checks `object`, pushing one error per problem, and returns its key when it is valid.
+fn checked(
+    plugin: &str,
+    item: Item,
+    object: &Value,
+    errors: &mut Vec<Error>,
+) -> Option<ResourceKey> {
+    let (key, problems) = validate::check(object);
+    if problems.is_empty() {
+        return key;
+    }
+    errors.extend(problems.into_iter().map(|problem| Error::InvalidObject {
+        plugin: plugin.to_owned(),
+        item,
+        key: key.clone(),
+        problem,
+    }));
+    None
+}
+
+/// The first of `errors`, which [`Graph::apply`] never returns empty.
+fn first(mut errors: Vec<Error>) -> Error {
+    errors.swap_remove(0)
+}
+
+#[cfg(test)]
+mod tests;

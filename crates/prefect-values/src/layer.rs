@@ -1,0 +1,64 @@
+//! [`Layer`]: the values of one source (a values file or a `--set` flag) and where each came from.
+
+use serde_json::Value;
+
+use crate::origin::{Origin, Origins};
+use crate::set::{self, SetKind};
+use crate::{Error, Result, ValuePath, yaml};
+
+/// The values of one source, a values file or a `--set` flag, with the [`Origin`] of each
+/// key and sequence item. The top level is always a mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub(crate) tree: Value,
+    pub(crate) origins: Origins,
+}
+
+impl Layer {
+    /// Reads the values file at `path` (`-f/--values`); messages show `path` as given.
+    ///
+    /// See [`Layer::from_yaml_str`] for what the file may hold.
+    pub fn from_yaml_file(path: impl AsRef<std::path::Path>) -> Result<Layer> {
+        let name = path.as_ref().display().to_string();
+        let text = std::fs::read_to_string(path.as_ref())
+            .map_err(|source| Error::Read { path: name.clone(), source })?;
+        Layer::from_yaml_str(&text, &name)
+    }
+
+    /// Reads values from the YAML `text` of a file that messages call `display_name`.
+    ///
+    /// `text` is one YAML document whose top level is a mapping (an empty document is an empty
+    /// mapping). Scalars follow YAML 1.2: `yes`, `on`, `off` are strings, `0777` is the integer
+    /// 777, `~` is null. Keys are strings: a scalar key is taken as its text. Anchors, aliases
+    /// and `<<` merge keys are expanded. Errors name the file and the line (and column).
+    pub fn from_yaml_str(text: &str, display_name: &str) -> Result<Layer> {
+        let (tree, origins) = yaml::load(text, display_name)?;
+        Ok(Layer { tree, origins })
+    }
+
+    /// Reads the argument `arg` of a `--set` (or, for [`SetKind::String`], `--set-string`)
+    /// flag, in Helm's syntax: `a.b=1,c[0]=x,d={x,y},annotations.kubernetes\.io/name=x`.
+    ///
+    /// The [module documentation of `set`](crate::set) has the details. Errors name the flag
+    /// and its argument, e.g. `--set server.replicas: missing "=" (use --set KEY=VALUE)`.
+    pub fn from_set(arg: &str, kind: SetKind) -> Result<Layer> {
+        let (tree, origins) = set::parse(arg, kind)?;
+        Ok(Layer { tree, origins })
+    }
+
+    /// The values, a JSON object.
+    pub fn tree(&self) -> &Value {
+        &self.tree
+    }
+
+    /// Where the value at exactly `path` came from (`None` inside a value copied by a YAML
+    /// alias, whose origin is that of the alias).
+    pub fn origin(&self, path: &ValuePath) -> Option<&Origin> {
+        self.origins.exact(path)
+    }
+
+    /// Every key and item path that has an origin, with it, in path order.
+    pub fn origins(&self) -> impl Iterator<Item = (&ValuePath, &Origin)> {
+        self.origins.iter()
+    }
+}

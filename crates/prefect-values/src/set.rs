@@ -1,0 +1,304 @@
+//! The `--set` parser, in Helm's syntax (Helm's `strvals`).
+//!
+//! - `a.b=c` sets a nested key; `a=1,b=2` makes several assignments, in order;
+//! - `\` makes the next character literal: `a=x\,y` is `"x,y"`, and
+//!   `annotations.kubernetes\.io/ingress\.class=nginx` has the key `kubernetes.io/ingress.class`;
+//! - `a[0]=x` and `a[1].b=y` set list items; missing earlier items become null, as in Helm
+//!   (indexes go up to 65536);
+//! - `a={x,y,z}` sets a list (`a={}` an empty one);
+//! - `a=` is the empty string and `a=null` is null, which removes a default.
+//!
+//! With [`SetKind::Typed`] (`--set`) values are typed as Helm types them: `true` and `false`
+//! (any case) are booleans, `null` (any case) is null, decimal integers without a leading zero
+//! (and `0`) are integers; everything else, including `1.5` and `0777`, is a string. With
+//! [`SetKind::String`] (`--set-string`) every value is a string.
+
+use serde_json::{Map, Value};
+
+use crate::origin::{Origin, Origins};
+use crate::{Error, Result, Segment, ValuePath};
+
+/// The largest list index `--set` accepts, as in Helm.
+const MAX_INDEX: usize = 65536;
+
+/// How a `--set` flag types its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetKind {
+    /// `--set`: booleans, integers and null are typed, everything else is a string.
+    Typed,
+    /// `--set-string`: every value is a string.
+    String,
+}
+
+impl SetKind {
+    /// The flag's name: `--set` or `--set-string`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            SetKind::Typed => "--set",
+            SetKind::String => "--set-string",
+        }
+    }
+}
+
+/// The values set by `arg`, each with the flag as its origin.
+pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<(Value, Origins)> {
+    let mut parser = SetParser {
+        chars: arg.chars().collect(),
+        pos: 0,
+        kind,
+        flag: if arg.is_empty() {
+            format!("{} \"\"", kind.flag())
+        } else {
+            format!("{} {arg}", kind.flag())
+        },
+    };
+    if arg.is_empty() {
+        return Err(parser.error(format!("empty argument (use {} KEY=VALUE)", kind.flag())));
+    }
+    let mut tree = Value::Object(Map::new());
+    let mut origins = Origins::default();
+    while parser.pos < parser.chars.len() {
+        let (path, value) = parser.assignment()?;
+        assign(&mut tree, &mut origins, &path, value, &parser.origin());
+    }
+    Ok((tree, origins))
+}
+
+struct SetParser {
+    chars: Vec<char>,
+    pos: usize,
+    kind: SetKind,
+    /// The flag and its argument, e.g. `--set a=1`.
+    flag: String,
+}
+
+impl SetParser {
+    /// One `KEY=VALUE`, and the `,` after it.
+    fn assignment(&mut self) -> Result<(Vec<Segment>, Value)> {
+        let start = self.pos;
+        let path = self.key_path(start)?;
+        if self.peek() != Some('{') {
+            // Reads up to and including the `,` that ends the assignment.
+            let (text, _) = self.until(&[',']);
+            return Ok((path, self.typed(text)));
+        }
+        self.pos += 1;
+        let list = self.list()?;
+        match self.bump() {
+            None | Some(',') => Ok((path, list)),
+            Some(other) => Err(self.error(format!(
+                "unexpected \"{other}\" after the list's \"}}\" (separate assignments with \",\")"
+            ))),
+        }
+    }
+
+    /// The key path of an assignment that starts at `start`, and the `=` after it.
+    fn key_path(&mut self, start: usize) -> Result<Vec<Segment>> {
+        let mut path = Vec::new();
+        loop {
+            let (key, stop) = self.until(&['=', '.', '[', ',']);
+            if key.is_empty() {
+                let hint = if path.is_empty() && stop != Some('.') {
+                    format!("use {} KEY=VALUE", self.kind.flag())
+                } else {
+                    "separate keys with one dot; escape a dot inside a key as \\.".to_owned()
+                };
+                return Err(self.error(format!("empty key in {:?} ({hint})", self.text(start))));
+            }
+            path.push(Segment::Key(key));
+            let mut stop = stop;
+            while stop == Some('[') {
+                path.push(Segment::Index(self.index(start)?));
+                stop = self.bump();
+                if let Some(other) = stop.filter(|c| !matches!(c, '=' | '.' | '[' | ',')) {
+                    return Err(self.error(format!(
+                        "unexpected \"{other}\" after {:?} (use KEY[0]=VALUE or KEY[0].NAME=VALUE)",
+                        self.slice(start, self.pos - 1)
+                    )));
+                }
+            }
+            match stop {
+                Some('=') => return Ok(path),
+                Some('.') => continue,
+                _ => return Err(self.missing_equals(start, stop)),
+            }
+        }
+    }
+
+    /// The index after a `[`, and the `]`.
+    fn index(&mut self, start: usize) -> Result<usize> {
+        let (digits, stop) = self.until(&[']']);
+        if stop.is_none() {
+            return Err(self.error(format!(
+                "unclosed \"[\" in {:?} (write a list index as KEY[0]=VALUE)",
+                self.text(start)
+            )));
+        }
+        let index = digits
+            .parse::<usize>()
+            .ok()
+            .filter(|_| digits.chars().all(|c| c.is_ascii_digit()))
+            .ok_or_else(|| {
+                self.error(format!(
+                    "bad list index {digits:?} in {:?} (use a number such as KEY[0]=VALUE)",
+                    self.text(start)
+                ))
+            })?;
+        if index > MAX_INDEX {
+            return Err(self.error(format!(
+                "list index {index} is too large (at most {MAX_INDEX}); set the whole list with KEY={{A,B}} or use a values file"
+            )));
+        }
+        Ok(index)
+    }
+
+    /// The items of a `{x,y}` list whose `{` was just read, and the `}`.
+    fn list(&mut self) -> Result<Value> {
+        let mut items = Vec::new();
+        loop {
+            let (text, stop) = self.until(&[',', '}']);
+            match stop {
+                None => {
+                    return Err(self.error(
+                        "unclosed \"{\" in a list value (write a list as KEY={A,B})".to_owned(),
+                    ));
+                }
+                Some('}') if items.is_empty() && text.is_empty() => return Ok(Value::Array(items)),
+                Some('}') => {
+                    items.push(self.typed(text));
+                    return Ok(Value::Array(items));
+                }
+                Some(_) => items.push(self.typed(text)),
+            }
+        }
+    }
+
+    /// Reads up to (and consumes) the first unescaped character of `stops`, returning the text
+    /// read (escapes removed) and the stop character (`None` at the end).
+    fn until(&mut self, stops: &[char]) -> (String, Option<char>) {
+        let mut text = String::new();
+        while let Some(c) = self.bump() {
+            if c == '\\' {
+                // A trailing backslash stays a backslash.
+                text.push(self.bump().unwrap_or('\\'));
+            } else if stops.contains(&c) {
+                return (text, Some(c));
+            } else {
+                text.push(c);
+            }
+        }
+        (text, None)
+    }
+
+    /// Helm's typing of a value (see the module documentation).
+    fn typed(&self, text: String) -> Value {
+        if self.kind == SetKind::String {
+            return Value::String(text);
+        }
+        if text.eq_ignore_ascii_case("true") {
+            return Value::Bool(true);
+        }
+        if text.eq_ignore_ascii_case("false") {
+            return Value::Bool(false);
+        }
+        if text.eq_ignore_ascii_case("null") {
+            return Value::Null;
+        }
+        if text == "0" {
+            return Value::from(0);
+        }
+        let digits = text.strip_prefix(['-', '+']).unwrap_or(&text);
+        if !text.starts_with('0')
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(int) = text.parse::<i64>()
+        {
+            return Value::from(int);
+        }
+        Value::String(text)
+    }
+
+    /// The error for an assignment from `start` that ended (at `stop`) before any `=`.
+    fn missing_equals(&self, start: usize, stop: Option<char>) -> Error {
+        let end = if stop.is_some() { self.pos - 1 } else { self.pos };
+        let whole = start == 0 && stop.is_none();
+        let what =
+            if whole { String::new() } else { format!(" after {:?}", self.slice(start, end)) };
+        self.error(format!("missing \"=\"{what} (use {} KEY=VALUE)", self.kind.flag()))
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += 1;
+        Some(c)
+    }
+
+    /// The argument's text from `start` to here.
+    fn text(&self, start: usize) -> String {
+        self.slice(start, self.pos)
+    }
+
+    /// The argument's text from `start` to `end`.
+    fn slice(&self, start: usize, end: usize) -> String {
+        let end = end.min(self.chars.len());
+        self.chars[start.min(end)..end].iter().collect()
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Flag { text: self.flag.clone() }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Set { flag: self.flag.clone(), message }
+    }
+}
+
+/// Sets `value` at `path` in `tree`, making mappings and lists on the way (a value of another
+/// kind on the way is replaced), and records `origin` for every path it touches.
+fn assign(
+    tree: &mut Value,
+    origins: &mut Origins,
+    path: &[Segment],
+    value: Value,
+    origin: &Origin,
+) {
+    let mut node = tree;
+    let mut at = ValuePath::root();
+    for segment in path {
+        at = at.child(segment.clone());
+        origins.insert(at.clone(), origin.clone());
+        node = match segment {
+            Segment::Key(key) => {
+                if !node.is_object() {
+                    *node = Value::Object(Map::new());
+                }
+                let Some(map) = node.as_object_mut() else { return };
+                map.entry(key.clone()).or_insert(Value::Null)
+            }
+            Segment::Index(index) => {
+                if !node.is_array() {
+                    *node = Value::Array(Vec::new());
+                }
+                let Some(items) = node.as_array_mut() else { return };
+                let parent = at.parent().unwrap_or_default();
+                while items.len() <= *index {
+                    origins.insert(parent.index(items.len()), origin.clone());
+                    items.push(Value::Null);
+                }
+                &mut items[*index]
+            }
+        };
+    }
+    origins.remove_subtree(&at);
+    origins.insert(at.clone(), origin.clone());
+    if let Value::Array(items) = &value {
+        for index in 0..items.len() {
+            origins.insert(at.index(index), origin.clone());
+        }
+    }
+    *node = value;
+}

@@ -1,0 +1,10 @@
+//! Data-driven tests of what users see; `UPDATE_EXPECT=1 cargo test -p prefect-values` updates
+//! the expectations.
+
+mod coalesce;
+mod docs;
+mod merge;
+mod robustness;
+mod set;
+mod validate;
+mod yaml;
