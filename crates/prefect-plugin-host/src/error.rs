@@ -7,12 +7,14 @@ use std::path::PathBuf;
 pub enum Error {
     /// No plugin folder holds a library for the name.
     #[error(
-        "plugin `{name}` not found: looked for {file} in {searched}; \
+        "plugin `{name}` not found{hint}: looked for {file} in {searched}; \
          pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path"
     )]
     NotFound {
         /// The name asked for.
         name: String,
+        /// ` (did you mean `server`?)` when a plugin with a close name is installed, else empty.
+        hint: String,
         /// The file name looked for.
         file: String,
         /// The folders searched, joined for display.

@@ -82,6 +82,10 @@ impl Locator {
         self.dirs.iter().map(|dir| dir.join(&file)).find(|path| path.is_file()).ok_or_else(|| {
             Error::NotFound {
                 name: name.to_owned(),
+                hint: self
+                    .closest(name)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default(),
                 file,
                 searched: self
                     .dirs
@@ -91,6 +95,16 @@ impl Locator {
                     .join(", "),
             }
         })
+    }
+
+    /// The installed plugin whose name is closest to `name`, if one is close enough to be a typo.
+    fn closest(&self, name: &str) -> Option<String> {
+        self.discover()
+            .into_iter()
+            .map(|(candidate, _)| (strsim::damerau_levenshtein(name, &candidate), candidate))
+            .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
+            .min()
+            .map(|(_, candidate)| candidate)
     }
 
     /// Every plugin library in the folders, by name; a name found in two folders is listed once,
@@ -164,6 +178,11 @@ mod tests {
         );
         let err = locator.find("agent").unwrap_err().to_string();
         assert!(err.starts_with("plugin `agent` not found: looked for"), "{err}");
+        let err = locator.find("dask-rback").unwrap_err().to_string();
+        assert!(
+            err.starts_with("plugin `dask-rback` not found (did you mean `dask-rbac`?)"),
+            "{err}"
+        );
         assert!(
             err.contains(&a.display().to_string()) && err.contains(&b.display().to_string()),
             "{err}"

@@ -1,0 +1,129 @@
+//! The Ingress that exposes the API and UI outside the cluster (`networking.k8s.io/v1`), and
+//! the URL it makes the server reachable at.
+
+use prefect_plugin_sdk::{
+    Context,
+    k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+        IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+    },
+};
+
+use crate::{COMPONENT, problems::Problems, service, values};
+
+/// The URL users reach the server at through the Ingress (`https://HOST`), when the Ingress is
+/// on and has a host.
+pub fn external_url(values: &values::Ingress) -> Option<String> {
+    if !values.enabled || values.host.hostname.is_empty() {
+        return None;
+    }
+    let scheme = if values.tls { "https" } else { "http" };
+    Some(format!("{scheme}://{}", values.host.hostname))
+}
+
+/// The Ingress, if enabled.
+pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -> Option<Ingress> {
+    if !values.tls && !values.tls_secret_name.is_empty() {
+        problems.warn(
+            "ingress.tlsSecretName",
+            "ignored because ingress.tls is off: turn it on to serve the host over TLS",
+        );
+    }
+    if !values.enabled {
+        return None;
+    }
+    if let Some(minor) = kube_minor(&ctx.capabilities().kube_version)
+        && minor < 19
+    {
+        problems.error(
+            "ingress.enabled",
+            format!(
+                "the Ingress is networking.k8s.io/v1, which Kubernetes serves from 1.19; the \
+                 cluster runs {}: expose the server another way (service.type)",
+                ctx.capabilities().kube_version
+            ),
+        );
+    }
+    let host = &values.host;
+    if host.hostname.is_empty() {
+        problems.error(
+            "ingress.host.hostname",
+            "the Ingress needs the host name users open the UI at, such as prefect.example.com",
+        );
+    }
+    check_path(&host.path, "ingress.host.path", problems);
+    let mut rules = Vec::new();
+    if !host.hostname.is_empty() {
+        rules.push(rule(ctx, &host.hostname, &host.path, host.path_type));
+    }
+    for (index, extra) in values.extra_hosts.iter().enumerate() {
+        let at = format!("ingress.extraHosts[{index}]");
+        if extra.name.is_empty() {
+            problems.error(format!("{at}.name"), "give the extra host's name");
+        }
+        check_path(&extra.path, &format!("{at}.path"), problems);
+        rules.push(rule(ctx, &extra.name, &extra.path, extra.path_type));
+    }
+
+    let mut tls = Vec::new();
+    if values.tls && !host.hostname.is_empty() {
+        let secret_name = if values.tls_secret_name.is_empty() {
+            format!("{}-tls", host.hostname)
+        } else {
+            values.tls_secret_name.clone()
+        };
+        tls.push(IngressTLS {
+            hosts: Some(vec![host.hostname.clone()]),
+            secret_name: Some(secret_name),
+        });
+    }
+    tls.extend(problems.list::<IngressTLS>(&values.extra_tls, "ingress.extraTls"));
+
+    let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
+    if !values.annotations.is_empty() {
+        metadata.annotations = Some(values.annotations.clone());
+    }
+    Some(Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: (!values.class_name.is_empty()).then(|| values.class_name.clone()),
+            rules: Some(rules),
+            tls: (!tls.is_empty()).then_some(tls),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    })
+}
+
+fn rule(ctx: &Context, host: &str, path: &str, path_type: values::PathType) -> IngressRule {
+    IngressRule {
+        host: Some(host.to_owned()),
+        http: Some(HTTPIngressRuleValue {
+            paths: vec![HTTPIngressPath {
+                path: Some(path.to_owned()),
+                path_type: path_type.as_str().to_owned(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name: ctx.full_name(COMPONENT),
+                        port: Some(ServiceBackendPort {
+                            name: Some(service::PORT_NAME.to_owned()),
+                            number: None,
+                        }),
+                    }),
+                    ..IngressBackend::default()
+                },
+            }],
+        }),
+    }
+}
+
+fn check_path(path: &str, at: &str, problems: &mut Problems) {
+    if !path.starts_with('/') {
+        problems.error(at, "an Ingress path starts with `/`");
+    }
+}
+
+/// The minor version of a `MAJOR.MINOR.PATCH` Kubernetes version.
+fn kube_minor(version: &str) -> Option<u32> {
+    version.split('.').nth(1)?.parse().ok()
+}

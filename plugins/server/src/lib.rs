@@ -1,0 +1,94 @@
+//! The `server` plugin of prefectctl: the Prefect 3 API server and UI, what the prefect-server
+//! Helm chart deploys.
+//!
+//! It adds a Deployment running `prefect server start` (port 4200), its Service and
+//! ServiceAccount, and as the values ask an Ingress, the Secrets for inline credentials and the
+//! PersistentVolumeClaim of the embedded SQLite database. Values are documented in
+//! [`values::Values`]; each resource kind has its own module.
+#![forbid(unsafe_code)]
+
+pub mod database;
+pub mod deployment;
+pub mod env;
+pub mod ingress;
+pub mod problems;
+pub mod pvc;
+pub mod secrets;
+pub mod service;
+pub mod service_account;
+pub mod values;
+
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin};
+
+use crate::{deployment::Wiring, problems::Problems, values::Values};
+
+/// The component name: resources are `<release>-server`, labelled `component: server`.
+pub const COMPONENT: &str = "server";
+/// The port the server listens on inside the pod.
+pub const PORT: i32 = 4200;
+/// The name of the container's port, which the Service and the probes use.
+pub const CONTAINER_PORT_NAME: &str = "http";
+
+/// The plugin.
+pub struct Server;
+
+impl Plugin for Server {
+    type Values = Values;
+
+    fn manifest() -> Manifest {
+        Manifest::new("server", env!("CARGO_PKG_VERSION"))
+            .description("the Prefect API server and UI, with SQLite or an external PostgreSQL")
+    }
+
+    fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
+        let mut problems = Problems::default();
+        let database = database::choose(
+            ctx,
+            &values.external_database,
+            values.sqlite.persistence.enabled,
+            &mut problems,
+        );
+        let (basic_auth, auth_secret) = secrets::basic_auth(ctx, &values.basic_auth, &mut problems);
+        let (account_name, account) = service_account::build(ctx, &values.service_account);
+        let wiring = Wiring {
+            database: &database,
+            basic_auth: basic_auth.as_ref(),
+            service_account: &account_name,
+        };
+        let deployment = deployment::build(ctx, &values, &wiring, &mut problems);
+        let service = service::build(ctx, &values.service, &mut problems);
+        let ingress = ingress::build(ctx, &values.ingress, &mut problems);
+        let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);
+        let url_secret = secrets::database_url(ctx, &database);
+
+        for (path, message) in problems.warnings {
+            ctx.warn(Some(&path), message);
+        }
+        if !problems.errors.is_empty() {
+            for error in problems.errors {
+                ctx.error(error);
+            }
+            return Ok(());
+        }
+        if let Some(account) = account {
+            ctx.add(account)?;
+        }
+        for secret in [auth_secret, url_secret].into_iter().flatten() {
+            ctx.add(secret)?;
+        }
+        if let Some(claim) = claim {
+            ctx.add(claim)?;
+        }
+        ctx.add(service)?;
+        ctx.add(deployment)?;
+        if let Some(ingress) = ingress {
+            ctx.add(ingress)?;
+        }
+        Ok(())
+    }
+}
+
+export_plugin!(Server);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! The Secrets the plugin creates: the basic-auth string and the database connection URL,
+//! when the user gives them inline rather than naming Secrets of their own.
+//!
+//! The container reads both through `secretKeyRef`, so neither ever appears in the Deployment.
+
+use std::collections::BTreeMap;
+
+use prefect_plugin_sdk::{
+    Context,
+    k8s_openapi::{ByteString, api::core::v1::Secret},
+};
+
+use crate::{
+    COMPONENT,
+    database::{self, Database},
+    problems::Problems,
+    values::BasicAuth,
+};
+
+/// The key that holds the basic-auth string, in the plugin's Secret and in `existingSecret`
+/// (as in the prefect-server chart).
+pub const AUTH_STRING_KEY: &str = "auth-string";
+
+/// A key of a Secret that an environment variable reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretKey {
+    /// The Secret's name.
+    pub name: String,
+    /// The key.
+    pub key: String,
+}
+
+/// Where the basic-auth string comes from, and the Secret to create for an inline one.
+pub fn basic_auth(
+    ctx: &Context,
+    values: &BasicAuth,
+    problems: &mut Problems,
+) -> (Option<SecretKey>, Option<Secret>) {
+    if !values.enabled {
+        return (None, None);
+    }
+    let inline = !values.auth_string.is_empty();
+    let existing = !values.existing_secret.is_empty();
+    match (inline, existing) {
+        (false, false) => problems.error(
+            "basicAuth",
+            "basic auth is enabled without credentials: set existingSecret (a Secret with the key \
+             `auth-string`) or authString",
+        ),
+        (true, true) => problems.error(
+            "basicAuth.existingSecret",
+            "set either authString or existingSecret, not both: keep existingSecret so that the \
+             password stays out of your values",
+        ),
+        (true, false) if !values.auth_string.contains(':') => {
+            problems.error("basicAuth.authString", "write the credentials as USER:PASSWORD")
+        }
+        _ => {}
+    }
+    if existing {
+        let key =
+            SecretKey { name: values.existing_secret.clone(), key: AUTH_STRING_KEY.to_owned() };
+        return (Some(key), None);
+    }
+    let name = format!("{}-basic-auth", ctx.full_name(COMPONENT));
+    let secret = opaque(ctx, &name, AUTH_STRING_KEY, &values.auth_string);
+    (Some(SecretKey { name, key: AUTH_STRING_KEY.to_owned() }), Some(secret))
+}
+
+/// The Secret that holds an inline database connection URL, if the database needs one.
+pub fn database_url(ctx: &Context, database: &Database) -> Option<Secret> {
+    match database {
+        Database::External { secret, create: Some(url), .. } => {
+            Some(opaque(ctx, secret, database::URL_KEY, url))
+        }
+        _ => None,
+    }
+}
+
+fn opaque(ctx: &Context, name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: ctx.metadata(name, COMPONENT),
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([(key.to_owned(), ByteString(value.as_bytes().to_vec()))])),
+        ..Secret::default()
+    }
+}

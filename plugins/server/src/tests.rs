@@ -1,0 +1,906 @@
+//! The plugin run in process, as the host runs it, on small values files: snapshots of what
+//! users get and the problems they are told about.
+
+use expect_test::{Expect, expect};
+use prefect_plugin_sdk::{
+    PROTOCOL_VERSION, run_plugin,
+    serde_json::{self, Value, json},
+    wire::{self, Capabilities, GlobalValues, Release, RunRequest, RunResponse, Severity},
+};
+
+use crate::{Server, values::Values};
+
+/// A request for release `prefect` in namespace `prefect`, with `overrides` over the plugin's
+/// defaults, as the host merges them.
+fn request(plugins: &[&str], overrides: Value) -> RunRequest {
+    let mut global = GlobalValues::default();
+    // Pinned so that a new default Prefect release does not rewrite every snapshot.
+    global.prefect.image.prefect_tag = "3.9.1-python3.12".to_owned();
+    let mut values = serde_json::to_value(Values::default()).unwrap();
+    merge(&mut values, overrides);
+    RunRequest {
+        api_version: wire::API_VERSION.to_owned(),
+        kind: wire::RESOURCE_LIST.to_owned(),
+        protocol_version: PROTOCOL_VERSION,
+        release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
+        values,
+        global,
+        plugins: plugins.iter().map(|p| (*p).to_owned()).collect(),
+        capabilities: Capabilities {
+            kube_version: "1.20.2".to_owned(),
+            api_versions: ["v1", "apps/v1", "networking.k8s.io/v1", "policy/v1beta1"]
+                .map(str::to_owned)
+                .to_vec(),
+        },
+        items: Vec::new(),
+    }
+}
+
+/// Helm's coalesce, in small: objects merge key by key, `null` deletes, anything else replaces.
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                if value.is_null() {
+                    base.remove(&key);
+                } else if let Some(existing) = base.get_mut(&key) {
+                    merge(existing, value);
+                } else {
+                    base.insert(key, value);
+                }
+            }
+        }
+        (base, overrides) => *base = overrides,
+    }
+}
+
+fn run_with(plugins: &[&str], overrides: Value) -> RunResponse {
+    run_plugin::<Server>(request(plugins, overrides))
+}
+
+/// The items of a run that must succeed without warnings.
+fn render(overrides: Value) -> Vec<Value> {
+    render_with(&["server"], overrides)
+}
+
+fn render_with(plugins: &[&str], overrides: Value) -> Vec<Value> {
+    let response = run_with(plugins, overrides);
+    assert_eq!(response.results, [], "the run reported problems");
+    response.items
+}
+
+/// `severity path: message`, one a line.
+fn problems(overrides: Value) -> String {
+    let response = run_with(&["server"], overrides);
+    response
+        .results
+        .iter()
+        .map(|result| {
+            let severity = match result.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            format!("{severity} {}: {}\n", result.path.as_deref().unwrap_or("-"), result.message)
+        })
+        .collect()
+}
+
+fn check_problems(overrides: Value, expect: Expect) {
+    expect.assert_eq(&problems(overrides));
+}
+
+fn kinds(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| {
+            format!("{}/{}", i["kind"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap())
+        })
+        .collect()
+}
+
+fn item<'a>(items: &'a [Value], kind: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|i| i["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(items)))
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap()
+}
+
+fn container(items: &[Value]) -> &Value {
+    &item(items, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// The container's environment as `NAME=value` or `NAME<-secret/key` lines.
+fn env(items: &[Value]) -> String {
+    container(items)["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|var| match &var["valueFrom"]["secretKeyRef"] {
+            Value::Null => {
+                format!("{}={}\n", var["name"].as_str().unwrap(), var["value"].as_str().unwrap())
+            }
+            secret => format!(
+                "{}<-{}/{}\n",
+                var["name"].as_str().unwrap(),
+                secret["name"].as_str().unwrap(),
+                secret["key"].as_str().unwrap()
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn default_stack() {
+    let items = render(json!({}));
+    expect![[r#"
+        [
+          {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "automountServiceAccountToken": false,
+            "metadata": {
+              "labels": {
+                "app.kubernetes.io/component": "server",
+                "app.kubernetes.io/instance": "prefect",
+                "app.kubernetes.io/managed-by": "prefectctl",
+                "app.kubernetes.io/name": "prefect-server",
+                "app.kubernetes.io/part-of": "prefect"
+              },
+              "name": "prefect-server",
+              "namespace": "prefect"
+            }
+          },
+          {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+              "labels": {
+                "app.kubernetes.io/component": "server",
+                "app.kubernetes.io/instance": "prefect",
+                "app.kubernetes.io/managed-by": "prefectctl",
+                "app.kubernetes.io/name": "prefect-server",
+                "app.kubernetes.io/part-of": "prefect"
+              },
+              "name": "prefect-server",
+              "namespace": "prefect"
+            },
+            "spec": {
+              "accessModes": [
+                "ReadWriteOnce"
+              ],
+              "resources": {
+                "requests": {
+                  "storage": "1Gi"
+                }
+              }
+            }
+          },
+          {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+              "labels": {
+                "app.kubernetes.io/component": "server",
+                "app.kubernetes.io/instance": "prefect",
+                "app.kubernetes.io/managed-by": "prefectctl",
+                "app.kubernetes.io/name": "prefect-server",
+                "app.kubernetes.io/part-of": "prefect"
+              },
+              "name": "prefect-server",
+              "namespace": "prefect"
+            },
+            "spec": {
+              "ports": [
+                {
+                  "name": "server-svc-port",
+                  "port": 4200,
+                  "protocol": "TCP",
+                  "targetPort": "http"
+                }
+              ],
+              "selector": {
+                "app.kubernetes.io/instance": "prefect",
+                "app.kubernetes.io/name": "prefect-server"
+              },
+              "type": "ClusterIP"
+            }
+          },
+          {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+              "labels": {
+                "app.kubernetes.io/component": "server",
+                "app.kubernetes.io/instance": "prefect",
+                "app.kubernetes.io/managed-by": "prefectctl",
+                "app.kubernetes.io/name": "prefect-server",
+                "app.kubernetes.io/part-of": "prefect"
+              },
+              "name": "prefect-server",
+              "namespace": "prefect"
+            },
+            "spec": {
+              "replicas": 1,
+              "revisionHistoryLimit": 10,
+              "selector": {
+                "matchLabels": {
+                  "app.kubernetes.io/instance": "prefect",
+                  "app.kubernetes.io/name": "prefect-server"
+                }
+              },
+              "strategy": {
+                "type": "Recreate"
+              },
+              "template": {
+                "metadata": {
+                  "labels": {
+                    "app.kubernetes.io/component": "server",
+                    "app.kubernetes.io/instance": "prefect",
+                    "app.kubernetes.io/managed-by": "prefectctl",
+                    "app.kubernetes.io/name": "prefect-server",
+                    "app.kubernetes.io/part-of": "prefect"
+                  }
+                },
+                "spec": {
+                  "automountServiceAccountToken": false,
+                  "containers": [
+                    {
+                      "args": [
+                        "prefect",
+                        "server",
+                        "start",
+                        "--port",
+                        "4200"
+                      ],
+                      "command": [
+                        "/usr/bin/tini",
+                        "-g",
+                        "--",
+                        "/opt/prefect/entrypoint.sh"
+                      ],
+                      "env": [
+                        {
+                          "name": "HOME",
+                          "value": "/home/prefect"
+                        },
+                        {
+                          "name": "PREFECT_API_URL",
+                          "value": "http://localhost:4200/api"
+                        },
+                        {
+                          "name": "PREFECT_DEBUG_MODE",
+                          "value": "false"
+                        },
+                        {
+                          "name": "PREFECT_LOGGING_SERVER_LEVEL",
+                          "value": "WARNING"
+                        },
+                        {
+                          "name": "PREFECT_SERVER_API_HOST",
+                          "value": "0.0.0.0"
+                        },
+                        {
+                          "name": "PREFECT_SERVER_API_PORT",
+                          "value": "4200"
+                        },
+                        {
+                          "name": "PREFECT_UI_ENABLED",
+                          "value": "true"
+                        },
+                        {
+                          "name": "PREFECT_UI_API_URL",
+                          "value": "http://localhost:4200/api"
+                        },
+                        {
+                          "name": "PREFECT_UI_STATIC_DIRECTORY",
+                          "value": "/ui_build"
+                        },
+                        {
+                          "name": "PREFECT_API_DATABASE_CONNECTION_URL",
+                          "value": "sqlite+aiosqlite:////data/prefect.db"
+                        }
+                      ],
+                      "image": "prefecthq/prefect:3.9.1-python3.12",
+                      "imagePullPolicy": "IfNotPresent",
+                      "livenessProbe": {
+                        "failureThreshold": 3,
+                        "httpGet": {
+                          "path": "/api/health",
+                          "port": "http"
+                        },
+                        "initialDelaySeconds": 30,
+                        "periodSeconds": 10,
+                        "successThreshold": 1,
+                        "timeoutSeconds": 5
+                      },
+                      "name": "prefect-server",
+                      "ports": [
+                        {
+                          "containerPort": 4200,
+                          "name": "http",
+                          "protocol": "TCP"
+                        }
+                      ],
+                      "readinessProbe": {
+                        "failureThreshold": 3,
+                        "httpGet": {
+                          "path": "/api/ready",
+                          "port": "http"
+                        },
+                        "initialDelaySeconds": 10,
+                        "periodSeconds": 10,
+                        "successThreshold": 1,
+                        "timeoutSeconds": 5
+                      },
+                      "resources": {
+                        "limits": {
+                          "cpu": "1",
+                          "memory": "1Gi"
+                        },
+                        "requests": {
+                          "cpu": "500m",
+                          "memory": "512Mi"
+                        }
+                      },
+                      "securityContext": {
+                        "allowPrivilegeEscalation": false,
+                        "capabilities": {
+                          "drop": [
+                            "ALL"
+                          ]
+                        },
+                        "readOnlyRootFilesystem": true,
+                        "runAsGroup": 1001,
+                        "runAsNonRoot": true,
+                        "runAsUser": 1001,
+                        "seccompProfile": {
+                          "type": "RuntimeDefault"
+                        }
+                      },
+                      "volumeMounts": [
+                        {
+                          "mountPath": "/home/prefect",
+                          "name": "home"
+                        },
+                        {
+                          "mountPath": "/tmp",
+                          "name": "tmp"
+                        },
+                        {
+                          "mountPath": "/ui_build",
+                          "name": "ui-build"
+                        },
+                        {
+                          "mountPath": "/data",
+                          "name": "data"
+                        }
+                      ],
+                      "workingDir": "/home/prefect"
+                    }
+                  ],
+                  "enableServiceLinks": false,
+                  "securityContext": {
+                    "fsGroup": 1001,
+                    "runAsGroup": 1001,
+                    "runAsNonRoot": true,
+                    "runAsUser": 1001,
+                    "seccompProfile": {
+                      "type": "RuntimeDefault"
+                    }
+                  },
+                  "serviceAccountName": "prefect-server",
+                  "volumes": [
+                    {
+                      "emptyDir": {},
+                      "name": "home"
+                    },
+                    {
+                      "emptyDir": {},
+                      "name": "tmp"
+                    },
+                    {
+                      "emptyDir": {},
+                      "name": "ui-build"
+                    },
+                    {
+                      "name": "data",
+                      "persistentVolumeClaim": {
+                        "claimName": "prefect-server"
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          }
+        ]"#]]
+    .assert_eq(&pretty(&Value::Array(items)));
+}
+
+#[test]
+fn every_value_is_documented() {
+    fn walk(schema: &Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(properties) = schema["properties"].as_object() {
+            for (key, property) in properties {
+                let at = format!("{path}.{key}");
+                if property["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(at.clone());
+                }
+                walk(property, &at, missing);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            walk(items, &format!("{path}[]"), missing);
+        }
+    }
+    let manifest = prefect_plugin_sdk::plugin_manifest::<Server>();
+    let mut missing = Vec::new();
+    walk(&manifest.values_schema, "server", &mut missing);
+    assert_eq!(missing, Vec::<String>::new());
+    // The documented defaults are values the schema's own type accepts.
+    let back: Values = serde_json::from_value(manifest.values_defaults).unwrap();
+    assert_eq!(back, Values::default());
+}
+
+#[test]
+fn ingress_with_tls_serves_the_host_and_points_the_ui_at_it() {
+    let items = render(json!({
+        "ingress": {
+            "enabled": true,
+            "className": "nginx",
+            "host": { "hostname": "prefect.example.com", "pathType": "Prefix" },
+            "annotations": { "cert-manager.io/cluster-issuer": "letsencrypt" },
+            "tls": true,
+            "extraHosts": [{ "name": "prefect.internal" }],
+        },
+    }));
+    expect![[r#"
+        {
+          "ingressClassName": "nginx",
+          "rules": [
+            {
+              "host": "prefect.example.com",
+              "http": {
+                "paths": [
+                  {
+                    "backend": {
+                      "service": {
+                        "name": "prefect-server",
+                        "port": {
+                          "name": "server-svc-port"
+                        }
+                      }
+                    },
+                    "path": "/",
+                    "pathType": "Prefix"
+                  }
+                ]
+              }
+            },
+            {
+              "host": "prefect.internal",
+              "http": {
+                "paths": [
+                  {
+                    "backend": {
+                      "service": {
+                        "name": "prefect-server",
+                        "port": {
+                          "name": "server-svc-port"
+                        }
+                      }
+                    },
+                    "path": "/",
+                    "pathType": "ImplementationSpecific"
+                  }
+                ]
+              }
+            }
+          ],
+          "tls": [
+            {
+              "hosts": [
+                "prefect.example.com"
+              ],
+              "secretName": "prefect.example.com-tls"
+            }
+          ]
+        }"#]]
+    .assert_eq(&pretty(&item(&items, "Ingress")["spec"]));
+    assert_eq!(
+        item(&items, "Ingress")["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+    assert!(env(&items).contains("PREFECT_UI_API_URL=https://prefect.example.com/api\n"));
+}
+
+#[test]
+fn an_explicit_ui_api_url_wins_and_tls_secret_name_can_be_chosen() {
+    let items = render(json!({
+        "uiConfig": { "prefectUiApiUrl": "https://prefect.example.com/prefect/api" },
+        "ingress": {
+            "enabled": true,
+            "host": { "hostname": "prefect.example.com" },
+            "tls": true,
+            "tlsSecretName": "wildcard-example-com",
+        },
+    }));
+    assert_eq!(item(&items, "Ingress")["spec"]["tls"][0]["secretName"], "wildcard-example-com");
+    assert!(env(&items).contains("PREFECT_UI_API_URL=https://prefect.example.com/prefect/api\n"));
+}
+
+#[test]
+fn ingress_problems() {
+    check_problems(
+        json!({ "ingress": { "enabled": true, "host": { "path": "api" }, "extraHosts": [{ "path": "/" }] } }),
+        expect![[r#"
+            error ingress.host.hostname: the Ingress needs the host name users open the UI at, such as prefect.example.com
+            error ingress.host.path: an Ingress path starts with `/`
+            error ingress.extraHosts[0].name: give the extra host's name
+        "#]],
+    );
+    check_problems(
+        json!({ "ingress": { "tlsSecretName": "mine" } }),
+        expect![[r#"
+        warning ingress.tlsSecretName: ignored because ingress.tls is off: turn it on to serve the host over TLS
+    "#]],
+    );
+}
+
+#[test]
+fn basic_auth_inline_is_stored_in_a_secret_and_read_from_it() {
+    let items = render(json!({ "basicAuth": { "enabled": true, "authString": "admin:s3cret" } }));
+    assert_eq!(
+        kinds(&items),
+        [
+            "ServiceAccount/prefect-server",
+            "Secret/prefect-server-basic-auth",
+            "PersistentVolumeClaim/prefect-server",
+            "Service/prefect-server",
+            "Deployment/prefect-server",
+        ]
+    );
+    expect![[r#"
+        {
+          "auth-string": "YWRtaW46czNjcmV0"
+        }"#]]
+    .assert_eq(&pretty(&item(&items, "Secret")["data"]));
+    assert!(
+        env(&items)
+            .ends_with("PREFECT_SERVER_API_AUTH_STRING<-prefect-server-basic-auth/auth-string\n")
+    );
+    assert!(!item(&items, "Deployment").to_string().contains("s3cret"));
+}
+
+#[test]
+fn basic_auth_from_an_existing_secret_creates_none() {
+    let items =
+        render(json!({ "basicAuth": { "enabled": true, "existingSecret": "prefect-auth" } }));
+    assert!(!kinds(&items).iter().any(|k| k.starts_with("Secret/")), "{:?}", kinds(&items));
+    assert!(env(&items).ends_with("PREFECT_SERVER_API_AUTH_STRING<-prefect-auth/auth-string\n"));
+}
+
+#[test]
+fn basic_auth_problems() {
+    check_problems(
+        json!({ "basicAuth": { "enabled": true } }),
+        expect![[r#"
+        error basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString
+    "#]],
+    );
+    check_problems(
+        json!({ "basicAuth": { "enabled": true, "authString": "nocolon", "existingSecret": "s" } }),
+        expect![[r#"
+            error basicAuth.existingSecret: set either authString or existingSecret, not both: keep existingSecret so that the password stays out of your values
+        "#]],
+    );
+}
+
+const URL: &str = "postgresql+asyncpg://prefect:hunter2@db.example.com:5432/prefect";
+
+#[test]
+fn an_inline_postgres_url_goes_into_a_secret_and_replaces_sqlite() {
+    let items = render(json!({ "replicaCount": 3, "externalDatabase": { "connectionUrl": URL } }));
+    assert_eq!(
+        kinds(&items),
+        [
+            "ServiceAccount/prefect-server",
+            "Secret/prefect-server-postgresql-connection",
+            "Service/prefect-server",
+            "Deployment/prefect-server",
+        ]
+    );
+    let secret = item(&items, "Secret");
+    assert_eq!(secret["type"], "Opaque");
+    let stored = secret["data"]["connection-string"].as_str().unwrap();
+    assert_eq!(
+        stored,
+        "cG9zdGdyZXNxbCthc3luY3BnOi8vcHJlZmVjdDpodW50ZXIyQGRiLmV4YW1wbGUuY29tOjU0MzIvcHJlZmVjdA=="
+    );
+    let deployment = item(&items, "Deployment");
+    assert!(!deployment.to_string().contains("hunter2"), "the URL leaked into the Deployment");
+    assert!(
+        !deployment.to_string().contains("db.example.com"),
+        "the URL leaked into the Deployment"
+    );
+    assert!(env(&items).ends_with(
+        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-server-postgresql-connection/connection-string\n"
+    ));
+    // Several pods, rolling updates, no SQLite volume.
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["spec"]["strategy"], Value::Null);
+    expect![[r#"[{"mountPath":"/home/prefect","name":"home"},{"mountPath":"/tmp","name":"tmp"},{"mountPath":"/ui_build","name":"ui-build"}]"#]].assert_eq(&container(&items)["volumeMounts"].to_string());
+}
+
+#[test]
+fn a_postgres_url_from_an_existing_secret() {
+    let items = render(json!({
+        "externalDatabase": { "existingSecret": "prefect-db", "existingSecretKey": "url" },
+    }));
+    assert!(
+        !kinds(&items)
+            .iter()
+            .any(|k| k.starts_with("Secret/") || k.starts_with("PersistentVolumeClaim/"))
+    );
+    assert!(env(&items).ends_with("PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/url\n"));
+}
+
+#[test]
+fn external_database_problems_never_echo_the_url() {
+    let problems = problems(json!({
+        "externalDatabase": {
+            "connectionUrl": "postgresql://prefect:hunter2@db:5432/prefect",
+            "existingSecret": "prefect-db",
+            "existingSecretKey": "",
+        },
+    }));
+    assert!(!problems.contains("hunter2"));
+    expect![[r#"
+        error externalDatabase.existingSecret: set either connectionUrl or existingSecret, not both: keep existingSecret so that the password stays out of your values
+        error externalDatabase.connectionUrl: Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`
+        error externalDatabase.existingSecretKey: name the key of the Secret that holds the connection URL
+    "#]].assert_eq(&problems);
+}
+
+#[test]
+fn with_the_postgres_plugin_the_server_leaves_the_database_to_it() {
+    let items = render_with(&["server", "postgres"], json!({ "replicaCount": 2 }));
+    assert_eq!(
+        kinds(&items),
+        ["ServiceAccount/prefect-server", "Service/prefect-server", "Deployment/prefect-server"]
+    );
+    assert!(!env(&items).contains("PREFECT_API_DATABASE_CONNECTION_URL"));
+    assert!(!container(&items)["volumeMounts"].to_string().contains("/data"));
+    assert_eq!(item(&items, "Deployment")["spec"]["replicas"], 2);
+
+    let response = run_with(
+        &["server", "postgres"],
+        json!({ "externalDatabase": { "existingSecret": "db" } }),
+    );
+    assert_eq!(response.results[0].path.as_deref(), Some("externalDatabase"));
+    assert!(response.items.is_empty());
+}
+
+#[test]
+fn sqlite_allows_one_replica_only() {
+    check_problems(
+        json!({ "replicaCount": 2 }),
+        expect![[r#"
+        error replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
+    "#]],
+    );
+    check_problems(
+        json!({ "updateStrategy": { "type": "RollingUpdate" } }),
+        expect![[r#"
+        error updateStrategy.type: a rolling update starts the new server pod while the old one still holds the SQLite volume, which can attach to one node only: use Recreate (or leave updateStrategy empty), or move to PostgreSQL
+    "#]],
+    );
+    assert!(run_with(&["server"], json!({ "replicaCount": 2 })).items.is_empty());
+}
+
+#[test]
+fn sqlite_without_persistence_lives_in_an_empty_dir() {
+    let items = render(json!({ "sqlite": { "persistence": { "enabled": false } } }));
+    assert!(!kinds(&items).iter().any(|k| k.starts_with("PersistentVolumeClaim/")));
+    let volumes = &item(&items, "Deployment")["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[3], json!({ "name": "data", "emptyDir": {} }));
+    assert!(
+        env(&items)
+            .contains("PREFECT_API_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n")
+    );
+}
+
+#[test]
+fn sqlite_claim_size_and_class() {
+    let items = render(
+        json!({ "sqlite": { "persistence": { "size": "5Gi", "storageClassName": "fast" } } }),
+    );
+    expect![[r#"{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"5Gi"}},"storageClassName":"fast"}"#]].assert_eq(&item(&items, "PersistentVolumeClaim")["spec"].to_string());
+}
+
+#[test]
+fn null_removes_a_security_context_default() {
+    let items = render(json!({
+        "podSecurityContext": { "runAsUser": null, "fsGroup": null },
+        "containerSecurityContext": { "runAsUser": null, "runAsGroup": null },
+    }));
+    let pod = &item(&items, "Deployment")["spec"]["template"]["spec"]["securityContext"];
+    expect![[
+        r#"{"runAsGroup":1001,"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}}"#
+    ]]
+    .assert_eq(&pod.to_string());
+    let container = &container(&items)["securityContext"];
+    assert_eq!(container.get("runAsUser"), None);
+    assert_eq!(container["readOnlyRootFilesystem"], true);
+}
+
+#[test]
+fn image_can_be_overridden_for_the_server_only() {
+    let items =
+        render(json!({ "image": { "repository": "mirror/prefect", "pullPolicy": "Always" } }));
+    assert_eq!(container(&items)["image"], "mirror/prefect:3.9.1-python3.12");
+    assert_eq!(container(&items)["imagePullPolicy"], "Always");
+
+    let mut request =
+        request(&["server"], json!({ "image": { "prefectTag": "3.4.0-python3.11" } }));
+    request.global.image_registry = "registry.example.com/".to_owned();
+    request.global.prefect.image.pull_secrets = vec!["regcred".to_owned()];
+    let items = run_plugin::<Server>(request).items;
+    assert_eq!(
+        container(&items)["image"],
+        "registry.example.com/prefecthq/prefect:3.4.0-python3.11"
+    );
+    assert_eq!(
+        item(&items, "Deployment")["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{ "name": "regcred" }])
+    );
+}
+
+#[test]
+fn scheduling_env_and_extras_reach_the_pod() {
+    let items = render(json!({
+        "env": [
+            { "name": "PREFECT_LOGGING_SERVER_LEVEL", "value": "DEBUG" },
+            { "name": "PREFECT_SERVER_ANALYTICS_ENABLED", "value": "false" },
+        ],
+        "extraEnvVarsCM": "prefect-settings",
+        "extraEnvVarsSecret": "prefect-secrets",
+        "extraArgs": ["--no-services"],
+        "resources": { "requests": { "cpu": 1, "memory": "1Gi" }, "limits": null },
+        "nodeSelector": { "kubernetes.io/os": "linux" },
+        "tolerations": [{ "key": "dedicated", "operator": "Equal", "value": "prefect", "effect": "NoSchedule" }],
+        "affinity": { "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{ "matchExpressions": [{ "key": "zone", "operator": "In", "values": ["a"] }] }],
+        } } },
+        "topologySpreadConstraints": [{ "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway" }],
+        "podLabels": { "team": "data" },
+        "podAnnotations": { "prometheus.io/scrape": "true" },
+        "deploymentLabels": { "tier": "control-plane" },
+        "deploymentAnnotations": { "owner": "data-platform" },
+        "priorityClassName": "high",
+    }));
+    let deployment = item(&items, "Deployment");
+    assert_eq!(deployment["metadata"]["labels"]["tier"], "control-plane");
+    assert_eq!(deployment["metadata"]["annotations"], json!({ "owner": "data-platform" }));
+    let template = &deployment["spec"]["template"];
+    assert_eq!(template["metadata"]["labels"]["team"], "data");
+    assert_eq!(template["metadata"]["annotations"], json!({ "prometheus.io/scrape": "true" }));
+    let pod = &template["spec"];
+    expect![[r#"
+        nodeSelector {"kubernetes.io/os":"linux"}
+        tolerations [{"effect":"NoSchedule","key":"dedicated","operator":"Equal","value":"prefect"}]
+        affinity {"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"zone","operator":"In","values":["a"]}]}]}}}
+        topologySpreadConstraints [{"labelSelector":{"matchLabels":{"app.kubernetes.io/instance":"prefect","app.kubernetes.io/name":"prefect-server"}},"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]
+        priorityClassName "high"
+    "#]].assert_eq(&format!(
+        "nodeSelector {}\ntolerations {}\naffinity {}\ntopologySpreadConstraints {}\npriorityClassName {}\n",
+        pod["nodeSelector"], pod["tolerations"], pod["affinity"], pod["topologySpreadConstraints"], pod["priorityClassName"],
+    ));
+    let container = container(&items);
+    expect![[r#"
+        args ["prefect","server","start","--port","4200","--no-services"]
+        envFrom [{"configMapRef":{"name":"prefect-settings"}},{"secretRef":{"name":"prefect-secrets"}}]
+        resources {"requests":{"cpu":"1","memory":"1Gi"}}
+    "#]].assert_eq(&format!(
+        "args {}\nenvFrom {}\nresources {}\n",
+        container["args"], container["envFrom"], container["resources"],
+    ));
+    // The user's variable replaces the plugin's in place; new ones come last.
+    let env = env(&items);
+    assert!(env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_HOST"), "{env}");
+    assert!(env.ends_with("PREFECT_SERVER_ANALYTICS_ENABLED=false\n"), "{env}");
+    assert_eq!(env.matches("PREFECT_LOGGING_SERVER_LEVEL").count(), 1);
+}
+
+#[test]
+fn service_account_and_service_settings() {
+    let items = render(json!({
+        "serviceAccount": { "name": "prefect", "annotations": { "iam.gke.io/gcp-service-account": "p@x.iam" } },
+        "service": { "type": "NodePort", "port": 80, "nodePort": 30420, "externalTrafficPolicy": "Local", "annotations": { "a": "b" } },
+    }));
+    let account = item(&items, "ServiceAccount");
+    assert_eq!(account["metadata"]["name"], "prefect");
+    assert_eq!(account["automountServiceAccountToken"], false);
+    assert_eq!(
+        item(&items, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"],
+        "prefect"
+    );
+    expect![[r#"{"externalTrafficPolicy":"Local","ports":[{"name":"server-svc-port","nodePort":30420,"port":80,"protocol":"TCP","targetPort":"http"}],"selector":{"app.kubernetes.io/instance":"prefect","app.kubernetes.io/name":"prefect-server"},"type":"NodePort"}"#]].assert_eq(&item(&items, "Service")["spec"].to_string());
+
+    let items = render(json!({ "serviceAccount": { "create": false } }));
+    assert!(!kinds(&items).iter().any(|k| k.starts_with("ServiceAccount/")));
+    assert_eq!(
+        item(&items, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"],
+        "default"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_path() {
+    check_problems(
+        json!({
+            "replicaCount": 2,
+            "service": { "nodePort": 30000 },
+            "podLabels": { "app.kubernetes.io/name": "other" },
+            "affinity": { "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": { "nodeSelectorTerms": "zone-a" } } },
+            "tolerations": [{ "key": "a" }, { "key": "b", "tolerationSeconds": "soon" }],
+            "env": [{ "value": "no name" }, { "name": "PREFECT_SERVER_API_AUTH_STRING", "value": "admin:pass" }],
+            "containerSecurityContext": { "runAsNonroot": true },
+            "livenessProbe": { "config": { "periodSeconds": "often" } },
+        }),
+        expect![[r#"
+            warning env[1].value: PREFECT_SERVER_API_AUTH_STRING is a credential, and here it is stored in plain text in the Deployment: put it in a Secret and use basicAuth.existingSecret
+            warning containerSecurityContext.runAsNonroot: `runAsNonroot` is not a field here (in a Kubernetes SecurityContext) and is ignored: check its spelling and indentation
+            error replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
+            error podLabels: `app.kubernetes.io/name` selects the server's pods and cannot change: remove it from podLabels
+            error env[0].name: `name` is missing: a Kubernetes EnvVar needs it here
+            error livenessProbe.config.periodSeconds: invalid type: string "often", expected i32
+            error tolerations[1].tolerationSeconds: invalid type: string "soon", expected i64
+            error affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: invalid type: string "zone-a", expected a sequence
+            error service.nodePort: a ClusterIP Service has no node port: set service.type to NodePort or LoadBalancer, or remove nodePort
+        "#]],
+    );
+}
+
+#[test]
+fn an_ingress_needs_kubernetes_1_19() {
+    let mut request = request(
+        &["server"],
+        json!({ "ingress": { "enabled": true, "host": { "hostname": "p.example.com" } } }),
+    );
+    request.capabilities.kube_version = "1.18.20".to_owned();
+    let response = run_plugin::<Server>(request);
+    assert_eq!(response.results.len(), 1);
+    assert_eq!(response.results[0].path.as_deref(), Some("ingress.enabled"));
+    assert!(response.results[0].message.contains("1.19"), "{}", response.results[0].message);
+}
+
+#[test]
+fn plain_http_ingress_gives_an_http_ui_api_url() {
+    let items =
+        render(json!({ "ingress": { "enabled": true, "host": { "hostname": "prefect.local" } } }));
+    assert!(env(&items).contains("PREFECT_UI_API_URL=http://prefect.local/api\n"));
+    assert_eq!(item(&items, "Ingress")["spec"].get("tls"), None);
+}
+
+#[test]
+fn schema_shows_chart_names_and_types() {
+    let schema = prefect_plugin_sdk::plugin_manifest::<Server>().values_schema;
+    let properties = &schema["properties"];
+    assert_eq!(properties["replicaCount"]["minimum"], 0);
+    assert!(properties["extraEnvVarsCM"].is_object());
+    assert!(properties["service"]["properties"]["clusterIP"].is_object());
+    let types: Vec<&Value> = properties["service"]["properties"]["type"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|variant| &variant["const"])
+        .collect();
+    assert_eq!(types, [&json!("ClusterIP"), &json!("NodePort"), &json!("LoadBalancer")]);
+    assert_eq!(properties["image"]["properties"]["pullPolicy"]["default"], Value::Null);
+    assert_eq!(schema["additionalProperties"], false);
+}

@@ -1,0 +1,595 @@
+//! The `server:` values: every setting of the server plugin, with its documentation and
+//! default. Names follow the prefect-server Helm chart; what the chart keeps at top level
+//! (`service`, `ingress`, `serviceAccount`, `sqlite`) lives under `server:` here.
+
+use std::collections::BTreeMap;
+
+use prefect_plugin_sdk::{
+    schemars::JsonSchema,
+    security::{PREFECT_UID, restricted_container, restricted_pod},
+    serde_json::{Map, Value, json},
+    wire::PullPolicy,
+};
+use serde::{Deserialize, Serialize};
+
+/// The Prefect API server and UI.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Values {
+    /// Number of server pods. With the embedded SQLite database it must stay 1 (SQLite
+    /// cannot be shared between processes on different nodes): configure
+    /// `externalDatabase` or add the `postgres` plugin before you raise it.
+    #[schemars(range(min = 0))]
+    pub replica_count: i32,
+
+    /// How many old ReplicaSets the Deployment keeps so that `kubectl rollout undo` can go
+    /// back to them.
+    #[schemars(range(min = 0))]
+    pub revision_history_limit: i32,
+
+    /// Overrides `global.prefect.image` for the server only; leave a field empty to use the
+    /// global value. Change it to run a different Prefect release than the worker.
+    pub image: Image,
+
+    /// Log level of the server (`PREFECT_LOGGING_SERVER_LEVEL`). Raise it to DEBUG or INFO
+    /// while you investigate a problem.
+    pub logging_level: LoggingLevel,
+
+    /// Runs the server in debug mode (`PREFECT_DEBUG_MODE`): more logging, slower. Only for
+    /// troubleshooting.
+    pub debug: bool,
+
+    /// The web UI the server serves beside the API.
+    pub ui_config: UiConfig,
+
+    /// HTTP basic authentication in front of the API and UI (Prefect 3.1.8 or later). Clients
+    /// (workers, the CLI) then need the same string in `PREFECT_API_AUTH_STRING`.
+    pub basic_auth: BasicAuth,
+
+    /// The embedded SQLite database, used when neither `externalDatabase` nor the `postgres`
+    /// plugin provides one. Fine for trying Prefect out and small single-user setups.
+    pub sqlite: Sqlite,
+
+    /// A PostgreSQL database run outside this release. Setting a connection URL or an
+    /// existing Secret replaces SQLite; the URL reaches the server only through a Secret.
+    pub external_database: ExternalDatabase,
+
+    /// Extra environment variables of the server container, as Kubernetes `EnvVar` objects
+    /// (`{name, value}` or `{name, valueFrom}`). A variable the plugin already sets is
+    /// replaced by yours. See Prefect's settings reference for what can be set.
+    pub env: Vec<Value>,
+
+    /// Name of an existing ConfigMap whose keys all become environment variables of the
+    /// server container.
+    #[serde(rename = "extraEnvVarsCM")]
+    pub extra_env_vars_cm: String,
+
+    /// Name of an existing Secret whose keys all become environment variables of the server
+    /// container.
+    pub extra_env_vars_secret: String,
+
+    /// Extra arguments appended to `prefect server start --port 4200`.
+    pub extra_args: Vec<String>,
+
+    /// CPU and memory requests and limits of the server container (Kubernetes
+    /// `ResourceRequirements`). Size them to your flow-run volume; set a key to null to
+    /// remove it, for example `limits: null`.
+    pub resources: Map<String, Value>,
+
+    /// Restarts the server container when `GET /api/health` keeps failing.
+    pub liveness_probe: ProbeValues,
+
+    /// Sends traffic to a pod only while `GET /api/ready` succeeds (the server is up and
+    /// reaches its database).
+    pub readiness_probe: ProbeValues,
+
+    /// Security context of the server pod (Kubernetes `PodSecurityContext`). The default is
+    /// the restricted profile: non-root user 1001, group 1001 owns the volumes, RuntimeDefault
+    /// seccomp. Override any field, or set one to null to remove it (for example `runAsUser`
+    /// and `fsGroup` on OpenShift, which assigns them).
+    pub pod_security_context: Map<String, Value>,
+
+    /// Security context of the server container (Kubernetes `SecurityContext`). The default
+    /// is the restricted profile: non-root, read-only root filesystem, no privilege
+    /// escalation, all capabilities dropped, RuntimeDefault seccomp. Override any field, or
+    /// set one to null to remove it.
+    pub container_security_context: Map<String, Value>,
+
+    /// How the Deployment replaces pods (Kubernetes `DeploymentStrategy`). Empty chooses:
+    /// `Recreate` with SQLite, so that two pods never hold the database volume at once, and
+    /// Kubernetes' default rolling update otherwise.
+    pub update_strategy: Map<String, Value>,
+
+    /// PriorityClass of the server pods; empty uses the cluster's default priority.
+    pub priority_class_name: String,
+
+    /// Node labels the server pods must run on (`kubernetes.io/os: linux`).
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Taints the server pods tolerate (Kubernetes `Toleration` objects).
+    pub tolerations: Vec<Value>,
+
+    /// Affinity and anti-affinity rules of the server pods (Kubernetes `Affinity`).
+    pub affinity: Map<String, Value>,
+
+    /// How server pods spread across zones or nodes (Kubernetes `TopologySpreadConstraint`
+    /// objects). A constraint without `labelSelector` selects the server's own pods.
+    pub topology_spread_constraints: Vec<Value>,
+
+    /// Extra labels of the server pods. They cannot change the selector labels
+    /// `app.kubernetes.io/name` and `app.kubernetes.io/instance`.
+    pub pod_labels: BTreeMap<String, String>,
+
+    /// Extra annotations of the server pods (for example for a service mesh or metrics
+    /// scraping).
+    pub pod_annotations: BTreeMap<String, String>,
+
+    /// Extra labels of the Deployment itself.
+    pub deployment_labels: BTreeMap<String, String>,
+
+    /// Extra annotations of the Deployment itself.
+    pub deployment_annotations: BTreeMap<String, String>,
+
+    /// Extra volumes of the server pod (Kubernetes `Volume` objects), mounted with
+    /// `extraVolumeMounts`; for example a CA bundle.
+    pub extra_volumes: Vec<Value>,
+
+    /// Extra volume mounts of the server container (Kubernetes `VolumeMount` objects).
+    pub extra_volume_mounts: Vec<Value>,
+
+    /// Extra containers of the server pod, such as sidecars (Kubernetes `Container`
+    /// objects). They do not get the server's security context: set their own.
+    pub extra_containers: Vec<Value>,
+
+    /// The ServiceAccount the server pods run as. The server never calls the Kubernetes API,
+    /// so its token is not mounted.
+    pub service_account: ServiceAccount,
+
+    /// The Service in front of the server pods; workers and the ingress reach the API
+    /// through it.
+    pub service: Service,
+
+    /// An Ingress that exposes the API and UI outside the cluster.
+    pub ingress: Ingress,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values {
+            replica_count: 1,
+            revision_history_limit: 10,
+            image: Image::default(),
+            logging_level: LoggingLevel::Warning,
+            debug: false,
+            ui_config: UiConfig::default(),
+            basic_auth: BasicAuth::default(),
+            sqlite: Sqlite::default(),
+            external_database: ExternalDatabase::default(),
+            env: Vec::new(),
+            extra_env_vars_cm: String::new(),
+            extra_env_vars_secret: String::new(),
+            extra_args: Vec::new(),
+            resources: object(json!({
+                "requests": { "cpu": "500m", "memory": "512Mi" },
+                "limits": { "cpu": "1", "memory": "1Gi" },
+            })),
+            // The server may run database migrations before it answers: give it time.
+            liveness_probe: ProbeValues::new(30),
+            readiness_probe: ProbeValues::new(10),
+            pod_security_context: restricted_pod(PREFECT_UID),
+            container_security_context: restricted_container(PREFECT_UID),
+            update_strategy: Map::new(),
+            priority_class_name: String::new(),
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            affinity: Map::new(),
+            topology_spread_constraints: Vec::new(),
+            pod_labels: BTreeMap::new(),
+            pod_annotations: BTreeMap::new(),
+            deployment_labels: BTreeMap::new(),
+            deployment_annotations: BTreeMap::new(),
+            extra_volumes: Vec::new(),
+            extra_volume_mounts: Vec::new(),
+            extra_containers: Vec::new(),
+            service_account: ServiceAccount::default(),
+            service: Service::default(),
+            ingress: Ingress::default(),
+        }
+    }
+}
+
+/// `server.image`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Image {
+    /// Image repository of the server; empty uses `global.prefect.image.repository`.
+    /// `global.imageRegistry` is put in front either way.
+    pub repository: String,
+    /// Image tag of the server; empty uses `global.prefect.image.prefectTag`. Use a Prefect 3
+    /// release tag, and pin it in production.
+    pub prefect_tag: String,
+    /// Pull policy of the server image; null uses `global.prefect.image.pullPolicy`.
+    pub pull_policy: Option<PullPolicy>,
+}
+
+/// Log levels Prefect knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum LoggingLevel {
+    /// Everything, including internals.
+    Debug,
+    /// What the server does.
+    Info,
+    /// Problems that do not stop the server.
+    Warning,
+    /// Failures.
+    Error,
+    /// Failures that stop the server.
+    Critical,
+}
+
+impl LoggingLevel {
+    /// The spelling Prefect reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoggingLevel::Debug => "DEBUG",
+            LoggingLevel::Info => "INFO",
+            LoggingLevel::Warning => "WARNING",
+            LoggingLevel::Error => "ERROR",
+            LoggingLevel::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// `server.uiConfig`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct UiConfig {
+    /// Serves the web UI (`PREFECT_UI_ENABLED`); turn it off for an API-only server.
+    pub enabled: bool,
+    /// The API URL the UI in the user's browser calls (`PREFECT_UI_API_URL`), such as
+    /// `https://prefect.example.com/api`. Empty derives it: from `ingress.host.hostname` when
+    /// the ingress is enabled, else `http://localhost:4200/api` (for `kubectl port-forward`).
+    pub prefect_ui_api_url: String,
+    /// Writable folder the server copies the UI's files into at start
+    /// (`PREFECT_UI_STATIC_DIRECTORY`); an emptyDir is mounted there because the root
+    /// filesystem is read-only.
+    pub prefect_ui_static_directory: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            enabled: true,
+            prefect_ui_api_url: String::new(),
+            prefect_ui_static_directory: "/ui_build".to_owned(),
+        }
+    }
+}
+
+/// `server.basicAuth`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct BasicAuth {
+    /// Requires `USER:PASSWORD` on every API and UI request (health and readiness checks
+    /// excepted).
+    pub enabled: bool,
+    /// The credentials as `USER:PASSWORD`; the plugin stores them in a Secret. Prefer
+    /// `existingSecret` so that the password stays out of values files.
+    pub auth_string: String,
+    /// Name of an existing Secret holding the credentials under the key `auth-string`; use
+    /// instead of `authString`.
+    pub existing_secret: String,
+}
+
+/// `server.sqlite`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Sqlite {
+    /// Where the SQLite file (`/data/prefect.db`) lives.
+    pub persistence: Persistence,
+}
+
+/// `server.sqlite.persistence`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Persistence {
+    /// Keeps the database on a PersistentVolumeClaim so that it survives pod restarts. Off,
+    /// it lives in an emptyDir and is lost with the pod: for throwaway installs only.
+    pub enabled: bool,
+    /// Size of the claim, as a Kubernetes quantity (`1Gi`).
+    pub size: String,
+    /// StorageClass of the claim; empty uses the cluster's default StorageClass.
+    pub storage_class_name: String,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence { enabled: true, size: "1Gi".to_owned(), storage_class_name: String::new() }
+    }
+}
+
+/// `server.externalDatabase`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct ExternalDatabase {
+    /// Connection URL of the PostgreSQL database,
+    /// `postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE`; the plugin stores it in a
+    /// Secret. Prefer `existingSecret` so that the password stays out of values files.
+    pub connection_url: String,
+    /// Name of an existing Secret that holds the connection URL; use instead of
+    /// `connectionUrl`.
+    pub existing_secret: String,
+    /// The key of `existingSecret` that holds the connection URL.
+    pub existing_secret_key: String,
+}
+
+impl Default for ExternalDatabase {
+    fn default() -> Self {
+        ExternalDatabase {
+            connection_url: String::new(),
+            existing_secret: String::new(),
+            existing_secret_key: "connection-string".to_owned(),
+        }
+    }
+}
+
+impl ExternalDatabase {
+    /// Whether the user configured an external database at all.
+    pub fn is_set(&self) -> bool {
+        !self.connection_url.is_empty() || !self.existing_secret.is_empty()
+    }
+}
+
+/// `server.livenessProbe` and `server.readinessProbe`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct ProbeValues {
+    /// Adds the probe.
+    pub enabled: bool,
+    /// Timing of the probe (Kubernetes `Probe` fields: `initialDelaySeconds`,
+    /// `periodSeconds`, `timeoutSeconds`, `failureThreshold`, `successThreshold`). Lengthen
+    /// them when the server is slow to start, for example on a large database migration.
+    pub config: Map<String, Value>,
+}
+
+impl Default for ProbeValues {
+    fn default() -> Self {
+        ProbeValues::new(10)
+    }
+}
+
+impl ProbeValues {
+    fn new(initial_delay_seconds: i32) -> ProbeValues {
+        ProbeValues {
+            enabled: true,
+            config: object(json!({
+                "initialDelaySeconds": initial_delay_seconds,
+                "periodSeconds": 10,
+                "timeoutSeconds": 5,
+                "failureThreshold": 3,
+                "successThreshold": 1,
+            })),
+        }
+    }
+}
+
+/// `server.serviceAccount`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct ServiceAccount {
+    /// Creates the ServiceAccount. Turn it off to run as one you manage (`name`).
+    pub create: bool,
+    /// Name of the ServiceAccount; empty is `<release>-server` when `create` is on, and the
+    /// namespace's `default` account when it is off.
+    pub name: String,
+    /// Annotations of the created ServiceAccount, for example a cloud IAM role binding.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Default for ServiceAccount {
+    fn default() -> Self {
+        ServiceAccount { create: true, name: String::new(), annotations: BTreeMap::new() }
+    }
+}
+
+/// `server.service`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Service {
+    /// How the Service is exposed: `ClusterIP` (inside the cluster only), `NodePort` or
+    /// `LoadBalancer`.
+    #[serde(rename = "type")]
+    pub type_: ServiceType,
+    /// Port of the Service; workers use `http://<release>-server.<namespace>:PORT/api`.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Fixed node port for `NodePort` and `LoadBalancer` Services; null lets Kubernetes pick
+    /// one.
+    #[schemars(range(min = 1, max = 65535))]
+    pub node_port: Option<i32>,
+    /// Fixed cluster IP of the Service (`None` for a headless Service); empty lets Kubernetes
+    /// pick one.
+    #[serde(rename = "clusterIP")]
+    pub cluster_ip: String,
+    /// Whether external traffic goes to pods on any node (`Cluster`) or only on the node it
+    /// arrives at, keeping the client's address (`Local`); for `NodePort` and `LoadBalancer`
+    /// only. Null keeps Kubernetes' default.
+    pub external_traffic_policy: Option<TrafficPolicy>,
+    /// Annotations of the Service, for example a cloud load balancer's settings.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            type_: ServiceType::ClusterIP,
+            port: 4200,
+            node_port: None,
+            cluster_ip: String::new(),
+            external_traffic_policy: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Kubernetes Service types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum ServiceType {
+    /// Reachable inside the cluster.
+    ClusterIP,
+    /// Also on a port of every node.
+    NodePort,
+    /// Also through a cloud load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// Kubernetes external traffic policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum TrafficPolicy {
+    /// Any node forwards to any pod.
+    Cluster,
+    /// Only pods on the receiving node; keeps the client's source address.
+    Local,
+}
+
+impl TrafficPolicy {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficPolicy::Cluster => "Cluster",
+            TrafficPolicy::Local => "Local",
+        }
+    }
+}
+
+/// `server.ingress`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Ingress {
+    /// Creates the Ingress (`networking.k8s.io/v1`, Kubernetes 1.19 or later); set
+    /// `host.hostname` too.
+    pub enabled: bool,
+    /// IngressClass that serves the Ingress (`nginx`); empty uses the cluster's default
+    /// class.
+    pub class_name: String,
+    /// The main host and path.
+    pub host: IngressHost,
+    /// Annotations of the Ingress, for example cert-manager's `cert-manager.io/cluster-issuer`
+    /// or your controller's settings.
+    pub annotations: BTreeMap<String, String>,
+    /// Serves `host.hostname` over TLS with the certificate in the Secret `tlsSecretName`
+    /// (which you or cert-manager create); the derived UI API URL becomes `https://`.
+    pub tls: bool,
+    /// Name of the TLS Secret of `host.hostname`; empty is `<hostname>-tls`.
+    pub tls_secret_name: String,
+    /// More hosts that route to the server (`{name, path, pathType}`).
+    pub extra_hosts: Vec<ExtraHost>,
+    /// More TLS entries (Kubernetes `IngressTLS` objects: `{hosts, secretName}`), for
+    /// example for `extraHosts`.
+    pub extra_tls: Vec<Value>,
+}
+
+/// `server.ingress.host`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct IngressHost {
+    /// The host name users open the UI at (`prefect.example.com`); required when the
+    /// Ingress is enabled.
+    pub hostname: String,
+    /// The path that routes to the server. The server serves at the root, so keep `/` unless
+    /// your controller rewrites paths.
+    pub path: String,
+    /// How `path` matches: `Prefix`, `Exact` or `ImplementationSpecific` (the controller
+    /// decides).
+    pub path_type: PathType,
+}
+
+impl Default for IngressHost {
+    fn default() -> Self {
+        IngressHost {
+            hostname: String::new(),
+            path: "/".to_owned(),
+            path_type: PathType::ImplementationSpecific,
+        }
+    }
+}
+
+/// `server.ingress.extraHosts[]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct ExtraHost {
+    /// The host name.
+    pub name: String,
+    /// The path that routes to the server.
+    pub path: String,
+    /// How `path` matches.
+    pub path_type: PathType,
+}
+
+impl Default for ExtraHost {
+    fn default() -> Self {
+        ExtraHost {
+            name: String::new(),
+            path: "/".to_owned(),
+            path_type: PathType::ImplementationSpecific,
+        }
+    }
+}
+
+/// Kubernetes Ingress path types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum PathType {
+    /// The path and everything under it.
+    Prefix,
+    /// The path only.
+    Exact,
+    /// As the IngressClass defines.
+    ImplementationSpecific,
+}
+
+impl PathType {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathType::Prefix => "Prefix",
+            PathType::Exact => "Exact",
+            PathType::ImplementationSpecific => "ImplementationSpecific",
+        }
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
