@@ -40,9 +40,15 @@ fn workspace() -> std::path::PathBuf {
 
 /// Runs `program args` in the workspace, echoing it, and fails if it fails.
 fn sh(program: &str, args: &[&str]) -> Result<(), String> {
+    sh_with_env(program, args, &[])
+}
+
+/// [`sh`] with extra environment variables.
+fn sh_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace())
         .status()
         .map_err(|err| format!("could not run {program}: {err}"))?;

@@ -1,0 +1,114 @@
+//! `plugins list` and `plugins describe`.
+
+use std::fmt::Write as _;
+
+use prefect_plugin_abi::wire::PluginKind;
+use prefect_plugin_host::{Plugin, PluginSpec, load};
+use serde_json::Value;
+
+use crate::{
+    cli::{PluginsCommand, ReleaseArgs},
+    failure::Failure,
+    release,
+};
+
+/// `prefectctl plugins ...`.
+pub fn run(args: &ReleaseArgs, command: &PluginsCommand) -> Result<String, Failure> {
+    match command {
+        PluginsCommand::List => Ok(list(args)),
+        PluginsCommand::Describe { name } => describe(args, name),
+    }
+}
+
+/// Every plugin in the plugin folders, and those given by path with `--plugin`; a library that
+/// does not load is reported on standard error and left out of the table.
+fn list(args: &ReleaseArgs) -> String {
+    let locator = release::locator(args);
+    let mut candidates: Vec<(Option<String>, std::path::PathBuf)> =
+        locator.discover().into_iter().map(|(name, path)| (Some(name), path)).collect();
+    for arg in &args.plugins {
+        if let PluginSpec::Path(path) = PluginSpec::parse(arg) {
+            candidates.push((None, path));
+        }
+    }
+    let mut rows =
+        vec![["NAME".to_owned(), "VERSION".to_owned(), "PROTOCOL".to_owned(), "PATH".to_owned()]];
+    for (name, path) in candidates {
+        match load(&path, name.as_deref()) {
+            Ok(plugin) => rows.push([
+                plugin.manifest.name.clone(),
+                plugin.manifest.version.clone(),
+                plugin.manifest.protocol_version.to_string(),
+                path.display().to_string(),
+            ]),
+            Err(err) => eprintln!("warning: {err}"),
+        }
+    }
+    table(&rows)
+}
+
+fn describe(args: &ReleaseArgs, arg: &str) -> Result<String, Failure> {
+    let plugin = match PluginSpec::parse(arg) {
+        PluginSpec::Name(name) => {
+            release::locator(args).find(&name).and_then(|path| load(&path, Some(&name)))
+        }
+        PluginSpec::Path(path) => load(&path, None),
+    }
+    .map_err(|err| Failure::runtime(vec![err.to_string()]))?;
+    Ok(description(&plugin))
+}
+
+fn description(plugin: &Plugin) -> String {
+    let m = &plugin.manifest;
+    let list = |items: &[String]| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+    let kind = match m.kind {
+        PluginKind::Generator => "generator (adds resources)",
+        PluginKind::Transformer => "transformer (changes other plugins' resources; runs last)",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "name:        {}", m.name);
+    let _ = writeln!(out, "description: {}", m.description);
+    let _ = writeln!(out, "version:     {}", m.version);
+    let _ = writeln!(out, "protocol:    {}", m.protocol_version);
+    let _ = writeln!(out, "kind:        {kind}");
+    let _ = writeln!(out, "requires:    {}", list(&m.requires));
+    let _ = writeln!(out, "runs after:  {}", list(&m.after));
+    let _ = writeln!(out, "path:        {}", plugin.path.display());
+    let _ = writeln!(
+        out,
+        "\nvalues (section `{}:`; `prefectctl values --plugin {}` prints them all):",
+        m.name, m.name
+    );
+    let mut rows = Vec::new();
+    if let Some(properties) = m.values_schema.get("properties").and_then(Value::as_object) {
+        for (key, schema) in properties {
+            let text = schema.get("description").and_then(Value::as_str).unwrap_or_default();
+            let first = text.split("\n\n").next().unwrap_or_default().replace('\n', " ");
+            rows.push([format!("  {key}"), first]);
+        }
+    }
+    out.push_str(&table(&rows));
+    out
+}
+
+/// Left-aligned columns separated by three spaces, the last column unpadded.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<width$}   ", width = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

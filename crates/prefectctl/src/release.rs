@@ -1,0 +1,163 @@
+//! A release before it runs: the user's values read from every layer, the stack loaded, and the
+//! values validated against every plugin's schema — all before any plugin runs.
+
+use std::path::PathBuf;
+
+use prefect_plugin_abi::wire::GlobalValues;
+use prefect_plugin_host::{Locator, Plugin};
+use prefect_values::{Layer, Section, SetKind, Severity, Values};
+use serde_json::Value;
+
+use crate::{cli::ReleaseArgs, failure::Failure, stack};
+
+/// The `global:` section's name.
+pub const GLOBAL: &str = "global";
+
+/// A release whose values and plugins are ready to run.
+pub struct Release {
+    /// Release name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// The plugins in run order.
+    pub plugins: Vec<Plugin>,
+    /// The user's values, all layers merged.
+    pub values: Values,
+}
+
+/// Reads values, loads the stack and validates, reporting every problem of a step at once.
+pub fn prepare(args: &ReleaseArgs) -> Result<Release, Failure> {
+    check_names(args)?;
+    let values = read_values(args)?;
+    let plugins = load_stack(args)?;
+    validate(&values, &plugins)?;
+    Ok(Release { name: args.release.clone(), namespace: args.namespace.clone(), plugins, values })
+}
+
+/// The plugin folders, in search order.
+pub fn locator(args: &ReleaseArgs) -> Locator {
+    let exe: Option<PathBuf> = std::env::current_exe().ok();
+    Locator::new(
+        &args.plugin_dirs,
+        std::env::var_os("PREFECTCTL_PLUGIN_PATH").as_deref(),
+        exe.as_deref(),
+    )
+}
+
+/// Loads the stack the flags select.
+pub fn load_stack(args: &ReleaseArgs) -> Result<Vec<Plugin>, Failure> {
+    let flag_errors = stack::check_flags(&args.plugins, &args.without);
+    if !flag_errors.is_empty() {
+        return Err(Failure::input(flag_errors));
+    }
+    let locator = locator(args);
+    if args.debug {
+        let dirs: Vec<String> = locator.dirs().iter().map(|d| d.display().to_string()).collect();
+        eprintln!("debug: plugin folders, in search order: {}", dirs.join(", "));
+    }
+    let plugins = stack::resolve(&args.plugins, &args.without, &locator, args.debug)
+        .map_err(|errors| Failure::runtime(errors.0))?;
+    if args.debug {
+        let names: Vec<&str> = plugins.iter().map(Plugin::name).collect();
+        eprintln!("debug: run order: {}", names.join(", "));
+    }
+    if plugins.is_empty() {
+        eprintln!(
+            "warning: the stack is empty (--without {}): add plugins with --plugin NAME",
+            args.without.join(" --without ")
+        );
+    }
+    Ok(plugins)
+}
+
+/// Reads `-f` files, then `--set`, then `--set-string`, in that order as Helm does.
+pub fn read_values(args: &ReleaseArgs) -> Result<Values, Failure> {
+    let mut layers = Vec::new();
+    let mut errors = Vec::new();
+    for file in &args.values {
+        match Layer::from_yaml_file(file) {
+            Ok(layer) => layers.push(layer),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    let sets = args.set.iter().map(|s| (s, SetKind::Typed));
+    for (arg, kind) in sets.chain(args.set_string.iter().map(|s| (s, SetKind::String))) {
+        match Layer::from_set(arg, kind) {
+            Ok(layer) => layers.push(layer),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::input(errors));
+    }
+    if args.debug {
+        eprintln!(
+            "debug: values from {} file(s), {} --set and {} --set-string flag(s), later ones winning",
+            args.values.len(),
+            args.set.len(),
+            args.set_string.len()
+        );
+    }
+    Ok(prefect_values::merge(&layers))
+}
+
+/// The schema sections of a stack: `global` and one per plugin.
+pub fn sections(plugins: &[Plugin]) -> Vec<Section> {
+    let global = prefect_plugin_abi::wire::global_values_schema();
+    std::iter::once(Section { name: GLOBAL.to_owned(), schema: global })
+        .chain(plugins.iter().map(|p| Section {
+            name: p.manifest.name.clone(),
+            schema: p.manifest.values_schema.clone(),
+        }))
+        .collect()
+}
+
+fn validate(values: &Values, plugins: &[Plugin]) -> Result<(), Failure> {
+    let problems = prefect_values::validate(values, &sections(plugins));
+    let mut errors = Vec::new();
+    for problem in problems {
+        match problem.severity {
+            Severity::Error => errors.push(problem.to_string()),
+            Severity::Warning => eprintln!("warning: {problem}"),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Failure::input(errors)) }
+}
+
+/// The `global:` section with its defaults, typed.
+pub fn global_values(values: &Values) -> Result<GlobalValues, Failure> {
+    let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
+    let user = values.section(GLOBAL);
+    let merged = prefect_values::coalesce(&defaults, user.unwrap_or(&Value::Null));
+    serde_json::from_value(merged).map_err(|err| Failure::input(vec![format!("global: {err}")]))
+}
+
+/// Release and namespace names must be DNS labels. The release also starts the names of
+/// Services, which must begin with a letter (DNS-1035), and leaves room for a suffix.
+fn check_names(args: &ReleaseArgs) -> Result<(), Failure> {
+    let mut errors = Vec::new();
+    if !is_dns_label(&args.release, 53)
+        || !args.release.starts_with(|c: char| c.is_ascii_lowercase())
+    {
+        errors.push(format!(
+            "--release {:?} is not a valid release name: use at most 53 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
+            args.release
+        ));
+    }
+    if !is_dns_label(&args.namespace, 63) {
+        errors.push(format!(
+            "--namespace {:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+            args.namespace
+        ));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Failure::input(errors)) }
+}
+
+fn is_dns_label(name: &str, max: usize) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= max
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
+        && name.chars().all(|c| alphanumeric(c) || c == '-')
+}

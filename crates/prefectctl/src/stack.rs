@@ -1,0 +1,223 @@
+//! The stack: which plugins a release is made of, loaded, with their dependencies, in run order.
+//!
+//! The order depends only on the plugins' manifests, never on the order of the flags:
+//! generators run before transformers, a plugin runs after those it `requires` and those it
+//! runs `after`, and ties go by name.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prefect_plugin_abi::wire::{PluginKind, PluginManifest};
+use prefect_plugin_host::{Locator, Plugin, PluginSpec, load};
+
+/// The plugins a release has when no flag says otherwise.
+pub const DEFAULT_STACK: &[&str] = &["server"];
+
+/// A stack that could not be assembled; every problem, not just the first.
+#[derive(Debug)]
+pub struct StackErrors(pub Vec<String>);
+
+/// The problems with `--plugin` and `--without` themselves, before anything is loaded: a
+/// plugin both selected and left out, or left out without being in the default stack.
+pub fn check_flags(selected: &[String], without: &[String]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for arg in selected {
+        if let PluginSpec::Name(name) = PluginSpec::parse(arg)
+            && without.contains(&name)
+        {
+            errors.push(format!(
+                "--plugin {name} and --without {name} contradict each other: keep one"
+            ));
+        }
+    }
+    for name in without {
+        if !DEFAULT_STACK.contains(&name.as_str()) {
+            errors.push(format!(
+                "--without {name}: `{name}` is not in the default stack ({}); leave the flag out",
+                DEFAULT_STACK.join(", ")
+            ));
+        }
+    }
+    errors
+}
+
+/// Loads the default stack (less `without`) plus `selected`, plus everything they require, and
+/// returns the plugins in run order. The flags are those [`check_flags`] accepts.
+pub fn resolve(
+    selected: &[String],
+    without: &[String],
+    locator: &Locator,
+    debug: bool,
+) -> Result<Vec<Plugin>, StackErrors> {
+    let mut errors = Vec::new();
+    let mut specs: Vec<PluginSpec> = DEFAULT_STACK
+        .iter()
+        .filter(|name| !without.iter().any(|w| w == *name))
+        .map(|name| PluginSpec::Name((*name).to_owned()))
+        .collect();
+    for spec in selected.iter().map(|arg| PluginSpec::parse(arg)) {
+        if !specs.contains(&spec) {
+            specs.push(spec);
+        }
+    }
+
+    let mut loaded: BTreeMap<String, Plugin> = BTreeMap::new();
+    let mut queue: Vec<(PluginSpec, Option<String>)> =
+        specs.into_iter().map(|s| (s, None)).collect();
+    while let Some((spec, required_by)) = queue.pop() {
+        if let PluginSpec::Name(name) = &spec
+            && loaded.contains_key(name)
+        {
+            continue;
+        }
+        let plugin = match load_spec(&spec, locator) {
+            Ok(plugin) => plugin,
+            Err(err) => {
+                errors.push(match required_by {
+                    Some(by) => format!("{err} (it is required by `{by}`)"),
+                    None => err.to_string(),
+                });
+                continue;
+            }
+        };
+        if debug {
+            eprintln!(
+                "debug: loaded plugin {} {} from {}",
+                plugin.name(),
+                plugin.manifest.version,
+                plugin.path.display()
+            );
+        }
+        if let Some(other) = loaded.get(plugin.name()) {
+            if other.path != plugin.path {
+                errors.push(format!(
+                    "two libraries call themselves `{}`: {} and {}; select only one",
+                    plugin.name(),
+                    other.path.display(),
+                    plugin.path.display()
+                ));
+            }
+            continue;
+        }
+        for required in &plugin.manifest.requires {
+            if without.contains(required) {
+                errors.push(format!(
+                    "`{}` requires `{required}`, which --without {required} leaves out",
+                    plugin.name()
+                ));
+            } else if !loaded.contains_key(required) {
+                queue.push((PluginSpec::Name(required.clone()), Some(plugin.name().to_owned())));
+            }
+        }
+        loaded.insert(plugin.name().to_owned(), plugin);
+    }
+    if !errors.is_empty() {
+        return Err(StackErrors(errors));
+    }
+    ordered(loaded).map_err(|err| StackErrors(vec![err]))
+}
+
+fn load_spec(spec: &PluginSpec, locator: &Locator) -> prefect_plugin_host::Result<Plugin> {
+    match spec {
+        PluginSpec::Name(name) => load(&locator.find(name)?, Some(name)),
+        PluginSpec::Path(path) => load(path, None),
+    }
+}
+
+/// The plugins in run order (see [`run_order`]).
+fn ordered(mut plugins: BTreeMap<String, Plugin>) -> Result<Vec<Plugin>, String> {
+    let manifests: BTreeMap<&str, &PluginManifest> =
+        plugins.iter().map(|(name, plugin)| (name.as_str(), &plugin.manifest)).collect();
+    let order = run_order(&manifests)?;
+    Ok(order.iter().filter_map(|name| plugins.remove(name)).collect())
+}
+
+/// Orders plugins by their manifests: Kahn's algorithm over `requires` and `after` edges (and
+/// every generator before every transformer), always taking the smallest ready name, so the
+/// result depends only on the set of plugins.
+fn run_order(plugins: &BTreeMap<&str, &PluginManifest>) -> Result<Vec<String>, String> {
+    let mut before: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (&name, manifest) in plugins {
+        let entry = before.entry(name).or_default();
+        for dep in manifest.requires.iter().chain(&manifest.after) {
+            if plugins.contains_key(dep.as_str()) && dep != name {
+                entry.insert(dep);
+            }
+        }
+        if manifest.kind == PluginKind::Transformer {
+            let generators = plugins.iter().filter(|(_, m)| m.kind == PluginKind::Generator);
+            entry.extend(generators.map(|(other, _)| *other));
+        }
+    }
+    let mut done: Vec<String> = Vec::new();
+    let mut pending: BTreeSet<&str> = plugins.keys().copied().collect();
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .find(|name| before[*name].iter().all(|dep| done.iter().any(|d| d == dep)))
+            .copied();
+        let Some(name) = ready else {
+            let cycle: Vec<&str> = pending.into_iter().collect();
+            return Err(format!(
+                "the plugins {} depend on each other in a cycle (through `requires` and `after`, \
+                 or a generator that runs after a transformer): one of them must drop its dependency",
+                cycle.join(", ")
+            ));
+        };
+        pending.remove(name);
+        done.push(name.to_owned());
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use prefect_plugin_abi::{PROTOCOL_VERSION, wire::PluginKind};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn manifest(name: &str, requires: &[&str], after: &[&str], kind: PluginKind) -> PluginManifest {
+        PluginManifest {
+            name: name.to_owned(),
+            version: "0.1.0".to_owned(),
+            protocol_version: PROTOCOL_VERSION,
+            description: String::new(),
+            requires: requires.iter().map(|s| (*s).to_owned()).collect(),
+            after: after.iter().map(|s| (*s).to_owned()).collect(),
+            kind,
+            values_schema: Value::Null,
+            values_defaults: Value::Null,
+        }
+    }
+
+    fn order(manifests: &[PluginManifest]) -> Result<Vec<String>, String> {
+        run_order(&manifests.iter().map(|m| (m.name.as_str(), m)).collect())
+    }
+
+    #[test]
+    fn dependencies_first_then_names_and_transformers_last() {
+        use PluginKind::{Generator, Transformer};
+        let stack = [
+            manifest("openshift-security", &[], &[], Transformer),
+            manifest("dask-rbac", &["agent"], &[], Generator),
+            manifest("agent", &[], &["server"], Generator),
+            manifest("server", &[], &[], Generator),
+            manifest("postgres", &["server"], &[], Generator),
+        ];
+        let expected = ["server", "agent", "dask-rbac", "postgres", "openshift-security"];
+        assert_eq!(order(&stack).unwrap(), expected);
+        // Whatever order they come in, the same run order.
+        let mut reversed = stack.clone();
+        reversed.reverse();
+        assert_eq!(order(&reversed).unwrap(), expected);
+    }
+
+    #[test]
+    fn an_absent_after_is_ignored_and_a_cycle_is_named() {
+        use PluginKind::Generator;
+        let alone = [manifest("agent", &[], &["server"], Generator)];
+        assert_eq!(order(&alone).unwrap(), ["agent"]);
+        let cycle = [manifest("a", &["b"], &[], Generator), manifest("b", &[], &["a"], Generator)];
+        assert!(order(&cycle).unwrap_err().starts_with("the plugins a, b depend on each other"));
+    }
+}

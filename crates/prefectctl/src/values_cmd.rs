@@ -1,0 +1,72 @@
+//! `values`: the documented defaults of a stack, as YAML to copy, or the JSON Schema of the
+//! whole values file, for editors.
+
+use prefect_plugin_abi::wire::GlobalValues;
+use prefect_plugin_host::PluginSpec;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    cli::{ReleaseArgs, ValuesArgs},
+    failure::Failure,
+    release::{self, GLOBAL},
+};
+
+/// `prefectctl values`.
+pub fn run(args: &ReleaseArgs, values: &ValuesArgs) -> Result<String, Failure> {
+    let plugins = release::load_stack(args)?;
+    if values.schema {
+        let mut properties = Map::new();
+        for section in release::sections(&plugins) {
+            let mut schema = section.schema;
+            if let Some(object) = schema.as_object_mut() {
+                object.remove("$schema");
+            }
+            properties.insert(section.name, schema);
+        }
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "prefectctl values",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+        });
+        let mut text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;
+        text.push('\n');
+        return Ok(text);
+    }
+
+    // With `--plugin`, only the sections of the plugins named; otherwise the whole stack's.
+    let named: Vec<String> = args
+        .plugins
+        .iter()
+        .map(|arg| PluginSpec::parse(arg))
+        .filter_map(|spec| match spec {
+            PluginSpec::Name(name) => Some(name),
+            PluginSpec::Path(_) => None,
+        })
+        .collect();
+    let only_named = !args.plugins.is_empty();
+    let mut out = String::new();
+    if !only_named {
+        let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
+        let schema = prefect_plugin_abi::wire::global_values_schema();
+        out.push_str(&prefect_values::documented_yaml(GLOBAL, &schema, &defaults));
+    }
+    for plugin in &plugins {
+        let explicitly_named = named.contains(&plugin.manifest.name)
+            || args.plugins.iter().any(|arg| plugin.path.ends_with(arg.trim_start_matches("./")));
+        if only_named && !explicitly_named {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let m = &plugin.manifest;
+        out.push_str(&prefect_values::documented_yaml(
+            &m.name,
+            &m.values_schema,
+            &m.values_defaults,
+        ));
+    }
+    Ok(out)
+}

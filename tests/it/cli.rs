@@ -1,0 +1,266 @@
+//! The command line as a user meets it: bad values, bad flags, flag order, and the commands
+//! that describe the stack.
+
+use expect_test::{Expect, expect};
+
+use crate::harness::{TempDir, prefectctl, prefectctl_in, redact_paths};
+
+/// Runs `prefectctl ARGS` in a folder holding `files`, expects exit code `code` and compares
+/// standard error.
+fn check_error(files: &[(&str, &str)], args: &[&str], code: i32, expect: Expect) {
+    let dir = TempDir::new("cli");
+    for (name, text) in files {
+        dir.write(name, text);
+    }
+    let stderr = prefectctl_in(dir.path(), args).fails(code);
+    expect.assert_eq(&redact_paths(&stderr));
+}
+
+#[test]
+fn values_file_problems_are_all_reported_with_file_line_and_path() {
+    check_error(
+        &[(
+            "values.yaml",
+            "server:\n  replicaCount: many\n  ingres:\n    enabled: true\nglobal:\n  prefect:\n    image:\n      pullPolicy: sometimes\n",
+        )],
+        &["-f", "values.yaml", "render"],
+        2,
+        expect![[r#"
+            error: values.yaml:2: server.replicaCount: expected integer, found string "many"
+            error: values.yaml:3: server.ingres: unknown key (did you mean `ingress`?)
+            error: values.yaml:8: global.prefect.image.pullPolicy: expected one of "Always", "IfNotPresent", "Never", found "sometimes"
+        "#]],
+    );
+}
+
+#[test]
+fn a_misspelt_section_gets_a_suggestion() {
+    check_error(
+        &[("v.yaml", "sever:\n  replicaCount: 1\n")],
+        &["render", "-f", "v.yaml"],
+        2,
+        expect![[r#"
+        error: v.yaml:1: sever: unknown section (did you mean `server`?)
+    "#]],
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_name_the_file_and_line() {
+    check_error(
+        &[("bad.yaml", "server:\n  replicaCount: [1\n")],
+        &["-f", "bad.yaml", "render"],
+        2,
+        expect![[r#"
+        error: bad.yaml:2:17: invalid YAML: unclosed bracket '['
+    "#]],
+    );
+}
+
+#[test]
+fn a_missing_values_file_is_an_input_error() {
+    check_error(
+        &[],
+        &["-f", "missing.yaml", "render"],
+        2,
+        expect![[r#"
+        error: cannot read values file missing.yaml (check the path given to -f/--values)
+    "#]],
+    );
+}
+
+#[test]
+fn bad_set_arguments_are_input_errors() {
+    check_error(
+        &[],
+        &["render", "--set", "server.replicaCount", "--set", "server.image[x]=1"],
+        2,
+        expect![[r#"
+        error: --set server.replicaCount: missing "=" (use --set KEY=VALUE)
+        error: --set server.image[x]=1: bad list index "x" in "server.image[x]" (use a number such as KEY[0]=VALUE)
+    "#]],
+    );
+}
+
+#[test]
+fn set_values_are_validated_and_named_by_their_flag() {
+    check_error(
+        &[],
+        &["render", "--set", "server.replicaCount=abc"],
+        2,
+        expect![[r#"
+        error: --set server.replicaCount=abc: server.replicaCount: expected integer, found string "abc"
+    "#]],
+    );
+}
+
+#[test]
+fn bad_release_and_namespace_names() {
+    check_error(
+        &[],
+        &["render", "--release", "Prefect_1", "--namespace=-bad"],
+        2,
+        expect![[r#"
+            error: --release "Prefect_1" is not a valid release name: use at most 53 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit
+            error: --namespace "-bad" is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_plugin_name() {
+    let stderr = prefectctl(&["--plugin", "no-such-plugin", "render"]).fails(1);
+    expect![[r#"
+        error: plugin `no-such-plugin` not found: looked for libprefectctl_plugin_no_such_plugin.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
+    "#]].assert_eq(&redact_paths(&stderr));
+}
+
+#[test]
+fn a_misspelt_plugin_name_gets_a_suggestion() {
+    let stderr = prefectctl(&["--plugin", "sevrer", "render"]).fails(1);
+    expect![[r#"
+        error: plugin `sevrer` not found (did you mean `server`?): looked for libprefectctl_plugin_sevrer.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
+    "#]].assert_eq(&redact_paths(&stderr));
+}
+
+#[test]
+fn without_leaves_a_default_plugin_out() {
+    let run = prefectctl(&["--without", "server", "render"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    expect![[r#"
+        warning: the stack is empty (--without server): add plugins with --plugin NAME
+    "#]]
+    .assert_eq(&run.stderr);
+
+    let stderr =
+        prefectctl(&["--without", "agent", "--plugin", "server", "--without", "server", "render"])
+            .fails(2);
+    expect![[r#"
+        error: --plugin server and --without server contradict each other: keep one
+        error: --without agent: `agent` is not in the default stack (server); leave the flag out
+    "#]]
+    .assert_eq(&stderr);
+}
+
+#[test]
+fn flags_work_before_and_after_the_subcommand() {
+    let dir = TempDir::new("order");
+    dir.write("a.yaml", "server:\n  replicaCount: 1\n  service:\n    port: 4201\n");
+    dir.write("b.yaml", "server:\n  service:\n    port: 4202\n");
+    let run = |args: &[&str]| prefectctl_in(dir.path(), args).ok();
+    let before = run(&[
+        "-f",
+        "a.yaml",
+        "-f",
+        "b.yaml",
+        "--set",
+        "server.service.type=NodePort",
+        "-n",
+        "prefect",
+        "render",
+    ]);
+    let after = run(&[
+        "render",
+        "-n",
+        "prefect",
+        "--set",
+        "server.service.type=NodePort",
+        "-f",
+        "a.yaml",
+        "-f",
+        "b.yaml",
+    ]);
+    let mixed = run(&[
+        "-n",
+        "prefect",
+        "render",
+        "-f",
+        "a.yaml",
+        "--set",
+        "server.service.type=NodePort",
+        "-f",
+        "b.yaml",
+    ]);
+    assert_eq!(before, after);
+    assert_eq!(before, mixed);
+    // Later files win, --set wins over files.
+    assert!(before.contains("port: 4202"), "{before}");
+    assert!(before.contains("type: NodePort"), "{before}");
+    assert!(before.contains("namespace: prefect"), "{before}");
+    let reversed = run(&["-f", "b.yaml", "-f", "a.yaml", "-n", "prefect", "render"]);
+    assert!(reversed.contains("port: 4201"), "{reversed}");
+}
+
+#[test]
+fn strings_that_yaml_1_1_reads_as_booleans_stay_strings() {
+    let out = prefectctl(&[
+        "render",
+        "--set-string",
+        "global.commonAnnotations.feature=on",
+        "--set-string",
+        "global.commonLabels.flag=yes",
+    ])
+    .ok();
+    assert!(out.contains("feature: \"on\""), "{out}");
+    assert!(out.contains("flag: \"yes\""), "{out}");
+}
+
+#[test]
+fn default_values_round_trip_through_a_values_file() {
+    let dir = TempDir::new("values");
+    let defaults = prefectctl_in(dir.path(), &["values"]).ok();
+    assert!(defaults.starts_with("global:\n") || defaults.starts_with("# "), "{defaults}");
+    assert!(defaults.contains("\nserver:\n"), "{defaults}");
+    dir.write("defaults.yaml", &defaults);
+    let plain = prefectctl_in(dir.path(), &["render"]).ok();
+    let with_defaults = prefectctl_in(dir.path(), &["render", "-f", "defaults.yaml"]).ok();
+    assert_eq!(plain, with_defaults);
+}
+
+#[test]
+fn values_schema_describes_every_section() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&prefectctl(&["values", "--schema"]).ok()).unwrap();
+    let sections: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(sections, ["global", "server"]);
+    assert_eq!(schema["additionalProperties"], false);
+    assert!(
+        schema["properties"]["server"]["properties"]["replicaCount"]["description"].is_string()
+    );
+}
+
+#[test]
+fn plugins_list_shows_name_version_protocol_and_path() {
+    let out = redact_paths(&prefectctl(&["plugins", "list"]).ok());
+    let server = out.lines().find(|l| l.starts_with("server ")).unwrap_or_else(|| panic!("{out}"));
+    let columns: Vec<&str> = server.split_whitespace().collect();
+    assert_eq!(columns[0], "server");
+    assert_eq!(columns[2], "1");
+    assert_eq!(columns[3], "$TARGET/libprefectctl_plugin_server.so");
+    assert!(out.starts_with("NAME "), "{out}");
+}
+
+#[test]
+fn plugins_describe_shows_the_values_it_accepts() {
+    let out = redact_paths(&prefectctl(&["plugins", "describe", "server"]).ok());
+    assert!(out.starts_with("name:        server\n"), "{out}");
+    assert!(out.contains("path:        $TARGET/libprefectctl_plugin_server.so"), "{out}");
+    assert!(out.contains("\n  replicaCount "), "{out}");
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = prefectctl(&["completions", "bash"]).ok();
+    assert!(out.contains("prefectctl") && out.contains("--plugin"), "{out}");
+}
+
+#[test]
+fn json_output_is_one_list() {
+    let list: serde_json::Value =
+        serde_json::from_str(&prefectctl(&["render", "-o", "json"]).ok()).unwrap();
+    assert_eq!(list["kind"], "List");
+    let kinds: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"Deployment"), "{kinds:?}");
+}

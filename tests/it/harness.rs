@@ -1,0 +1,158 @@
+//! Running `prefectctl` in a temporary folder and reading what it printed.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    sync::OnceLock,
+};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The folder Cargo builds into for this test's profile (`target/debug`): the test binary lives
+/// in its `deps/` subfolder.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the whole workspace once per test run, so the binary and every plugin library are
+/// those of the sources under test.
+fn built() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = target_dir();
+        if std::env::var_os("PREFECTCTL_TESTS_SKIP_BUILD").is_none() {
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo.current_dir(workspace()).args(["build", "--workspace", "--quiet"]);
+            if dir.file_name().is_some_and(|p| p == "release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("cargo runs");
+            assert!(status.success(), "cargo build --workspace failed");
+        }
+        dir
+    })
+}
+
+/// The path of a library Cargo built from package `prefectctl-plugin-<name>`.
+pub fn plugin_library(name: &str) -> PathBuf {
+    let file = format!(
+        "{}prefectctl_plugin_{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    built().join(file)
+}
+
+/// A temporary folder, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("prefectctl-it-{}-{label}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `name` in the folder and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a `prefectctl` run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns standard output.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, 0, "prefectctl failed:\n{}", self.stderr);
+        self.stdout
+    }
+
+    /// Asserts exit code `code` and returns standard error.
+    #[track_caller]
+    pub fn fails(self, code: i32) -> String {
+        assert_eq!(
+            self.code, code,
+            "expected exit code {code}; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stderr
+    }
+}
+
+/// Runs `prefectctl ARGS` in `cwd`, with no plugin path from the environment, so only the
+/// installation's folder (next to the binary) and flags find plugins.
+pub fn prefectctl_in(cwd: &Path, args: &[&str]) -> Run {
+    prefectctl_with(cwd, args, None)
+}
+
+/// Like [`prefectctl_in`], with `stdin` fed to the process.
+pub fn prefectctl_with(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    let bin = built().join(format!("prefectctl{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(bin);
+    command
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("PREFECTCTL_PLUGIN_PATH")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let Output { status, stdout, stderr } = match stdin {
+        None => command.output().expect("prefectctl runs"),
+        Some(text) => {
+            use std::io::Write;
+            let mut child = command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("prefectctl runs");
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+            child.wait_with_output().expect("prefectctl runs")
+        }
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs `prefectctl ARGS` in a fresh temporary folder.
+pub fn prefectctl(args: &[&str]) -> Run {
+    let dir = TempDir::new("run");
+    prefectctl_in(dir.path(), args)
+}
+
+/// Replaces the build folder's path in `text` with `$TARGET`, so messages can be compared.
+pub fn redact_paths(text: &str) -> String {
+    text.replace(&built().display().to_string(), "$TARGET")
+}

@@ -1,0 +1,83 @@
+//! Plugin libraries that are broken in each way the loader must survive: each is a clear error
+//! naming the library or plugin, exit code 1, never a crash.
+
+use expect_test::{Expect, expect};
+
+use crate::harness::{TempDir, plugin_library, prefectctl, redact_paths};
+
+fn check_render_fails(plugins: &[&str], expect: Expect) {
+    let mut args = Vec::new();
+    for plugin in plugins {
+        args.extend(["--plugin", plugin]);
+    }
+    args.push("render");
+    let stderr = prefectctl(&args).fails(1);
+    expect.assert_eq(&redact_paths(&stderr));
+}
+
+#[test]
+fn a_library_that_is_not_a_plugin() {
+    let lib = plugin_library("fixture-not-a-plugin");
+    check_render_fails(
+        &[lib.to_str().unwrap()],
+        expect![[r#"
+            error: $TARGET/libprefectctl_plugin_fixture_not_a_plugin.so is not a prefectctl plugin: it exports no plugin root module (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)
+        "#]],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_library() {
+    let dir = TempDir::new("not-a-library");
+    let fake = dir.write("libprefectctl_plugin_fake.so", "this is text, not ELF\n");
+    let stderr = prefectctl(&["--plugin", fake.to_str().unwrap(), "render"]).fails(1);
+    let expected = format!("error: {} could not be loaded as a library: ", fake.display());
+    assert!(stderr.starts_with(&expected), "{stderr}");
+}
+
+#[test]
+fn a_plugin_speaking_a_newer_protocol() {
+    let lib = plugin_library("fixture-wrong-protocol");
+    check_render_fails(
+        &[lib.to_str().unwrap()],
+        expect![[r#"
+            error: $TARGET/libprefectctl_plugin_fixture_wrong_protocol.so speaks plugin protocol 99, and this prefectctl speaks 1 to 1: upgrade prefectctl, or use a build of the plugin for this prefectctl
+        "#]],
+    );
+}
+
+#[test]
+fn a_plugin_that_panics() {
+    let lib = plugin_library("fixture-panics");
+    check_render_fails(
+        &[lib.to_str().unwrap()],
+        expect![[r#"
+            error: plugin `fixture-panics`: panicked at tests/fixtures/panics/src/lib.rs:27: the fixture panics on purpose
+        "#]],
+    );
+}
+
+#[test]
+fn a_plugin_that_returns_invalid_items() {
+    let lib = plugin_library("fixture-invalid-items");
+    check_render_fails(
+        &[lib.to_str().unwrap()],
+        expect![[r#"
+        error: plugin `fixture-invalid-items`: ConfigMap/default/Bad_Name (items[0]): metadata.name "Bad_Name" is not a valid name: use lower-case letters, digits, '-' and '.'
+        error: plugin `fixture-invalid-items`: items[1]: kind is missing: set it to the object's kind, such as "Deployment"
+        error: Service/default/prefect-server is added by both `server` and `fixture-invalid-items`: a plugin that means to change another's resource returns it in `changed`; otherwise rename one of them
+    "#]],
+    );
+}
+
+#[test]
+fn unknown_plugin_names_and_broken_libraries_are_all_reported() {
+    let lib = plugin_library("fixture-not-a-plugin");
+    check_render_fails(
+        &["nope", lib.to_str().unwrap()],
+        expect![[r#"
+        error: $TARGET/libprefectctl_plugin_fixture_not_a_plugin.so is not a prefectctl plugin: it exports no plugin root module (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)
+        error: plugin `nope` not found: looked for libprefectctl_plugin_nope.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
+    "#]],
+    );
+}

@@ -1,0 +1,13 @@
+//! The workspace's integration tests, one binary: they run the built `prefectctl` and plugin
+//! libraries as a user would, from a temporary folder.
+//!
+//! The harness builds the workspace first (`cargo build --workspace`, a no-op when it is fresh):
+//! Cargo cannot make a cdylib a test dependency, and a stale plugin library would test old code.
+#![forbid(unsafe_code)]
+#![allow(missing_docs)]
+
+mod cli;
+mod cluster;
+mod harness;
+mod loader;
+mod snapshots;
