@@ -76,9 +76,9 @@ fn bad_set_arguments_are_input_errors() {
         &["render", "--set", "server.replicaCount", "--set", "server.image[x]=1"],
         2,
         expect![[r#"
-        error: --set server.replicaCount: missing "=" (use --set KEY=VALUE)
-        error: --set server.image[x]=1: bad list index "x" in "server.image[x]" (use a number such as KEY[0]=VALUE)
-    "#]],
+            error: --set server.replicaCount: missing "=" (use --set KEY=VALUE)
+            error: --set server.image[x]: bad list index "x" in "server.image[x]" (use a number such as KEY[0]=VALUE)
+        "#]],
     );
 }
 
@@ -89,8 +89,8 @@ fn set_values_are_validated_and_named_by_their_flag() {
         &["render", "--set", "server.replicaCount=abc"],
         2,
         expect![[r#"
-        error: --set server.replicaCount=abc: server.replicaCount: expected integer, found string "abc"
-    "#]],
+            error: --set server.replicaCount: server.replicaCount: expected integer, found string "abc"
+        "#]],
     );
 }
 
@@ -141,6 +141,41 @@ fn without_leaves_a_default_plugin_out() {
         error: --without agent: `agent` is not in the default stack (server); leave the flag out
     "#]]
     .assert_eq(&stderr);
+}
+
+#[test]
+fn secrets_never_appear_in_errors() {
+    let dir = TempDir::new("secrets");
+    dir.write("values.yaml", "server:\n  basicAuth:\n    enabled: true\n    authString: 1234\n");
+    let runs = [
+        vec![
+            "render",
+            "--set",
+            "server.externalDatabase.connectionUrl=postgresql://u:hunter2@db/p",
+        ],
+        vec!["render", "--set", "server.externalDatabase.connectionUrl=1234,server.replicaCount=x"],
+        vec![
+            "render",
+            "--set",
+            "server.basicAuth.enabled=true,server.basicAuth.authString=hunter2",
+        ],
+        vec!["render", "-f", "values.yaml"],
+        vec!["render", "--set", "server.basicAuth.authString={hunter2"],
+    ];
+    let mut all = String::new();
+    for args in runs {
+        let stderr = prefectctl_in(dir.path(), &args).fails_with_any();
+        assert!(!stderr.contains("hunter2") && !stderr.contains("1234"), "{stderr}");
+        all.push_str(&stderr);
+    }
+    expect![[r#"
+        error: plugin `server`: --set server.externalDatabase.connectionUrl: server.externalDatabase.connectionUrl: Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`
+        error: --set server.externalDatabase.connectionUrl: server.externalDatabase.connectionUrl: expected string, found integer (the value is secret, so it is not shown)
+        error: --set server.replicaCount: server.replicaCount: expected integer, found string "x"
+        error: plugin `server`: --set server.basicAuth.authString: server.basicAuth.authString: write the credentials as USER:PASSWORD
+        error: values.yaml:4: server.basicAuth.authString: expected string, found integer (the value is secret, so it is not shown)
+        error: --set server.basicAuth.authString=…: unclosed "{" in a list value (write a list as KEY={A,B})
+    "#]].assert_eq(&all);
 }
 
 #[test]

@@ -111,6 +111,20 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Asserts failure (exit code 1 or 2) and returns standard error.
+    #[track_caller]
+    pub fn fails_with_any(self) -> String {
+        assert!(
+            matches!(self.code, 1 | 2),
+            "expected a failure; exit code {}, stderr:\n{}",
+            self.code,
+            self.stderr
+        );
+        self.stderr
+    }
+}
+
 /// Runs `prefectctl ARGS` in `cwd`, with no plugin path from the environment, so only the
 /// installation's folder (next to the binary) and flags find plugins.
 pub fn prefectctl_in(cwd: &Path, args: &[&str]) -> Run {

@@ -54,7 +54,9 @@
 //! ```
 //!
 //! `deny_unknown_fields` makes a misspelt key an error with a "did you mean" suggestion;
-//! `default` lets users set only what they change.
+//! `default` lets users set only what they change. Mark a value that holds a secret (a
+//! password, a token, a URL with credentials) with `#[schemars(extend("writeOnly" = true))]`:
+//! prefectctl then never shows it in a message, and your own errors about it should not either.
 //!
 //! # 3. The plugin
 //!

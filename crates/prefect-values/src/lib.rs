@@ -32,7 +32,7 @@
 //! let problems: Vec<String> = validate(&values, &sections).iter().map(|p| p.to_string()).collect();
 //! assert_eq!(
 //!     problems,
-//!     [r#"--set server.replicas=abc: server.replicas: expected integer, found string "abc""#],
+//!     [r#"--set server.replicas: server.replicas: expected integer, found string "abc""#],
 //! );
 //!
 //! let defaults = json!({ "replicas": 1, "image": { "repository": "prefecthq/prefect", "tag": "3" } });

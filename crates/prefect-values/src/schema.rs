@@ -22,6 +22,8 @@
 //!   `{"type": "null"}` branch: branches that are all `const`/`enum` give one "expected one of";
 //!   else the problems of the one branch whose type fits the value, or of the fitting branch
 //!   with fewest problems, or "expected A or B" when no branch's type fits.
+//! - `writeOnly: true` marks a secret (a password, a connection URL): a problem with it, or
+//!   anywhere under it, is reported once, with the value's type but never the value itself.
 //! - Other keywords (`pattern`, `format` of strings, `patternProperties`...) are not checked;
 //!   a schema with `patternProperties` reports no unknown keys.
 
@@ -60,6 +62,41 @@ pub(crate) fn check(value: &Value, schema: &Value, path: &ValuePath, out: &mut V
         }
         _ => return,
     };
+    if schema.get("writeOnly") == Some(&Value::Bool(true)) {
+        let mut problems = Vec::new();
+        check_object(value, schema, path, &mut problems);
+        // Unknown keys name keys, never values: those are kept as they are.
+        let (keys, others): (Vec<Finding>, Vec<Finding>) =
+            problems.into_iter().partition(|p| p.message.starts_with(UNKNOWN_KEY));
+        out.extend(keys);
+        if !others.is_empty() {
+            out.push(Finding::error(path.clone(), secret_problem(value, schema)));
+        }
+        return;
+    }
+    check_object(value, schema, path, out);
+}
+
+/// What is wrong with a secret `value`, without showing it.
+fn secret_problem(value: &Value, schema: &Map<String, Value>) -> String {
+    const HIDDEN: &str = "the value is secret, so it is not shown";
+    match schema.get("type") {
+        Some(types) if !type_fits(value, types) => format!(
+            "expected {}, found {} ({HIDDEN})",
+            alternatives(&type_names(types)),
+            crate::describe::kind(value)
+        ),
+        _ => format!("not a valid value here ({HIDDEN}): see `prefectctl values` for its form"),
+    }
+}
+
+/// [`check`] of a non-null value against an object schema.
+fn check_object(
+    value: &Value,
+    schema: &Map<String, Value>,
+    path: &ValuePath,
+    out: &mut Vec<Finding>,
+) {
     for keyword in ["anyOf", "oneOf"] {
         if let Some(Value::Array(branches)) = schema.get(keyword)
             && !check_branches(value, branches, path, out)
@@ -243,16 +280,19 @@ fn check_mapping(
     }
 }
 
+/// How every unknown-key message starts.
+const UNKNOWN_KEY: &str = "unknown key";
+
 fn unknown_key(key: &str, properties: &Map<String, Value>) -> String {
     let names = properties.keys().map(String::as_str);
     if let Some(close) = closest(key, names.clone()) {
-        return format!("unknown key (did you mean `{close}`?)");
+        return format!("{UNKNOWN_KEY} (did you mean `{close}`?)");
     }
     if properties.is_empty() {
-        return "unknown key (this mapping takes no keys; remove it)".to_owned();
+        return format!("{UNKNOWN_KEY} (this mapping takes no keys; remove it)");
     }
     let list: Vec<String> = names.map(|name| format!("`{name}`")).collect();
-    format!("unknown key (keys are {})", list.join(", "))
+    format!("{UNKNOWN_KEY} (keys are {})", list.join(", "))
 }
 
 fn check_list(

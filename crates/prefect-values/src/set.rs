@@ -12,6 +12,11 @@
 //! (any case) are booleans, `null` (any case) is null, decimal integers without a leading zero
 //! (and `0`) are integers; everything else, including `1.5` and `0777`, is a string. With
 //! [`SetKind::String`] (`--set-string`) every value is a string.
+//!
+//! Values given on the command line may be secrets, so neither origins nor errors repeat them:
+//! a value's origin is its flag and key (`--set server.basicAuth.authString`), and an error
+//! shows only the key of the assignment it is in (`--set server.image[x]`, or `--set a=…` for
+//! an error in the value).
 
 use serde_json::{Map, Value};
 
@@ -42,18 +47,13 @@ impl SetKind {
 
 /// The values set by `arg`, each with the flag as its origin.
 pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<(Value, Origins)> {
-    let mut parser = SetParser {
-        chars: arg.chars().collect(),
-        pos: 0,
-        kind,
-        flag: if arg.is_empty() {
-            format!("{} \"\"", kind.flag())
-        } else {
-            format!("{} {arg}", kind.flag())
-        },
-    };
+    let mut parser =
+        SetParser { chars: arg.chars().collect(), pos: 0, kind, start: 0, key_end: None };
     if arg.is_empty() {
-        return Err(parser.error(format!("empty argument (use {} KEY=VALUE)", kind.flag())));
+        return Err(Error::Set {
+            flag: format!("{} \"\"", kind.flag()),
+            message: format!("empty argument (use {} KEY=VALUE)", kind.flag()),
+        });
     }
     let mut tree = Value::Object(Map::new());
     let mut origins = Origins::default();
@@ -68,15 +68,20 @@ struct SetParser {
     chars: Vec<char>,
     pos: usize,
     kind: SetKind,
-    /// The flag and its argument, e.g. `--set a=1`.
-    flag: String,
+    /// Where the assignment being read starts.
+    start: usize,
+    /// Where its key ends (at the `=`), once it is read.
+    key_end: Option<usize>,
 }
 
 impl SetParser {
     /// One `KEY=VALUE`, and the `,` after it.
     fn assignment(&mut self) -> Result<(Vec<Segment>, Value)> {
         let start = self.pos;
+        self.start = start;
+        self.key_end = None;
         let path = self.key_path(start)?;
+        self.key_end = Some(self.pos - 1);
         if self.peek() != Some('{') {
             // Reads up to and including the `,` that ends the assignment.
             let (text, _) = self.until(&[',']);
@@ -248,12 +253,25 @@ impl SetParser {
         self.chars[start.min(end)..end].iter().collect()
     }
 
+    /// The flag and the key of the assignment just read: `--set server.replicaCount`.
     fn origin(&self) -> Origin {
-        Origin::Flag { text: self.flag.clone() }
+        let end = self.key_end.unwrap_or(self.pos);
+        Origin::Flag { text: format!("{} {}", self.kind.flag(), self.slice(self.start, end)) }
     }
 
+    /// An error in the assignment being read, shown up to its `=`.
     fn error(&self, message: String) -> Error {
-        Error::Set { flag: self.flag.clone(), message }
+        let shown = match self.key_end {
+            None => {
+                let read = self.slice(self.start, self.pos);
+                match read.trim_end_matches([',', '=']) {
+                    "" => read.clone(),
+                    key => key.to_owned(),
+                }
+            }
+            Some(end) => format!("{}=…", self.slice(self.start, end)),
+        };
+        Error::Set { flag: format!("{} {}", self.kind.flag(), shown), message }
     }
 }
 

@@ -281,6 +281,7 @@ pub struct BasicAuth {
     pub enabled: bool,
     /// The credentials as `USER:PASSWORD`; the plugin stores them in a Secret. Prefer
     /// `existingSecret` so that the password stays out of values files.
+    #[schemars(extend("writeOnly" = true))]
     pub auth_string: String,
     /// Name of an existing Secret holding the credentials under the key `auth-string`; use
     /// instead of `authString`.
@@ -324,6 +325,7 @@ pub struct ExternalDatabase {
     /// Connection URL of the PostgreSQL database,
     /// `postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE`; the plugin stores it in a
     /// Secret. Prefer `existingSecret` so that the password stays out of values files.
+    #[schemars(extend("writeOnly" = true))]
     pub connection_url: String,
     /// Name of an existing Secret that holds the connection URL; use instead of
     /// `connectionUrl`.

@@ -84,9 +84,9 @@ fn sequences_and_scalars_replace() {
     check(
         &["-f a.yaml\nserver: off\n", "--set server.replicas=2"],
         expect![[r#"
-        {"server":{"replicas":2}}
-        server <- --set server.replicas=2
-        server.replicas <- --set server.replicas=2"#]],
+            {"server":{"replicas":2}}
+            server <- --set server.replicas
+            server.replicas <- --set server.replicas"#]],
     );
 }
 
@@ -101,14 +101,14 @@ fn flags_after_files() {
         ],
         expect![[r#"
             {"server":{"replicas":"abc","tolerations":[null,{"key":"b"}],"image":{"tag":"3.10"}}}
-            server <- --set-string server.image.tag=3.10
-            server.replicas <- --set server.replicas=abc
-            server.tolerations <- --set server.tolerations[1].key=b
-            server.tolerations[0] <- --set server.tolerations[1].key=b
-            server.tolerations[1] <- --set server.tolerations[1].key=b
-            server.tolerations[1].key <- --set server.tolerations[1].key=b
-            server.image <- --set-string server.image.tag=3.10
-            server.image.tag <- --set-string server.image.tag=3.10"#]],
+            server <- --set-string server.image.tag
+            server.replicas <- --set server.replicas
+            server.tolerations <- --set server.tolerations[1].key
+            server.tolerations[0] <- --set server.tolerations[1].key
+            server.tolerations[1] <- --set server.tolerations[1].key
+            server.tolerations[1].key <- --set server.tolerations[1].key
+            server.image <- --set-string server.image.tag
+            server.image.tag <- --set-string server.image.tag"#]],
     );
 }
 
@@ -121,9 +121,9 @@ fn null_is_kept_to_remove_defaults() {
         ],
         expect![[r#"
             {"server":{"securityContext":{"runAsUser":null}}}
-            server <- --set server.securityContext.runAsUser=null
-            server.securityContext <- --set server.securityContext.runAsUser=null
-            server.securityContext.runAsUser <- --set server.securityContext.runAsUser=null"#]],
+            server <- --set server.securityContext.runAsUser
+            server.securityContext <- --set server.securityContext.runAsUser
+            server.securityContext.runAsUser <- --set server.securityContext.runAsUser"#]],
     );
 }
 

@@ -57,7 +57,14 @@ fn server_schema() -> Value {
                 }
             },
             "extra": true,
-            "never": false
+            "never": false,
+            "password": { "type": "string", "minLength": 8, "writeOnly": true },
+            "credentials": {
+                "type": "object",
+                "properties": { "token": { "type": "string" } },
+                "additionalProperties": false,
+                "writeOnly": true
+            }
         },
         "additionalProperties": false
     })
@@ -157,10 +164,8 @@ fn unknown_sections() {
     );
     let problems =
         validate(&merge(&[Layer::from_set("ui.enabled=true", SetKind::Typed).unwrap()]), &[]);
-    expect![
-        "--set ui.enabled=true: ui: unknown section (add --plugin NAME to use a plugin's section)"
-    ]
-    .assert_eq(&problems[0].to_string());
+    expect!["--set ui.enabled: ui: unknown section (add --plugin NAME to use a plugin's section)"]
+        .assert_eq(&problems[0].to_string());
 }
 
 #[test]
@@ -198,7 +203,7 @@ fn wrong_types() {
     check_set(
         &["server.replicas=abc"],
         expect![[
-            r#"error: --set server.replicas=abc: server.replicas: expected integer, found string "abc""#
+            r#"error: --set server.replicas: server.replicas: expected integer, found string "abc""#
         ]],
     );
     check(
@@ -382,9 +387,9 @@ fn origins_of_problems() {
             Layer::from_set("server.debug=on", SetKind::String).unwrap(),
         ],
         expect![[r#"
-            error: --set server.replicas=abc,server.port=0: server.replicas: expected integer, found string "abc"
-            error: --set server.replicas=abc,server.port=0: server.port: expected at least 1, found 0
-            error: --set-string server.debug=on: server.debug: expected boolean, found string "on""#]],
+            error: --set server.replicas: server.replicas: expected integer, found string "abc"
+            error: --set server.port: server.port: expected at least 1, found 0
+            error: --set-string server.debug: server.debug: expected boolean, found string "on""#]],
     );
     // Values copied by a YAML alias take the alias's line.
     check(
@@ -392,5 +397,26 @@ fn origins_of_problems() {
         expect![[r#"
         warning: values.yaml:1: base: unknown section (sections are `global`, `server`, `agent`; add --plugin NAME to use another plugin's section)
         error: values.yaml:3: server.image.tag: expected string, found list"#]],
+    );
+}
+
+#[test]
+fn secrets_are_never_shown() {
+    check_set(
+        &[
+            "server.password=12345678",
+            "server.credentials.tokn=hunter2",
+            "server.credentials.token=1",
+        ],
+        expect![[r#"
+            error: --set server.password: server.password: expected string, found integer (the value is secret, so it is not shown)
+            error: --set server.credentials.tokn: server.credentials.tokn: unknown key (did you mean `token`?)
+            error: --set server.credentials.token: server.credentials: not a valid value here (the value is secret, so it is not shown): see `prefectctl values` for its form"#]],
+    );
+    check(
+        "server:\n  password: hunter2\n",
+        expect![
+            "error: values.yaml:2: server.password: not a valid value here (the value is secret, so it is not shown): see `prefectctl values` for its form"
+        ],
     );
 }
