@@ -37,8 +37,13 @@ pub struct ReleaseArgs {
     /// Values file (repeatable; later files win, mappings merge deeply)
     #[arg(short = 'f', long = "values", value_name = "FILE", global = true)]
     pub values: Vec<PathBuf>,
-    /// Set a value: a.b=c, a[0]=x, list={x,y}, escaped dots a\.b=c (repeatable, after -f)
-    #[arg(long = "set", value_name = "KEY=VALUE", global = true)]
+    /// Set a value with Helm's syntax (repeatable, after -f).
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        global = true,
+        help = "Set a value: a.b=c, a[0]=x, list={x,y}, escaped dots a\\.b=c (repeatable, after -f)"
+    )]
     pub set: Vec<String>,
     /// Set a value as a string, whatever it looks like (repeatable, after --set)
     #[arg(long = "set-string", value_name = "KEY=VALUE", global = true)]
