@@ -197,6 +197,20 @@ impl Context {
         });
     }
 
+    /// Reports every problem collected while building resources: the warnings, and the
+    /// errors, which fail the render. Returns whether there was an error, in which case the
+    /// plugin should add nothing.
+    pub fn report(&mut self, problems: crate::Problems) -> bool {
+        for (path, message) in problems.warnings {
+            self.warn(Some(&path), message);
+        }
+        let failed = !problems.errors.is_empty();
+        for error in problems.errors {
+            self.error(error);
+        }
+        failed
+    }
+
     /// Reports a warning about the value at `path`; the render goes on.
     pub fn warn(&mut self, path: Option<&str>, message: impl Into<String>) {
         self.results.push(Diagnostic {

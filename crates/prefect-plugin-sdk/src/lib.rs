@@ -136,12 +136,15 @@ mod context;
 mod export;
 pub mod labels;
 mod plugin;
+mod problems;
 pub mod security;
+pub mod workload;
 
 pub use context::Context;
 pub use export::{plugin_manifest, run_plugin};
 pub use plugin::{Error, Manifest, Plugin};
 pub use prefect_plugin_abi::{PROTOCOL_VERSION, wire};
+pub use problems::{Problems, join};
 
 pub use k8s_openapi;
 pub use schemars;

@@ -4,9 +4,9 @@
 //! Deployment itself), else `externalDatabase`, else the embedded SQLite file. A PostgreSQL URL
 //! carries a password, so it only ever reaches the container through a Secret reference.
 
-use prefect_plugin_sdk::Context;
+use prefect_plugin_sdk::{Context, Problems};
 
-use crate::{problems::Problems, values::ExternalDatabase};
+use crate::values::ExternalDatabase;
 
 /// Where the SQLite file is, inside the container; the data volume is mounted at `/data`.
 pub const SQLITE_URL: &str = "sqlite+aiosqlite:////data/prefect.db";

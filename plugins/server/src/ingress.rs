@@ -2,14 +2,14 @@
 //! the URL it makes the server reachable at.
 
 use prefect_plugin_sdk::{
-    Context,
+    Context, Problems,
     k8s_openapi::api::networking::v1::{
         HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
         IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
     },
 };
 
-use crate::{COMPONENT, problems::Problems, service, values};
+use crate::{COMPONENT, service, values};
 
 /// The URL users reach the server at through the Ingress (`https://HOST`), when the Ingress is
 /// on and has a host.

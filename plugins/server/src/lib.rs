@@ -5,22 +5,24 @@
 //! ServiceAccount, and as the values ask an Ingress, the Secrets for inline credentials and the
 //! PersistentVolumeClaim of the embedded SQLite database. Values are documented in
 //! [`values::Values`]; each resource kind has its own module.
+//!
+//! Other plugins rely on what this one names: the Deployment and Service are
+//! `<release>-server`, the container is `prefect-server`, and basic auth reaches it as
+//! [`env::AUTH_STRING_VAR`] (the agent plugin wires a worker from those).
 #![forbid(unsafe_code)]
 
 pub mod database;
 pub mod deployment;
 pub mod env;
 pub mod ingress;
-pub mod problems;
 pub mod pvc;
 pub mod secrets;
 pub mod service;
-pub mod service_account;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
 
-use crate::{deployment::Wiring, problems::Problems, values::Values};
+use crate::{deployment::Wiring, values::Values};
 
 /// The component name: resources are `<release>-server`, labelled `component: server`.
 pub const COMPONENT: &str = "server";
@@ -49,7 +51,7 @@ impl Plugin for Server {
             &mut problems,
         );
         let (basic_auth, auth_secret) = secrets::basic_auth(ctx, &values.basic_auth, &mut problems);
-        let (account_name, account) = service_account::build(ctx, &values.service_account);
+        let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
         let wiring = Wiring {
             database: &database,
             basic_auth: basic_auth.as_ref(),
@@ -61,13 +63,7 @@ impl Plugin for Server {
         let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);
         let url_secret = secrets::database_url(ctx, &database);
 
-        for (path, message) in problems.warnings {
-            ctx.warn(Some(&path), message);
-        }
-        if !problems.errors.is_empty() {
-            for error in problems.errors {
-                ctx.error(error);
-            }
+        if ctx.report(problems) {
             return Ok(());
         }
         if let Some(account) = account {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context,
+    Context, Problems,
     k8s_openapi::{
         api::core::v1::{
             PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
@@ -13,7 +13,7 @@ use prefect_plugin_sdk::{
     },
 };
 
-use crate::{COMPONENT, database::Database, problems::Problems, values::Persistence};
+use crate::{COMPONENT, database::Database, values::Persistence};
 
 /// The claim's name, which the Deployment mounts: the server's full name.
 pub fn claim_name(ctx: &Context) -> String {

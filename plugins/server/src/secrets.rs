@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context,
+    Context, Problems,
     k8s_openapi::{ByteString, api::core::v1::Secret},
 };
 
 use crate::{
     COMPONENT,
     database::{self, Database},
-    problems::Problems,
     values::BasicAuth,
 };
 

@@ -1,7 +1,7 @@
 //! The Service in front of the server pods: what workers, the CLI and the Ingress talk to.
 
 use prefect_plugin_sdk::{
-    Context,
+    Context, Problems,
     k8s_openapi::{
         api::core::v1::{Service, ServicePort, ServiceSpec},
         apimachinery::pkg::util::intstr::IntOrString,
@@ -10,7 +10,6 @@ use prefect_plugin_sdk::{
 
 use crate::{
     COMPONENT, CONTAINER_PORT_NAME,
-    problems::Problems,
     values::{self, ServiceType},
 };
 

@@ -856,9 +856,9 @@ fn every_problem_is_reported_at_once_with_its_path() {
             warning env[1].value: PREFECT_SERVER_API_AUTH_STRING is a credential, and here it is stored in plain text in the Deployment: put it in a Secret and use basicAuth.existingSecret
             warning containerSecurityContext.runAsNonroot: `runAsNonroot` is not a field here (in a Kubernetes SecurityContext) and is ignored: check its spelling and indentation
             error replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
-            error podLabels: `app.kubernetes.io/name` selects the server's pods and cannot change: remove it from podLabels
             error env[0].name: `name` is missing: a Kubernetes EnvVar needs it here
             error livenessProbe.config.periodSeconds: invalid type: string "often", expected i32
+            error podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
             error tolerations[1].tolerationSeconds: invalid type: string "soon", expected i64
             error affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: invalid type: string "zone-a", expected a sequence
             error service.nodePort: a ClusterIP Service has no node port: set service.type to NodePort or LoadBalancer, or remove nodePort

@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
     schemars::JsonSchema,
-    security::{PREFECT_UID, restricted_container, restricted_pod},
+    security::PREFECT_UID,
     serde_json::{Map, Value, json},
-    wire::PullPolicy,
+    workload::{ImageValues, PodValues, ProbeValues, ServiceAccountValues},
 };
 use serde::{Deserialize, Serialize};
 
 /// The Prefect API server and UI.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
 pub struct Values {
     /// Number of server pods. With the embedded SQLite database it must stay 1 (SQLite
     /// cannot be shared between processes on different nodes): configure
@@ -30,7 +30,7 @@ pub struct Values {
 
     /// Overrides `global.prefect.image` for the server only; leave a field empty to use the
     /// global value. Change it to run a different Prefect release than the worker.
-    pub image: Image,
+    pub image: ImageValues,
 
     /// Log level of the server (`PREFECT_LOGGING_SERVER_LEVEL`). Raise it to DEBUG or INFO
     /// while you investigate a problem.
@@ -44,7 +44,8 @@ pub struct Values {
     pub ui_config: UiConfig,
 
     /// HTTP basic authentication in front of the API and UI (Prefect 3.1.8 or later). Clients
-    /// (workers, the CLI) then need the same string in `PREFECT_API_AUTH_STRING`.
+    /// (workers, the CLI) then need the same string in `PREFECT_API_AUTH_STRING`; the agent
+    /// plugin in the same stack gets it without configuration.
     pub basic_auth: BasicAuth,
 
     /// The embedded SQLite database, used when neither `externalDatabase` nor the `postgres`
@@ -60,22 +61,8 @@ pub struct Values {
     /// replaced by yours. See Prefect's settings reference for what can be set.
     pub env: Vec<Value>,
 
-    /// Name of an existing ConfigMap whose keys all become environment variables of the
-    /// server container.
-    #[serde(rename = "extraEnvVarsCM")]
-    pub extra_env_vars_cm: String,
-
-    /// Name of an existing Secret whose keys all become environment variables of the server
-    /// container.
-    pub extra_env_vars_secret: String,
-
     /// Extra arguments appended to `prefect server start --port 4200`.
     pub extra_args: Vec<String>,
-
-    /// CPU and memory requests and limits of the server container (Kubernetes
-    /// `ResourceRequirements`). Size them to your flow-run volume; set a key to null to
-    /// remove it, for example `limits: null`.
-    pub resources: Map<String, Value>,
 
     /// Restarts the server container when `GET /api/health` keeps failing.
     pub liveness_probe: ProbeValues,
@@ -84,46 +71,10 @@ pub struct Values {
     /// reaches its database).
     pub readiness_probe: ProbeValues,
 
-    /// Security context of the server pod (Kubernetes `PodSecurityContext`). The default is
-    /// the restricted profile: non-root user 1001, group 1001 owns the volumes, RuntimeDefault
-    /// seccomp. Override any field, or set one to null to remove it (for example `runAsUser`
-    /// and `fsGroup` on OpenShift, which assigns them).
-    pub pod_security_context: Map<String, Value>,
-
-    /// Security context of the server container (Kubernetes `SecurityContext`). The default
-    /// is the restricted profile: non-root, read-only root filesystem, no privilege
-    /// escalation, all capabilities dropped, RuntimeDefault seccomp. Override any field, or
-    /// set one to null to remove it.
-    pub container_security_context: Map<String, Value>,
-
     /// How the Deployment replaces pods (Kubernetes `DeploymentStrategy`). Empty chooses:
     /// `Recreate` with SQLite, so that two pods never hold the database volume at once, and
     /// Kubernetes' default rolling update otherwise.
     pub update_strategy: Map<String, Value>,
-
-    /// PriorityClass of the server pods; empty uses the cluster's default priority.
-    pub priority_class_name: String,
-
-    /// Node labels the server pods must run on (`kubernetes.io/os: linux`).
-    pub node_selector: BTreeMap<String, String>,
-
-    /// Taints the server pods tolerate (Kubernetes `Toleration` objects).
-    pub tolerations: Vec<Value>,
-
-    /// Affinity and anti-affinity rules of the server pods (Kubernetes `Affinity`).
-    pub affinity: Map<String, Value>,
-
-    /// How server pods spread across zones or nodes (Kubernetes `TopologySpreadConstraint`
-    /// objects). A constraint without `labelSelector` selects the server's own pods.
-    pub topology_spread_constraints: Vec<Value>,
-
-    /// Extra labels of the server pods. They cannot change the selector labels
-    /// `app.kubernetes.io/name` and `app.kubernetes.io/instance`.
-    pub pod_labels: BTreeMap<String, String>,
-
-    /// Extra annotations of the server pods (for example for a service mesh or metrics
-    /// scraping).
-    pub pod_annotations: BTreeMap<String, String>,
 
     /// Extra labels of the Deployment itself.
     pub deployment_labels: BTreeMap<String, String>,
@@ -131,20 +82,14 @@ pub struct Values {
     /// Extra annotations of the Deployment itself.
     pub deployment_annotations: BTreeMap<String, String>,
 
-    /// Extra volumes of the server pod (Kubernetes `Volume` objects), mounted with
-    /// `extraVolumeMounts`; for example a CA bundle.
-    pub extra_volumes: Vec<Value>,
-
-    /// Extra volume mounts of the server container (Kubernetes `VolumeMount` objects).
-    pub extra_volume_mounts: Vec<Value>,
-
-    /// Extra containers of the server pod, such as sidecars (Kubernetes `Container`
-    /// objects). They do not get the server's security context: set their own.
-    pub extra_containers: Vec<Value>,
+    /// The server pods: resources, security contexts, scheduling, extra volumes and
+    /// containers.
+    #[serde(flatten)]
+    pub pod: PodValues,
 
     /// The ServiceAccount the server pods run as. The server never calls the Kubernetes API,
     /// so its token is not mounted.
-    pub service_account: ServiceAccount,
+    pub service_account: ServiceAccountValues,
 
     /// The Service in front of the server pods; workers and the ingress reach the API
     /// through it.
@@ -159,7 +104,7 @@ impl Default for Values {
         Values {
             replica_count: 1,
             revision_history_limit: 10,
-            image: Image::default(),
+            image: ImageValues::default(),
             logging_level: LoggingLevel::Warning,
             debug: false,
             ui_config: UiConfig::default(),
@@ -167,51 +112,25 @@ impl Default for Values {
             sqlite: Sqlite::default(),
             external_database: ExternalDatabase::default(),
             env: Vec::new(),
-            extra_env_vars_cm: String::new(),
-            extra_env_vars_secret: String::new(),
             extra_args: Vec::new(),
-            resources: object(json!({
-                "requests": { "cpu": "500m", "memory": "512Mi" },
-                "limits": { "cpu": "1", "memory": "1Gi" },
-            })),
             // The server may run database migrations before it answers: give it time.
-            liveness_probe: ProbeValues::new(30),
-            readiness_probe: ProbeValues::new(10),
-            pod_security_context: restricted_pod(PREFECT_UID),
-            container_security_context: restricted_container(PREFECT_UID),
+            liveness_probe: ProbeValues::new(true, 30),
+            readiness_probe: ProbeValues::new(true, 10),
             update_strategy: Map::new(),
-            priority_class_name: String::new(),
-            node_selector: BTreeMap::new(),
-            tolerations: Vec::new(),
-            affinity: Map::new(),
-            topology_spread_constraints: Vec::new(),
-            pod_labels: BTreeMap::new(),
-            pod_annotations: BTreeMap::new(),
             deployment_labels: BTreeMap::new(),
             deployment_annotations: BTreeMap::new(),
-            extra_volumes: Vec::new(),
-            extra_volume_mounts: Vec::new(),
-            extra_containers: Vec::new(),
-            service_account: ServiceAccount::default(),
+            pod: PodValues::restricted(
+                PREFECT_UID,
+                json!({
+                    "requests": { "cpu": "500m", "memory": "512Mi" },
+                    "limits": { "cpu": "1", "memory": "1Gi" },
+                }),
+            ),
+            service_account: ServiceAccountValues::default(),
             service: Service::default(),
             ingress: Ingress::default(),
         }
     }
-}
-
-/// `server.image`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub struct Image {
-    /// Image repository of the server; empty uses `global.prefect.image.repository`.
-    /// `global.imageRegistry` is put in front either way.
-    pub repository: String,
-    /// Image tag of the server; empty uses `global.prefect.image.prefectTag`. Use a Prefect 3
-    /// release tag, and pin it in production.
-    pub prefect_tag: String,
-    /// Pull policy of the server image; null uses `global.prefect.image.pullPolicy`.
-    pub pull_policy: Option<PullPolicy>,
 }
 
 /// Log levels Prefect knows.
@@ -348,60 +267,6 @@ impl ExternalDatabase {
     /// Whether the user configured an external database at all.
     pub fn is_set(&self) -> bool {
         !self.connection_url.is_empty() || !self.existing_secret.is_empty()
-    }
-}
-
-/// `server.livenessProbe` and `server.readinessProbe`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub struct ProbeValues {
-    /// Adds the probe.
-    pub enabled: bool,
-    /// Timing of the probe (Kubernetes `Probe` fields: `initialDelaySeconds`,
-    /// `periodSeconds`, `timeoutSeconds`, `failureThreshold`, `successThreshold`). Lengthen
-    /// them when the server is slow to start, for example on a large database migration.
-    pub config: Map<String, Value>,
-}
-
-impl Default for ProbeValues {
-    fn default() -> Self {
-        ProbeValues::new(10)
-    }
-}
-
-impl ProbeValues {
-    fn new(initial_delay_seconds: i32) -> ProbeValues {
-        ProbeValues {
-            enabled: true,
-            config: object(json!({
-                "initialDelaySeconds": initial_delay_seconds,
-                "periodSeconds": 10,
-                "timeoutSeconds": 5,
-                "failureThreshold": 3,
-                "successThreshold": 1,
-            })),
-        }
-    }
-}
-
-/// `server.serviceAccount`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub struct ServiceAccount {
-    /// Creates the ServiceAccount. Turn it off to run as one you manage (`name`).
-    pub create: bool,
-    /// Name of the ServiceAccount; empty is `<release>-server` when `create` is on, and the
-    /// namespace's `default` account when it is off.
-    pub name: String,
-    /// Annotations of the created ServiceAccount, for example a cloud IAM role binding.
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl Default for ServiceAccount {
-    fn default() -> Self {
-        ServiceAccount { create: true, name: String::new(), annotations: BTreeMap::new() }
     }
 }
 
@@ -586,12 +451,5 @@ impl PathType {
             PathType::Exact => "Exact",
             PathType::ImplementationSpecific => "ImplementationSpecific",
         }
-    }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }

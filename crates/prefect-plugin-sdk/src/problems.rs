@@ -3,18 +3,18 @@
 //! `tolerations`...) turned into k8s-openapi types, with problems that name the value path
 //! (`affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`).
 //!
-//! The SDK's `security::{pod, container}` do this for the two security contexts through
-//! `serde_path_to_error`, which plugins cannot name; here the path of a type error is found by
-//! pruning instead (the first key whose removal changes the error holds it), which needs
-//! nothing but serde_json. k8s-openapi types ignore fields they do not know and fill required
-//! fields that are missing with empty values, so a misspelt or forgotten key would go unseen:
+//! The path of a type error is found by pruning (the first key whose removal changes the
+//! error holds it). k8s-openapi types ignore fields they do not know and fill required fields
+//! that are missing with empty values, so a misspelt or forgotten key would go unseen:
 //! [`Problems::convert`] compares the typed value with what the user wrote and reports both.
+//!
+//! A plugin collects problems while it builds its resources and hands them to
+//! [`Context::report`](crate::Context::report) at the end.
 
-use prefect_plugin_sdk::{
-    Error,
-    serde_json::{self, Map, Value},
-};
 use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+use crate::Error;
 
 /// What is wrong with the values, collected while the resources are built.
 #[derive(Debug, Default)]
@@ -197,10 +197,8 @@ fn short_type_name<T>() -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use prefect_plugin_sdk::{
-        k8s_openapi::api::core::v1::{Affinity, Toleration},
-        serde_json::json,
-    };
+    use k8s_openapi::api::core::v1::{Affinity, Toleration};
+    use serde_json::json;
 
     use super::*;
 
