@@ -1,8 +1,8 @@
 //! A structural diff of two JSON values: the paths of the leaves that were added, removed or
 //! changed, which [`Provenance`](crate::Provenance) records for each change.
 //!
-//! - Two maps are compared key by key; a key only one side has is reported through the leaves
-//!   below it (an empty map or sequence is itself a leaf).
+//! - Two maps are compared key by key; a key only one side has is reported at its own path,
+//!   however much is below it (`spec.template.spec.initContainers`, not each of its fields).
 //! - Two sequences of the same length are compared item by item (`containers[0].image`); when
 //!   the length changed, the sequence's own path is reported, since items cannot be matched up.
 //! - Anything else that differs (a scalar, or a value whose type changed) is reported at its path.
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::path;
 
-/// The paths of the leaves that differ between `old` and `new`; empty when they are equal.
+/// The paths that differ between `old` and `new`; empty when they are equal.
 pub fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
     let mut paths = Vec::new();
     compare("", old, new, &mut paths);
@@ -30,35 +30,18 @@ fn compare(at: &str, old: &Value, new: &Value, paths: &mut Vec<String>) {
                 let below = path::field(at, key);
                 match new.get(key) {
                     Some(new_value) => compare(&below, old_value, new_value, paths),
-                    None => leaves(&below, old_value, paths),
+                    None => paths.push(below),
                 }
             }
-            for (key, new_value) in new {
+            for key in new.keys() {
                 if !old.contains_key(key) {
-                    leaves(&path::field(at, key), new_value, paths);
+                    paths.push(path::field(at, key));
                 }
             }
         }
         (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
             for (index, (old_item, new_item)) in old.iter().zip(new).enumerate() {
                 compare(&path::index(at, index), old_item, new_item, paths);
-            }
-        }
-        _ => paths.push(at.to_owned()),
-    }
-}
-
-/// The paths of every leaf of `value`, which only one side of the diff has.
-fn leaves(at: &str, value: &Value, paths: &mut Vec<String>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, item) in map {
-                leaves(&path::field(at, key), item, paths);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            for (index, item) in items.iter().enumerate() {
-                leaves(&path::index(at, index), item, paths);
             }
         }
         _ => paths.push(at.to_owned()),
@@ -112,16 +95,14 @@ mod tests {
     }
 
     #[test]
-    fn added_and_removed_subtrees_report_their_leaves() {
+    fn added_and_removed_subtrees_are_reported_at_their_root() {
         check(
             json!({"spec": {"replicas": 1, "old": {"x": 1, "y": [true]}}}),
             json!({"spec": {"replicas": 1, "securityContext": {"runAsNonRoot": true, "runAsUser": 1000}, "empty": {}}}),
             expect![[r#"
                 [
-                    "spec.old.x",
-                    "spec.old.y[0]",
-                    "spec.securityContext.runAsNonRoot",
-                    "spec.securityContext.runAsUser",
+                    "spec.old",
+                    "spec.securityContext",
                     "spec.empty",
                 ]
             "#]],

@@ -82,6 +82,53 @@ pub struct RunRequest {
     pub capabilities: Capabilities,
     /// The resources in the graph so far, in render order.
     pub items: Vec<Value>,
+    /// Live objects the host read from the cluster for this plugin. Hosts that predate
+    /// lookups send none, which reads as `available: false`.
+    #[serde(default)]
+    pub lookups: Lookups,
+}
+
+/// What the host can read from the cluster for a plugin, such as a Secret whose generated
+/// password must survive upgrades.
+///
+/// A plugin that needs a live object names it in [`RunResponse::lookups`]; the host reads it
+/// and runs the plugin again, with the object (or its absence) in `results`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lookups {
+    /// Whether the host reads the cluster in this run: true while applying, false while
+    /// rendering offline (`prefectctl render` never contacts a cluster).
+    #[serde(default)]
+    pub available: bool,
+    /// The objects the plugin asked for in earlier rounds of this run.
+    #[serde(default)]
+    pub results: Vec<LookupResult>,
+}
+
+/// Which object a lookup reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// `v1`, `apps/v1`...
+    pub api_version: String,
+    /// `Secret`, `ConfigMap`...
+    pub kind: String,
+    /// The namespace; none for a cluster-scoped object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The object's name.
+    pub name: String,
+}
+
+/// One object the host read, or found absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupResult {
+    /// What was asked for.
+    pub reference: ObjectRef,
+    /// The live object; `None` when the cluster has no such object.
+    #[serde(default)]
+    pub object: Option<Value>,
 }
 
 /// The release a run renders.
@@ -130,6 +177,11 @@ pub struct RunResponse {
     /// Errors and warnings; any error fails the whole render.
     #[serde(default)]
     pub results: Vec<Diagnostic>,
+    /// Live objects the plugin must read before it can finish (only when the request's
+    /// `lookups.available`): the host reads them and runs the plugin again with them, and
+    /// ignores `items` and `changed` of this response.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<ObjectRef>,
 }
 
 /// One error or warning from a plugin.

@@ -7,7 +7,7 @@ use k8s_openapi::{
     Metadata, Resource, apimachinery::pkg::apis::meta::v1::ObjectMeta, serde::Serialize,
 };
 use prefect_plugin_abi::wire::{
-    Capabilities, Diagnostic, GlobalValues, Release, RunRequest, Severity,
+    Capabilities, Diagnostic, GlobalValues, Lookups, ObjectRef, Release, RunRequest, Severity,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -21,6 +21,9 @@ pub struct Context {
     plugins: Vec<String>,
     capabilities: Capabilities,
     items: Vec<Value>,
+    lookups: Lookups,
+    /// The live objects asked for in this round that the host has not read yet.
+    pub(crate) pending: Vec<ObjectRef>,
     pub(crate) added: Vec<Value>,
     /// Indexes into `items` of the objects this run changed.
     pub(crate) changed: Vec<usize>,
@@ -36,6 +39,8 @@ impl Context {
             plugins: request.plugins,
             capabilities: request.capabilities,
             items: request.items,
+            lookups: request.lookups,
+            pending: Vec::new(),
             added: Vec::new(),
             changed: Vec::new(),
             results: Vec::new(),
@@ -188,6 +193,32 @@ impl Context {
         Ok(true)
     }
 
+    /// Reads a live object from the cluster, such as the Secret that holds a password the
+    /// plugin generated on an earlier apply.
+    ///
+    /// While rendering offline the answer is [`Lookup::Unavailable`]. While applying, the first
+    /// round of the run answers [`Lookup::Pending`]: the host then reads every object asked
+    /// for and runs the plugin again, discarding what this round added, and this time the
+    /// answer is [`Lookup::Found`] or [`Lookup::Absent`]. So a plugin may treat `Pending` as it
+    /// likes, as long as it asks for the same objects again.
+    pub fn lookup(&mut self, reference: &ObjectRef) -> Lookup {
+        if !self.lookups.available {
+            return Lookup::Unavailable;
+        }
+        match self.lookups.results.iter().find(|result| result.reference == *reference) {
+            Some(result) => match &result.object {
+                Some(object) => Lookup::Found(object.clone()),
+                None => Lookup::Absent,
+            },
+            None => {
+                if !self.pending.contains(reference) {
+                    self.pending.push(reference.clone());
+                }
+                Lookup::Pending
+            }
+        }
+    }
+
     /// Reports an error and goes on, so that one run can report several; the render fails.
     pub fn error(&mut self, error: Error) {
         self.results.push(Diagnostic {
@@ -223,6 +254,19 @@ impl Context {
     pub(crate) fn changed_items(&self) -> Vec<Value> {
         self.changed.iter().map(|&index| self.items[index].clone()).collect()
     }
+}
+
+/// What [`Context::lookup`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The live object.
+    Found(Value),
+    /// The cluster has no such object (a first install).
+    Absent,
+    /// The host reads it before the next round of this run.
+    Pending,
+    /// No cluster is read in this run (`prefectctl render`).
+    Unavailable,
 }
 
 fn is_kind<K: Resource>(item: &Value) -> bool {

@@ -103,12 +103,28 @@ pub fn run_plugin<P: Plugin>(request: RunRequest) -> RunResponse {
         Ok(Err(error)) => ctx.error(error),
         Err(panic) => return error_response(panic, None),
     }
+    if !ctx.pending.is_empty() {
+        // The host reads these and runs the plugin again; what this round built is moot.
+        return RunResponse {
+            api_version: wire::API_VERSION.to_owned(),
+            kind: wire::RESOURCE_LIST.to_owned(),
+            lookups: std::mem::take(&mut ctx.pending),
+            ..RunResponse::default()
+        };
+    }
+    // A run that failed hands over no resources: half of a plugin's work never reaches the
+    // graph.
+    if ctx.results.iter().any(|result| result.severity == Severity::Error) {
+        ctx.added.clear();
+        ctx.changed.clear();
+    }
     RunResponse {
         api_version: wire::API_VERSION.to_owned(),
         kind: wire::RESOURCE_LIST.to_owned(),
         changed: ctx.changed_items(),
         items: std::mem::take(&mut ctx.added),
         results: std::mem::take(&mut ctx.results),
+        lookups: Vec::new(),
     }
 }
 

@@ -137,10 +137,12 @@ mod export;
 pub mod labels;
 mod plugin;
 mod problems;
+pub mod secrets;
 pub mod security;
+pub mod testing;
 pub mod workload;
 
-pub use context::Context;
+pub use context::{Context, Lookup};
 pub use export::{plugin_manifest, run_plugin};
 pub use plugin::{Error, Manifest, Plugin};
 pub use prefect_plugin_abi::{PROTOCOL_VERSION, wire};

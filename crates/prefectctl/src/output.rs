@@ -16,7 +16,7 @@ pub fn yaml_stream(graph: &Graph) -> Result<String> {
         if let Some(provenance) = graph.provenance(key) {
             out.push_str(&format!("# Source: {provenance}\n"));
         }
-        let yaml = serde_saphyr::to_string(object)
+        let yaml = serde_saphyr::to_string_with_options(object, yaml_options())
             .with_context(|| format!("could not write {key} as YAML"))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {
@@ -24,6 +24,12 @@ pub fn yaml_stream(graph: &Graph) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// Long one-line strings (URLs, commands) stay on one line rather than folded (`>-`), which
+/// some readers and many people misread; strings with line breaks are literal blocks (`|`).
+fn yaml_options() -> serde_saphyr::SerializerOptions {
+    serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX }
 }
 
 /// The resources as one `v1/List`, pretty-printed.

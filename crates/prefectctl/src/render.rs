@@ -59,11 +59,19 @@ pub fn build_graph(
             plugins: stack.clone(),
             capabilities: capabilities.clone(),
             items: graph.ordered().into_iter().map(|(_, object)| object.clone()).collect(),
+            // `render` never contacts a cluster.
+            lookups: wire::Lookups::default(),
         };
         let response =
             plugin.run(&request).map_err(|err| Failure::runtime(vec![err.to_string()]))?;
 
         let mut errors = Vec::new();
+        if !response.lookups.is_empty() {
+            errors.push(format!(
+                "plugin `{name}` asks to read objects from the cluster, which `render` never \
+                 contacts: the plugin should handle `Lookup::Unavailable`"
+            ));
+        }
         for result in &response.results {
             let at = match &result.path {
                 Some(path) => format!("{}: ", release.values.describe(name, path)),

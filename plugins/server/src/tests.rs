@@ -33,6 +33,7 @@ fn request(plugins: &[&str], overrides: Value) -> RunRequest {
                 .to_vec(),
         },
         items: Vec::new(),
+        lookups: Default::default(),
     }
 }
 

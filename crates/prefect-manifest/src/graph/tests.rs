@@ -205,7 +205,7 @@ fn changes_record_the_paths_they_change() {
     assert_eq!(graph.get(&key(&image)), Some(&image));
     expect![[r#"
         v1 Service prefect/prefect-server  # added by server
-        apps/v1 Deployment prefect/prefect-server  # added by server; changed by openshift-security (spec.template.spec.securityContext.runAsUser, spec.template.spec.securityContext.runAsNonRoot); changed by mesh (spec.template.spec.containers, metadata.labels["app.kubernetes.io/version"], spec.template.spec.containers[1].image)
+        apps/v1 Deployment prefect/prefect-server  # added by server; changed by openshift-security (spec.template.spec.securityContext.runAsUser, spec.template.spec.securityContext.runAsNonRoot); changed by mesh (spec.template.spec.containers, metadata.labels, spec.template.spec.containers[1].image)
     "#]]
     .assert_eq(&dump(&graph));
 }
@@ -302,8 +302,8 @@ fn transform_all_records_changes_under_its_name() {
     // A pass that changes nothing records nothing.
     graph.transform_all("nothing", |_, _| {}).unwrap();
     expect![[r#"
-        v1 Service prefect/prefect-server  # added by server; changed by server (metadata.labels.team); changed by global (metadata.labels.env)
-        apps/v1 Deployment prefect/prefect-server  # added by server; changed by global (metadata.labels.team, metadata.labels.env)
+        v1 Service prefect/prefect-server  # added by server; changed by server (metadata.labels); changed by global (metadata.labels.env)
+        apps/v1 Deployment prefect/prefect-server  # added by server; changed by global (metadata.labels)
     "#]]
     .assert_eq(&dump(&graph));
 }
