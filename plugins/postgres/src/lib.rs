@@ -1,0 +1,65 @@
+//! The `postgres` plugin of prefectctl: a PostgreSQL database owned by the release, and the
+//! server switched to it.
+//!
+//! It adds a StatefulSet of the official `postgres` image with its data on a claim, a headless
+//! and a client Service, a ServiceAccount, and the Secret with the user's password, which is
+//! generated once and kept across every later apply ([`credentials`]). It then changes the
+//! server plugin's Deployment to connect to it ([`server`]).
+#![forbid(unsafe_code)]
+
+pub mod credentials;
+pub mod server;
+pub mod services;
+pub mod statefulset;
+pub mod values;
+
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+
+use crate::values::Values;
+
+/// The component name: resources are `<release>-postgresql`, labelled `component: postgresql`.
+pub const COMPONENT: &str = "postgresql";
+/// The port PostgreSQL listens on in the pod.
+pub const PORT: i32 = 5432;
+/// The name of the container's port, which the Services target.
+pub const PORT_NAME: &str = "postgresql";
+
+/// The plugin.
+pub struct Postgres;
+
+impl Plugin for Postgres {
+    type Values = Values;
+
+    fn manifest() -> Manifest {
+        Manifest::new("postgres", env!("CARGO_PKG_VERSION"))
+            .description(
+                "a PostgreSQL database for the server, its password generated once and kept",
+            )
+            .requires(&["server"])
+    }
+
+    fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
+        let mut problems = Problems::default();
+        let password = credentials::password(ctx, &values.auth, &mut problems)?;
+        let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
+        let statefulset = statefulset::build(ctx, &values, &password, &account_name, &mut problems);
+        server::wire(ctx, &values, &password, &mut problems)?;
+        if ctx.report(problems) {
+            return Ok(());
+        }
+        if let Some(account) = account {
+            ctx.add(account)?;
+        }
+        if let Some(secret) = credentials::secret(ctx, &password) {
+            ctx.add(secret)?;
+        }
+        ctx.add(services::headless(ctx))?;
+        ctx.add(services::client(ctx, &values.service))?;
+        ctx.add(statefulset)
+    }
+}
+
+export_plugin!(Postgres);
+
+#[cfg(test)]
+mod tests;

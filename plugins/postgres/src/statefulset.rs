@@ -1,0 +1,173 @@
+//! The StatefulSet that runs PostgreSQL from the official image: one replica, data on a claim
+//! from volumeClaimTemplates, as the image's non-root `postgres` user on a read-only root
+//! filesystem (with emptyDirs for the socket folder and /tmp).
+
+use std::collections::BTreeMap;
+
+use prefect_plugin_sdk::{
+    Context, Problems,
+    k8s_openapi::{
+        api::{
+            apps::v1::{StatefulSet, StatefulSetSpec},
+            core::v1::{
+                Container, ContainerPort, ExecAction, PersistentVolumeClaim,
+                PersistentVolumeClaimSpec, Probe, VolumeResourceRequirements,
+            },
+        },
+        apimachinery::pkg::{
+            api::resource::Quantity,
+            apis::meta::v1::{LabelSelector, ObjectMeta},
+        },
+    },
+    workload::{empty_dir, env_from_secret, env_var, mount},
+};
+
+use crate::{COMPONENT, PORT, PORT_NAME, credentials::Password, services, values::Values};
+
+/// Where the data volume is mounted; the data itself is in the `pgdata` folder below it, so
+/// that a filesystem's `lost+found` does not make initdb refuse the folder.
+const DATA_MOUNT: &str = "/var/lib/postgresql/data";
+
+/// The StatefulSet.
+pub fn build(
+    ctx: &Context,
+    values: &Values,
+    password: &Password,
+    service_account: &str,
+    problems: &mut Problems,
+) -> StatefulSet {
+    let persistent = values.persistence.enabled;
+    if persistent && values.persistence.size.trim().is_empty() {
+        problems.error(
+            "persistence.size",
+            "give the size of the data volume as a Kubernetes quantity, such as `8Gi`",
+        );
+    }
+    let mut volumes = vec![empty_dir("run"), empty_dir("tmp")];
+    if !persistent {
+        volumes.push(empty_dir("data"));
+    }
+    let mut template = values.pod.template(
+        ctx,
+        COMPONENT,
+        container(ctx, values, password, problems),
+        volumes,
+        problems,
+    );
+    if let Some(spec) = template.spec.as_mut() {
+        spec.service_account_name = Some(service_account.to_owned());
+        spec.automount_service_account_token = Some(false);
+        spec.enable_service_links = Some(false);
+    }
+    StatefulSet {
+        metadata: ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(services::headless_name(ctx)),
+            selector: LabelSelector {
+                match_labels: Some(ctx.selector_labels(COMPONENT)),
+                ..LabelSelector::default()
+            },
+            template,
+            volume_claim_templates: persistent.then(|| vec![claim(values)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn container(
+    ctx: &Context,
+    values: &Values,
+    password: &Password,
+    problems: &mut Problems,
+) -> Container {
+    let auth = &values.auth;
+    for (path, value) in [("auth.database", &auth.database), ("auth.username", &auth.username)] {
+        if value.is_empty() {
+            problems.error(path, "must not be empty");
+        }
+    }
+    // `pg_isready` through the shell, so that it reads the user and database from the env.
+    let ready = Probe {
+        exec: Some(ExecAction {
+            command: Some(
+                [
+                    "sh",
+                    "-c",
+                    r#"exec pg_isready -U "$POSTGRES_USER" -d "$POSTGRES_DB" -h 127.0.0.1 -p 5432"#,
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            ),
+        }),
+        ..Probe::default()
+    };
+    Container {
+        name: "postgresql".to_owned(),
+        image: Some(image(ctx, values)),
+        image_pull_policy: Some(
+            values
+                .image
+                .pull_policy
+                .unwrap_or(ctx.global().prefect.image.pull_policy)
+                .as_str()
+                .to_owned(),
+        ),
+        env: Some(vec![
+            env_var("POSTGRES_DB", &auth.database),
+            env_var("POSTGRES_USER", &auth.username),
+            env_from_secret("POSTGRES_PASSWORD", &password.secret, &password.key),
+            env_var("PGDATA", &format!("{DATA_MOUNT}/pgdata")),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some(PORT_NAME.to_owned()),
+            container_port: PORT,
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        liveness_probe: values.liveness_probe.probe(ready.clone(), "livenessProbe", problems),
+        readiness_probe: values.readiness_probe.probe(ready, "readinessProbe", problems),
+        volume_mounts: Some(vec![
+            mount("data", DATA_MOUNT),
+            mount("run", "/var/run/postgresql"),
+            mount("tmp", "/tmp"),
+        ]),
+        ..Container::default()
+    }
+}
+
+/// The image reference, with `global.imageRegistry` in front.
+pub fn image(ctx: &Context, values: &Values) -> String {
+    ctx.image(&values.image.repository, &values.image.tag)
+}
+
+fn claim(values: &Values) -> PersistentVolumeClaim {
+    let persistence = &values.persistence;
+    let storage_class_name = match persistence.storage_class.as_str() {
+        "" => None,
+        "-" => Some(String::new()),
+        class => Some(class.to_owned()),
+    };
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".to_owned()),
+            annotations: (!persistence.annotations.is_empty())
+                .then(|| persistence.annotations.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name,
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(persistence.size.clone()),
+                )])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
