@@ -1,0 +1,256 @@
+//! The Deployment of the worker (`prefect worker start`) or legacy agent (`prefect agent
+//! start`), as a non-root user on a read-only root filesystem.
+
+use prefect_plugin_sdk::{
+    Context, Problems,
+    k8s_openapi::{
+        api::{
+            apps::v1::{Deployment, DeploymentSpec},
+            core::v1::{
+                ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction, Probe,
+                Volume, VolumeMount,
+            },
+        },
+        apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+    },
+    workload::{empty_dir, env_var, mount, set_env},
+};
+
+use crate::{
+    COMPONENT,
+    api::Api,
+    job_template,
+    values::{Mode, Values},
+};
+
+/// The home folder of the image's `prefect` user; an emptyDir, as the root filesystem is
+/// read-only.
+const HOME: &str = "/home/prefect";
+/// The port of the worker's health check (`PREFECT_WORKER_WEBSERVER_PORT`).
+const HEALTH_PORT: i32 = 8080;
+/// Where the base job template's ConfigMap is mounted.
+const TEMPLATE_DIR: &str = "/etc/prefect/base-job-template";
+
+/// The Deployment.
+pub fn build(
+    ctx: &Context,
+    values: &Values,
+    api: &Api,
+    service_account: &str,
+    problems: &mut Problems,
+) -> Deployment {
+    let template_map =
+        job_template::config_map_name(ctx, &values.config.base_job_template, problems);
+    let mut volumes = vec![empty_dir("home"), empty_dir("tmp")];
+    if let Some(name) = &template_map {
+        volumes.push(Volume {
+            name: "base-job-template".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: name.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    let main = container(ctx, values, api, template_map.is_some(), problems);
+    let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.service_account_name = Some(service_account.to_owned());
+        spec.enable_service_links = Some(false);
+    }
+
+    let mut labels = ctx.labels(COMPONENT);
+    labels.extend(values.deployment_labels.clone());
+    let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
+    metadata.labels = Some(labels);
+    if !values.deployment_annotations.is_empty() {
+        metadata.annotations = Some(values.deployment_annotations.clone());
+    }
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            // With an autoscaler, the replica count is its to set: a fixed one here would be
+            // reset on every apply.
+            replicas: (!values.autoscaling.enabled).then_some(values.replica_count),
+            selector: LabelSelector {
+                match_labels: Some(ctx.selector_labels(COMPONENT)),
+                ..LabelSelector::default()
+            },
+            template,
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn container(
+    ctx: &Context,
+    values: &Values,
+    api: &Api,
+    with_template: bool,
+    problems: &mut Problems,
+) -> Container {
+    let health = values.liveness_probe.enabled && values.mode == Mode::Worker;
+    if values.liveness_probe.enabled && values.mode == Mode::Agent {
+        problems.error(
+            "livenessProbe.enabled",
+            "Prefect 2's agent has no health check: turn the probe off in agent mode",
+        );
+    }
+    let mut env = vec![env_var("HOME", HOME)];
+    env.extend(api.env.iter().cloned());
+    env.extend(settings(ctx, values, health));
+    for (index, item) in values.extra_env_vars.iter().enumerate() {
+        if let Some(var) =
+            problems.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]"))
+        {
+            set_env(&mut env, var);
+        }
+    }
+    let mut mounts: Vec<VolumeMount> = vec![mount("home", HOME), mount("tmp", "/tmp")];
+    if with_template {
+        mounts.push(VolumeMount {
+            read_only: Some(true),
+            ..mount("base-job-template", TEMPLATE_DIR)
+        });
+    }
+    let check = Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/health".to_owned()),
+            port: IntOrString::String("health".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        ..Probe::default()
+    };
+    Container {
+        name: "prefect-worker".to_owned(),
+        image: Some(image(ctx, values, problems)),
+        image_pull_policy: Some(values.image.pull_policy(ctx)),
+        // The image's own entrypoint, spelt out so that a custom image runs the same way.
+        command: Some(
+            ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec(),
+        ),
+        args: Some(args(values, health, with_template)),
+        working_dir: Some(HOME.to_owned()),
+        env: Some(env),
+        ports: health.then(|| {
+            vec![ContainerPort {
+                name: Some("health".to_owned()),
+                container_port: HEALTH_PORT,
+                protocol: Some("TCP".to_owned()),
+                ..ContainerPort::default()
+            }]
+        }),
+        liveness_probe: if health {
+            values.liveness_probe.probe(check, "livenessProbe", problems)
+        } else {
+            None
+        },
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }
+}
+
+/// The image: in worker mode the global Prefect image, with the Kubernetes worker for
+/// `type: kubernetes`; in agent mode the Prefect 2 image the user must name.
+fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
+    let global_tag = &ctx.global().prefect.image.prefect_tag;
+    let default_tag = match values.mode {
+        Mode::Worker if values.config.type_ == "kubernetes" => format!("{global_tag}-kubernetes"),
+        Mode::Worker => global_tag.clone(),
+        Mode::Agent => {
+            let tag = &values.image.prefect_tag;
+            if tag.is_empty() || tag.starts_with('3') {
+                problems.error(
+                    "image.prefectTag",
+                    "agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: \
+                     set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use \
+                     mode: worker",
+                );
+            }
+            global_tag.clone()
+        }
+    };
+    values.image.image(ctx, &default_tag)
+}
+
+/// The start command's arguments.
+fn args(values: &Values, health: bool, with_template: bool) -> Vec<String> {
+    let config = &values.config;
+    let mut args: Vec<String> = Vec::new();
+    let mut push = |flag: &str, value: &str| {
+        args.push(flag.to_owned());
+        args.push(value.to_owned());
+    };
+    match values.mode {
+        Mode::Worker => {
+            push("--type", &config.type_);
+            push("--pool", &config.work_pool);
+            for queue in &config.work_queues {
+                push("--work-queue", queue);
+            }
+            push("--install-policy", config.install_policy.as_str());
+            if with_template {
+                push(
+                    "--base-job-template",
+                    &format!("{TEMPLATE_DIR}/{}", crate::job_template::KEY),
+                );
+            }
+        }
+        Mode::Agent => {
+            if config.work_queues.is_empty() {
+                push("--work-queue", "default");
+            }
+            for queue in &config.work_queues {
+                push("--work-queue", queue);
+            }
+        }
+    }
+    if !config.name.is_empty() && values.mode == Mode::Worker {
+        push("--name", &config.name);
+    }
+    if let Some(limit) = config.limit {
+        push("--limit", &limit.to_string());
+    }
+    push("--prefetch-seconds", &config.prefetch_seconds.to_string());
+    let verb = match values.mode {
+        Mode::Worker => "worker",
+        Mode::Agent => "agent",
+    };
+    let mut all = vec!["prefect".to_owned(), verb.to_owned(), "start".to_owned()];
+    all.extend(args);
+    if health {
+        all.push("--with-healthcheck".to_owned());
+    }
+    all.extend(values.extra_args.iter().cloned());
+    all
+}
+
+/// The Prefect settings the values decide.
+fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
+    let config = &values.config;
+    let cluster_uid = if values.cluster_uid.is_empty() {
+        format!("{}/{}", ctx.namespace(), ctx.release_name())
+    } else {
+        values.cluster_uid.clone()
+    };
+    let mut env = match values.mode {
+        Mode::Worker => {
+            vec![env_var("PREFECT_WORKER_QUERY_SECONDS", &config.query_interval.to_string())]
+        }
+        Mode::Agent => {
+            vec![env_var("PREFECT_AGENT_QUERY_INTERVAL", &config.query_interval.to_string())]
+        }
+    };
+    env.push(env_var("PREFECT_KUBERNETES_CLUSTER_UID", &cluster_uid));
+    if values.mode == Mode::Worker && config.type_ == "kubernetes" {
+        // The worker's observer watches flow-run pods and Jobs; without a namespace it
+        // watches the whole cluster, which the namespaced Role forbids.
+        env.push(env_var("PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES", ctx.namespace()));
+    }
+    if health {
+        env.push(env_var("PREFECT_WORKER_WEBSERVER_HOST", "0.0.0.0"));
+        env.push(env_var("PREFECT_WORKER_WEBSERVER_PORT", &HEALTH_PORT.to_string()));
+    }
+    env
+}

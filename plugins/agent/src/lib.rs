@@ -1,0 +1,80 @@
+//! The `agent` plugin of prefectctl: the Prefect worker that runs flows as Kubernetes Jobs
+//! (or, in `mode: agent`, Prefect 2's legacy agent), what the prefect-worker Helm chart
+//! deploys.
+//!
+//! It adds the worker's Deployment, ServiceAccount, least-privilege Role and RoleBinding in
+//! the release namespace, and as the values ask a HorizontalPodAutoscaler, a
+//! PodDisruptionBudget, the base job template's ConfigMap and a basic-auth Secret. With the
+//! server plugin in the stack the worker is wired to it without configuration ([`api`]).
+//! Resources are `<release>-worker`: the dask-rbac plugin finds the Role by that name.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod deployment;
+pub mod job_template;
+pub mod rbac;
+pub mod scaling;
+pub mod values;
+
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+
+use crate::values::Values;
+
+/// The component name: resources are `<release>-worker`, labelled `component: worker`.
+pub const COMPONENT: &str = "worker";
+
+/// The plugin.
+pub struct Agent;
+
+impl Plugin for Agent {
+    type Values = Values;
+
+    fn manifest() -> Manifest {
+        Manifest::new("agent", env!("CARGO_PKG_VERSION"))
+            .description(
+                "the Prefect worker that runs flows as Kubernetes Jobs (or a Prefect 2 agent)",
+            )
+            .after(&["server"])
+    }
+
+    fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
+        let mut problems = Problems::default();
+        let api = api::connect(ctx, &values, &mut problems);
+        let (account_name, account) = values.service_account.build(ctx, COMPONENT, true);
+        let role = rbac::role(ctx, &values, &mut problems);
+        let binding = rbac::binding(ctx, &values, &account_name);
+        let template =
+            job_template::config_map(ctx, &values.config.base_job_template, &mut problems);
+        let deployment = deployment::build(ctx, &values, &api, &account_name, &mut problems);
+        let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
+        let budget = scaling::disruption_budget(ctx, &values, &mut problems);
+        if ctx.report(problems) {
+            return Ok(());
+        }
+        if let Some(account) = account {
+            ctx.add(account)?;
+        }
+        if let Some(secret) = api.secret {
+            ctx.add(secret)?;
+        }
+        if let Some(template) = template {
+            ctx.add(template)?;
+        }
+        if let Some(role) = role {
+            ctx.add(role)?;
+        }
+        if let Some(binding) = binding {
+            ctx.add(binding)?;
+        }
+        ctx.add(deployment)?;
+        for object in [autoscaler, budget].into_iter().flatten() {
+            ctx.add_object(object);
+        }
+        Ok(())
+    }
+}
+
+export_plugin!(Agent);
+
+#[cfg(test)]
+mod tests;

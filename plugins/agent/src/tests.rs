@@ -1,0 +1,350 @@
+//! The plugin run in process, as the host runs it, with and without a server plugin before it.
+
+use expect_test::{Expect, expect};
+use prefect_plugin_sdk::{
+    serde_json::{self, Value, json},
+    testing::Request,
+    wire::{RunResponse, Severity},
+};
+
+use crate::Agent;
+
+/// The server plugin's Service and Deployment as it adds them (the parts the agent reads).
+fn server_items(port: i64, basic_auth: bool) -> Vec<Value> {
+    let mut env = vec![json!({ "name": "PREFECT_SERVER_API_HOST", "value": "0.0.0.0" })];
+    if basic_auth {
+        env.push(json!({
+            "name": "PREFECT_SERVER_API_AUTH_STRING",
+            "valueFrom": { "secretKeyRef": { "name": "prefect-server-basic-auth", "key": "auth-string" } },
+        }));
+    }
+    vec![
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": "prefect-server", "namespace": "prefect" },
+            "spec": { "ports": [{ "name": "server-svc-port", "port": port }] },
+        }),
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "prefect-server", "namespace": "prefect" },
+            "spec": {
+                "selector": {},
+                "template": { "spec": { "containers": [{ "name": "prefect-server", "env": env }] } },
+            },
+        }),
+    ]
+}
+
+fn with_server(values: Value) -> RunResponse {
+    Request::new(&["server", "agent"])
+        .items(server_items(4200, false))
+        .values(values)
+        .run::<Agent>()
+}
+
+fn alone(values: Value) -> RunResponse {
+    Request::new(&["agent"]).values(values).run::<Agent>()
+}
+
+fn kinds(response: &RunResponse) -> Vec<String> {
+    response
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}/{}",
+                i["apiVersion"].as_str().unwrap(),
+                i["kind"].as_str().unwrap(),
+                i["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
+    response
+        .items
+        .iter()
+        .find(|i| i["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(response)))
+}
+
+fn container(response: &RunResponse) -> &Value {
+    &item(response, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// `NAME=value` or `NAME<-secret/key`, one a line.
+fn env(response: &RunResponse) -> String {
+    container(response)["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|var| match var.get("value") {
+            Some(value) => format!("{}={}", var["name"].as_str().unwrap(), value.as_str().unwrap()),
+            None => {
+                let from = &var["valueFrom"]["secretKeyRef"];
+                format!(
+                    "{}<-{}/{}",
+                    var["name"].as_str().unwrap(),
+                    from["name"].as_str().unwrap(),
+                    from["key"].as_str().unwrap()
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn args(response: &RunResponse) -> String {
+    let args: Vec<&str> = container(response)["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    args.join(" ")
+}
+
+fn check_problems(response: RunResponse, expect: Expect) {
+    let lines: Vec<String> = response
+        .results
+        .iter()
+        .map(|r| {
+            let severity = if r.severity == Severity::Error { "error" } else { "warning" };
+            format!("{severity} {}: {}", r.path.as_deref().unwrap_or(""), r.message)
+        })
+        .collect();
+    expect.assert_eq(&lines.join("\n"));
+}
+
+#[test]
+fn with_the_server_in_the_stack_the_worker_needs_no_configuration() {
+    let response = with_server(json!({}));
+    assert_eq!(response.results, []);
+    expect![[r#"
+        [
+            "v1 ServiceAccount/prefect-worker",
+            "rbac.authorization.k8s.io/v1 Role/prefect-worker",
+            "rbac.authorization.k8s.io/v1 RoleBinding/prefect-worker",
+            "apps/v1 Deployment/prefect-worker",
+        ]
+    "#]]
+    .assert_debug_eq(&kinds(&response));
+    expect![[r#"
+        HOME=/home/prefect
+        PREFECT_API_URL=http://prefect-server.prefect.svc:4200/api
+        PREFECT_WORKER_QUERY_SECONDS=5
+        PREFECT_KUBERNETES_CLUSTER_UID=prefect/prefect
+        PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=prefect"#]]
+    .assert_eq(&env(&response));
+    expect!["prefect worker start --type kubernetes --pool kubernetes --install-policy if-not-present --prefetch-seconds 10"].assert_eq(&args(&response));
+    assert_eq!(container(&response)["image"], "prefecthq/prefect:3.9.1-python3.12-kubernetes");
+    assert_eq!(item(&response, "ServiceAccount")["automountServiceAccountToken"], true);
+}
+
+#[test]
+fn the_worker_follows_the_servers_port_and_basic_auth() {
+    let response =
+        Request::new(&["server", "agent"]).items(server_items(8080, true)).run::<Agent>();
+    let env = env(&response);
+    assert!(env.contains("PREFECT_API_URL=http://prefect-server.prefect.svc:8080/api"), "{env}");
+    assert!(
+        env.contains("PREFECT_API_AUTH_STRING<-prefect-server-basic-auth/auth-string"),
+        "{env}"
+    );
+}
+
+#[test]
+fn the_role_is_namespaced_and_least_privilege_plus_extra_permissions() {
+    let response = with_server(json!({
+        "role": { "extraPermissions": [{ "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"] }] },
+    }));
+    expect![[r#"[{"apiGroups":[""],"resources":["pods","pods/log","pods/status"],"verbs":["get","list","watch"]},{"apiGroups":["batch"],"resources":["jobs"],"verbs":["get","list","watch","create","update","patch","delete"]},{"apiGroups":[""],"resources":["events"],"verbs":["get","list","watch"]},{"apiGroups":[""],"resources":["configmaps"],"verbs":["get"]}]"#]].assert_eq(&serde_json::to_string(&item(&response, "Role")["rules"]).unwrap());
+    let binding = item(&response, "RoleBinding");
+    assert_eq!(binding["roleRef"]["kind"], "Role");
+    assert_eq!(
+        binding["subjects"][0],
+        json!({ "kind": "ServiceAccount", "name": "prefect-worker", "namespace": "prefect" })
+    );
+
+    let none =
+        with_server(json!({ "role": { "create": false }, "rolebinding": { "create": false } }));
+    assert!(!kinds(&none).iter().any(|k| k.contains("Role")), "{:?}", kinds(&none));
+}
+
+#[test]
+fn without_a_server_the_worker_must_be_told_where_to_go() {
+    check_problems(
+        alone(json!({})),
+        expect![
+            "error apiConfig: the worker needs a Prefect API, and there is no server plugin in the stack: add it (--plugin server), set serverApiConfig.apiUrl to your server, or set apiConfig to cloud with cloudApiConfig"
+        ],
+    );
+}
+
+#[test]
+fn prefect_cloud() {
+    let response = alone(json!({
+        "apiConfig": "cloud",
+        "cloudApiConfig": { "accountId": "acc-1", "workspaceId": "ws-2" },
+        "config": { "workPool": "k8s", "workQueues": ["high", "low"], "limit": 5 },
+    }));
+    assert_eq!(response.results, []);
+    let env = env(&response);
+    assert!(
+        env.contains(
+            "PREFECT_API_URL=https://api.prefect.cloud/api/accounts/acc-1/workspaces/ws-2"
+        ),
+        "{env}"
+    );
+    assert!(env.contains("PREFECT_API_KEY<-prefect-api-key/key"), "{env}");
+    expect!["prefect worker start --type kubernetes --pool k8s --work-queue high --work-queue low --install-policy if-not-present --limit 5 --prefetch-seconds 10"].assert_eq(&args(&response));
+
+    check_problems(
+        alone(json!({ "apiConfig": "cloud" })),
+        expect![[r#"
+        error cloudApiConfig.accountId: Prefect Cloud needs it: see your workspace's URL and API keys
+        error cloudApiConfig.workspaceId: Prefect Cloud needs it: see your workspace's URL and API keys"#]],
+    );
+}
+
+#[test]
+fn a_self_hosted_server_with_basic_auth() {
+    let response = alone(json!({
+        "serverApiConfig": {
+            "apiUrl": "https://prefect.example.com/api",
+            "basicAuth": { "enabled": true, "authString": "admin:s3cr3t" },
+        },
+    }));
+    assert_eq!(response.results, []);
+    let env = env(&response);
+    assert!(env.contains("PREFECT_API_URL=https://prefect.example.com/api"), "{env}");
+    assert!(
+        env.contains("PREFECT_API_AUTH_STRING<-prefect-worker-basic-auth/auth-string"),
+        "{env}"
+    );
+    assert_eq!(item(&response, "Secret")["metadata"]["name"], "prefect-worker-basic-auth");
+
+    check_problems(
+        alone(
+            json!({ "serverApiConfig": { "apiUrl": "prefect:4200", "basicAuth": { "enabled": true } } }),
+        ),
+        expect![[r#"
+            error serverApiConfig.apiUrl: give the server's API URL, such as https://prefect.example.com/api
+            error serverApiConfig.basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString"#]],
+    );
+}
+
+#[test]
+fn legacy_agent_mode_needs_a_prefect_2_image() {
+    let response = with_server(
+        json!({ "mode": "agent", "image": { "prefectTag": "2.20.27-python3.11-kubernetes" } }),
+    );
+    assert_eq!(response.results, []);
+    expect!["prefect agent start --work-queue default --prefetch-seconds 10"]
+        .assert_eq(&args(&response));
+    assert!(env(&response).contains("PREFECT_AGENT_QUERY_INTERVAL=5"));
+    assert_eq!(container(&response)["image"], "prefecthq/prefect:2.20.27-python3.11-kubernetes");
+
+    check_problems(
+        with_server(json!({ "mode": "agent" })),
+        expect![
+            "error image.prefectTag: agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use mode: worker"
+        ],
+    );
+}
+
+#[test]
+fn autoscaler_and_disruption_budget_follow_the_clusters_api_versions() {
+    let values = json!({
+        "autoscaling": { "enabled": true, "maxReplicas": 4, "targetMemoryUtilizationPercentage": 70 },
+        "podDisruptionBudget": { "enabled": true, "maxUnavailable": "50%" },
+    });
+    let new = with_server(values.clone());
+    assert_eq!(new.results, []);
+    assert!(
+        item(&new, "Deployment")["spec"].get("replicas").is_none(),
+        "the autoscaler sets replicas"
+    );
+    let hpa = item(&new, "HorizontalPodAutoscaler");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    expect![[r#"{"maxReplicas":4,"metrics":[{"resource":{"name":"cpu","target":{"averageUtilization":80,"type":"Utilization"}},"type":"Resource"},{"resource":{"name":"memory","target":{"averageUtilization":70,"type":"Utilization"}},"type":"Resource"}],"minReplicas":1,"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"prefect-worker"}}"#]].assert_eq(&serde_json::to_string(&hpa["spec"]).unwrap());
+    let pdb = item(&new, "PodDisruptionBudget");
+    assert_eq!(pdb["apiVersion"], "policy/v1");
+    assert_eq!(pdb["spec"]["maxUnavailable"], "50%");
+
+    let old = Request::new(&["server", "agent"])
+        .items(server_items(4200, false))
+        .capabilities("1.20.2", &["v1", "apps/v1", "autoscaling/v2beta2", "policy/v1beta1"])
+        .values(values)
+        .run::<Agent>();
+    assert_eq!(item(&old, "HorizontalPodAutoscaler")["apiVersion"], "autoscaling/v2beta2");
+    assert_eq!(item(&old, "PodDisruptionBudget")["apiVersion"], "policy/v1beta1");
+    assert_eq!(item(&old, "HorizontalPodAutoscaler")["spec"], hpa["spec"]);
+
+    check_problems(
+        with_server(
+            json!({ "podDisruptionBudget": { "enabled": true, "minAvailable": 1, "maxUnavailable": "150%" } }),
+        ),
+        expect![[
+            r#"error podDisruptionBudget.maxUnavailable: give a number of pods, such as 1, or a percentage, such as "50%""#
+        ]],
+    );
+}
+
+#[test]
+fn a_base_job_template_is_mounted_from_a_config_map() {
+    let template = json!({ "job_configuration": { "namespace": "{{ namespace }}" }, "variables": { "properties": { "namespace": { "default": "prefect" } } } });
+    let response =
+        with_server(json!({ "config": { "baseJobTemplate": { "configuration": template } } }));
+    assert_eq!(response.results, []);
+    let map = item(&response, "ConfigMap");
+    assert_eq!(map["metadata"]["name"], "prefect-worker-base-job-template");
+    let stored: Value =
+        serde_json::from_str(map["data"]["baseJobTemplate.json"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, template);
+    assert!(
+        args(&response)
+            .contains("--base-job-template /etc/prefect/base-job-template/baseJobTemplate.json")
+    );
+
+    let existing = with_server(
+        json!({ "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } } }),
+    );
+    let volumes = item(&existing, "Deployment")["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(volumes.contains(r#""configMap":{"name":"mine"}"#), "{volumes}");
+
+    check_problems(
+        with_server(
+            json!({ "config": { "baseJobTemplate": { "configuration": { "a": 1 }, "existingConfigMapName": "mine" } } }),
+        ),
+        expect![[r#"
+            error config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`
+            error config.baseJobTemplate.existingConfigMapName: set either configuration or existingConfigMapName, not both"#]],
+    );
+}
+
+#[test]
+fn health_check_cluster_uid_and_extra_env() {
+    let response = with_server(json!({
+        "livenessProbe": { "enabled": true },
+        "clusterUid": "0b7d3b8e-1111-2222-3333-444455556666",
+        "extraEnvVars": [{ "name": "PREFECT_WORKER_QUERY_SECONDS", "value": "30" }, { "name": "EXTRA", "value": "x" }],
+    }));
+    assert_eq!(response.results, []);
+    assert!(args(&response).ends_with("--with-healthcheck"));
+    let env = env(&response);
+    assert!(
+        env.contains("PREFECT_KUBERNETES_CLUSTER_UID=0b7d3b8e-1111-2222-3333-444455556666"),
+        "{env}"
+    );
+    assert!(
+        env.contains("PREFECT_WORKER_QUERY_SECONDS=30")
+            && !env.contains("PREFECT_WORKER_QUERY_SECONDS=5"),
+        "{env}"
+    );
+    assert!(env.ends_with("EXTRA=x"), "{env}");
+    let c = container(&response);
+    assert_eq!(c["livenessProbe"]["httpGet"], json!({ "path": "/health", "port": "health" }));
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+}

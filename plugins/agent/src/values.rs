@@ -1,0 +1,394 @@
+//! The `agent:` values. Names follow the prefect-worker Helm chart (`worker.*` there): what the
+//! chart keeps at its top level (`serviceAccount`, `role`, `rolebinding`) lives under
+//! `agent:` here too.
+
+use std::collections::BTreeMap;
+
+use prefect_plugin_sdk::{
+    schemars::JsonSchema,
+    security::PREFECT_UID,
+    serde_json::{Value, json},
+    workload::{ImageValues, PodValues, ProbeValues, ServiceAccountValues},
+};
+use serde::{Deserialize, Serialize};
+
+/// The Prefect worker that runs flows as Kubernetes Jobs (or Prefect 2's legacy agent).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+pub struct Values {
+    /// `worker` runs `prefect worker start` (Prefect 3, and Prefect 2 from 2.10); `agent` runs
+    /// Prefect 2's `prefect agent start`, which Prefect 3 removed: for releases that still
+    /// use agents, with a Prefect 2 image (`image.prefectTag`).
+    pub mode: Mode,
+
+    /// Which Prefect API the worker talks to. `server`: the server plugin of this stack (with
+    /// no configuration), or the one at `serverApiConfig.apiUrl`. `cloud`: Prefect Cloud, with
+    /// `cloudApiConfig`.
+    pub api_config: ApiConfig,
+
+    /// A self-hosted Prefect server outside this stack.
+    pub server_api_config: ServerApiConfig,
+
+    /// Prefect Cloud.
+    pub cloud_api_config: CloudApiConfig,
+
+    /// What the worker polls and how.
+    pub config: WorkerConfig,
+
+    /// The cluster's identity for Prefect (`PREFECT_KUBERNETES_CLUSTER_UID`), which tells
+    /// workers of different clusters apart when they share a Prefect API. Empty uses
+    /// `<namespace>/<release>`; set it to your kube-system Namespace's UID
+    /// (`kubectl get namespace kube-system -o jsonpath={.metadata.uid}`) when several clusters
+    /// share a Prefect API with the same release and namespace. It is always set, so the worker
+    /// never needs to read the kube-system Namespace.
+    pub cluster_uid: String,
+
+    /// Overrides `global.prefect.image` for the worker. An empty tag is
+    /// `<global.prefect.image.prefectTag>-kubernetes` (the image with the Kubernetes worker
+    /// installed) for `config.type: kubernetes`, else the global tag.
+    pub image: ImageValues,
+
+    /// Number of worker pods; several share the work pool's runs.
+    #[schemars(range(min = 0))]
+    pub replica_count: i32,
+
+    /// Extra environment variables of the worker container, as Kubernetes `EnvVar` objects.
+    /// A variable the plugin sets is replaced by yours.
+    pub extra_env_vars: Vec<Value>,
+
+    /// Extra arguments appended to the start command.
+    pub extra_args: Vec<String>,
+
+    /// Restarts the worker when its health check (`--with-healthcheck`, `GET /health` on
+    /// port 8080) keeps failing.
+    pub liveness_probe: ProbeValues,
+
+    /// A HorizontalPodAutoscaler for the worker Deployment (`autoscaling/v2`, or `v2beta2` on
+    /// clusters before 1.23); `replicaCount` is then left to it.
+    pub autoscaling: Autoscaling,
+
+    /// A PodDisruptionBudget for the worker pods (`policy/v1`, or `v1beta1` on clusters
+    /// before 1.21).
+    pub pod_disruption_budget: PodDisruptionBudget,
+
+    /// Extra labels of the Deployment itself.
+    pub deployment_labels: BTreeMap<String, String>,
+
+    /// Extra annotations of the Deployment itself.
+    pub deployment_annotations: BTreeMap<String, String>,
+
+    /// The worker pods: resources, security contexts, scheduling, extra volumes and
+    /// containers.
+    #[serde(flatten)]
+    pub pod: PodValues,
+
+    /// The ServiceAccount the worker runs as; it mounts the API token, which the worker needs
+    /// to create flow-run Jobs.
+    pub service_account: ServiceAccountValues,
+
+    /// The Role the ServiceAccount gets in the release namespace.
+    pub role: Role,
+
+    /// The RoleBinding of the Role to the ServiceAccount.
+    pub rolebinding: RoleBinding,
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values {
+            mode: Mode::Worker,
+            api_config: ApiConfig::Server,
+            server_api_config: ServerApiConfig::default(),
+            cloud_api_config: CloudApiConfig::default(),
+            config: WorkerConfig::default(),
+            cluster_uid: String::new(),
+            image: ImageValues::default(),
+            replica_count: 1,
+            extra_env_vars: Vec::new(),
+            extra_args: Vec::new(),
+            liveness_probe: ProbeValues::new(false, 10),
+            autoscaling: Autoscaling::default(),
+            pod_disruption_budget: PodDisruptionBudget::default(),
+            deployment_labels: BTreeMap::new(),
+            deployment_annotations: BTreeMap::new(),
+            pod: PodValues::restricted(
+                PREFECT_UID,
+                json!({
+                    "requests": { "cpu": "100m", "memory": "256Mi" },
+                    "limits": { "cpu": "1", "memory": "1Gi" },
+                }),
+            ),
+            service_account: ServiceAccountValues::default(),
+            role: Role::default(),
+            rolebinding: RoleBinding::default(),
+        }
+    }
+}
+
+/// `agent.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum Mode {
+    /// `prefect worker start`.
+    Worker,
+    /// `prefect agent start` (Prefect 2 only).
+    Agent,
+}
+
+/// `agent.apiConfig`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum ApiConfig {
+    /// A Prefect server: this stack's, or `serverApiConfig.apiUrl`.
+    Server,
+    /// Prefect Cloud.
+    Cloud,
+}
+
+/// `agent.serverApiConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct ServerApiConfig {
+    /// The server's API URL (`https://prefect.example.com/api`); empty uses the server plugin
+    /// of this stack.
+    pub api_url: String,
+    /// Basic authentication of that server. For the server plugin of this stack, its own
+    /// `server.basicAuth` is used without configuration.
+    pub basic_auth: BasicAuth,
+}
+
+/// `agent.serverApiConfig.basicAuth`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct BasicAuth {
+    /// Sends `USER:PASSWORD` with every request (`PREFECT_API_AUTH_STRING`).
+    pub enabled: bool,
+    /// The credentials as `USER:PASSWORD`; the plugin stores them in a Secret. Prefer
+    /// `existingSecret`.
+    #[schemars(extend("writeOnly" = true))]
+    pub auth_string: String,
+    /// Name of an existing Secret holding the credentials under the key `auth-string`.
+    pub existing_secret: String,
+}
+
+/// `agent.cloudApiConfig`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct CloudApiConfig {
+    /// Your Prefect Cloud account ID (in the browser's URL:
+    /// `app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>`).
+    pub account_id: String,
+    /// Your Prefect Cloud workspace ID.
+    pub workspace_id: String,
+    /// The existing Secret that holds your Prefect Cloud API key
+    /// (`kubectl create secret generic prefect-api-key --from-literal=key=pnu_...`).
+    pub api_key_secret: SecretKeyRef,
+    /// Prefect Cloud's API; the worker uses `<cloudUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
+    pub cloud_url: String,
+}
+
+impl Default for CloudApiConfig {
+    fn default() -> Self {
+        CloudApiConfig {
+            account_id: String::new(),
+            workspace_id: String::new(),
+            api_key_secret: SecretKeyRef {
+                name: "prefect-api-key".to_owned(),
+                key: "key".to_owned(),
+            },
+            cloud_url: "https://api.prefect.cloud/api".to_owned(),
+        }
+    }
+}
+
+/// A key of an existing Secret.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key.
+    pub key: String,
+}
+
+/// `agent.config`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct WorkerConfig {
+    /// The work pool the worker polls; the worker creates it if it does not exist. Flow runs
+    /// are created in the namespace the pool's base job template names (Prefect's default
+    /// is `default`): the worker's Role covers the release namespace only, so set the pool's
+    /// `namespace` to it (or give `baseJobTemplate`). Agent mode polls queues only and
+    /// ignores it.
+    pub work_pool: String,
+    /// Work queues to pull from; empty pulls from every queue of the pool. In agent mode at
+    /// least one is needed; empty is `default`.
+    pub work_queues: Vec<String>,
+    /// Seconds between polls of the API.
+    #[schemars(range(min = 1))]
+    pub query_interval: u32,
+    /// How many seconds ahead of their start scheduled runs are submitted.
+    pub prefetch_seconds: u32,
+    /// The worker type (`--type`); `kubernetes` submits each flow run as a Job.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Whether the worker may install the Prefect integration its type needs at start
+    /// (`--install-policy`): `always`, `if-not-present`, `never` or `prompt`. The default
+    /// image already has it.
+    pub install_policy: InstallPolicy,
+    /// The worker's name; empty lets Prefect generate one.
+    pub name: String,
+    /// Most flow runs the worker runs at once; null for no limit.
+    #[schemars(range(min = 1))]
+    pub limit: Option<u32>,
+    /// The base job template the worker creates its pool with (`--base-job-template`); it is
+    /// used only when the pool does not exist yet.
+    pub base_job_template: BaseJobTemplate,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            work_pool: "kubernetes".to_owned(),
+            work_queues: Vec::new(),
+            query_interval: 5,
+            prefetch_seconds: 10,
+            type_: "kubernetes".to_owned(),
+            install_policy: InstallPolicy::IfNotPresent,
+            name: String::new(),
+            limit: None,
+            base_job_template: BaseJobTemplate::default(),
+        }
+    }
+}
+
+/// `agent.config.installPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum InstallPolicy {
+    /// Always install.
+    Always,
+    /// Install when missing.
+    IfNotPresent,
+    /// Never install.
+    Never,
+    /// Ask (there is no one to ask in a pod: like `never`).
+    Prompt,
+}
+
+impl InstallPolicy {
+    /// The CLI's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallPolicy::Always => "always",
+            InstallPolicy::IfNotPresent => "if-not-present",
+            InstallPolicy::Never => "never",
+            InstallPolicy::Prompt => "prompt",
+        }
+    }
+}
+
+/// `agent.config.baseJobTemplate`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct BaseJobTemplate {
+    /// The template itself (`job_configuration` and `variables`, as
+    /// `prefect work-pool get-default-base-job-template --type kubernetes` prints it); the
+    /// plugin puts it in a ConfigMap.
+    pub configuration: Option<Value>,
+    /// Name of an existing ConfigMap that holds the template under the key
+    /// `baseJobTemplate.json`.
+    pub existing_config_map_name: String,
+}
+
+/// `agent.autoscaling`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Autoscaling {
+    /// Creates the HorizontalPodAutoscaler.
+    pub enabled: bool,
+    /// Fewest worker pods.
+    #[schemars(range(min = 1))]
+    pub min_replicas: i32,
+    /// Most worker pods.
+    #[schemars(range(min = 1))]
+    pub max_replicas: i32,
+    /// Average CPU use, in percent of the request, the autoscaler aims at; null for none.
+    #[serde(rename = "targetCPUUtilizationPercentage")]
+    #[schemars(range(min = 1))]
+    pub target_cpu_utilization_percentage: Option<i32>,
+    /// Average memory use, in percent of the request, the autoscaler aims at; null for none.
+    #[schemars(range(min = 1))]
+    pub target_memory_utilization_percentage: Option<i32>,
+}
+
+impl Default for Autoscaling {
+    fn default() -> Self {
+        Autoscaling {
+            enabled: false,
+            min_replicas: 1,
+            max_replicas: 3,
+            target_cpu_utilization_percentage: Some(80),
+            target_memory_utilization_percentage: None,
+        }
+    }
+}
+
+/// `agent.podDisruptionBudget`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct PodDisruptionBudget {
+    /// Creates the PodDisruptionBudget.
+    pub enabled: bool,
+    /// Pods that must stay up during voluntary disruptions (a number or a percentage such as
+    /// `50%`); set this or `maxUnavailable`.
+    pub min_available: Option<Value>,
+    /// Pods that may be down during voluntary disruptions (a number or a percentage).
+    pub max_unavailable: Option<Value>,
+}
+
+/// `agent.role`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Role {
+    /// Creates the Role (namespaced, never cluster-wide): read pods, their logs and status,
+    /// and events; manage Jobs.
+    pub create: bool,
+    /// More rules appended to the Role as given (Kubernetes `PolicyRule` objects:
+    /// `{apiGroups, resources, verbs}`).
+    pub extra_permissions: Vec<Value>,
+}
+
+impl Default for Role {
+    fn default() -> Self {
+        Role { create: true, extra_permissions: Vec::new() }
+    }
+}
+
+/// `agent.rolebinding`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct RoleBinding {
+    /// Binds the Role to the worker's ServiceAccount.
+    pub create: bool,
+}
+
+impl Default for RoleBinding {
+    fn default() -> Self {
+        RoleBinding { create: true }
+    }
+}
