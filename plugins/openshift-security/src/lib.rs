@@ -1,0 +1,61 @@
+//! The `openshift-security` plugin of prefectctl: a transformer that makes every workload in
+//! the graph, from any plugin, run under OpenShift's `restricted-v2` SCC ([`pods`]), and
+//! optionally exposes the server with a Route instead of an Ingress ([`route`]).
+//!
+//! It runs after every generator; the provenance of each resource it rewrites lists the
+//! fields it changed.
+#![forbid(unsafe_code)]
+
+pub mod pods;
+pub mod route;
+
+use prefect_plugin_sdk::{
+    Context, Error, Manifest, Plugin, Problems, export_plugin, schemars::JsonSchema,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::route::RouteValues;
+
+/// Makes every workload fit OpenShift's restricted-v2 SCC.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Values {
+    /// An OpenShift Route to the server's UI and API, instead of an Ingress.
+    pub route: RouteValues,
+}
+
+/// The plugin.
+pub struct OpenshiftSecurity;
+
+impl Plugin for OpenshiftSecurity {
+    type Values = Values;
+
+    fn manifest() -> Manifest {
+        Manifest::new("openshift-security", env!("CARGO_PKG_VERSION"))
+            .description("runs every workload under OpenShift's restricted-v2 SCC; optional Route")
+            .transformer()
+    }
+
+    fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
+        let mut problems = Problems::default();
+        let mut unfit = Vec::new();
+        ctx.update_each(|object| unfit.extend(pods::restrict(object)));
+        for message in unfit {
+            problems.error("", message);
+        }
+        let route = route::build(ctx, &values.route, &mut problems);
+        if ctx.report(problems) {
+            return Ok(());
+        }
+        if let Some(route) = route {
+            ctx.add_object(route);
+        }
+        Ok(())
+    }
+}
+
+export_plugin!(OpenshiftSecurity);
+
+#[cfg(test)]
+mod tests;
