@@ -254,6 +254,20 @@ fn default_values_round_trip_through_a_values_file() {
 }
 
 #[test]
+fn each_plugins_documented_defaults_render_the_same_as_no_values() {
+    let dir = TempDir::new("plugin-values");
+    for plugin in ["agent", "postgres", "openshift-security", "dask-rbac"] {
+        let defaults = prefectctl_in(dir.path(), &["values", "--plugin", plugin]).ok();
+        assert!(defaults.contains(&format!("\n{plugin}:\n")), "{defaults}");
+        dir.write("defaults.yaml", &defaults);
+        let plain = prefectctl_in(dir.path(), &["render", "--plugin", plugin]).ok();
+        let with_defaults =
+            prefectctl_in(dir.path(), &["render", "--plugin", plugin, "-f", "defaults.yaml"]).ok();
+        assert_eq!(plain, with_defaults, "{plugin}");
+    }
+}
+
+#[test]
 fn values_schema_describes_every_section() {
     let schema: serde_json::Value =
         serde_json::from_str(&prefectctl(&["values", "--schema"]).ok()).unwrap();

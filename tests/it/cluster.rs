@@ -127,11 +127,36 @@ fn the_api_server_accepts_the_rendered_stacks() {
     );
 }
 
+/// OpenShift's Route kind, as a bare CustomResourceDefinition, so that a plain API server
+/// accepts the openshift-security plugin's Route (its schema is OpenShift's to check).
+const ROUTE_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: routes.route.openshift.io
+spec:
+  group: route.openshift.io
+  scope: Namespaced
+  names: { plural: routes, singular: route, kind: Route }
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"#;
+
 /// Every reviewed snapshot (`tests/snapshots/*.yaml`) is something the API server accepts.
 #[test]
 fn the_api_server_accepts_every_snapshot() {
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
+    cluster.kubectl(&["apply", "-f", "-"], Some(ROUTE_CRD)).ok();
+    cluster
+        .kubectl(&["wait", "--for=condition=Established", "crd/routes.route.openshift.io"], None)
+        .ok();
     let dir = crate::harness::workspace().join("tests/snapshots");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/snapshots exists")
@@ -145,4 +170,83 @@ fn the_api_server_accepts_every_snapshot() {
         let out = dry_run(&cluster, &manifests);
         assert!(out.contains("deployment.apps/"), "{}: {out}", file.display());
     }
+}
+
+/// The full stack, on the 1.20 API server, with the agent's autoscaler and disruption budget
+/// in the API versions 1.20 serves.
+#[test]
+fn the_api_server_accepts_the_full_stack() {
+    let cluster = Cluster::start();
+    cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
+    let full = prefectctl(&[
+        "render",
+        "-n",
+        "prefect",
+        "--kube-version",
+        "1.20.2",
+        "--plugin",
+        "agent",
+        "--plugin",
+        "postgres",
+        "--plugin",
+        "dask-rbac",
+        "--plugin",
+        "openshift-security",
+        "--set",
+        "agent.autoscaling.enabled=true,agent.podDisruptionBudget.enabled=true",
+        "--set",
+        "server.replicaCount=2,server.basicAuth.enabled=true,server.basicAuth.existingSecret=auth",
+    ])
+    .ok();
+    let out = dry_run(&cluster, &full);
+    for expected in [
+        "statefulset.apps/prefect-postgresql created (server dry run)",
+        "horizontalpodautoscaler.autoscaling/prefect-worker created (server dry run)",
+        "poddisruptionbudget.policy/prefect-worker created (server dry run)",
+        "role.rbac.authorization.k8s.io/prefect-worker created (server dry run)",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+/// What the worker's ServiceAccount may do, asked of the API server's own authorizer after
+/// the stack is really applied: pods may be created only with dask-rbac, Jobs always, and
+/// nothing outside the release namespace.
+#[test]
+fn the_worker_may_create_pods_only_with_dask_rbac() {
+    let cluster = Cluster::start();
+    for (namespace, extra) in [("plain", None), ("dask", Some("dask-rbac"))] {
+        cluster.kubectl(&["create", "namespace", namespace], None).ok();
+        let mut args =
+            vec!["render", "-n", namespace, "--kube-version", "1.20.2", "--plugin", "agent"];
+        if let Some(plugin) = extra {
+            args.extend(["--plugin", plugin]);
+        }
+        let manifests = prefectctl(&args).ok();
+        let run = cluster.kubectl(&["apply", "-f", "-"], Some(&manifests));
+        assert_eq!(run.code, 0, "kubectl apply failed:\n{}", run.stderr);
+    }
+    let can = |namespace: &str, account_namespace: &str, verb: &str, resource: &str| {
+        let account = format!("system:serviceaccount:{account_namespace}:prefect-worker");
+        let run = cluster
+            .kubectl(&["auth", "can-i", verb, resource, "-n", namespace, "--as", &account], None);
+        run.stdout.trim().to_owned()
+    };
+    assert_eq!(can("plain", "plain", "create", "pods"), "no");
+    assert_eq!(can("dask", "dask", "create", "pods"), "yes");
+    assert_eq!(can("dask", "dask", "create", "services"), "yes");
+    assert_eq!(can("dask", "dask", "delete", "poddisruptionbudgets.policy"), "yes");
+    for namespace in ["plain", "dask"] {
+        assert_eq!(can(namespace, namespace, "create", "jobs.batch"), "yes");
+        assert_eq!(can(namespace, namespace, "get", "pods/log"), "yes");
+        assert_eq!(
+            can(namespace, namespace, "delete", "pods"),
+            if namespace == "dask" { "yes" } else { "no" }
+        );
+        assert_eq!(can(namespace, namespace, "get", "secrets"), "no");
+    }
+    // Never beyond the release namespace, never cluster-wide.
+    assert_eq!(can("plain", "dask", "create", "pods"), "no");
+    assert_eq!(can("default", "dask", "create", "jobs.batch"), "no");
+    assert_eq!(can("", "dask", "list", "namespaces"), "no");
 }

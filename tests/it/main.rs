@@ -8,6 +8,8 @@
 
 mod cli;
 mod cluster;
+mod database;
 mod harness;
 mod loader;
 mod snapshots;
+mod stacks;

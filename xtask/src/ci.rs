@@ -18,10 +18,29 @@ pub fn run() -> Result<(), String> {
     sh(&cargo, &["build", "--workspace"])?;
     // The cluster tests start a real kube-apiserver; building it the first time takes about ten
     // minutes, better spent here than hidden inside one test.
+    ensure_postgres()?;
     let k8s = k8s_scripts()?;
     let k8s_str = k8s.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
     sh("bash", &[&format!("{k8s_str}/build.sh")])?;
     sh_with_env(&cargo, &["test", "--workspace"], &[("PREFECTCTL_K8S_SCRIPTS", k8s_str)])
+}
+
+/// The database tests start a real PostgreSQL server from Debian's `postgresql` package.
+fn ensure_postgres() -> Result<(), String> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|versions| {
+            versions.filter_map(Result::ok).any(|v| v.path().join("bin/initdb").is_file())
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    sh_with_env("apt-get", &["update", "-qq"], &[])?;
+    sh_with_env(
+        "apt-get",
+        &["install", "-y", "-qq", "postgresql"],
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )
 }
 
 /// The folder of the project's Kubernetes scripts (`build.sh`, `start.sh`):

@@ -1,0 +1,119 @@
+//! Every combination of the first-party plugins renders a coherent stack, whatever the order of
+//! the `--plugin` flags; the meaningful ones are snapshots reviewed by eye.
+
+use expect_test::expect_file;
+
+use crate::harness::{TempDir, prefectctl_in};
+
+/// The plugins `server` may be combined with (dask-rbac pulls agent in).
+const OPTIONAL: [&str; 4] = ["agent", "postgres", "openshift-security", "dask-rbac"];
+
+/// Values a worker-only stack needs: where Prefect Cloud is.
+const CLOUD: &str = "agent:\n  apiConfig: cloud\n  cloudApiConfig:\n    accountId: 0ff44b2d-0000-4000-8000-000000000001\n    workspaceId: 0ff44b2d-0000-4000-8000-000000000002\n";
+
+/// `render` with `plugins` (each as `--plugin`), `extra` arguments and a values file.
+fn render(dir: &TempDir, plugins: &[&str], extra: &[&str]) -> crate::harness::Run {
+    let mut args = vec!["render", "-n", "prefect", "-f", "values.yaml"];
+    for plugin in plugins {
+        args.extend(["--plugin", plugin]);
+    }
+    args.extend_from_slice(extra);
+    prefectctl_in(dir.path(), &args)
+}
+
+fn subsets() -> Vec<Vec<&'static str>> {
+    (0..1u32 << OPTIONAL.len())
+        .map(|mask| {
+            OPTIONAL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, p)| *p)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn all_sixteen_combinations_with_the_server_render_in_any_flag_order() {
+    let dir = TempDir::new("combinations");
+    dir.write("values.yaml", "");
+    for plugins in subsets() {
+        let forward = render(&dir, &plugins, &[]).ok();
+        let mut reversed = plugins.clone();
+        reversed.reverse();
+        assert_eq!(
+            render(&dir, &reversed, &[]).ok(),
+            forward,
+            "order changed the output of {plugins:?}"
+        );
+        assert!(
+            forward.contains(
+                "kind: Deployment\nmetadata:\n  labels:\n    app.kubernetes.io/component: server"
+            ),
+            "{plugins:?}"
+        );
+        let has = |text: &str| forward.contains(text);
+        let with_agent = plugins.contains(&"agent") || plugins.contains(&"dask-rbac");
+        assert_eq!(has("name: prefect-worker\n"), with_agent, "{plugins:?}");
+        assert_eq!(has("kind: StatefulSet"), plugins.contains(&"postgres"), "{plugins:?}");
+        assert_eq!(has("sqlite+aiosqlite"), !plugins.contains(&"postgres"), "{plugins:?}");
+        assert_eq!(has("runAsUser:"), !plugins.contains(&"openshift-security"), "{plugins:?}");
+        assert_eq!(has("- services"), plugins.contains(&"dask-rbac"), "{plugins:?}");
+    }
+}
+
+#[test]
+fn worker_only_stacks_against_prefect_cloud() {
+    let dir = TempDir::new("worker-only");
+    dir.write("values.yaml", CLOUD);
+    for plugins in
+        [vec!["agent"], vec!["dask-rbac"], vec!["agent", "dask-rbac", "openshift-security"]]
+    {
+        let out = render(&dir, &plugins, &["--without", "server"]).ok();
+        assert!(!out.contains("prefect-server"), "{plugins:?}:\n{out}");
+        assert!(out.contains("value: https://api.prefect.cloud/api/accounts/"), "{plugins:?}");
+    }
+    // Without a server and without Cloud, the worker has nowhere to go.
+    dir.write("values.yaml", "");
+    let stderr = render(&dir, &["agent"], &["--without", "server"]).fails(1);
+    assert!(stderr.contains("agent.apiConfig: the worker needs a Prefect API"), "{stderr}");
+    // postgres needs the server it configures.
+    let stderr = render(&dir, &["postgres"], &["--without", "server"]).fails(1);
+    assert!(
+        stderr.contains("`postgres` requires `server`, which --without server leaves out"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn snapshot_server_agent_postgres() {
+    let dir = TempDir::new("snapshot");
+    dir.write("values.yaml", "server:\n  replicaCount: 2\n");
+    expect_file!["../snapshots/server-agent-postgres.yaml"]
+        .assert_eq(&render(&dir, &["agent", "postgres"], &[]).ok());
+}
+
+#[test]
+fn snapshot_full_stack_on_openshift() {
+    let dir = TempDir::new("snapshot");
+    dir.write(
+        "values.yaml",
+        "openshift-security:\n  route:\n    enabled: true\n    host: prefect.apps.example.com\ndask-rbac:\n  operator: true\n",
+    );
+    let out = render(&dir, &["postgres", "dask-rbac", "openshift-security"], &[]).ok();
+    expect_file!["../snapshots/full-stack-openshift.yaml"].assert_eq(&out);
+}
+
+#[test]
+fn snapshot_worker_only_on_kubernetes_1_20() {
+    let dir = TempDir::new("snapshot");
+    dir.write(
+        "values.yaml",
+        &format!(
+            "{CLOUD}  autoscaling:\n    enabled: true\n  podDisruptionBudget:\n    enabled: true\n"
+        ),
+    );
+    let out = render(&dir, &["agent"], &["--without", "server", "--kube-version", "1.20.2"]).ok();
+    expect_file!["../snapshots/worker-only-cloud-1.20.yaml"].assert_eq(&out);
+}
