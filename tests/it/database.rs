@@ -1,14 +1,12 @@
 //! The server reaches the postgres plugin's database with a password full of URL-special
 //! characters: a real PostgreSQL server (Debian's package, started here) and Prefect's own
-//! settings code (Prefect 3.9.1 from PyPI, in a cached virtualenv) turn the environment of the
+//! settings code (Prefect 3.9.1 from PyPI, see [`crate::prefect`]) turn the environment of the
 //! rendered server Deployment into a connection, exactly as the server does at start.
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::Command,
-    sync::OnceLock,
 };
 
 use serde_json::Value;
@@ -17,9 +15,6 @@ use crate::harness::{TempDir, prefectctl_in};
 
 /// A password with every character that breaks a naively built connection URL.
 const PASSWORD: &str = "p@ss:w/rd%25?#&=+ ,;'\"\\ü";
-
-/// The Prefect release whose settings code builds the URL; the one the image defaults to.
-const PREFECT: &str = "3.9.1";
 
 /// A PostgreSQL server in a temporary folder, stopped when dropped.
 struct Postgres {
@@ -35,10 +30,7 @@ impl Postgres {
             .and_then(|versions| versions.filter_map(Result::ok).map(|v| v.path().join("bin")).find(|b| b.join("initdb").is_file()))
             .unwrap_or_else(|| panic!("no PostgreSQL server in /usr/lib/postgresql: install Debian's `postgresql` package (cargo xtask ci does)"));
         let dir = TempDir::new("postgres");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::prefect::free_port();
         let data = dir.path().join("data");
         let postgres = Postgres { dir, bin, port };
         // The server refuses to run as root: run it as Debian's `postgres` user then.
@@ -140,32 +132,6 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
 }
 
-/// A Python with Prefect and asyncpg, made once in `~/.cache` and reused.
-fn prefect_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        let venv = home.join(format!(".cache/prefectctl-tests/python-prefect-{PREFECT}"));
-        let python = venv.join("bin/python");
-        let ready = venv.join(".ready");
-        if !ready.is_file() {
-            let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-            assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {} failed", venv.display());
-            let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-                .arg(format!("prefect=={PREFECT}"))
-                .arg("asyncpg")
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "pip install prefect=={PREFECT} asyncpg failed (PyPI must be reachable)"
-            );
-            std::fs::write(&ready, "").expect("mark the virtualenv ready");
-        }
-        python
-    })
-}
-
 /// Prefect's settings from `env`, turned into a connection: prints `current_user`.
 const CONNECT: &str = r#"
 import asyncio
@@ -204,29 +170,12 @@ fn server_env(rendered: &Value) -> BTreeMap<String, String> {
                 let from = &var["valueFrom"]["secretKeyRef"];
                 let secret = find("Secret", from["name"].as_str().unwrap());
                 let encoded = secret["data"][from["key"].as_str().unwrap()].as_str().unwrap();
-                String::from_utf8(base64_decode(encoded)).expect("UTF-8 secret")
+                String::from_utf8(crate::harness::base64_decode(encoded)).expect("UTF-8 secret")
             }
         };
         env.insert(name, value);
     }
     env
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for byte in text.bytes().filter(|b| *b != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == byte).expect("base64") as u32;
-        bits = (bits << 6) | value;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    out
 }
 
 #[test]
@@ -252,7 +201,7 @@ fn the_server_connects_with_a_password_full_of_url_characters() {
     env.insert("PREFECT_SERVER_DATABASE_PORT".to_owned(), postgres.port.to_string());
 
     let connect = |env: &BTreeMap<String, String>| {
-        Command::new(prefect_python())
+        Command::new(crate::prefect::bin().join("python"))
             .args(["-c", CONNECT])
             .env_clear()
             .env("PREFECT_HOME", dir.path().join("prefect-home"))

@@ -170,3 +170,21 @@ pub fn prefectctl(args: &[&str]) -> Run {
 pub fn redact_paths(text: &str) -> String {
     text.replace(&built().display().to_string(), "$TARGET")
 }
+
+/// The bytes of standard base64 `text` (Secret data), for tests that read Secrets.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == byte).expect("base64") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}

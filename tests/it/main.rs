@@ -11,5 +11,7 @@ mod cluster;
 mod database;
 mod harness;
 mod loader;
+mod prefect;
 mod snapshots;
 mod stacks;
+mod worker;
