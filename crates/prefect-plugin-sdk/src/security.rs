@@ -34,6 +34,15 @@ pub fn restricted_container(uid: i64) -> Map<String, Value> {
     }))
 }
 
+/// The restricted container context for a container that runs as its pod's user (such as an
+/// init container from another image): [`restricted_container`] without a user or group.
+pub fn restricted_container_as_pod_user() -> Map<String, Value> {
+    let mut context = restricted_container(0);
+    context.remove("runAsUser");
+    context.remove("runAsGroup");
+    context
+}
+
 fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,

@@ -32,11 +32,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::{
     api::core::v1::{
         Affinity, ConfigMapEnvSource, Container, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-        EnvVarSource, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-        ResourceRequirements, SecretEnvSource, SecretKeySelector, SecurityContext, ServiceAccount,
-        Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+        EnvVarSource, LocalObjectReference, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec,
+        PodTemplateSpec, Probe, ResourceRequirements, SecretEnvSource, SecretKeySelector,
+        SecurityContext, ServiceAccount, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+        VolumeResourceRequirements,
     },
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -432,6 +433,26 @@ pub fn set_env(env: &mut Vec<EnvVar>, var: EnvVar) {
     match env.iter_mut().find(|existing| existing.name == var.name) {
         Some(existing) => *existing = var,
         None => env.push(var),
+    }
+}
+
+/// The spec of a ReadWriteOnce claim of `size` (a Kubernetes quantity) from `storage_class`:
+/// empty for the cluster's default class, and, as in Bitnami's charts, `-` for no class at all,
+/// which disables dynamic provisioning (the claim binds to a pre-created volume).
+pub fn claim_spec(size: &str, storage_class: &str) -> PersistentVolumeClaimSpec {
+    let storage_class_name = match storage_class {
+        "" => None,
+        "-" => Some(String::new()),
+        class => Some(class.to_owned()),
+    };
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+        storage_class_name,
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size.to_owned()))])),
+            ..VolumeResourceRequirements::default()
+        }),
+        ..PersistentVolumeClaimSpec::default()
     }
 }
 

@@ -16,7 +16,8 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::api::resource::Quantity,
     },
-    serde_json::Value,
+    security::restricted_container_as_pod_user,
+    serde_json::{self, Value},
     workload::{env_from_secret, env_var},
 };
 
@@ -82,19 +83,12 @@ fn wait_for_database(ctx: &Context, values: &Values, host: &str) -> Container {
          {host}:{port}; sleep 2; done"
     );
     let security: SecurityContext =
-        prefect_plugin_sdk::serde_json::from_value(Value::Object(restricted_without_user()))
+        serde_json::from_value(Value::Object(restricted_container_as_pod_user()))
             .unwrap_or_default();
     Container {
         name: "wait-for-database".to_owned(),
         image: Some(statefulset::image(ctx, values)),
-        image_pull_policy: Some(
-            values
-                .image
-                .pull_policy
-                .unwrap_or(ctx.global().prefect.image.pull_policy)
-                .as_str()
-                .to_owned(),
-        ),
+        image_pull_policy: Some(statefulset::pull_policy(ctx, values)),
         command: Some(vec!["sh".to_owned(), "-c".to_owned(), script]),
         resources: Some(ResourceRequirements {
             requests: Some(
@@ -109,12 +103,4 @@ fn wait_for_database(ctx: &Context, values: &Values, host: &str) -> Container {
         security_context: Some(security),
         ..Container::default()
     }
-}
-
-/// The restricted container context, running as the pod's user (the server's).
-fn restricted_without_user() -> prefect_plugin_sdk::serde_json::Map<String, Value> {
-    let mut context = prefect_plugin_sdk::security::restricted_container(0);
-    context.remove("runAsUser");
-    context.remove("runAsGroup");
-    context
 }

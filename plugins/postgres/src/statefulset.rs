@@ -2,24 +2,16 @@
 //! from volumeClaimTemplates, as the image's non-root `postgres` user on a read-only root
 //! filesystem (with emptyDirs for the socket folder and /tmp).
 
-use std::collections::BTreeMap;
-
 use prefect_plugin_sdk::{
     Context, Problems,
     k8s_openapi::{
         api::{
             apps::v1::{StatefulSet, StatefulSetSpec},
-            core::v1::{
-                Container, ContainerPort, ExecAction, PersistentVolumeClaim,
-                PersistentVolumeClaimSpec, Probe, VolumeResourceRequirements,
-            },
+            core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
         },
-        apimachinery::pkg::{
-            api::resource::Quantity,
-            apis::meta::v1::{LabelSelector, ObjectMeta},
-        },
+        apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta},
     },
-    workload::{empty_dir, env_from_secret, env_var, mount},
+    workload::{claim_spec, empty_dir, env_from_secret, env_var, mount},
 };
 
 use crate::{COMPONENT, PORT, PORT_NAME, credentials::Password, services, values::Values};
@@ -106,14 +98,7 @@ fn container(
     Container {
         name: "postgresql".to_owned(),
         image: Some(image(ctx, values)),
-        image_pull_policy: Some(
-            values
-                .image
-                .pull_policy
-                .unwrap_or(ctx.global().prefect.image.pull_policy)
-                .as_str()
-                .to_owned(),
-        ),
+        image_pull_policy: Some(pull_policy(ctx, values)),
         env: Some(vec![
             env_var("POSTGRES_DB", &auth.database),
             env_var("POSTGRES_USER", &auth.username),
@@ -142,13 +127,13 @@ pub fn image(ctx: &Context, values: &Values) -> String {
     ctx.image(&values.image.repository, &values.image.tag)
 }
 
+/// The image's pull policy, `global.prefect.image.pullPolicy` unless set here.
+pub fn pull_policy(ctx: &Context, values: &Values) -> String {
+    values.image.pull_policy.unwrap_or(ctx.global().prefect.image.pull_policy).as_str().to_owned()
+}
+
 fn claim(values: &Values) -> PersistentVolumeClaim {
     let persistence = &values.persistence;
-    let storage_class_name = match persistence.storage_class.as_str() {
-        "" => None,
-        "-" => Some(String::new()),
-        class => Some(class.to_owned()),
-    };
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".to_owned()),
@@ -156,18 +141,7 @@ fn claim(values: &Values) -> PersistentVolumeClaim {
                 .then(|| persistence.annotations.clone()),
             ..ObjectMeta::default()
         },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-            storage_class_name,
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_owned(),
-                    Quantity(persistence.size.clone()),
-                )])),
-                ..VolumeResourceRequirements::default()
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
+        spec: Some(claim_spec(&persistence.size, &persistence.storage_class)),
         ..PersistentVolumeClaim::default()
     }
 }
