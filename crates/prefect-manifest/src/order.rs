@@ -89,7 +89,7 @@ pub(crate) fn rank(kind: &str) -> Rank {
 }
 
 /// Sorts `items`, each of which has the key `key(item)`, into install order.
-pub(crate) fn sort<T>(items: &mut [T], key: impl Fn(&T) -> &ResourceKey) {
+pub fn sort<T>(items: &mut [T], key: impl Fn(&T) -> &ResourceKey) {
     items.sort_by(|a, b| {
         let (a, b) = (key(a), key(b));
         (rank(&a.kind), &a.kind, &a.namespace, &a.name, a.group()).cmp(&(

@@ -11,6 +11,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Annotation (value `"true"`) of a resource that belongs with the release's data, such as the
+/// Secret holding a generated database password: the host's `uninstall` (and pruning) keeps it
+/// together with the PersistentVolumeClaims unless told to delete the data, so that a reinstall
+/// on kept data finds the credentials that match it.
+pub const DATA_ANNOTATION: &str = "prefectctl.io/data";
+
 /// `apiVersion` of the run documents.
 pub const API_VERSION: &str = "prefectctl.io/v1";
 /// `kind` of the run documents.

@@ -6,11 +6,7 @@ use std::collections::BTreeMap;
 /// The value of `app.kubernetes.io/managed-by` on every resource.
 pub const MANAGED_BY: &str = "prefectctl";
 
-/// Annotation (value `"true"`) of a resource that belongs with the release's data, such as the
-/// Secret holding a generated database password: `prefectctl uninstall` keeps it together with
-/// the PersistentVolumeClaims (unless `--delete-data`), so that a reinstall finds the password
-/// that matches the data.
-pub const DATA_ANNOTATION: &str = "prefectctl.io/data";
+pub use prefect_plugin_abi::wire::DATA_ANNOTATION;
 
 /// `<release>-<component>`, cut to 63 characters without a trailing `-`; when the release name
 /// already ends with the component (`prefect-server` + `server`), the release name alone.

@@ -46,6 +46,17 @@ impl Layer {
         Ok(Layer { tree, origins })
     }
 
+    /// Values kept from elsewhere, such as the values an earlier revision of the release
+    /// recorded, with `source` as the origin of every value (`release prefect revision 3`).
+    /// A top level that is not a mapping counts as no values.
+    pub fn recorded(tree: Value, source: &str) -> Layer {
+        let tree = if tree.is_object() { tree } else { Value::Object(Default::default()) };
+        let mut origins = Origins::default();
+        let origin = Origin::Recorded { source: source.to_owned() };
+        record_all(&tree, &ValuePath::root(), &origin, &mut origins);
+        Layer { tree, origins }
+    }
+
     /// The values, a JSON object.
     pub fn tree(&self) -> &Value {
         &self.tree
@@ -60,5 +71,26 @@ impl Layer {
     /// Every key and item path that has an origin, with it, in path order.
     pub fn origins(&self) -> impl Iterator<Item = (&ValuePath, &Origin)> {
         self.origins.iter()
+    }
+}
+
+/// Gives `origin` to every key and item below `path`.
+fn record_all(value: &Value, path: &ValuePath, origin: &Origin, origins: &mut Origins) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let below = path.key(key);
+                origins.insert(below.clone(), origin.clone());
+                record_all(item, &below, origin, origins);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let below = path.index(index);
+                origins.insert(below.clone(), origin.clone());
+                record_all(item, &below, origin, origins);
+            }
+        }
+        _ => {}
     }
 }

@@ -17,9 +17,14 @@ pub enum Origin {
     },
     /// A `--set` or `--set-string` flag.
     Flag {
-        /// The flag and its whole argument as the user gave them, e.g.
-        /// `--set server.replicas=abc`.
+        /// The flag and the key of the assignment, e.g. `--set server.replicas` (never the
+        /// value, which may be a secret).
         text: String,
+    },
+    /// The values recorded with an earlier revision of the release, which an upgrade reuses.
+    Recorded {
+        /// What recorded them, e.g. `release prefect revision 3`.
+        source: String,
     },
 }
 
@@ -29,6 +34,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::File { path, line } => write!(f, "{path}:{line}"),
             Origin::Flag { text } => f.write_str(text),
+            Origin::Recorded { source } => f.write_str(source),
         }
     }
 }

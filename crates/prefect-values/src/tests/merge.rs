@@ -133,3 +133,21 @@ fn aliased_values_take_the_alias_origin() {
     let path = ValuePath::root().key("server").key("x").key("y");
     expect!["a.yaml:2"].assert_eq(&values.origin(&path).unwrap().to_string());
 }
+
+#[test]
+fn recorded_values_are_a_layer_that_new_flags_override() {
+    let recorded = Layer::recorded(
+        serde_json::json!({ "server": { "replicaCount": 2, "env": [{ "name": "A" }] } }),
+        "release prefect revision 3",
+    );
+    let flag = Layer::from_set("server.replicaCount=3", SetKind::Typed).unwrap();
+    let values = merge(&[recorded, flag]);
+    assert_eq!(values.tree()["server"]["replicaCount"], 3);
+    let origin = |path: ValuePath| values.origin(&path).map(ToString::to_string);
+    let server = ValuePath::root().key("server");
+    assert_eq!(origin(server.key("replicaCount")).as_deref(), Some("--set server.replicaCount"));
+    assert_eq!(
+        origin(server.key("env").index(0).key("name")).as_deref(),
+        Some("release prefect revision 3")
+    );
+}

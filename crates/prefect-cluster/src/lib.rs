@@ -1,0 +1,26 @@
+//! Everything prefectctl says to a Kubernetes API server, and the only crate that links a
+//! Kubernetes client (kube-rs, rustls with ring): connecting as the kubeconfig says
+//! ([`Cluster::connect`]), discovery read once per command ([`Cluster::server_info`],
+//! [`Cluster::resolve`]), server-side apply and deletes of any kind ([`objects`]), the release
+//! records ([`record`]) and lock ([`lock`]), the user's rights before a write ([`access`]),
+//! readiness ([`readiness`]) and events.
+//!
+//! It knows nothing of plugins, values or the CLI: it is handed objects and answers with
+//! objects. Every request goes through a counter ([`Cluster::requests`]), so that commands can
+//! report how many they sent.
+#![forbid(unsafe_code)]
+
+pub mod access;
+mod connect;
+pub mod discovery;
+mod error;
+mod events;
+pub mod lock;
+pub mod objects;
+pub mod readiness;
+pub mod record;
+
+pub use connect::Cluster;
+pub use discovery::{NotServed, ServerInfo, Target};
+pub use error::{Conflict, Error, Result};
+pub use events::ObjectEvent;

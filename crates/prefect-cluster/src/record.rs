@@ -1,0 +1,262 @@
+//! The release record: one Secret per revision in the release namespace, holding what that
+//! revision applied (plugins and versions, the user's values, every object, status, time) as
+//! gzip-compressed JSON, so that a large stack stays far below the 1 MiB object limit.
+//!
+//! Records are Secrets because they hold the user's values and the applied objects, which may
+//! include credentials. They are named `prefectctl.release.<release>.v<revision>` and labelled
+//! so that one list request finds a release's history, or every release of a namespace.
+
+use std::io::{Read, Write};
+
+use flate2::{Compression, read::GzDecoder, write::GzEncoder};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{Cluster, Error, Result, Target, objects::ApplyOptions};
+
+/// Label every record carries (value `prefectctl`).
+const OWNER_LABEL: &str = "owner";
+/// Label with the release's name.
+const RELEASE_LABEL: &str = "prefectctl.io/release";
+/// The Secret type of records.
+const RECORD_TYPE: &str = "prefectctl.io/release.v1";
+/// The Secret key of the compressed record.
+const DATA_KEY: &str = "release";
+
+/// One revision of a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    /// The release's name.
+    pub release: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// 1 for the install, then one more for every apply, rollback or uninstall attempt.
+    pub revision: u32,
+    /// Where the revision stands.
+    pub status: Status,
+    /// When it was written, RFC 3339.
+    pub time: String,
+    /// What happened: `Install complete`, `Rollback to 2`...
+    pub description: String,
+    /// The plugins of the stack, in run order.
+    pub plugins: Vec<PluginRecord>,
+    /// The user's values (all files and flags merged; defaults are not stored, so that an
+    /// upgrade with newer plugins gets their new defaults).
+    pub values: Value,
+    /// Every object applied, in apply order.
+    pub objects: Vec<Value>,
+}
+
+/// A plugin as a revision recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginRecord {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// How it was selected: its name, or the library's path (`--plugin ./lib.so`).
+    pub spec: String,
+}
+
+/// Where a revision stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Being applied; an apply that was killed leaves this, which the next one completes.
+    Pending,
+    /// Applied and current.
+    Deployed,
+    /// Applied, then replaced by a later revision.
+    Superseded,
+    /// The apply failed part-way.
+    Failed,
+    /// Being uninstalled.
+    Uninstalling,
+}
+
+impl Status {
+    /// The lower-case name, as `history` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Deployed => "deployed",
+            Status::Superseded => "superseded",
+            Status::Failed => "failed",
+            Status::Uninstalling => "uninstalling",
+        }
+    }
+}
+
+/// The Secret kind, addressed without discovery.
+fn secrets() -> Target {
+    crate::discovery::builtin("v1", "Secret", "secrets", true)
+}
+
+/// The record Secret's name.
+pub fn record_name(release: &str, revision: u32) -> String {
+    format!("prefectctl.release.{release}.v{revision}")
+}
+
+impl Cluster {
+    /// Every revision of `release` in `namespace`, oldest first (one list request).
+    pub async fn history(&self, namespace: &str, release: &str) -> Result<Vec<Revision>> {
+        let selector = format!("{OWNER_LABEL}=prefectctl,{RELEASE_LABEL}={release}");
+        let mut revisions = self.read_records(Some(namespace), &selector).await?;
+        revisions.sort_by_key(|revision| revision.revision);
+        Ok(revisions)
+    }
+
+    /// The latest revision of every release in `namespace` (every namespace when `None`),
+    /// by namespace and name.
+    pub async fn releases(&self, namespace: Option<&str>) -> Result<Vec<Revision>> {
+        let mut all = self.read_records(namespace, &format!("{OWNER_LABEL}=prefectctl")).await?;
+        all.sort_by(|a, b| {
+            (&a.namespace, &a.release, b.revision).cmp(&(&b.namespace, &b.release, a.revision))
+        });
+        all.dedup_by(|later, first| {
+            later.namespace == first.namespace && later.release == first.release
+        });
+        Ok(all)
+    }
+
+    /// Writes (or rewrites) the record of `revision`.
+    pub async fn write_record(&self, revision: &Revision) -> Result<()> {
+        let name = record_name(&revision.release, revision.revision);
+        let data =
+            encode(revision).map_err(|reason| Error::Record { name: name.clone(), reason })?;
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": RECORD_TYPE,
+            "metadata": {
+                "name": name,
+                "namespace": revision.namespace,
+                "labels": {
+                    OWNER_LABEL: "prefectctl",
+                    RELEASE_LABEL: revision.release,
+                    "prefectctl.io/revision": revision.revision.to_string(),
+                    "prefectctl.io/status": revision.status.as_str(),
+                },
+            },
+            "data": { DATA_KEY: data },
+        });
+        self.apply(&secrets(), &secret, ApplyOptions { force: true, ..ApplyOptions::default() })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the record of one revision.
+    pub async fn delete_record(&self, namespace: &str, release: &str, revision: u32) -> Result<()> {
+        self.delete(&secrets(), Some(namespace), &record_name(release, revision)).await?;
+        Ok(())
+    }
+
+    async fn read_records(&self, namespace: Option<&str>, selector: &str) -> Result<Vec<Revision>> {
+        let secrets = self.list(&secrets(), namespace, selector).await?;
+        secrets
+            .iter()
+            .map(|secret| {
+                let name = secret["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                let encoded = secret["data"][DATA_KEY].as_str().unwrap_or_default();
+                decode(encoded).map_err(|reason| Error::Record { name, reason })
+            })
+            .collect()
+    }
+}
+
+/// The record as Secret data: gzip-compressed JSON, base64 (as Secret `data` is).
+fn encode(revision: &Revision) -> std::result::Result<String, String> {
+    let json = serde_json::to_vec(revision).map_err(|err| err.to_string())?;
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
+    gzip.write_all(&json).map_err(|err| err.to_string())?;
+    let compressed = gzip.finish().map_err(|err| err.to_string())?;
+    Ok(base64::encode(&compressed))
+}
+
+fn decode(encoded: &str) -> std::result::Result<Revision, String> {
+    let compressed = base64::decode(encoded).ok_or("its data is not base64")?;
+    let mut json = Vec::new();
+    GzDecoder::new(compressed.as_slice())
+        .read_to_end(&mut json)
+        .map_err(|err| format!("its data is not gzip: {err}"))?;
+    serde_json::from_slice(&json).map_err(|err| format!("it is not a prefectctl record: {err}"))
+}
+
+/// Standard base64, which Secret data is; small enough not to need a crate.
+mod base64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(text.len() / 4 * 3);
+        let (mut bits, mut count) = (0u32, 0);
+        for byte in text.bytes().filter(|b| *b != b'=' && !b.is_ascii_whitespace()) {
+            let value = ALPHABET.iter().position(|a| *a == byte)? as u32;
+            bits = (bits << 6) | value;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+            }
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revision() -> Revision {
+        Revision {
+            release: "prefect".to_owned(),
+            namespace: "prefect".to_owned(),
+            revision: 3,
+            status: Status::Deployed,
+            time: "2026-11-24T10:00:00Z".to_owned(),
+            description: "Upgrade complete".to_owned(),
+            plugins: vec![PluginRecord { name: "server".to_owned(), version: "0.1.0".to_owned(), spec: "server".to_owned() }],
+            values: json!({ "server": { "replicaCount": 1 } }),
+            objects: (0..200)
+                .map(|i| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("c{i}") }, "data": { "k": "v".repeat(100) } }))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_compress() {
+        let record = revision();
+        let encoded = encode(&record).unwrap();
+        assert_eq!(decode(&encoded).unwrap(), record);
+        let plain = serde_json::to_vec(&record).unwrap().len();
+        assert!(encoded.len() * 10 < plain, "{} of {plain} bytes", encoded.len());
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        for (plain, encoded) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
+        {
+            assert_eq!(base64::encode(plain.as_bytes()), encoded);
+            assert_eq!(base64::decode(encoded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(decode("not base64!"), Err("its data is not base64".to_owned()));
+    }
+}
