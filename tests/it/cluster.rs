@@ -45,6 +45,51 @@ impl Cluster {
         Cluster { dir, kubeconfig }
     }
 
+    /// The admin kubeconfig of this cluster.
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        &self.kubeconfig
+    }
+
+    /// A kubeconfig in `dir` that authenticates as ServiceAccount `account` of `namespace`
+    /// with its token (1.20 keeps it in a Secret that the controller manager creates).
+    pub fn account_kubeconfig(&self, namespace: &str, account: &str, dir: &TempDir) -> PathBuf {
+        let mut secret = String::new();
+        for _ in 0..100 {
+            let jsonpath = "jsonpath={.secrets[0].name}";
+            let run = self.kubectl(
+                &["get", "serviceaccount", account, "-n", namespace, "-o", jsonpath],
+                None,
+            );
+            secret = run.stdout.trim().to_owned();
+            if !secret.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert!(!secret.is_empty(), "the controller manager made no token for {account}");
+        let token = self
+            .kubectl(
+                &["get", "secret", &secret, "-n", namespace, "-o", "jsonpath={.data.token}"],
+                None,
+            )
+            .ok();
+        let token =
+            String::from_utf8(crate::harness::base64_decode(token.trim())).expect("a UTF-8 token");
+        let view = |path: &str| {
+            self.kubectl(
+                &["config", "view", "--raw", "--minify", "-o", &format!("jsonpath={{{path}}}")],
+                None,
+            )
+            .ok()
+        };
+        let config = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: {account}\n  user:\n    token: {token}\ncontexts:\n- name: {account}\n  context: {{cluster: test, user: {account}, namespace: {namespace}}}\ncurrent-context: {account}\n",
+            view(".clusters[0].cluster.server"),
+            view(".clusters[0].cluster.certificate-authority-data"),
+        );
+        dir.write(&format!("{account}-kubeconfig"), &config)
+    }
+
     /// Runs kubectl against this cluster, with `stdin` fed to it.
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
         use std::io::Write;

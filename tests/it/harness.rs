@@ -125,6 +125,11 @@ impl Run {
     }
 }
 
+/// The built `prefectctl` binary.
+pub fn built_binary() -> PathBuf {
+    built().join(format!("prefectctl{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// Runs `prefectctl ARGS` in `cwd`, with no plugin path from the environment, so only the
 /// installation's folder (next to the binary) and flags find plugins.
 pub fn prefectctl_in(cwd: &Path, args: &[&str]) -> Run {

@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod database;
 mod harness;
+mod lifecycle;
 mod loader;
 mod prefect;
 mod snapshots;

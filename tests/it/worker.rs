@@ -3,13 +3,13 @@
 //! Prefect server. A flow run scheduled on its work pool becomes a Kubernetes Job, created
 //! under the plugin's namespaced Role, with no permission refused on the way.
 
-use std::{collections::BTreeMap, path::Path, process::Command, time::Duration};
+use std::{collections::BTreeMap, path::Path, process::Command};
 
 use serde_json::Value;
 
 use crate::{
     cluster::Cluster,
-    harness::{TempDir, base64_decode, prefectctl},
+    harness::{TempDir, prefectctl},
     prefect,
 };
 
@@ -36,50 +36,6 @@ async def main():
 
 asyncio.run(main())
 "#;
-
-/// A kubeconfig that authenticates as `account` with its token (1.20 keeps it in a Secret
-/// that the controller manager creates).
-fn account_kubeconfig(cluster: &Cluster, account: &str, dir: &TempDir) -> std::path::PathBuf {
-    let mut secret = String::new();
-    for _ in 0..100 {
-        let run = cluster.kubectl(
-            &[
-                "get",
-                "serviceaccount",
-                account,
-                "-n",
-                NAMESPACE,
-                "-o",
-                "jsonpath={.secrets[0].name}",
-            ],
-            None,
-        );
-        secret = run.stdout.trim().to_owned();
-        if !secret.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(!secret.is_empty(), "the controller manager made no token for {account}");
-    let token = cluster
-        .kubectl(&["get", "secret", &secret, "-n", NAMESPACE, "-o", "jsonpath={.data.token}"], None)
-        .ok();
-    let token = String::from_utf8(base64_decode(token.trim())).expect("a UTF-8 token");
-    let view = |path: &str| {
-        cluster
-            .kubectl(
-                &["config", "view", "--raw", "--minify", "-o", &format!("jsonpath={{{path}}}")],
-                None,
-            )
-            .ok()
-    };
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: worker\n  user:\n    token: {token}\ncontexts:\n- name: worker\n  context: {{cluster: test, user: worker, namespace: {NAMESPACE}}}\ncurrent-context: worker\n",
-        view(".clusters[0].cluster.server"),
-        view(".clusters[0].cluster.certificate-authority-data"),
-    );
-    dir.write("worker-kubeconfig", &config)
-}
 
 /// The worker container's arguments and literal environment in `rendered` (a JSON List).
 fn worker_command(rendered: &Value) -> (Vec<String>, BTreeMap<String, String>) {
@@ -157,7 +113,7 @@ fn a_flow_run_becomes_a_job_under_the_workers_own_role() {
     env.insert("PREFECT_API_URL".to_owned(), server.api_url.clone());
     env.insert(
         "KUBECONFIG".to_owned(),
-        account_kubeconfig(&cluster, "prefect-worker", &dir).display().to_string(),
+        cluster.account_kubeconfig(NAMESPACE, "prefect-worker", &dir).display().to_string(),
     );
 
     // The first poll creates the work pool, as on a first install.

@@ -51,9 +51,15 @@ pub struct ReleaseArgs {
     /// Release name: the prefix of every resource's name
     #[arg(long, value_name = "NAME", default_value = "prefect", global = true)]
     pub release: String,
-    /// Namespace to install into
-    #[arg(short = 'n', long, value_name = "NAMESPACE", default_value = "default", global = true)]
-    pub namespace: String,
+    /// Namespace of the release: default the kubeconfig context's, else `default`
+    #[arg(short = 'n', long, value_name = "NAMESPACE", global = true)]
+    pub namespace: Option<String>,
+    /// Kubeconfig file: default $KUBECONFIG, else ~/.kube/config
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use: default the current context
+    #[arg(long = "kube-context", value_name = "NAME", global = true)]
+    pub kube_context: Option<String>,
     /// Print what happens, step by step, to standard error
     #[arg(long, global = true)]
     pub debug: bool,
@@ -69,11 +75,115 @@ pub enum Command {
     Plugins(PluginsCommand),
     /// Print the default values, documented, or their JSON Schema
     Values(ValuesArgs),
+    /// Install or upgrade the release on the cluster (server-side apply)
+    Apply(ApplyArgs),
+    /// Show what `apply` would change, as a unified diff (exit 1 when something would)
+    Diff(DiffArgs),
+    /// Show the release's current revision and whether each of its objects is ready
+    Status,
+    /// List the releases of the namespace (or of every namespace)
+    List {
+        /// List the releases of every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// List the release's revisions
+    History,
+    /// Apply an earlier revision's objects again, as a new revision
+    Rollback(RollbackArgs),
+    /// Delete the release's objects, keeping its data unless asked, and its records last
+    Uninstall(UninstallArgs),
     /// Print a shell completion script
     Completions {
         /// The shell
         shell: Shell,
     },
+}
+
+/// How long to wait, as `90s`, `5m`, `1h30m` or seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text)
+}
+
+/// What `apply` and `rollback` share: how to write and whether to wait.
+#[derive(Debug, Args, Clone)]
+pub struct WriteArgs {
+    /// Take over fields that another field manager owns instead of failing on the conflict
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Wait until the Deployments, StatefulSets, Jobs and claims are ready
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits before the command fails
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// How to write.
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Create the namespace when it does not exist
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// `server`: the API server checks everything and stores nothing; show what would change
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub dry_run: Option<DryRun>,
+    /// Forget the values recorded by the release's earlier revisions: only -f and --set count
+    #[arg(long)]
+    pub reset_values: bool,
+}
+
+/// `--dry-run` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// The API server validates and computes every object, and stores nothing
+    Server,
+}
+
+/// `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Forget the values recorded by the release's earlier revisions
+    #[arg(long)]
+    pub reset_values: bool,
+    /// Show the result of taking over fields that another field manager owns
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Colour the diff: `auto` when standard output is a terminal
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When writing to a terminal
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// `rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The revision to go back to: default the one before the current
+    pub revision: Option<u32>,
+    /// How to write.
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Also delete the data: PersistentVolumeClaims and the Secrets that belong with them
+    #[arg(long)]
+    pub delete_data: bool,
 }
 
 /// `render`.

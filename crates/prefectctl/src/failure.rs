@@ -20,6 +20,16 @@ impl Failure {
         Failure { code: 1, messages }
     }
 
+    /// An exit code without a message (`diff` found differences).
+    pub fn quiet(code: u8) -> Failure {
+        Failure { code, messages: Vec::new() }
+    }
+
+    /// The same messages with exit code `code`.
+    pub fn with_code(self, code: u8) -> Failure {
+        Failure { code, ..self }
+    }
+
     /// Prints every message to standard error and returns the exit code.
     pub fn report(self) -> ExitCode {
         for message in &self.messages {

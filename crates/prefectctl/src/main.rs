@@ -4,15 +4,27 @@
 //! `ARCHITECTURE.md` for the path from plugins through the manifest graph to the output.
 #![forbid(unsafe_code)]
 
+mod apply_cmd;
+mod build;
 mod capabilities;
+mod changes;
 mod cli;
+mod diff_cmd;
+mod duration;
 mod failure;
+mod inspect_cmd;
 mod output;
+mod plan;
 mod plugins_cmd;
 mod release;
 mod render;
+mod rollback_cmd;
+mod session;
 mod stack;
+mod uninstall_cmd;
 mod values_cmd;
+mod wait;
+mod write;
 
 use std::{io::Write, process::ExitCode};
 
@@ -36,14 +48,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Render(args) => render::run(&cli.release, args)?,
         Command::Plugins(command) => plugins_cmd::run(&cli.release, command)?,
         Command::Values(args) => values_cmd::run(&cli.release, args)?,
+        Command::Apply(args) => apply_cmd::run(&cli.release, args)?,
+        Command::Diff(args) => {
+            // Like `kubectl diff`: 0 no differences, 1 differences, 2 trouble.
+            let diff = diff_cmd::run(&cli.release, args).map_err(|f| f.with_code(2))?;
+            print(&diff.text);
+            return if diff.differs { Err(Failure::quiet(1)) } else { Ok(()) };
+        }
+        Command::Status => inspect_cmd::status(&cli.release)?,
+        Command::List { all_namespaces } => inspect_cmd::list(&cli.release, *all_namespaces)?,
+        Command::History => inspect_cmd::history(&cli.release)?,
+        Command::Rollback(args) => rollback_cmd::run(&cli.release, args)?,
+        Command::Uninstall(args) => uninstall_cmd::run(&cli.release, args)?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "prefectctl", &mut script);
             String::from_utf8_lossy(&script).into_owned()
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`prefectctl render | head`) is not an error worth reporting.
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    print(&text);
     Ok(())
+}
+
+/// Writes `text` to standard output; a closed pipe (`prefectctl render | head`) is not an
+/// error worth reporting.
+fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }

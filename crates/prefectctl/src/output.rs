@@ -3,6 +3,8 @@
 //! YAML is written by serde-saphyr, which quotes strings that YAML 1.1 readers (kubectl) would
 //! otherwise read as booleans or numbers (`"on"`, `"yes"`, `"0777"`).
 
+use std::fmt::Write as _;
+
 use anyhow::{Context as _, Result};
 use prefect_manifest::Graph;
 use serde_json::{Value, json};
@@ -28,7 +30,7 @@ pub fn yaml_stream(graph: &Graph) -> Result<String> {
 
 /// Long one-line strings (URLs, commands) stay on one line rather than folded (`>-`), which
 /// some readers and many people misread; strings with line breaks are literal blocks (`|`).
-fn yaml_options() -> serde_saphyr::SerializerOptions {
+pub fn yaml_options() -> serde_saphyr::SerializerOptions {
     serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX }
 }
 
@@ -39,4 +41,26 @@ pub fn json_list(graph: &Graph) -> Result<String> {
     let mut text = serde_json::to_string_pretty(&list)?;
     text.push('\n');
     Ok(text)
+}
+
+/// Left-aligned columns separated by three spaces, the last column unpadded.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<width$}   ", width = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -44,7 +44,7 @@ fn list(args: &ReleaseArgs) -> String {
             Err(err) => eprintln!("warning: {err}"),
         }
     }
-    table(&rows)
+    crate::output::table(&rows)
 }
 
 fn describe(args: &ReleaseArgs, arg: &str) -> Result<String, Failure> {
@@ -87,28 +87,6 @@ fn description(plugin: &Plugin) -> String {
             rows.push([format!("  {key}"), first]);
         }
     }
-    out.push_str(&table(&rows));
-    out
-}
-
-/// Left-aligned columns separated by three spaces, the last column unpadded.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0; N];
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                out.push_str(cell);
-            } else {
-                let _ = write!(out, "{cell:<width$}   ", width = widths[i]);
-            }
-        }
-        out.push('\n');
-    }
+    out.push_str(&crate::output::table(&rows));
     out
 }

@@ -8,7 +8,11 @@ use prefect_plugin_host::{Locator, Plugin};
 use prefect_values::{Layer, Section, SetKind, Severity, Values};
 use serde_json::Value;
 
-use crate::{cli::ReleaseArgs, failure::Failure, stack};
+use crate::{
+    cli::ReleaseArgs,
+    failure::Failure,
+    stack::{self, Base},
+};
 
 /// The `global:` section's name.
 pub const GLOBAL: &str = "global";
@@ -25,14 +29,29 @@ pub struct Release {
     pub values: Values,
 }
 
-/// Reads values, loads the stack and validates, reporting every problem of a step at once.
+/// Reads values, loads the default stack and validates, reporting every problem of a step at
+/// once: a release as `render` sees it, in `-n` or `default`.
 pub fn prepare(args: &ReleaseArgs) -> Result<Release, Failure> {
-    check_names(args)?;
-    let values = read_values(args)?;
-    let plugins = load_stack(args)?;
-    validate(&values, &plugins)?;
-    Ok(Release { name: args.release.clone(), namespace: args.namespace.clone(), plugins, values })
+    let namespace = args.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    prepare_on(args, &namespace, &Base::default_stack(), None)
 }
+
+/// [`prepare`] on top of `base` and, when an upgrade reuses them, a release's recorded values.
+pub fn prepare_on(
+    args: &ReleaseArgs,
+    namespace: &str,
+    base: &Base,
+    recorded: Option<Layer>,
+) -> Result<Release, Failure> {
+    check_names(&args.release, namespace)?;
+    let values = read_values(args, recorded)?;
+    let plugins = load_stack(args, base)?;
+    validate(&values, &plugins)?;
+    Ok(Release { name: args.release.clone(), namespace: namespace.to_owned(), plugins, values })
+}
+
+/// The namespace of commands that do not contact a cluster, when `-n` is not given.
+pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// The plugin folders, in search order.
 pub fn locator(args: &ReleaseArgs) -> Locator {
@@ -44,9 +63,9 @@ pub fn locator(args: &ReleaseArgs) -> Locator {
     )
 }
 
-/// Loads the stack the flags select.
-pub fn load_stack(args: &ReleaseArgs) -> Result<Vec<Plugin>, Failure> {
-    let flag_errors = stack::check_flags(&args.plugins, &args.without);
+/// Loads the stack the flags select on top of `base`.
+pub fn load_stack(args: &ReleaseArgs, base: &Base) -> Result<Vec<Plugin>, Failure> {
+    let flag_errors = stack::check_flags(base, &args.plugins, &args.without);
     if !flag_errors.is_empty() {
         return Err(Failure::input(flag_errors));
     }
@@ -55,7 +74,7 @@ pub fn load_stack(args: &ReleaseArgs) -> Result<Vec<Plugin>, Failure> {
         let dirs: Vec<String> = locator.dirs().iter().map(|d| d.display().to_string()).collect();
         eprintln!("debug: plugin folders, in search order: {}", dirs.join(", "));
     }
-    let plugins = stack::resolve(&args.plugins, &args.without, &locator, args.debug)
+    let plugins = stack::resolve(base, &args.plugins, &args.without, &locator, args.debug)
         .map_err(|errors| Failure::runtime(errors.0))?;
     if args.debug {
         let names: Vec<&str> = plugins.iter().map(Plugin::name).collect();
@@ -70,9 +89,10 @@ pub fn load_stack(args: &ReleaseArgs) -> Result<Vec<Plugin>, Failure> {
     Ok(plugins)
 }
 
-/// Reads `-f` files, then `--set`, then `--set-string`, in that order as Helm does.
-pub fn read_values(args: &ReleaseArgs) -> Result<Values, Failure> {
-    let mut layers = Vec::new();
+/// Reads `-f` files, then `--set`, then `--set-string`, in that order as Helm does, over the
+/// values a release recorded, if any.
+pub fn read_values(args: &ReleaseArgs, recorded: Option<Layer>) -> Result<Values, Failure> {
+    let mut layers: Vec<Layer> = recorded.into_iter().collect();
     let mut errors = Vec::new();
     for file in &args.values {
         match Layer::from_yaml_file(file) {
@@ -134,20 +154,16 @@ pub fn global_values(values: &Values) -> Result<GlobalValues, Failure> {
 
 /// Release and namespace names must be DNS labels. The release also starts the names of
 /// Services, which must begin with a letter (DNS-1035), and leaves room for a suffix.
-fn check_names(args: &ReleaseArgs) -> Result<(), Failure> {
+fn check_names(release: &str, namespace: &str) -> Result<(), Failure> {
     let mut errors = Vec::new();
-    if !is_dns_label(&args.release, 53)
-        || !args.release.starts_with(|c: char| c.is_ascii_lowercase())
-    {
+    if !is_dns_label(release, 53) || !release.starts_with(|c: char| c.is_ascii_lowercase()) {
         errors.push(format!(
-            "--release {:?} is not a valid release name: use at most 53 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
-            args.release
+            "--release {release:?} is not a valid release name: use at most 53 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
         ));
     }
-    if !is_dns_label(&args.namespace, 63) {
+    if !is_dns_label(namespace, 63) {
         errors.push(format!(
-            "--namespace {:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
-            args.namespace
+            "--namespace {namespace:?} is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
         ));
     }
     if errors.is_empty() { Ok(()) } else { Err(Failure::input(errors)) }

@@ -12,13 +12,40 @@ use prefect_plugin_host::{Locator, Plugin, PluginSpec, load};
 /// The plugins a release has when no flag says otherwise.
 pub const DEFAULT_STACK: &[&str] = &["server"];
 
+/// The plugins the flags start from: the default stack for a new release, or the plugins an
+/// installed release recorded (an upgrade keeps them unless `--without` drops one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// Each plugin's name and how it was selected.
+    pub plugins: Vec<(String, PluginSpec)>,
+    /// What the base is, for messages: `the default stack`, `release prefect`.
+    pub what: String,
+}
+
+impl Base {
+    /// The default stack.
+    pub fn default_stack() -> Base {
+        Base {
+            plugins: DEFAULT_STACK
+                .iter()
+                .map(|name| ((*name).to_owned(), PluginSpec::Name((*name).to_owned())))
+                .collect(),
+            what: "the default stack".to_owned(),
+        }
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.plugins.iter().map(|(name, _)| name.as_str()).collect()
+    }
+}
+
 /// A stack that could not be assembled; every problem, not just the first.
 #[derive(Debug)]
 pub struct StackErrors(pub Vec<String>);
 
 /// The problems with `--plugin` and `--without` themselves, before anything is loaded: a
-/// plugin both selected and left out, or left out without being in the default stack.
-pub fn check_flags(selected: &[String], without: &[String]) -> Vec<String> {
+/// plugin both selected and left out, or left out without being in the base.
+pub fn check_flags(base: &Base, selected: &[String], without: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
     for arg in selected {
         if let PluginSpec::Name(name) = PluginSpec::parse(arg)
@@ -30,29 +57,32 @@ pub fn check_flags(selected: &[String], without: &[String]) -> Vec<String> {
         }
     }
     for name in without {
-        if !DEFAULT_STACK.contains(&name.as_str()) {
+        if !base.names().contains(&name.as_str()) {
             errors.push(format!(
-                "--without {name}: `{name}` is not in the default stack ({}); leave the flag out",
-                DEFAULT_STACK.join(", ")
+                "--without {name}: `{name}` is not in {} ({}); leave the flag out",
+                base.what,
+                base.names().join(", ")
             ));
         }
     }
     errors
 }
 
-/// Loads the default stack (less `without`) plus `selected`, plus everything they require, and
-/// returns the plugins in run order. The flags are those [`check_flags`] accepts.
+/// Loads the base (less `without`) plus `selected`, plus everything they require, and returns
+/// the plugins in run order. The flags are those [`check_flags`] accepts.
 pub fn resolve(
+    base: &Base,
     selected: &[String],
     without: &[String],
     locator: &Locator,
     debug: bool,
 ) -> Result<Vec<Plugin>, StackErrors> {
     let mut errors = Vec::new();
-    let mut specs: Vec<PluginSpec> = DEFAULT_STACK
+    let mut specs: Vec<PluginSpec> = base
+        .plugins
         .iter()
-        .filter(|name| !without.iter().any(|w| w == *name))
-        .map(|name| PluginSpec::Name((*name).to_owned()))
+        .filter(|(name, _)| !without.contains(name))
+        .map(|(_, spec)| spec.clone())
         .collect();
     for spec in selected.iter().map(|arg| PluginSpec::parse(arg)) {
         if !specs.contains(&spec) {

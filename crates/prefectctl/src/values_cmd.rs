@@ -13,7 +13,7 @@ use crate::{
 
 /// `prefectctl values`.
 pub fn run(args: &ReleaseArgs, values: &ValuesArgs) -> Result<String, Failure> {
-    let plugins = release::load_stack(args)?;
+    let plugins = release::load_stack(args, &crate::stack::Base::default_stack())?;
     if values.schema {
         let mut properties = Map::new();
         for section in release::sections(&plugins) {

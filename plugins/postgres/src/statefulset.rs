@@ -61,7 +61,7 @@ pub fn build(
                 ..LabelSelector::default()
             },
             template,
-            volume_claim_templates: persistent.then(|| vec![claim(values)]),
+            volume_claim_templates: persistent.then(|| vec![claim(ctx, values)]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
@@ -132,11 +132,14 @@ pub fn pull_policy(ctx: &Context, values: &Values) -> String {
     values.image.pull_policy.unwrap_or(ctx.global().prefect.image.pull_policy).as_str().to_owned()
 }
 
-fn claim(values: &Values) -> PersistentVolumeClaim {
+/// The claim template; its labels go on the claims the StatefulSet makes, which are in no
+/// release record, so that `uninstall --delete-data` can find them.
+fn claim(ctx: &Context, values: &Values) -> PersistentVolumeClaim {
     let persistence = &values.persistence;
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".to_owned()),
+            labels: Some(ctx.labels(COMPONENT)),
             annotations: (!persistence.annotations.is_empty())
                 .then(|| persistence.annotations.clone()),
             ..ObjectMeta::default()

@@ -274,6 +274,13 @@ fn the_statefulset_runs_the_official_image_restricted_on_a_claim() {
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": {
+                  "labels": {
+                    "app.kubernetes.io/component": "postgresql",
+                    "app.kubernetes.io/instance": "prefect",
+                    "app.kubernetes.io/managed-by": "prefectctl",
+                    "app.kubernetes.io/name": "prefect-postgresql",
+                    "app.kubernetes.io/part-of": "prefect"
+                  },
                   "name": "data"
                 },
                 "spec": {

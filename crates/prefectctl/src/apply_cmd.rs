@@ -1,0 +1,158 @@
+//! `apply`: installs or upgrades the release. On an installed release it starts from the
+//! plugins and values the last revision recorded, with the flags on top; see [`crate::write`]
+//! for what a write does, and [`crate::changes`] for `--dry-run=server`.
+
+use std::fmt::Write as _;
+
+use prefect_cluster::{
+    discovery::builtin,
+    lock::{Lock, LockError},
+    record::{PluginRecord, Status},
+};
+use prefect_plugin_host::PluginSpec;
+use serde_json::json;
+
+use crate::{
+    changes,
+    cli::{ApplyArgs, ReleaseArgs},
+    failure::Failure,
+    plan::{self, Plan},
+    release::Release,
+    session::{Session, failure},
+    write::{self, Change},
+};
+
+/// `prefectctl apply`.
+pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
+    let session = Session::open(args)?;
+    if apply.dry_run.is_some() {
+        return dry_run(&session, args, apply);
+    }
+    if apply.create_namespace {
+        create_namespace(&session)?;
+    }
+    let lock = take_lock(&session)?;
+    let result = install_or_upgrade(&session, args, apply);
+    // An unreleased lock expires on its own: what the user needs is the apply's outcome.
+    let _ = session.block_on(lock.release());
+    result
+}
+
+fn install_or_upgrade(
+    session: &Session,
+    args: &ReleaseArgs,
+    apply: &ApplyArgs,
+) -> Result<String, Failure> {
+    let history = session.history()?;
+    let release = plan::prepare(session, args, &history, apply.reset_values)?;
+    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
+    let graph = plan::graph(session, &info, &release)?;
+    let plan = Plan::new(session, &info, graph, &write::previous_objects(&history))?;
+    let upgrade = history.iter().any(|r| r.status == Status::Deployed);
+    let change = Change {
+        description: if upgrade { "Upgrade complete" } else { "Install complete" }.to_owned(),
+        plugins: plugin_records(&release, args),
+        values: release.values.tree().clone(),
+    };
+    let written = write::write(session, &plan, &history, change, &apply.write)?;
+    let mut out = format!(
+        "{}: revision {} deployed: {} objects applied",
+        session.describe(),
+        written.revision,
+        written.applied
+    );
+    if !written.pruned.is_empty() {
+        let _ = write!(out, ", {} pruned ({})", written.pruned.len(), written.pruned.join(", "));
+    }
+    if !written.kept.is_empty() {
+        let _ = write!(out, "; kept, being data: {}", written.kept.join(", "));
+    }
+    let _ = writeln!(out, "; {} API requests", session.cluster.requests());
+    Ok(out)
+}
+
+/// `apply --dry-run=server`: every object checked by the API server, nothing stored, and what
+/// would change listed.
+fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
+    let history = session.history()?;
+    let release = plan::prepare(session, args, &history, apply.reset_values)?;
+    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
+    let graph = plan::graph(session, &info, &release)?;
+    let previous = write::previous_objects(&history);
+    let plan = Plan::new(session, &info, graph, &previous)?;
+    let changes = changes::compute(session, &plan, &previous, apply.write.force_conflicts)?;
+    let mut out = format!("{}: server dry run, nothing was stored\n", session.describe());
+    for change in &changes {
+        let _ = writeln!(out, "{:<10}{}", change.verb(), change.key);
+    }
+    let count = |verb: &str| changes.iter().filter(|c| c.verb() == verb).count();
+    let _ = writeln!(
+        out,
+        "{} to create, {} to update, {} to delete, {} unchanged; {} API requests",
+        count("create"),
+        count("update"),
+        count("delete"),
+        count("unchanged"),
+        session.cluster.requests()
+    );
+    Ok(out)
+}
+
+/// How each plugin was selected, for the record: by name, or by its library's full path.
+pub fn plugin_records(release: &Release, args: &ReleaseArgs) -> Vec<PluginRecord> {
+    let paths: Vec<std::path::PathBuf> = args
+        .plugins
+        .iter()
+        .filter_map(|arg| match PluginSpec::parse(arg) {
+            PluginSpec::Path(path) => std::fs::canonicalize(path).ok(),
+            PluginSpec::Name(_) => None,
+        })
+        .collect();
+    release
+        .plugins
+        .iter()
+        .map(|plugin| {
+            let canonical =
+                std::fs::canonicalize(&plugin.path).unwrap_or_else(|_| plugin.path.clone());
+            let by_path = paths.contains(&canonical);
+            PluginRecord {
+                name: plugin.name().to_owned(),
+                version: plugin.manifest.version.clone(),
+                spec: if by_path {
+                    canonical.display().to_string()
+                } else {
+                    plugin.name().to_owned()
+                },
+            }
+        })
+        .collect()
+}
+
+/// Takes the release's lock, or says who holds it and until when.
+pub fn take_lock(session: &Session) -> Result<Lock, Failure> {
+    session.block_on(session.cluster.lock(&session.namespace, &session.release)).map_err(|err| match err {
+        LockError::Held { holder, since, expires_in } => Failure::runtime(vec![format!(
+            "{} is being changed by another prefectctl ({holder}, since {since}): wait until it \
+             finishes; if that command was killed, its lock expires within {expires_in}s and the \
+             next apply completes what it left",
+            session.describe()
+        )]),
+        LockError::Cluster(err) if err.status() == Some(404) => Failure::runtime(vec![format!(
+            "namespace {} does not exist: create it, or pass --create-namespace",
+            session.namespace
+        )]),
+        LockError::Cluster(err) => failure(err),
+    })
+}
+
+/// Creates the release namespace unless it exists.
+fn create_namespace(session: &Session) -> Result<(), Failure> {
+    let namespace = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": session.namespace },
+    });
+    let target = builtin("v1", "Namespace", "namespaces", false);
+    session.block_on(session.cluster.create(&target, &namespace)).map_err(failure)?;
+    Ok(())
+}

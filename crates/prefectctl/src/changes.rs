@@ -1,0 +1,170 @@
+//! What a write would change, object by object: each planned object as the API server would
+//! store it (a server-side dry run), next to the live object; and the objects earlier revisions
+//! applied that the plan no longer has. `apply --dry-run=server` lists the changes and `diff`
+//! shows them.
+//!
+//! Objects are compared without their `managedFields` (bookkeeping of who set what), and
+//! Secrets' values are never shown: each becomes `***`, or `*** (before)` and `*** (after)`
+//! where it changes.
+
+use std::collections::BTreeSet;
+
+use prefect_cluster::objects::ApplyOptions;
+use prefect_manifest::ResourceKey;
+use serde_json::{Map, Value};
+
+use crate::{
+    failure::Failure,
+    plan::Plan,
+    session::{Session, failure},
+    write::is_data,
+};
+
+/// One object's change.
+pub struct ObjectChange {
+    /// Which object.
+    pub key: ResourceKey,
+    /// The live object, normalised; `None` when it does not exist.
+    pub live: Option<Value>,
+    /// The object as the write would leave it, normalised; `None` when pruned.
+    pub planned: Option<Value>,
+    /// An object earlier revisions applied that the plan drops but keeps, being data.
+    pub kept: bool,
+}
+
+impl ObjectChange {
+    /// `create`, `update`, `unchanged`, `delete` or `keep`.
+    pub fn verb(&self) -> &'static str {
+        match (&self.live, &self.planned) {
+            (None, Some(_)) => "create",
+            (Some(live), Some(planned)) if live == planned => "unchanged",
+            (Some(_), Some(_)) => "update",
+            (Some(_), None) if self.kept => "keep",
+            (Some(_), None) => "delete",
+            (None, None) => "unchanged",
+        }
+    }
+
+    /// Whether the write changes the object.
+    pub fn changes(&self) -> bool {
+        !matches!(self.verb(), "unchanged" | "keep")
+    }
+}
+
+/// The changes writing `plan` after `previous` (objects of earlier revisions) would make;
+/// `force` takes over fields of other managers, as `--force-conflicts` does.
+pub fn compute(
+    session: &Session,
+    plan: &Plan,
+    previous: &[Value],
+    force: bool,
+) -> Result<Vec<ObjectChange>, Failure> {
+    let planned = plan.graph.ordered();
+    let dry_run = ApplyOptions { dry_run: true, force };
+    let results = session.block_on(futures::future::join_all(planned.iter().map(
+        |(key, object)| async move {
+            let target = plan.target(key);
+            let live = session.cluster.get(target, key.namespace.as_deref(), &key.name).await?;
+            let would = session.cluster.apply(target, object, dry_run).await?;
+            Ok::<_, prefect_cluster::Error>(((*key).clone(), live, would))
+        },
+    )));
+    let mut changes = Vec::new();
+    for result in results {
+        let (key, live, would) = result.map_err(failure)?;
+        let live = live.map(normalize);
+        let planned = Some(normalize(would));
+        changes.push(ObjectChange { key, live, planned, kept: false });
+    }
+
+    let keys: BTreeSet<ResourceKey> = planned.iter().map(|(key, _)| (*key).clone()).collect();
+    let mut seen = BTreeSet::new();
+    for object in previous {
+        let Ok(key) = ResourceKey::of(object) else { continue };
+        if keys.contains(&key) || !seen.insert(key.clone()) {
+            continue;
+        }
+        let Some(target) = plan.target_of(&key) else { continue };
+        let live = session
+            .block_on(session.cluster.get(target, key.namespace.as_deref(), &key.name))
+            .map_err(failure)?;
+        if let Some(live) = live {
+            changes.push(ObjectChange {
+                key,
+                live: Some(normalize(live)),
+                planned: None,
+                kept: is_data(object),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// The object without what never matters to a user comparing: its managed fields.
+fn normalize(mut object: Value) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    object
+}
+
+/// `live` and `planned` with Secret values hidden: `***` where equal, `*** (before)` and
+/// `*** (after)` where they differ, so that a diff shows which keys change but never a value.
+pub fn redact(live: Option<&Value>, planned: Option<&Value>) -> (Option<Value>, Option<Value>) {
+    let is_secret = |v: Option<&Value>| v.is_some_and(|v| v["kind"] == "Secret");
+    if !is_secret(live) && !is_secret(planned) {
+        return (live.cloned(), planned.cloned());
+    }
+    let data = |v: Option<&Value>, field: &str| {
+        v.and_then(|v| v.get(field)).and_then(Value::as_object).cloned().unwrap_or_default()
+    };
+    let mut live = live.cloned();
+    let mut planned = planned.cloned();
+    for field in ["data", "stringData"] {
+        let (before, after) = (data(live.as_ref(), field), data(planned.as_ref(), field));
+        let mask = |own: &Map<String, Value>,
+                    other: &Map<String, Value>,
+                    suffix: &str|
+         -> Map<String, Value> {
+            own.iter()
+                .map(|(key, value)| {
+                    let text = if other.get(key) == Some(value) {
+                        "***".to_owned()
+                    } else {
+                        format!("*** ({suffix})")
+                    };
+                    (key.clone(), Value::String(text))
+                })
+                .collect()
+        };
+        if let Some(live) =
+            live.as_mut().and_then(Value::as_object_mut).filter(|o| o.contains_key(field))
+        {
+            live.insert(field.to_owned(), Value::Object(mask(&before, &after, "before")));
+        }
+        if let Some(planned) =
+            planned.as_mut().and_then(Value::as_object_mut).filter(|o| o.contains_key(field))
+        {
+            planned.insert(field.to_owned(), Value::Object(mask(&after, &before, "after")));
+        }
+    }
+    (live, planned)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secret_values_are_never_shown_but_changes_are() {
+        let live = json!({ "kind": "Secret", "data": { "same": "c2FtZQ==", "old": "b2xk" } });
+        let planned = json!({ "kind": "Secret", "data": { "same": "c2FtZQ==", "old": "bmV3" } });
+        let (live, planned) = redact(Some(&live), Some(&planned));
+        assert_eq!(live.unwrap()["data"], json!({ "same": "***", "old": "*** (before)" }));
+        assert_eq!(planned.unwrap()["data"], json!({ "same": "***", "old": "*** (after)" }));
+        let config = json!({ "kind": "ConfigMap", "data": { "a": "visible" } });
+        assert_eq!(redact(Some(&config), None).0.unwrap(), config);
+    }
+}

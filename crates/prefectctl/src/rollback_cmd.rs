@@ -1,0 +1,70 @@
+//! `rollback [REVISION]`: applies the objects an earlier revision recorded again, as a new
+//! revision with that revision's plugins and values (so a later `apply` continues from them).
+//! The plugins do not run: the recorded objects are applied as they were, generated passwords
+//! included.
+
+use prefect_cluster::record::Status;
+
+use crate::{
+    apply_cmd::take_lock,
+    cli::{ReleaseArgs, RollbackArgs},
+    failure::Failure,
+    inspect_cmd::not_installed,
+    plan::{Plan, base_revision, recorded_graph},
+    session::{Session, failure},
+    write::{self, Change},
+};
+
+/// `prefectctl rollback`.
+pub fn run(args: &ReleaseArgs, rollback: &RollbackArgs) -> Result<String, Failure> {
+    let session = Session::open(args)?;
+    let lock = take_lock(&session)?;
+    let result = roll_back(&session, rollback);
+    let _ = session.block_on(lock.release());
+    result
+}
+
+fn roll_back(session: &Session, rollback: &RollbackArgs) -> Result<String, Failure> {
+    let history = session.history()?;
+    let Some(current) = base_revision(&history) else { return Err(not_installed(session)) };
+    let wanted = match rollback.revision {
+        Some(number) => history.iter().find(|r| r.revision == number),
+        None => history.iter().rev().find(|r| {
+            r.revision < current.revision
+                && matches!(r.status, Status::Superseded | Status::Deployed)
+        }),
+    };
+    let Some(target) = wanted else {
+        let known: Vec<String> = history.iter().map(|r| r.revision.to_string()).collect();
+        return Err(Failure::input(vec![match rollback.revision {
+            Some(number) => format!(
+                "{} has no revision {number}: its revisions are {} (prefectctl history)",
+                session.describe(),
+                known.join(", ")
+            ),
+            None => format!(
+                "{} has no deployed revision before {} to go back to (prefectctl history)",
+                session.describe(),
+                current.revision
+            ),
+        }]));
+    };
+    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
+    let plan =
+        Plan::new(session, &info, recorded_graph(target)?, &write::previous_objects(&history))?;
+    let change = Change {
+        description: format!("Rollback to {}", target.revision),
+        plugins: target.plugins.clone(),
+        values: target.values.clone(),
+    };
+    let written = write::write(session, &plan, &history, change, &rollback.write)?;
+    Ok(format!(
+        "{}: rolled back to revision {} as revision {}: {} objects applied, {} pruned; {} API requests\n",
+        session.describe(),
+        target.revision,
+        written.revision,
+        written.applied,
+        written.pruned.len(),
+        session.cluster.requests()
+    ))
+}
