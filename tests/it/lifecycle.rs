@@ -166,6 +166,15 @@ fn install_upgrades_that_remember_prune_and_a_no_op() {
     );
     let list = ctl(&cluster, &["list"]).ok();
     assert!(list.contains("prefect   prefect     5          deployed"), "{list}");
+
+    // Ten revisions are kept, as Helm keeps by default.
+    for _ in 0..7 {
+        ctl(&cluster, &["apply"]).ok();
+    }
+    let history = ctl(&cluster, &["history"]).ok();
+    let revisions: Vec<&str> =
+        history.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(revisions, ["3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]);
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn ensure_postgres() -> Result<(), String> {
 
 /// The folder of the project's Kubernetes scripts (`build.sh`, `start.sh`):
 /// `$PREFECTCTL_K8S_SCRIPTS`, else `../shared/k8s` beside the workspace.
-fn k8s_scripts() -> Result<PathBuf, String> {
+pub fn k8s_scripts() -> Result<PathBuf, String> {
     let dir = match std::env::var_os("PREFECTCTL_K8S_SCRIPTS") {
         Some(dir) => PathBuf::from(dir),
         None => workspace().join("../shared/k8s"),

@@ -4,9 +4,12 @@
 //!   every test (the integration tests start their own Kubernetes API server).
 //! - `cargo xtask bench`: the speed of `prefectctl render` (release build, whole process, plugins
 //!   loaded from disk) next to `kubectl kustomize` of the same output, measured in one run.
+//! - `cargo xtask bench-apply`: `prefectctl apply` of the full stack against a real API server
+//!   next to `kubectl apply --server-side` of the same objects: first install and no-op.
 #![allow(missing_docs)]
 
 mod bench;
+mod bench_apply;
 mod ci;
 
 use std::process::{Command, ExitCode};
@@ -16,8 +19,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("bench-apply") => bench_apply::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--runs N]>");
+            eprintln!("usage: cargo xtask <ci | bench [--runs N] | bench-apply [--runs N]>");
             return ExitCode::from(2);
         }
     };

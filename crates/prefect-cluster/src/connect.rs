@@ -5,13 +5,16 @@
 //! one. The namespace a command works in is `-n`, else the context's, else `default`.
 
 use std::{
+    collections::BTreeMap,
     path::Path,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll},
 };
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource;
 
 use kube::{
     Client, Config,
@@ -29,6 +32,8 @@ pub struct Cluster {
     default_namespace: String,
     server: String,
     requests: Arc<AtomicUsize>,
+    /// The resources of each group version read so far: discovery is read once per command.
+    pub(crate) resources: Arc<Mutex<BTreeMap<String, Vec<APIResource>>>>,
 }
 
 impl Cluster {
@@ -60,14 +65,18 @@ impl Cluster {
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
         let requests = Arc::new(AtomicUsize::new(0));
-        let client = ClientBuilder::try_from(config)
-            .map_err(|err| Error::Unreachable {
-                server: server.clone(),
-                reason: crate::error::one_line(&err.to_string()),
-            })?
-            .with_layer(&Counting { requests: requests.clone() })
-            .build();
-        Ok(Cluster { client, default_namespace, server, requests })
+        let counting = Counting { requests: requests.clone() };
+        let unreachable = |err: kube::Error| Error::Unreachable {
+            server: server.clone(),
+            reason: crate::error::one_line(&err.to_string()),
+        };
+        let client = if config.proxy_url.is_some() {
+            // kube's own stack knows proxies (HTTP/1 only).
+            ClientBuilder::try_from(config).map_err(unreachable)?.with_layer(&counting).build()
+        } else {
+            multiplexed(config, counting).map_err(unreachable)?
+        };
+        Ok(Cluster { client, default_namespace, server, requests, resources: Arc::default() })
     }
 
     /// The namespace of the kubeconfig's context (`default` when it names none).
@@ -84,6 +93,37 @@ impl Cluster {
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
     }
+}
+
+/// A client whose connection speaks HTTP/2 when the server does (as API servers do): every
+/// request of a command, concurrent ones too, shares one TLS connection, where HTTP/1 would
+/// open one per request in flight. The layers are kube's: base URI, authentication (tokens,
+/// exec plugins), extra headers.
+fn multiplexed(config: Config, counting: Counting) -> kube::Result<Client> {
+    use kube::client::ConfigExt;
+
+    let tls = config.rustls_client_config()?;
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    // Small HTTP/2 frames must not wait for Nagle's algorithm (40 ms stalls against delayed
+    // acknowledgements).
+    http.set_nodelay(true);
+    http.set_connect_timeout(config.connect_timeout);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(http);
+    let transport: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new()).build(https);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .layer(counting)
+        .map_err(tower::BoxError::from)
+        .service(transport);
+    Ok(Client::new(service, config.default_namespace))
 }
 
 fn context_error(context: Option<&str>, err: kube::config::KubeconfigError) -> Error {

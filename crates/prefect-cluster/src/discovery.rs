@@ -58,21 +58,15 @@ pub fn builtin(api_version: &str, kind: &str, plural: &str, namespaced: bool) ->
 impl Cluster {
     /// The server's version and served group versions.
     pub async fn server_info(&self) -> Result<ServerInfo> {
-        let version = self
-            .client
-            .apiserver_version()
-            .await
-            .map_err(|err| self.unreachable_or("read the server's version", err))?;
-        let core = self
-            .client
-            .list_core_api_versions()
-            .await
-            .map_err(|err| Error::api("discover the core API", err))?;
-        let groups = self
-            .client
-            .list_api_groups()
-            .await
-            .map_err(|err| Error::api("discover the API groups", err))?;
+        let (version, core, groups) = tokio::join!(
+            self.client.apiserver_version(),
+            self.client.list_core_api_versions(),
+            self.client.list_api_groups()
+        );
+        let version =
+            version.map_err(|err| self.unreachable_or("read the server's version", err))?;
+        let core = core.map_err(|err| Error::api("discover the core API", err))?;
+        let groups = groups.map_err(|err| Error::api("discover the API groups", err))?;
         let mut group_versions: Vec<String> = core.versions;
         for group in groups.groups {
             group_versions.extend(group.versions.into_iter().map(|v| v.group_version));
@@ -90,24 +84,32 @@ impl Cluster {
         info: &ServerInfo,
         kinds: &BTreeSet<(String, String)>,
     ) -> Result<std::result::Result<BTreeMap<(String, String), Target>, Vec<NotServed>>> {
-        let mut resources: BTreeMap<
-            &str,
-            Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource>,
-        > = BTreeMap::new();
-        for (api_version, _) in kinds {
-            if resources.contains_key(api_version.as_str())
-                || !info.group_versions.contains(api_version)
-            {
-                continue;
-            }
+        let wanted: BTreeSet<&String> = {
+            let known = self.resources.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            kinds
+                .iter()
+                .map(|(api_version, _)| api_version)
+                .filter(|gv| info.group_versions.contains(gv) && !known.contains_key(gv.as_str()))
+                .collect()
+        };
+        let lists = futures::future::join_all(wanted.into_iter().map(|api_version| async move {
             let list = if api_version.contains('/') {
                 self.client.list_api_group_resources(api_version).await
             } else {
                 self.client.list_core_api_resources(api_version).await
+            };
+            list.map(|list| (api_version.clone(), list.resources))
+                .map_err(|err| Error::api(format!("discover the resources of {api_version}"), err))
+        }))
+        .await;
+        let resources = {
+            let mut known = self.resources.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for list in lists {
+                let (api_version, resources) = list?;
+                known.insert(api_version, resources);
             }
-            .map_err(|err| Error::api(format!("discover the resources of {api_version}"), err))?;
-            resources.insert(api_version, list.resources);
-        }
+            known.clone()
+        };
         let mut targets = BTreeMap::new();
         let mut missing = Vec::new();
         for (api_version, kind) in kinds {

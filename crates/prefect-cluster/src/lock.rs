@@ -66,49 +66,48 @@ impl Cluster {
         let name = format!("prefectctl.lock.{release}");
         let me = identity();
         let action = || format!("take the lock of release {release} (Lease {namespace}/{name})");
-        let existing = api.get_opt(&name).await.map_err(|err| Error::api(action(), err))?;
-        let now = Timestamp::now();
-        match existing {
-            None => {
-                let lease = lease(&name, &me, now, now, None);
-                if let Err(err) = api.create(&PostParams::default(), &lease).await {
-                    return Err(match err {
-                        kube::Error::Api(status) if status.code == 409 => {
-                            held_by_someone(&api, &name).await
-                        }
-                        other => Error::api(action(), other).into(),
-                    });
-                }
+        // Most of the time nobody holds the lock and creating it is the one request needed;
+        // the loop covers the races with another command taking or giving it back meanwhile.
+        for _ in 0..3 {
+            let now = Timestamp::now();
+            match api.create(&PostParams::default(), &lease(&name, &me, now, now, None)).await {
+                Ok(_) => return Ok(Lock::held(api, name, me)),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => return Err(Error::api(action(), err).into()),
             }
-            Some(current) => {
-                let spec = current.spec.clone().unwrap_or_default();
-                let holder = spec.holder_identity.clone().unwrap_or_default();
-                let renewed = spec.renew_time.map(|t| t.0).unwrap_or(now);
-                let duration = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
-                let expires_in = duration - (now.as_second() - renewed.as_second());
-                if holder != me && expires_in > 0 && holder_alive(&holder) {
-                    let since = spec.acquire_time.map(|t| t.0.to_string()).unwrap_or_default();
-                    return Err(LockError::Held { holder, since, expires_in });
-                }
-                // Expired, or its holder is gone: take it over, unless someone else just did
-                // (the resourceVersion makes the replace fail then).
-                let lease = lease(&name, &me, now, now, current.metadata.resource_version.clone());
-                if let Err(err) = api.replace(&name, &PostParams::default(), &lease).await {
-                    return Err(match err {
-                        kube::Error::Api(status) if status.code == 409 => {
-                            held_by_someone(&api, &name).await
-                        }
-                        other => Error::api(action(), other).into(),
-                    });
-                }
+            let Some(current) =
+                api.get_opt(&name).await.map_err(|err| Error::api(action(), err))?
+            else {
+                continue;
+            };
+            let spec = current.spec.clone().unwrap_or_default();
+            let holder = spec.holder_identity.clone().unwrap_or_default();
+            let renewed = spec.renew_time.map(|t| t.0).unwrap_or(now);
+            let duration = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+            let expires_in = duration - (now.as_second() - renewed.as_second());
+            if holder != me && expires_in > 0 && holder_alive(&holder) {
+                let since = spec.acquire_time.map(|t| t.0.to_string()).unwrap_or_default();
+                return Err(LockError::Held { holder, since, expires_in });
+            }
+            // Expired, or its holder is gone: take it over, unless someone else just did (the
+            // resourceVersion makes the replace fail then).
+            let taken = lease(&name, &me, now, now, current.metadata.resource_version.clone());
+            match api.replace(&name, &PostParams::default(), &taken).await {
+                Ok(_) => return Ok(Lock::held(api, name, me)),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => return Err(Error::api(action(), err).into()),
             }
         }
-        let renewing = tokio::spawn(renew(api.clone(), name.clone(), me));
-        Ok(Lock { api, name, renewing })
+        Err(held_by_someone(&api, &name).await)
     }
 }
 
 impl Lock {
+    fn held(api: Api<Lease>, name: String, me: String) -> Lock {
+        let renewing = tokio::spawn(renew(api.clone(), name.clone(), me));
+        Lock { api, name, renewing }
+    }
+
     /// Gives the lock back.
     pub async fn release(self) -> Result<()> {
         self.renewing.abort();

@@ -32,6 +32,7 @@ pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
         create_namespace(&session)?;
     }
     let lock = take_lock(&session)?;
+    session.step("took the release lock");
     let result = install_or_upgrade(&session, args, apply);
     // An unreleased lock expires on its own: what the user needs is the apply's outcome.
     let _ = session.block_on(lock.release());
@@ -43,11 +44,13 @@ fn install_or_upgrade(
     args: &ReleaseArgs,
     apply: &ApplyArgs,
 ) -> Result<String, Failure> {
-    let history = session.history()?;
+    let (history, info) = session.history_and_server()?;
+    session.step("read the release's history and the server's API versions");
     let release = plan::prepare(session, args, &history, apply.reset_values)?;
-    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
     let graph = plan::graph(session, &info, &release)?;
+    session.step("ran the plugins");
     let plan = Plan::new(session, &info, graph, &write::previous_objects(&history))?;
+    session.step("resolved every kind");
     let upgrade = history.iter().any(|r| r.status == Status::Deployed);
     let change = Change {
         description: if upgrade { "Upgrade complete" } else { "Install complete" }.to_owned(),
@@ -74,9 +77,8 @@ fn install_or_upgrade(
 /// `apply --dry-run=server`: every object checked by the API server, nothing stored, and what
 /// would change listed.
 fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
-    let history = session.history()?;
+    let (history, info) = session.history_and_server()?;
     let release = plan::prepare(session, args, &history, apply.reset_values)?;
-    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
     let graph = plan::graph(session, &info, &release)?;
     let previous = write::previous_objects(&history);
     let plan = Plan::new(session, &info, graph, &previous)?;

@@ -11,7 +11,7 @@ use crate::{
     cli::{Color, DiffArgs, ReleaseArgs},
     failure::Failure,
     plan::{self, Plan},
-    session::{Session, failure},
+    session::Session,
     write,
 };
 
@@ -26,9 +26,8 @@ pub struct Diff {
 /// `prefectctl diff`.
 pub fn run(args: &ReleaseArgs, diff: &DiffArgs) -> Result<Diff, Failure> {
     let session = Session::open(args)?;
-    let history = session.history()?;
+    let (history, info) = session.history_and_server()?;
     let release = plan::prepare(&session, args, &history, diff.reset_values)?;
-    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
     let graph = plan::graph(&session, &info, &release)?;
     let previous = write::previous_objects(&history);
     let plan = Plan::new(&session, &info, graph, &previous)?;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use prefect_cluster::{Cluster, record::Revision};
+use prefect_cluster::{Cluster, ServerInfo, record::Revision};
 use tokio::runtime::Runtime;
 
 use crate::{cli::ReleaseArgs, failure::Failure};
@@ -19,11 +19,13 @@ pub struct Session {
     pub release: String,
     /// `--debug`.
     pub debug: bool,
+    started: std::time::Instant,
 }
 
 impl Session {
     /// Connects as the flags and the kubeconfig say.
     pub fn open(args: &ReleaseArgs) -> Result<Session, Failure> {
+        let started = std::time::Instant::now();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -45,6 +47,7 @@ impl Session {
             namespace,
             release: args.release.clone(),
             debug: args.debug,
+            started,
         })
     }
 
@@ -56,6 +59,28 @@ impl Session {
     /// The release's revisions, oldest first.
     pub fn history(&self) -> Result<Vec<Revision>, Failure> {
         self.block_on(self.cluster.history(&self.namespace, &self.release)).map_err(failure)
+    }
+
+    /// The release's revisions and the server's version and group versions, read at once.
+    pub fn history_and_server(&self) -> Result<(Vec<Revision>, ServerInfo), Failure> {
+        let (history, info) = self.block_on(async {
+            tokio::join!(
+                self.cluster.history(&self.namespace, &self.release),
+                self.cluster.server_info()
+            )
+        });
+        Ok((history.map_err(failure)?, info.map_err(failure)?))
+    }
+
+    /// With `--debug`, says that `step` is done, when, and after how many API requests.
+    pub fn step(&self, step: &str) {
+        if self.debug {
+            eprintln!(
+                "debug: {step} after {:.1?} and {} API requests",
+                self.started.elapsed(),
+                self.cluster.requests()
+            );
+        }
     }
 
     /// `release prefect in namespace prefect`.

@@ -31,6 +31,10 @@ use crate::{
     wait,
 };
 
+/// How many revisions a release keeps (as Helm's `--history-max` does by default); older
+/// records are deleted after a successful write.
+pub const HISTORY_MAX: u32 = 10;
+
 /// What the new revision records besides its objects.
 pub struct Change {
     /// `Install complete`, `Upgrade complete`, `Rollback to 2`.
@@ -105,6 +109,7 @@ pub fn write(
     doomed.reverse();
 
     check_rights(session, plan, &planned, &before, &doomed)?;
+    session.step("checked your rights");
 
     let mut record = Revision {
         release: session.release.clone(),
@@ -118,6 +123,7 @@ pub fn write(
         objects: plan.objects(),
     };
     session.block_on(session.cluster.write_record(&record)).map_err(failure)?;
+    session.step("recorded the revision as pending");
 
     let outcome = apply(session, plan, args.force_conflicts)
         .and_then(|applied| prune(session, plan, &doomed).map(|pruned| (applied, pruned)))
@@ -143,11 +149,20 @@ pub fn write(
     record.status = Status::Deployed;
     record.description = change.description;
     record.time = now();
-    session.block_on(session.cluster.write_record(&record)).map_err(failure)?;
-    for older in history.iter().filter(|r| matches!(r.status, Status::Deployed | Status::Pending)) {
-        let superseded = Revision { status: Status::Superseded, ..older.clone() };
-        session.block_on(session.cluster.write_record(&superseded)).map_err(failure)?;
-    }
+    let superseded: Vec<Revision> = history
+        .iter()
+        .filter(|r| matches!(r.status, Status::Deployed | Status::Pending))
+        .map(|older| Revision { status: Status::Superseded, ..older.clone() })
+        .collect();
+    let records = std::iter::once(&record).chain(&superseded);
+    let written = session
+        .block_on(futures::future::join_all(records.map(|r| session.cluster.write_record(r))));
+    written.into_iter().collect::<Result<Vec<()>, _>>().map_err(failure)?;
+    let expired = history.iter().map(|r| r.revision).filter(|n| n + HISTORY_MAX <= record.revision);
+    let deleted = session.block_on(futures::future::join_all(
+        expired.map(|n| session.cluster.delete_record(&session.namespace, &session.release, n)),
+    ));
+    deleted.into_iter().collect::<Result<Vec<()>, _>>().map_err(failure)?;
     Ok(Written {
         revision: record.revision,
         applied,
@@ -173,13 +188,7 @@ fn apply(session: &Session, plan: &Plan, force: bool) -> Result<usize, Failure> 
             return Err(Failure::runtime(errors));
         }
         applied += wave.len();
-        if session.debug {
-            eprintln!(
-                "debug: applied a wave of {} ({} API requests so far)",
-                wave.len(),
-                session.cluster.requests()
-            );
-        }
+        session.step(&format!("applied a wave of {}", wave.len()));
     }
     Ok(applied)
 }
