@@ -482,3 +482,48 @@ subjects: [{ kind: ServiceAccount, name: deployer, namespace: prefect }]
     assert_eq!(written_by_prefectctl(&before, &snapshot(&cluster)), Vec::<String>::new());
     assert_eq!(statuses(&cluster), ["deployed"]);
 }
+
+#[test]
+fn create_namespace_dry_run_and_status() {
+    let cluster = Cluster::start();
+    let stderr = ctl(&cluster, &["apply"]).fails(1);
+    assert_eq!(
+        stderr,
+        "error: namespace prefect does not exist: create it, or pass --create-namespace\n"
+    );
+    ctl(&cluster, &["apply", "--create-namespace"]).ok();
+
+    // A server dry run lists the changes and stores nothing.
+    let before = snapshot_before_write(&cluster);
+    let out = ctl(
+        &cluster,
+        &["--plugin", "agent", "apply", "--dry-run=server", "--set", "server.replicaCount=1"],
+    )
+    .ok();
+    assert!(
+        out.starts_with(
+            "release prefect in namespace prefect: server dry run, nothing was stored\n"
+        ),
+        "{out}"
+    );
+    for line in [
+        "create    Deployment/prefect/prefect-worker",
+        "unchanged Deployment/prefect/prefect-server",
+        "create    Role/prefect/prefect-worker",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(out.contains("4 to create, 0 to update, 0 to delete, 4 unchanged"), "{out}");
+    assert_eq!(written_by_prefectctl(&before, &snapshot(&cluster)), Vec::<String>::new());
+    assert_eq!(statuses(&cluster), ["deployed"], "a dry run recorded a revision");
+
+    let status = ctl(&cluster, &["status"]).ok();
+    assert!(status.contains("revision:  1 (deployed, "), "{status}");
+    assert!(status.contains("Service/prefect/prefect-server                 yes"), "{status}");
+    assert!(
+        status.contains(
+            "Deployment/prefect/prefect-server              no      0 of 1 pods available"
+        ),
+        "{status}"
+    );
+}
