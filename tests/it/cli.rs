@@ -111,7 +111,7 @@ fn bad_release_and_namespace_names() {
 fn unknown_plugin_name() {
     let stderr = prefectctl(&["--plugin", "no-such-plugin", "render"]).fails(1);
     expect![[r#"
-        error: plugin `no-such-plugin` not found: looked for libprefectctl_plugin_no_such_plugin.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
+        error: plugin `no-such-plugin` not found: looked for libprefectctl_plugin_no_such_plugin.so or prefectctl-plugin-no-such-plugin in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path
     "#]].assert_eq(&redact_paths(&stderr));
 }
 
@@ -119,7 +119,7 @@ fn unknown_plugin_name() {
 fn a_misspelt_plugin_name_gets_a_suggestion() {
     let stderr = prefectctl(&["--plugin", "sevrer", "render"]).fails(1);
     expect![[r#"
-        error: plugin `sevrer` not found (did you mean `server`?): looked for libprefectctl_plugin_sevrer.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
+        error: plugin `sevrer` not found (did you mean `server`?): looked for libprefectctl_plugin_sevrer.so or prefectctl-plugin-sevrer in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path
     "#]].assert_eq(&redact_paths(&stderr));
 }
 
@@ -286,7 +286,16 @@ fn plugins_list_shows_name_version_protocol_and_path() {
     let columns: Vec<&str> = server.split_whitespace().collect();
     assert_eq!(columns[0], "server");
     assert_eq!(columns[2], "1");
-    assert_eq!(columns[3], "$TARGET/libprefectctl_plugin_server.so");
+    assert_eq!(columns[3], "library");
+    let sha256 = std::process::Command::new("sha256sum")
+        .arg(crate::harness::plugin_library("server"))
+        .output()
+        .expect("sha256sum runs");
+    assert_eq!(
+        columns[4],
+        String::from_utf8_lossy(&sha256.stdout).split_whitespace().next().unwrap()
+    );
+    assert_eq!(columns[5], "$TARGET/libprefectctl_plugin_server.so");
     assert!(out.starts_with("NAME "), "{out}");
 }
 

@@ -76,8 +76,8 @@ fn unknown_plugin_names_and_broken_libraries_are_all_reported() {
     check_render_fails(
         &["nope", lib.to_str().unwrap()],
         expect![[r#"
-        error: $TARGET/libprefectctl_plugin_fixture_not_a_plugin.so is not a prefectctl plugin: it exports no plugin root module (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)
-        error: plugin `nope` not found: looked for libprefectctl_plugin_nope.so in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path
-    "#]],
+            error: $TARGET/libprefectctl_plugin_fixture_not_a_plugin.so is not a prefectctl plugin: it exports no plugin root module (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)
+            error: plugin `nope` not found: looked for libprefectctl_plugin_nope.so or prefectctl-plugin-nope in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path
+        "#]],
     );
 }

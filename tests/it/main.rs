@@ -15,4 +15,5 @@ mod loader;
 mod prefect;
 mod snapshots;
 mod stacks;
+mod third_party;
 mod worker;

@@ -217,8 +217,13 @@ pub enum Severity {
 ///
 /// Names follow the prefect-helm charts (`global.prefect.image.prefectTag`), so values files
 /// written for the charts read the same.
+///
+/// The schema refuses unknown keys (so users learn of a typo), but deserialization tolerates
+/// them: a later host may send fields this build does not know, and a plugin built now must
+/// keep reading requests then.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
 pub struct GlobalValues {
     /// Settings for the Prefect image every Prefect component runs.
     pub prefect: GlobalPrefect,
@@ -229,11 +234,17 @@ pub struct GlobalValues {
     pub common_labels: BTreeMap<String, String>,
     /// Annotations added to every resource of the release.
     pub common_annotations: BTreeMap<String, String>,
+    /// The SHA-256 each plugin's file must have, by plugin name (`server: 3f2a...`): prefectctl
+    /// refuses to load a plugin whose file differs, before opening it. The host's alone: plugins
+    /// are not sent it.
+    #[serde(skip_serializing)]
+    pub plugin_sha256: BTreeMap<String, String>,
 }
 
 /// `global.prefect`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
 pub struct GlobalPrefect {
     /// The Prefect image used by the server and the worker.
     pub image: PrefectImage,
@@ -241,7 +252,8 @@ pub struct GlobalPrefect {
 
 /// `global.prefect.image`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
 pub struct PrefectImage {
     /// Image repository.
     pub repository: String,

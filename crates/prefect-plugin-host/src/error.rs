@@ -8,14 +8,14 @@ pub enum Error {
     /// No plugin folder holds a library for the name.
     #[error(
         "plugin `{name}` not found{hint}: looked for {file} in {searched}; \
-         pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the library's path"
+         pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path"
     )]
     NotFound {
         /// The name asked for.
         name: String,
         /// ` (did you mean `server`?)` when a plugin with a close name is installed, else empty.
         hint: String,
-        /// The file name looked for.
+        /// The file names looked for.
         file: String,
         /// The folders searched, joined for display.
         searched: String,
@@ -95,6 +95,43 @@ pub enum Error {
         expected: String,
         /// The name in its manifest.
         actual: String,
+    },
+    /// The plugin's file does not have the SHA-256 the release pins for it.
+    #[error(
+        "refusing to load plugin `{name}`: {} has SHA-256 {actual}, but the release pins \
+         {pinned} (--plugin-sha256 or global.pluginSha256); check where this file came from, \
+         or update the pin if the plugin was upgraded on purpose",
+        path.display()
+    )]
+    ChecksumMismatch {
+        /// The plugin's name.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// The file's SHA-256.
+        actual: String,
+        /// The pinned SHA-256.
+        pinned: String,
+    },
+    /// The file is neither a plugin library nor an executable.
+    #[error(
+        "{} is neither a plugin library (*{}) nor an executable file: build the library, or make \
+         the program executable (chmod +x)",
+        path.display(),
+        std::env::consts::DLL_SUFFIX
+    )]
+    NotExecutable {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An executable plugin failed: it could not be started, exited with an error, or took
+    /// too long.
+    #[error("plugin `{plugin}` failed: {reason}")]
+    Failed {
+        /// The plugin's name (or its file, before its manifest is known).
+        plugin: String,
+        /// What happened, with the end of what it wrote to standard error.
+        reason: String,
     },
     /// The plugin's run returned something that is not a protocol document.
     #[error(

@@ -1,16 +1,25 @@
-//! The host side of the plugin boundary: where plugin libraries are found ([`locate`]), how one
-//! is loaded and checked ([`load`]) and how it is called ([`Plugin::run`]).
+//! The host side of the plugin boundary: where plugins are found ([`locate`]), how one is
+//! loaded and checked ([`load`]), how it is called ([`Plugin::run`]), and what its file's
+//! checksum is ([`checksum`]).
 //!
-//! This is the only crate that loads code into the process. Loading checks, in order, before
-//! any plugin function runs: that the file is an abi_stable library, that its root module's
-//! layout matches [`prefect_plugin_abi::PluginModule`], and then (calling the plugin's first
-//! function) that it speaks a protocol version this host speaks.
+//! This is the only crate that loads code into the process. A plugin is a library (an
+//! abi_stable root module) or an executable that speaks the same JSON documents over standard
+//! input and output. Loading a library checks, in order, before any plugin function runs: that
+//! the file is an abi_stable library, that its root module's layout matches
+//! [`prefect_plugin_abi::PluginModule`], and then (calling the plugin's first function) that it
+//! speaks a protocol version this host speaks. A pinned checksum is checked before the file is
+//! opened at all.
 #![deny(unsafe_code)]
 
+mod checksum;
 mod error;
+mod executable;
+mod library;
 mod load;
 pub mod locate;
 
+pub use checksum::checksum;
+
 pub use error::{Error, Result};
 pub use load::{Plugin, load};
-pub use locate::{Locator, PluginSpec};
+pub use locate::{Locator, PluginSpec, name_of_file};

@@ -1,51 +1,54 @@
-//! Loading one plugin library and calling it.
+//! Loading one plugin, a library or an executable, and calling it.
+//!
+//! Whatever its kind, a plugin answers with the same JSON documents (see
+//! [`prefect_plugin_abi::wire`]); the checks after loading are the same too: the protocol
+//! version it speaks, then its manifest.
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::{
-    library::{LibraryError, lib_header_from_path},
-    std_types::RStr,
-};
 use prefect_plugin_abi::{
-    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, PluginModuleRef,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
     wire::{PluginManifest, RunRequest, RunResponse},
 };
 
-use crate::{Error, Result};
+use crate::{Error, Result, executable::Executable, library::Library};
 
-/// A loaded plugin: its library stays loaded for the life of the process.
+/// A loaded plugin. A library stays loaded for the life of the process.
 #[derive(Clone)]
 pub struct Plugin {
-    /// The library it was loaded from.
+    /// The file it was loaded from.
     pub path: PathBuf,
     /// What it says about itself.
     pub manifest: PluginManifest,
-    module: PluginModuleRef,
+    kind: Kind,
 }
 
-/// Loads the plugin library at `path`; when it was found by name, `expected_name` is that name
-/// and the plugin must call itself so.
+#[derive(Clone)]
+enum Kind {
+    Library(Library),
+    Executable(Executable),
+}
+
+/// Loads the plugin at `path`: a shared library (by its suffix, `.so` on Linux), or else an
+/// executable that speaks the protocol over standard input and output. When it was found by
+/// name, `expected_name` is that name and the plugin must call itself so.
 pub fn load(path: &Path, expected_name: Option<&str>) -> Result<Plugin> {
-    let header = lib_header_from_path(path).map_err(|err| open_error(path, err))?;
-    let module =
-        header.init_root_module::<PluginModuleRef>().map_err(|err| open_error(path, err))?;
-
-    let protocol = (module.protocol_version())();
-    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol) {
-        return Err(Error::Protocol {
-            path: path.to_path_buf(),
-            plugin: protocol,
-            min: MIN_PROTOCOL_VERSION,
-            max: PROTOCOL_VERSION,
-            advice: if protocol > PROTOCOL_VERSION {
-                "upgrade prefectctl, or use a build of the plugin for this prefectctl"
-            } else {
-                "rebuild the plugin against a newer prefect-plugin-sdk"
-            },
-        });
-    }
-
-    let manifest = read_manifest(path, (module.manifest())().as_str(), protocol)?;
+    let is_library =
+        path.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION);
+    let (kind, protocol, manifest_json) = if is_library {
+        let library = Library::open(path)?;
+        let protocol = library.protocol_version();
+        check_protocol(path, protocol)?;
+        let manifest = library.manifest();
+        (Kind::Library(library), protocol, manifest)
+    } else {
+        let executable = Executable::open(path)?;
+        let manifest = executable.manifest()?;
+        let protocol = protocol_of(path, &manifest)?;
+        check_protocol(path, protocol)?;
+        (Kind::Executable(executable), protocol, manifest)
+    };
+    let manifest = read_manifest(path, &manifest_json, protocol)?;
     if let Some(expected) = expected_name
         && manifest.name != expected
     {
@@ -55,7 +58,7 @@ pub fn load(path: &Path, expected_name: Option<&str>) -> Result<Plugin> {
             actual: manifest.name,
         });
     }
-    Ok(Plugin { path: path.to_path_buf(), manifest, module })
+    Ok(Plugin { path: path.to_path_buf(), manifest, kind })
 }
 
 impl std::fmt::Debug for Plugin {
@@ -73,19 +76,56 @@ impl Plugin {
         &self.manifest.name
     }
 
-    /// Runs the plugin on `request`. Panics inside the plugin come back as error results, not
-    /// as a crash; a response that is not a protocol document is an [`Error::Response`].
+    /// Whether the plugin is an executable rather than a library.
+    pub fn is_executable(&self) -> bool {
+        matches!(self.kind, Kind::Executable(_))
+    }
+
+    /// Runs the plugin on `request`. Panics inside a library plugin and failures of an
+    /// executable come back as errors, not as a crash; a response that is not a protocol
+    /// document is an [`Error::Response`].
     pub fn run(&self, request: &RunRequest) -> Result<RunResponse> {
+        let name = &self.manifest.name;
         let json = serde_json::to_string(request).map_err(|err| Error::Response {
-            plugin: self.manifest.name.clone(),
+            plugin: name.clone(),
             reason: format!("the request could not be written: {err}"),
         })?;
-        let out = (self.module.run())(RStr::from_str(&json));
-        serde_json::from_str(out.as_str()).map_err(|err| Error::Response {
-            plugin: self.manifest.name.clone(),
-            reason: err.to_string(),
-        })
+        let out = match &self.kind {
+            Kind::Library(library) => library.run(&json),
+            Kind::Executable(executable) => executable.run(name, &json)?,
+        };
+        serde_json::from_str(&out)
+            .map_err(|err| Error::Response { plugin: name.clone(), reason: err.to_string() })
     }
+}
+
+fn check_protocol(path: &Path, protocol: u32) -> Result<()> {
+    if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol) {
+        return Ok(());
+    }
+    Err(Error::Protocol {
+        path: path.to_path_buf(),
+        plugin: protocol,
+        min: MIN_PROTOCOL_VERSION,
+        max: PROTOCOL_VERSION,
+        advice: if protocol > PROTOCOL_VERSION {
+            "upgrade prefectctl, or use a build of the plugin for this prefectctl"
+        } else {
+            "rebuild the plugin against a newer prefect-plugin-sdk"
+        },
+    })
+}
+
+/// The protocol version an executable's manifest states (0 when it states none, which no host
+/// speaks); an error when what it printed is not JSON at all.
+fn protocol_of(path: &Path, manifest_json: &str) -> Result<u32> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(manifest_json).map_err(|err| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: format!("is not JSON ({err}): `manifest` must print the plugin's manifest"),
+        })?;
+    let version = manifest.get("protocolVersion").and_then(serde_json::Value::as_u64);
+    Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
 }
 
 fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifest> {
@@ -112,36 +152,4 @@ fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifes
         )));
     }
     Ok(manifest)
-}
-
-fn open_error(path: &Path, err: LibraryError) -> Error {
-    let path = path.to_path_buf();
-    match err {
-        LibraryError::OpenError { .. } if !path.exists() => Error::MissingFile { path },
-        LibraryError::OpenError { err, .. } => Error::Open { path, reason: err.to_string() },
-        LibraryError::GetSymbolError { .. } => Error::NotAPlugin { path },
-        LibraryError::IncompatibleVersionNumber {
-            library_name,
-            expected_version,
-            actual_version,
-        } => Error::IncompatibleAbi {
-            path,
-            reason: format!(
-                "{library_name} {actual_version} where this host has {expected_version}"
-            ),
-            host_abi: expected_version.to_string(),
-            details: String::new(),
-        },
-        LibraryError::AbiInstability(details) => Error::IncompatibleAbi {
-            path,
-            reason: "the root module's layout differs from this host's".to_owned(),
-            host_abi: "1.x".to_owned(),
-            details: details.to_string(),
-        },
-        other => Error::Open { path, reason: one_line(&other.to_string()) },
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

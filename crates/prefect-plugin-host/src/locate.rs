@@ -76,24 +76,27 @@ impl Locator {
         &self.dirs
     }
 
-    /// The library for plugin `name`: the first folder that holds its file wins.
+    /// The plugin called `name`: in the first folder that holds its library
+    /// (`libprefectctl_plugin_NAME.so`) or its executable (`prefectctl-plugin-NAME`), the
+    /// library first.
     pub fn find(&self, name: &str) -> Result<PathBuf> {
         let file = library_file_name(name);
-        self.dirs.iter().map(|dir| dir.join(&file)).find(|path| path.is_file()).ok_or_else(|| {
-            Error::NotFound {
-                name: name.to_owned(),
-                hint: self
-                    .closest(name)
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default(),
-                file,
-                searched: self
-                    .dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
+        let executable = executable_file_name(name);
+        let found = self
+            .dirs
+            .iter()
+            .flat_map(|dir| [dir.join(&file), dir.join(&executable)])
+            .find(|path| path.is_file());
+        found.ok_or_else(|| Error::NotFound {
+            name: name.to_owned(),
+            hint: self.closest(name).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default(),
+            file: format!("{file} or {executable}"),
+            searched: self
+                .dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 
@@ -110,19 +113,13 @@ impl Locator {
     /// Every plugin library in the folders, by name; a name found in two folders is listed once,
     /// from the folder that wins.
     pub fn discover(&self) -> Vec<(String, PathBuf)> {
-        let (prefix, suffix) = (
-            format!("{}prefectctl_plugin_", std::env::consts::DLL_PREFIX),
-            std::env::consts::DLL_SUFFIX,
-        );
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         for dir in &self.dirs {
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
             let mut here: Vec<(String, PathBuf)> = entries
                 .filter_map(|entry| {
                     let path = entry.ok()?.path();
-                    let file = path.file_name()?.to_str()?;
-                    let stem = file.strip_prefix(&prefix)?.strip_suffix(suffix)?;
-                    Some((stem.replace('_', "-"), path))
+                    Some((name_of_file(&path)?, path))
                 })
                 .collect();
             here.sort();
@@ -135,6 +132,28 @@ impl Locator {
         found.sort();
         found
     }
+}
+
+/// The file name of the executable plugin called `name`: `prefectctl-plugin-NAME`.
+pub fn executable_file_name(name: &str) -> String {
+    format!("prefectctl-plugin-{name}")
+}
+
+/// The plugin name a file's name implies: `dask-rbac` for `libprefectctl_plugin_dask_rbac.so`
+/// or `prefectctl-plugin-dask-rbac`; `None` for other files.
+pub fn name_of_file(path: &Path) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    let library_prefix = format!("{}prefectctl_plugin_", std::env::consts::DLL_PREFIX);
+    if let Some(stem) = file
+        .strip_prefix(&library_prefix)
+        .and_then(|f| f.strip_suffix(std::env::consts::DLL_SUFFIX))
+    {
+        return Some(stem.replace('_', "-"));
+    }
+    let name = file.strip_prefix("prefectctl-plugin-")?;
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then(|| name.to_owned())
 }
 
 #[cfg(test)]
@@ -170,12 +189,17 @@ mod tests {
         std::fs::write(a.join(library_file_name("dask-rbac")), "").unwrap();
         std::fs::write(b.join(library_file_name("dask-rbac")), "").unwrap();
         std::fs::write(b.join("libunrelated.so"), "").unwrap();
+        std::fs::write(b.join("prefectctl-plugin-labels"), "").unwrap();
         let locator = Locator::new(&[a.clone(), b.clone()], None, None);
         assert_eq!(locator.find("dask-rbac").unwrap(), a.join(library_file_name("dask-rbac")));
         assert_eq!(
             locator.discover(),
-            [("dask-rbac".to_owned(), a.join(library_file_name("dask-rbac")))]
+            [
+                ("dask-rbac".to_owned(), a.join(library_file_name("dask-rbac"))),
+                ("labels".to_owned(), b.join("prefectctl-plugin-labels")),
+            ]
         );
+        assert_eq!(locator.find("labels").unwrap(), b.join("prefectctl-plugin-labels"));
         let err = locator.find("agent").unwrap_err().to_string();
         assert!(err.starts_with("plugin `agent` not found: looked for"), "{err}");
         let err = locator.find("dask-rback").unwrap_err().to_string();

@@ -30,6 +30,10 @@ pub struct ReleaseArgs {
     /// Leave a default plugin out of the stack (`--without server` for a worker-only install)
     #[arg(long = "without", value_name = "NAME", global = true)]
     pub without: Vec<String>,
+    /// Refuse to load plugin NAME unless its file has this SHA-256 (repeatable; also
+    /// global.pluginSha256 in values)
+    #[arg(long = "plugin-sha256", value_name = "NAME=HEX", global = true)]
+    pub plugin_sha256: Vec<String>,
     /// Look for plugins in DIR before $PREFECTCTL_PLUGIN_PATH and the installation's folders
     /// (repeatable)
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]

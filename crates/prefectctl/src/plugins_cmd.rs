@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use prefect_plugin_abi::wire::PluginKind;
-use prefect_plugin_host::{Plugin, PluginSpec, load};
+use prefect_plugin_host::{Plugin, PluginSpec, checksum, load};
 use serde_json::Value;
 
 use crate::{
@@ -32,13 +32,15 @@ fn list(args: &ReleaseArgs) -> String {
         }
     }
     let mut rows =
-        vec![["NAME".to_owned(), "VERSION".to_owned(), "PROTOCOL".to_owned(), "PATH".to_owned()]];
+        vec![["NAME", "VERSION", "PROTOCOL", "KIND", "SHA256", "PATH"].map(str::to_owned)];
     for (name, path) in candidates {
-        match load(&path, name.as_deref()) {
-            Ok(plugin) => rows.push([
+        match load(&path, name.as_deref()).and_then(|plugin| Ok((checksum(&path)?, plugin))) {
+            Ok((sha256, plugin)) => rows.push([
                 plugin.manifest.name.clone(),
                 plugin.manifest.version.clone(),
                 plugin.manifest.protocol_version.to_string(),
+                if plugin.is_executable() { "executable" } else { "library" }.to_owned(),
+                sha256,
                 path.display().to_string(),
             ]),
             Err(err) => eprintln!("warning: {err}"),
@@ -74,6 +76,11 @@ fn description(plugin: &Plugin) -> String {
     let _ = writeln!(out, "requires:    {}", list(&m.requires));
     let _ = writeln!(out, "runs after:  {}", list(&m.after));
     let _ = writeln!(out, "path:        {}", plugin.path.display());
+    let _ = writeln!(
+        out,
+        "sha256:      {}",
+        checksum(&plugin.path).unwrap_or_else(|err| format!("unknown ({err})"))
+    );
     let _ = writeln!(
         out,
         "\nvalues (section `{}:`; `prefectctl values --plugin {}` prints them all):",

@@ -1,7 +1,7 @@
 //! A release before it runs: the user's values read from every layer, the stack loaded, and the
 //! values validated against every plugin's schema — all before any plugin runs.
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
 
 use prefect_plugin_abi::wire::GlobalValues;
 use prefect_plugin_host::{Locator, Plugin};
@@ -45,7 +45,7 @@ pub fn prepare_on(
 ) -> Result<Release, Failure> {
     check_names(&args.release, namespace)?;
     let values = read_values(args, recorded)?;
-    let plugins = load_stack(args, base)?;
+    let plugins = load_stack(args, base, &pins(args, Some(&values))?)?;
     validate(&values, &plugins)?;
     Ok(Release { name: args.release.clone(), namespace: namespace.to_owned(), plugins, values })
 }
@@ -63,8 +63,51 @@ pub fn locator(args: &ReleaseArgs) -> Locator {
     )
 }
 
-/// Loads the stack the flags select on top of `base`.
-pub fn load_stack(args: &ReleaseArgs, base: &Base) -> Result<Vec<Plugin>, Failure> {
+/// The SHA-256 each plugin's file must have: `global.pluginSha256` of the values, and
+/// `--plugin-sha256 NAME=HEX`, which wins.
+pub fn pins(
+    args: &ReleaseArgs,
+    values: Option<&Values>,
+) -> Result<BTreeMap<String, String>, Failure> {
+    let mut pins = BTreeMap::new();
+    let mut errors = Vec::new();
+    let recorded = values.and_then(|v| v.section(GLOBAL)).and_then(|g| g.get("pluginSha256"));
+    if let Some(Value::Object(map)) = recorded {
+        for (name, hex) in map {
+            match hex.as_str().filter(|h| is_sha256(h)) {
+                Some(hex) => {
+                    pins.insert(name.clone(), hex.to_ascii_lowercase());
+                }
+                // The values' schema reports it as a string already.
+                None => errors.push(format!(
+                    "global.pluginSha256.{name}: give 64 hex digits, as sha256sum prints them"
+                )),
+            }
+        }
+    }
+    for arg in &args.plugin_sha256 {
+        match arg.split_once('=') {
+            Some((name, hex)) if !name.is_empty() && is_sha256(hex) => {
+                pins.insert(name.to_owned(), hex.to_ascii_lowercase());
+            }
+            _ => errors.push(format!(
+                "--plugin-sha256 {arg}: write it as NAME=HEX, with the 64 hex digits sha256sum prints"
+            )),
+        }
+    }
+    if errors.is_empty() { Ok(pins) } else { Err(Failure::input(errors)) }
+}
+
+fn is_sha256(hex: &str) -> bool {
+    hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Loads the stack the flags select on top of `base`, checking `pins` before loading.
+pub fn load_stack(
+    args: &ReleaseArgs,
+    base: &Base,
+    pins: &BTreeMap<String, String>,
+) -> Result<Vec<Plugin>, Failure> {
     let flag_errors = stack::check_flags(base, &args.plugins, &args.without);
     if !flag_errors.is_empty() {
         return Err(Failure::input(flag_errors));
@@ -74,11 +117,14 @@ pub fn load_stack(args: &ReleaseArgs, base: &Base) -> Result<Vec<Plugin>, Failur
         let dirs: Vec<String> = locator.dirs().iter().map(|d| d.display().to_string()).collect();
         eprintln!("debug: plugin folders, in search order: {}", dirs.join(", "));
     }
-    let plugins = stack::resolve(base, &args.plugins, &args.without, &locator, args.debug)
+    let plugins = stack::resolve(base, &args.plugins, &args.without, &locator, pins, args.debug)
         .map_err(|errors| Failure::runtime(errors.0))?;
     if args.debug {
         let names: Vec<&str> = plugins.iter().map(Plugin::name).collect();
         eprintln!("debug: run order: {}", names.join(", "));
+    }
+    for name in pins.keys().filter(|name| !plugins.iter().any(|p| p.name() == name.as_str())) {
+        eprintln!("warning: a SHA-256 is pinned for plugin `{name}`, which is not in the stack");
     }
     if plugins.is_empty() {
         eprintln!(

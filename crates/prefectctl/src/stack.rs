@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prefect_plugin_abi::wire::{PluginKind, PluginManifest};
-use prefect_plugin_host::{Locator, Plugin, PluginSpec, load};
+use prefect_plugin_host::{Locator, Plugin, PluginSpec, checksum, load, name_of_file};
 
 /// The plugins a release has when no flag says otherwise.
 pub const DEFAULT_STACK: &[&str] = &["server"];
@@ -75,6 +75,7 @@ pub fn resolve(
     selected: &[String],
     without: &[String],
     locator: &Locator,
+    pins: &BTreeMap<String, String>,
     debug: bool,
 ) -> Result<Vec<Plugin>, StackErrors> {
     let mut errors = Vec::new();
@@ -99,7 +100,7 @@ pub fn resolve(
         {
             continue;
         }
-        let plugin = match load_spec(&spec, locator) {
+        let plugin = match load_spec(&spec, locator, pins) {
             Ok(plugin) => plugin,
             Err(err) => {
                 errors.push(match required_by {
@@ -146,11 +147,30 @@ pub fn resolve(
     ordered(loaded).map_err(|err| StackErrors(vec![err]))
 }
 
-fn load_spec(spec: &PluginSpec, locator: &Locator) -> prefect_plugin_host::Result<Plugin> {
-    match spec {
-        PluginSpec::Name(name) => load(&locator.find(name)?, Some(name)),
-        PluginSpec::Path(path) => load(path, None),
+/// Loads the plugin `spec` names; when its name is pinned, only after its file's SHA-256
+/// matches the pin (before any of its code is loaded).
+fn load_spec(
+    spec: &PluginSpec,
+    locator: &Locator,
+    pins: &BTreeMap<String, String>,
+) -> prefect_plugin_host::Result<Plugin> {
+    let (path, name) = match spec {
+        PluginSpec::Name(name) => (locator.find(name)?, Some(name.clone())),
+        PluginSpec::Path(path) => (path.clone(), name_of_file(path)),
+    };
+    if let Some((name, pinned)) = name.as_ref().and_then(|n| pins.get(n).map(|p| (n, p))) {
+        let actual = checksum(&path)?;
+        if actual != *pinned {
+            return Err(prefect_plugin_host::Error::ChecksumMismatch {
+                name: name.clone(),
+                path,
+                actual,
+                pinned: pinned.clone(),
+            });
+        }
     }
+    let expected = matches!(spec, PluginSpec::Name(_)).then_some(name).flatten();
+    load(&path, expected.as_deref())
 }
 
 /// The plugins in run order (see [`run_order`]).

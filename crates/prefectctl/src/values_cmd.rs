@@ -13,7 +13,11 @@ use crate::{
 
 /// `prefectctl values`.
 pub fn run(args: &ReleaseArgs, values: &ValuesArgs) -> Result<String, Failure> {
-    let plugins = release::load_stack(args, &crate::stack::Base::default_stack())?;
+    let plugins = release::load_stack(
+        args,
+        &crate::stack::Base::default_stack(),
+        &release::pins(args, None)?,
+    )?;
     if values.schema {
         let mut properties = Map::new();
         for section in release::sections(&plugins) {

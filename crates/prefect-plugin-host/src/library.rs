@@ -1,0 +1,73 @@
+//! Library plugins: an abi_stable root module, opened with `lib_header_from_path` (which,
+//! unlike `RootModule::load_from_file`, does not cache one library per interface type) and
+//! checked for layout before any of its code runs.
+
+use std::path::Path;
+
+use abi_stable::{
+    library::{LibraryError, lib_header_from_path},
+    std_types::RStr,
+};
+use prefect_plugin_abi::PluginModuleRef;
+
+use crate::{Error, Result};
+
+/// An opened plugin library.
+#[derive(Clone)]
+pub(crate) struct Library {
+    module: PluginModuleRef,
+}
+
+impl Library {
+    /// Opens the library and checks its root module's layout against this host's.
+    pub(crate) fn open(path: &Path) -> Result<Library> {
+        let header = lib_header_from_path(path).map_err(|err| open_error(path, err))?;
+        let module =
+            header.init_root_module::<PluginModuleRef>().map_err(|err| open_error(path, err))?;
+        Ok(Library { module })
+    }
+
+    pub(crate) fn protocol_version(&self) -> u32 {
+        (self.module.protocol_version())()
+    }
+
+    pub(crate) fn manifest(&self) -> String {
+        (self.module.manifest())().into_string()
+    }
+
+    pub(crate) fn run(&self, request: &str) -> String {
+        (self.module.run())(RStr::from_str(request)).into_string()
+    }
+}
+
+fn open_error(path: &Path, err: LibraryError) -> Error {
+    let path = path.to_path_buf();
+    match err {
+        LibraryError::OpenError { .. } if !path.exists() => Error::MissingFile { path },
+        LibraryError::OpenError { err, .. } => Error::Open { path, reason: err.to_string() },
+        LibraryError::GetSymbolError { .. } => Error::NotAPlugin { path },
+        LibraryError::IncompatibleVersionNumber {
+            library_name,
+            expected_version,
+            actual_version,
+        } => Error::IncompatibleAbi {
+            path,
+            reason: format!(
+                "{library_name} {actual_version} where this host has {expected_version}"
+            ),
+            host_abi: expected_version.to_string(),
+            details: String::new(),
+        },
+        LibraryError::AbiInstability(details) => Error::IncompatibleAbi {
+            path,
+            reason: "the root module's layout differs from this host's".to_owned(),
+            host_abi: "1.x".to_owned(),
+            details: details.to_string(),
+        },
+        other => Error::Open { path, reason: one_line(&other.to_string()) },
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
