@@ -81,3 +81,36 @@ fn unknown_plugin_names_and_broken_libraries_are_all_reported() {
         "#]],
     );
 }
+
+/// The compatibility promise: a plugin written for protocol 1 (by hand, without the SDK, its
+/// source kept as it was) keeps loading and running, whatever the host sends beside what it
+/// knows.
+#[test]
+fn a_plugin_built_for_protocol_1_keeps_working() {
+    let lib = plugin_library("fixture-protocol-v1");
+    let out = prefectctl(&[
+        "--plugin",
+        lib.to_str().unwrap(),
+        "--set",
+        "fixture-protocol-v1.greeting=hi",
+        "render",
+    ])
+    .ok();
+    assert!(
+        out.contains("# Source: added by fixture-protocol-v1\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: prefect-protocol-v1\n  namespace: default\ndata:\n  greeting: hi\n"),
+        "{out}"
+    );
+    let described = prefectctl(&["plugins", "describe", lib.to_str().unwrap()]).ok();
+    assert!(described.contains("protocol:    1\n"), "{described}");
+}
+
+#[test]
+fn a_library_of_another_layout_is_refused_before_any_call() {
+    let lib = plugin_library("fixture-wrong-layout");
+    check_render_fails(
+        &[lib.to_str().unwrap()],
+        expect![[r#"
+        error: $TARGET/libprefectctl_plugin_fixture_wrong_layout.so was built against an incompatible plugin ABI: the root module's layout differs from this host's; rebuild it against prefect-plugin-abi 1.x
+    "#]],
+    );
+}
