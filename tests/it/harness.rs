@@ -40,6 +40,34 @@ fn built() -> &'static Path {
     })
 }
 
+/// The library of the example plugin `examples/network-policy`, a crate of its own workspace
+/// built against the SDK as a plugin outside this repository is (once per test run, into
+/// `target/examples`).
+pub fn example_plugin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = workspace().join("target/examples");
+            let manifest = workspace().join("examples/network-policy/Cargo.toml");
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo
+                .arg("build")
+                .arg("--quiet")
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(&target);
+            let status = cargo.status().expect("cargo runs");
+            assert!(status.success(), "cargo build of examples/network-policy failed");
+            target.join("debug").join(format!(
+                "{}prefectctl_plugin_network_policy{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ))
+        })
+        .clone()
+}
+
 /// The path of a library Cargo built from package `prefectctl-plugin-<name>`.
 pub fn plugin_library(name: &str) -> PathBuf {
     let file = format!(

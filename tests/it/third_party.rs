@@ -122,3 +122,29 @@ fn pinned_checksums_are_checked_before_loading() {
         "error: --plugin-sha256 server=abc: write it as NAME=HEX, with the 64 hex digits sha256sum prints\n"
     );
 }
+
+/// A plugin built outside this workspace, against the SDK only: loaded by path and, copied
+/// into a plugin folder, by name.
+#[test]
+fn a_plugin_from_outside_the_repository_adds_and_changes_resources() {
+    let library = crate::harness::example_plugin();
+    let out =
+        prefectctl(&["--plugin", library.to_str().unwrap(), "--plugin", "agent", "render"]).ok();
+    assert!(out.contains("# Source: added by network-policy\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"), "{out}");
+    assert!(out.contains("# Source: added by agent; changed by network-policy (spec.template.metadata.labels[\"prefectctl.io/prefect-api-client\"])"), "{out}");
+
+    let folder = TempDir::new("plugin-folder");
+    std::fs::copy(&library, folder.path().join(library.file_name().unwrap())).unwrap();
+    let dir = folder.path().display().to_string();
+    let by_name = prefectctl(&[
+        "--plugin-dir",
+        &dir,
+        "--plugin",
+        "network-policy",
+        "--plugin",
+        "agent",
+        "render",
+    ])
+    .ok();
+    assert_eq!(by_name, out);
+}

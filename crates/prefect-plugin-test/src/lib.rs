@@ -1,0 +1,337 @@
+//! Test a prefectctl plugin the way prefectctl runs it, in process: add this crate as a
+//! dev-dependency of your plugin and assert on what a user would get.
+//!
+//! [`Host::run`] does what the host does with one plugin, step by step:
+//!
+//! 1. reads the plugin's manifest, through JSON as the host does;
+//! 2. reads the values file you give, and validates it against the plugin's schema (and the
+//!    `global:` one), reporting problems as users see them: `values.yaml:3: hello.greting:
+//!    unknown key (did you mean `greeting`?)`;
+//! 3. puts the plugin's documented defaults under your values;
+//! 4. sends the run request and reads the response as JSON text both ways, the protocol's
+//!    round trip, answering lookups from the live objects you give;
+//! 5. adds what the plugin returns to a manifest graph seeded with the resources of the plugins
+//!    before it, which checks every object and refuses conflicts as the host does.
+//!
+//! ```
+//! # use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, schemars::JsonSchema,
+//! #     k8s_openapi::api::core::v1::ConfigMap};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Deserialize, Serialize, JsonSchema)]
+//! # #[serde(default, deny_unknown_fields)]
+//! # #[schemars(crate = "prefect_plugin_sdk::schemars")]
+//! # pub struct Values { pub greeting: String }
+//! # impl Default for Values { fn default() -> Self { Values { greeting: "hello".into() } } }
+//! # pub struct Hello;
+//! # impl Plugin for Hello {
+//! #     type Values = Values;
+//! #     fn manifest() -> Manifest { Manifest::new("hello", "0.1.0") }
+//! #     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
+//! #         let name = ctx.full_name("hello");
+//! #         ctx.add(ConfigMap {
+//! #             metadata: ctx.metadata(&name, "hello"),
+//! #             data: Some([("greeting".to_owned(), values.greeting)].into()),
+//! #             ..ConfigMap::default()
+//! #         })
+//! #     }
+//! # }
+//! use prefect_plugin_test::Host;
+//!
+//! let rendered = Host::new().values("hello:\n  greeting: hi\n").run::<Hello>().unwrap();
+//! assert_eq!(rendered.get("ConfigMap", "prefect-hello").unwrap()["data"]["greeting"], "hi");
+//!
+//! let failure = Host::new().values("hello:\n  greting: hi\n").run::<Hello>().unwrap_err();
+//! assert_eq!(failure.to_string(), "values.yaml:2: hello.greting: unknown key (did you mean `greeting`?)");
+//! ```
+//!
+//! [`Rendered::yaml`] writes the result as `prefectctl render` does, for snapshot tests.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use prefect_manifest::{Graph, ResourceKey};
+use prefect_plugin_sdk::{
+    PROTOCOL_VERSION, Plugin, plugin_manifest, run_plugin,
+    wire::{
+        self, Capabilities, GlobalValues, LookupResult, Lookups, PluginManifest, Release,
+        RunRequest, RunResponse, Severity,
+    },
+};
+use prefect_values::{Layer, Section, Values};
+use serde_json::Value;
+
+/// The name the resources of earlier plugins are recorded under in provenance.
+const EARLIER: &str = "earlier-plugins";
+/// How many times a plugin may ask for more live objects, as in the host.
+const LOOKUP_ROUNDS: usize = 4;
+
+/// A host that runs one plugin; see the [crate documentation](crate).
+#[derive(Debug, Clone)]
+pub struct Host {
+    release: Release,
+    values: String,
+    capabilities: Capabilities,
+    stack: Vec<String>,
+    resources: Vec<Value>,
+    live: Option<Vec<Value>>,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Host::new()
+    }
+}
+
+impl Host {
+    /// Release `prefect` in namespace `prefect`, no values, Kubernetes 1.33, nothing in the
+    /// graph yet, rendering (no cluster to look objects up in).
+    pub fn new() -> Host {
+        Host {
+            release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
+            values: String::new(),
+            capabilities: Capabilities {
+                kube_version: "1.33.0".to_owned(),
+                api_versions: [
+                    "v1",
+                    "apps/v1",
+                    "batch/v1",
+                    "autoscaling/v2",
+                    "policy/v1",
+                    "networking.k8s.io/v1",
+                    "rbac.authorization.k8s.io/v1",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            },
+            stack: Vec::new(),
+            resources: Vec::new(),
+            live: None,
+        }
+    }
+
+    /// The values file, as `-f values.yaml` would give it: every section, the plugin's under
+    /// its name.
+    pub fn values(mut self, yaml: &str) -> Host {
+        self.values = yaml.to_owned();
+        self
+    }
+
+    /// The release's name and namespace.
+    pub fn release(mut self, name: &str, namespace: &str) -> Host {
+        self.release = Release { name: name.to_owned(), namespace: namespace.to_owned() };
+        self
+    }
+
+    /// The cluster's Kubernetes version and served group versions.
+    pub fn kubernetes(mut self, version: &str, api_versions: &[&str]) -> Host {
+        self.capabilities = Capabilities {
+            kube_version: version.to_owned(),
+            api_versions: api_versions.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        self
+    }
+
+    /// Other plugins in the stack (besides the one run), as `Context::has_plugin` sees them.
+    pub fn with_plugins(mut self, names: &[&str]) -> Host {
+        self.stack = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
+    /// The resources the plugins before this one added.
+    pub fn with_resources(mut self, objects: Vec<Value>) -> Host {
+        self.resources = objects;
+        self
+    }
+
+    /// Runs as `apply` does: lookups are answered from `objects` (an object not among them is
+    /// absent from the cluster).
+    pub fn live(mut self, objects: Vec<Value>) -> Host {
+        self.live = Some(objects);
+        self
+    }
+
+    /// Runs plugin `P`; see the [crate documentation](crate).
+    pub fn run<P: Plugin>(&self) -> Result<Rendered, Failure> {
+        let manifest: PluginManifest = round_trip(&plugin_manifest::<P>())?;
+        let name = manifest.name.clone();
+        let values = self.read_values(&manifest)?;
+
+        let mut graph = Graph::new();
+        graph.apply(EARLIER, self.resources.clone(), Vec::new()).map_err(|errors| {
+            Failure(errors.iter().map(|e| format!("with_resources: {e}")).collect())
+        })?;
+        let global: GlobalValues = {
+            let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
+            let user = values.section("global").unwrap_or(&Value::Null);
+            serde_json::from_value(prefect_values::coalesce(&defaults, user))
+                .map_err(|err| Failure(vec![format!("global: {err}")]))?
+        };
+        let mut stack = self.stack.clone();
+        stack.push(name.clone());
+        let mut request = RunRequest {
+            api_version: wire::API_VERSION.to_owned(),
+            kind: wire::RESOURCE_LIST.to_owned(),
+            protocol_version: PROTOCOL_VERSION,
+            release: self.release.clone(),
+            values: prefect_values::coalesce(
+                &manifest.values_defaults,
+                values.section(&name).unwrap_or(&Value::Null),
+            ),
+            global,
+            plugins: stack,
+            capabilities: self.capabilities.clone(),
+            items: graph.ordered().into_iter().map(|(_, object)| object.clone()).collect(),
+            lookups: Lookups { available: self.live.is_some(), results: Vec::new() },
+        };
+
+        let mut response = self.call::<P>(&request)?;
+        for _ in 0..LOOKUP_ROUNDS {
+            if response.lookups.is_empty() {
+                break;
+            }
+            let live = self.live.as_deref().unwrap_or_default();
+            for reference in std::mem::take(&mut response.lookups) {
+                let object = live
+                    .iter()
+                    .find(|o| {
+                        o["apiVersion"] == reference.api_version.as_str()
+                            && o["kind"] == reference.kind.as_str()
+                            && o["metadata"]["name"] == reference.name.as_str()
+                            && reference
+                                .namespace
+                                .as_deref()
+                                .is_none_or(|ns| o["metadata"]["namespace"] == ns)
+                    })
+                    .cloned();
+                request.lookups.results.push(LookupResult { reference, object });
+            }
+            response = self.call::<P>(&request)?;
+        }
+        if !response.lookups.is_empty() {
+            return Err(Failure(vec![format!(
+                "plugin `{name}` kept asking for new live objects: it should ask for the same ones in every round"
+            )]));
+        }
+
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        for result in &response.results {
+            let at = match &result.path {
+                Some(path) => format!("{}: ", values.describe(&name, path)),
+                None => String::new(),
+            };
+            let line = format!("plugin `{name}`: {at}{}", result.message);
+            match result.severity {
+                Severity::Error => errors.push(line),
+                Severity::Warning => warnings.push(line),
+            }
+        }
+        if errors.is_empty()
+            && let Err(graph_errors) = graph.apply(&name, response.items, response.changed)
+        {
+            errors.extend(graph_errors.iter().map(ToString::to_string));
+        }
+        if !errors.is_empty() {
+            return Err(Failure(errors));
+        }
+        Ok(Rendered { graph, warnings })
+    }
+
+    /// Validates the values file against the plugin's and the global schema.
+    fn read_values(&self, manifest: &PluginManifest) -> Result<Values, Failure> {
+        let layer = Layer::from_yaml_str(&self.values, "values.yaml")
+            .map_err(|err| Failure(vec![err.to_string()]))?;
+        let values = prefect_values::merge(&[layer]);
+        let sections = [
+            Section { name: "global".to_owned(), schema: wire::global_values_schema() },
+            Section { name: manifest.name.clone(), schema: manifest.values_schema.clone() },
+        ];
+        let problems: Vec<String> = prefect_values::validate(&values, &sections)
+            .iter()
+            .filter(|p| p.severity == prefect_values::Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        if problems.is_empty() { Ok(values) } else { Err(Failure(problems)) }
+    }
+
+    /// The request sent and the response read as JSON text, as across the library boundary.
+    fn call<P: Plugin>(&self, request: &RunRequest) -> Result<RunResponse, Failure> {
+        let received: RunRequest = round_trip(request)?;
+        round_trip(&run_plugin::<P>(received))
+    }
+}
+
+/// `value` written as JSON text and read back, as each side of the boundary does.
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> Result<T, Failure> {
+    let text = serde_json::to_string(value)
+        .map_err(|err| Failure(vec![format!("cannot write the document: {err}")]))?;
+    serde_json::from_str(&text)
+        .map_err(|err| Failure(vec![format!("the document does not read back: {err}")]))
+}
+
+/// Why a run failed: every message, as prefectctl prints them (without `error: `).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub Vec<String>);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What a run produced: the graph, with the resources of the plugins before it.
+#[derive(Debug)]
+pub struct Rendered {
+    graph: Graph,
+    /// The plugin's warnings, as prefectctl prints them (without `warning: `).
+    pub warnings: Vec<String>,
+}
+
+impl Rendered {
+    /// The resource of `kind` called `name` (in any namespace).
+    pub fn get(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.graph
+            .ordered()
+            .into_iter()
+            .find(|(key, _)| key.kind == kind && key.name == name)
+            .map(|(_, object)| object)
+    }
+
+    /// Every resource, in the order prefectctl writes and applies them.
+    pub fn resources(&self) -> Vec<&Value> {
+        self.graph.ordered().into_iter().map(|(_, object)| object).collect()
+    }
+
+    /// `added by PLUGIN; changed by ...` of the resource of `kind` called `name`.
+    pub fn provenance(&self, kind: &str, name: &str) -> Option<String> {
+        let key: &ResourceKey = self
+            .graph
+            .ordered()
+            .into_iter()
+            .find(|(key, _)| key.kind == kind && key.name == name)?
+            .0;
+        self.graph.provenance(key).map(ToString::to_string)
+    }
+
+    /// The resources as `prefectctl render` writes them: a YAML stream, each document headed
+    /// by its provenance. Compare it with a snapshot.
+    pub fn yaml(&self) -> String {
+        let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+        let mut out = String::new();
+        for (key, object) in self.graph.ordered() {
+            out.push_str("---\n");
+            if let Some(provenance) = self.graph.provenance(key) {
+                out.push_str(&format!("# Source: {provenance}\n"));
+            }
+            let yaml = serde_saphyr::to_string_with_options(object, options.clone())
+                .unwrap_or_else(|err| format!("# not writable as YAML: {err}\n"));
+            out.push_str(&yaml);
+            if !yaml.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+}

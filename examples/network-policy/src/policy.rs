@@ -1,0 +1,77 @@
+//! The NetworkPolicy in front of the server's pods.
+
+use prefect_plugin_sdk::{
+    Context, Error, Problems,
+    k8s_openapi::{
+        api::networking::v1::{
+            NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+            NetworkPolicySpec,
+        },
+        apimachinery::pkg::{
+            apis::meta::v1::{LabelSelector, LabelSelectorRequirement},
+            util::intstr::IntOrString,
+        },
+    },
+};
+
+use crate::{Values, clients::CLIENT_LABEL};
+
+/// The server's API port in its pods.
+const API_PORT: i32 = 4200;
+
+/// The policy: ingress to the server's pods on the API port, from the release's Prefect
+/// clients, flow runs, the ingress controller's namespace and `allowFrom`; nothing else.
+pub fn build(ctx: &Context, values: &Values) -> Result<NetworkPolicy, Error> {
+    let mut problems = Problems::default();
+    let mut from = vec![pods(LabelSelector {
+        match_labels: Some([(CLIENT_LABEL.to_owned(), "true".to_owned())].into()),
+        ..LabelSelector::default()
+    })];
+    if values.allow_flow_runs {
+        from.push(pods(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "prefect.io/flow-run-id".to_owned(),
+                operator: "Exists".to_owned(),
+                values: None,
+            }]),
+            ..LabelSelector::default()
+        }));
+    }
+    if !values.ingress_namespace_selector.is_empty() {
+        from.push(NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(values.ingress_namespace_selector.clone()),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    from.extend(problems.list::<NetworkPolicyPeer>(&values.allow_from, "allowFrom"));
+    if let Some(error) = problems.errors.into_iter().next() {
+        return Err(error);
+    }
+    let name = ctx.full_name("server");
+    Ok(NetworkPolicy {
+        metadata: ctx.metadata(&name, "server"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(ctx.selector_labels("server")),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(from),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(API_PORT)),
+                    protocol: Some("TCP".to_owned()),
+                    ..NetworkPolicyPort::default()
+                }]),
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    })
+}
+
+fn pods(selector: LabelSelector) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { pod_selector: Some(selector), ..NetworkPolicyPeer::default() }
+}
