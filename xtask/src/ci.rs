@@ -22,7 +22,37 @@ pub fn run() -> Result<(), String> {
     let k8s = k8s_scripts()?;
     let k8s_str = k8s.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
     sh("bash", &[&format!("{k8s_str}/build.sh")])?;
-    sh_with_env(&cargo, &["test", "--workspace"], &[("PREFECTCTL_K8S_SCRIPTS", k8s_str)])
+    sh_with_env(&cargo, &["test", "--workspace"], &[("PREFECTCTL_K8S_SCRIPTS", k8s_str)])?;
+    examples(&cargo)
+}
+
+/// The example plugins are their own workspaces, written as an outside author would: the same
+/// checks, with their own lock files, in a target folder of their own.
+fn examples(cargo: &str) -> Result<(), String> {
+    for manifest in example_manifests()? {
+        let manifest = manifest.to_str().ok_or("an example's path is not UTF-8")?;
+        let at = ["--manifest-path", manifest, "--target-dir", EXAMPLES_TARGET];
+        sh(cargo, &["fmt", "--manifest-path", manifest, "--", "--check"])?;
+        sh(cargo, &[&["clippy", "--all-targets"], &at[..], &["--", "-D", "warnings"]].concat())?;
+        sh(cargo, &[&["test", "--locked"], &at[..]].concat())?;
+    }
+    Ok(())
+}
+
+/// Where the examples build: the integration tests load the network-policy example from here.
+pub const EXAMPLES_TARGET: &str = "target/examples";
+
+/// `examples/*/Cargo.toml`, sorted.
+fn example_manifests() -> Result<Vec<PathBuf>, String> {
+    let dir = workspace().join("examples");
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|err| format!("cannot list {}: {err}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("Cargo.toml"))
+        .filter(|manifest| manifest.is_file())
+        .collect();
+    manifests.sort();
+    Ok(manifests)
 }
 
 /// The database tests start a real PostgreSQL server from Debian's `postgresql` package.
