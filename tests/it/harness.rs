@@ -41,42 +41,59 @@ fn built() -> &'static Path {
 }
 
 /// The library of the example plugin `examples/network-policy`, a crate of its own workspace
-/// built against the SDK as a plugin outside this repository is (once per test run, into
-/// `target/examples`).
+/// built against the SDK as a plugin outside this repository is (once per test run).
 pub fn example_plugin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let target = workspace().join("target/examples");
-            let manifest = workspace().join("examples/network-policy/Cargo.toml");
-            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cargo
-                .arg("build")
-                .arg("--quiet")
-                .arg("--manifest-path")
-                .arg(&manifest)
-                .arg("--target-dir")
-                .arg(&target);
-            let status = cargo.status().expect("cargo runs");
-            assert!(status.success(), "cargo build of examples/network-policy failed");
-            target.join("debug").join(format!(
-                "{}prefectctl_plugin_network_policy{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            ))
+            let example = workspace().join("examples/network-policy");
+            cargo(&example, &["build", "--quiet", "--target-dir", &examples_target()]);
+            built_by_cargo(Path::new(&examples_target()), "network-policy")
         })
         .clone()
 }
 
-/// The path of a library Cargo built from package `prefectctl-plugin-<name>`.
-pub fn plugin_library(name: &str) -> PathBuf {
-    let file = format!(
+/// Where crates outside the workspace (the examples, scaffolded plugins) build, together so
+/// that they share their dependencies' builds: `target/examples`.
+pub fn examples_target() -> String {
+    workspace().join("target/examples").display().to_string()
+}
+
+/// The debug library Cargo built under `target` from the package `prefectctl-plugin-<name>`.
+pub fn built_by_cargo(target: &Path, name: &str) -> PathBuf {
+    target.join("debug").join(library_file(name))
+}
+
+/// The file name of the library of package `prefectctl-plugin-<name>`.
+fn library_file(name: &str) -> String {
+    format!(
         "{}prefectctl_plugin_{}{}",
         std::env::consts::DLL_PREFIX,
         name.replace('-', "_"),
         std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Runs `cargo args` in `dir`, failing the test with what cargo printed if it fails.
+pub fn cargo(dir: &Path, args: &[&str]) {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "`cargo {}` in {} failed:\n{}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    built().join(file)
+}
+
+/// The path of a library Cargo built from package `prefectctl-plugin-<name>`.
+pub fn plugin_library(name: &str) -> PathBuf {
+    built().join(library_file(name))
 }
 
 /// A temporary folder, removed when dropped.

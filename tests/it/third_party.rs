@@ -3,7 +3,10 @@
 
 use expect_test::expect;
 
-use crate::harness::{TempDir, plugin_library, prefectctl, prefectctl_in, redact_paths, workspace};
+use crate::harness::{
+    TempDir, built_by_cargo, cargo, examples_target, plugin_library, prefectctl, prefectctl_in,
+    redact_paths, workspace,
+};
 
 fn team_labels() -> String {
     workspace().join("examples/team-labels/prefectctl-plugin-team-labels").display().to_string()
@@ -147,4 +150,56 @@ fn a_plugin_from_outside_the_repository_adds_and_changes_resources() {
     ])
     .ok();
     assert_eq!(by_name, out);
+}
+
+#[test]
+fn plugins_new_makes_a_crate_that_passes_its_tests_and_loads() {
+    let home = TempDir::new("plugins-new");
+    let checkout = workspace().display().to_string();
+    let made =
+        prefectctl_in(home.path(), &["plugins", "new", "ops-notes", "--sdk-from", &checkout]).ok();
+    assert!(
+        made.starts_with("Created the plugin `ops-notes` in prefectctl-plugin-ops-notes.\n"),
+        "{made}"
+    );
+    let crate_dir = home.path().join("prefectctl-plugin-ops-notes");
+    // The dependency versions this workspace is tested with, not whatever crates.io has today.
+    std::fs::copy(workspace().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    cargo(&crate_dir, &["fmt", "--", "--check"]);
+    cargo(&crate_dir, &["test", "--quiet", "--target-dir", &examples_target()]);
+    cargo(&crate_dir, &["build", "--quiet", "--target-dir", &examples_target()]);
+
+    let library = built_by_cargo(std::path::Path::new(&examples_target()), "ops-notes");
+    let values =
+        ["--set", "ops-notes.data.owner=ops", "--set", "ops-notes.podAnnotations.team=ops"];
+    let by_path =
+        prefectctl(&[&["--plugin", library.to_str().unwrap(), "render"][..], &values].concat())
+            .ok();
+    assert!(
+        by_path.contains(
+            "# Source: added by ops-notes\napiVersion: v1\nkind: ConfigMap\ndata:\n  owner: ops\n"
+        ),
+        "{by_path}"
+    );
+    assert!(
+        by_path.contains(
+            "# Source: added by server; changed by ops-notes (spec.template.metadata.annotations)"
+        ),
+        "{by_path}"
+    );
+
+    let folder = TempDir::new("plugins-new-folder");
+    std::fs::copy(&library, folder.path().join(library.file_name().unwrap())).unwrap();
+    let dir = folder.path().display().to_string();
+    let by_name = prefectctl(
+        &[&["--plugin-dir", &dir, "--plugin", "ops-notes", "render"][..], &values].concat(),
+    )
+    .ok();
+    assert_eq!(by_name, by_path);
+
+    let again = prefectctl_in(home.path(), &["plugins", "new", "ops-notes"]).fails(2);
+    assert_eq!(
+        again,
+        "error: prefectctl-plugin-ops-notes already exists and is not empty: give another folder with --path, or remove it\n"
+    );
 }

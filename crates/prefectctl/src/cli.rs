@@ -220,6 +220,17 @@ pub enum PluginsCommand {
         /// Plugin name or library path
         name: String,
     },
+    /// Create a plugin crate to start from: it builds, passes its tests and loads
+    New {
+        /// The plugin's name (lower-case letters, digits and '-')
+        name: String,
+        /// Where to create it: default ./prefectctl-plugin-NAME
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// Take the SDK crates from this prefectctl source checkout instead of crates.io
+        #[arg(long, value_name = "DIR")]
+        sdk_from: Option<PathBuf>,
+    },
 }
 
 /// `values`.

@@ -19,6 +19,7 @@ mod plugins_cmd;
 mod release;
 mod render;
 mod rollback_cmd;
+mod scaffold;
 mod session;
 mod stack;
 mod uninstall_cmd;

@@ -1,4 +1,4 @@
-//! `plugins list` and `plugins describe`.
+//! `plugins list`, `plugins describe` and `plugins new`.
 
 use std::fmt::Write as _;
 
@@ -17,6 +17,13 @@ pub fn run(args: &ReleaseArgs, command: &PluginsCommand) -> Result<String, Failu
     match command {
         PluginsCommand::List => Ok(list(args)),
         PluginsCommand::Describe { name } => describe(args, name),
+        PluginsCommand::New { name, path, sdk_from } => {
+            crate::scaffold::run(&crate::scaffold::Request {
+                name,
+                path: path.as_deref(),
+                sdk_from: sdk_from.as_deref(),
+            })
+        }
     }
 }
 
