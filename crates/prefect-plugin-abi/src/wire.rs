@@ -217,10 +217,10 @@ pub enum Severity {
 ///
 /// Names follow the prefect-helm charts (`global.prefect.image.prefectTag`), so values files
 /// written for the charts read the same.
-///
-/// The schema refuses unknown keys (so users learn of a typo), but deserialization tolerates
-/// them: a later host may send fields this build does not know, and a plugin built now must
-/// keep reading requests then.
+//
+// The schema refuses unknown keys (so users learn of a typo), but deserialization tolerates
+// them: a later host may send fields this build does not know, and a plugin built now must
+// keep reading requests then.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 #[schemars(deny_unknown_fields)]

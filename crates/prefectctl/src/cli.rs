@@ -102,6 +102,13 @@ pub enum Command {
         /// The shell
         shell: Shell,
     },
+    /// Write the manual pages (one per subcommand) into DIR, for packagers
+    #[command(hide = true)]
+    Man {
+        /// The folder to write `prefectctl.1`, `prefectctl-render.1`, ... into
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// How long to wait, as `90s`, `5m`, `1h30m` or seconds.
@@ -219,6 +226,9 @@ pub enum PluginsCommand {
     Describe {
         /// Plugin name or library path
         name: String,
+        /// Output format
+        #[arg(short = 'o', long, value_enum, default_value_t = DescribeFormat::Text)]
+        output: DescribeFormat,
     },
     /// Create a plugin crate to start from: it builds, passes its tests and loads
     New {
@@ -231,6 +241,15 @@ pub enum PluginsCommand {
         #[arg(long, value_name = "DIR")]
         sdk_from: Option<PathBuf>,
     },
+}
+
+/// Output formats of `plugins describe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DescribeFormat {
+    /// For people
+    Text,
+    /// The plugin's manifest as the host read it, with `path` and `sha256`, for programs
+    Json,
 }
 
 /// `values`.

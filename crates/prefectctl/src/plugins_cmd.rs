@@ -7,7 +7,7 @@ use prefect_plugin_host::{Plugin, PluginSpec, checksum, load};
 use serde_json::Value;
 
 use crate::{
-    cli::{PluginsCommand, ReleaseArgs},
+    cli::{DescribeFormat, PluginsCommand, ReleaseArgs},
     failure::Failure,
     release,
 };
@@ -16,7 +16,7 @@ use crate::{
 pub fn run(args: &ReleaseArgs, command: &PluginsCommand) -> Result<String, Failure> {
     match command {
         PluginsCommand::List => Ok(list(args)),
-        PluginsCommand::Describe { name } => describe(args, name),
+        PluginsCommand::Describe { name, output } => describe(args, name, *output),
         PluginsCommand::New { name, path, sdk_from } => {
             crate::scaffold::run(&crate::scaffold::Request {
                 name,
@@ -56,7 +56,7 @@ fn list(args: &ReleaseArgs) -> String {
     crate::output::table(&rows)
 }
 
-fn describe(args: &ReleaseArgs, arg: &str) -> Result<String, Failure> {
+fn describe(args: &ReleaseArgs, arg: &str, output: DescribeFormat) -> Result<String, Failure> {
     let plugin = match PluginSpec::parse(arg) {
         PluginSpec::Name(name) => {
             release::locator(args).find(&name).and_then(|path| load(&path, Some(&name)))
@@ -64,7 +64,21 @@ fn describe(args: &ReleaseArgs, arg: &str) -> Result<String, Failure> {
         PluginSpec::Path(path) => load(&path, None),
     }
     .map_err(|err| Failure::runtime(vec![err.to_string()]))?;
-    Ok(description(&plugin))
+    match output {
+        DescribeFormat::Text => Ok(description(&plugin)),
+        DescribeFormat::Json => description_json(&plugin),
+    }
+}
+
+fn description_json(plugin: &Plugin) -> Result<String, Failure> {
+    let mut json = serde_json::to_value(&plugin.manifest).map_err(anyhow::Error::from)?;
+    json["path"] = Value::String(plugin.path.display().to_string());
+    json["sha256"] = Value::String(
+        checksum(&plugin.path).map_err(|err| Failure::runtime(vec![err.to_string()]))?,
+    );
+    let mut text = serde_json::to_string_pretty(&json).map_err(anyhow::Error::from)?;
+    text.push('\n');
+    Ok(text)
 }
 
 fn description(plugin: &Plugin) -> String {
