@@ -9,6 +9,7 @@
 mod cli;
 mod cluster;
 mod database;
+mod dist;
 mod harness;
 mod lifecycle;
 mod loader;

@@ -16,6 +16,10 @@ pub fn run() -> Result<(), String> {
     )?;
     // The integration tests load the plugin libraries: build them before the tests run.
     sh(&cargo, &["build", "--workspace"])?;
+    crate::docs::run(&["--check".to_owned()])?;
+    // The release archive's test unpacks it; its release build is better done here, before
+    // the cluster tests run, than beside them.
+    crate::dist::run(&[])?;
     // The cluster tests start a real kube-apiserver; building it the first time takes about ten
     // minutes, better spent here than hidden inside one test.
     ensure_postgres()?;

@@ -6,11 +6,18 @@
 //!   loaded from disk) next to `kubectl kustomize` of the same output, measured in one run.
 //! - `cargo xtask bench-apply`: `prefectctl apply` of the full stack against a real API server
 //!   next to `kubectl apply --server-side` of the same objects: first install and no-op.
+//! - `cargo xtask dist`: the release archive, reproducibly (see [`dist`]).
+//! - `cargo xtask docs [--check]`: the values reference in `docs/values`, from the plugins' own
+//!   schemas and defaults; `--check` fails when the committed pages are stale.
 #![allow(missing_docs)]
 
+mod archive;
 mod bench;
 mod bench_apply;
 mod ci;
+mod dist;
+mod docs;
+mod project;
 
 use std::process::{Command, ExitCode};
 
@@ -20,8 +27,12 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("bench-apply") => bench_apply::run(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
+        Some("docs") => docs::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--runs N] | bench-apply [--runs N]>");
+            eprintln!(
+                "usage: cargo xtask <ci | dist | docs [--check] | bench [--runs N] | bench-apply [--runs N]>"
+            );
             return ExitCode::from(2);
         }
     };

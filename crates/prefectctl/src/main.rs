@@ -66,6 +66,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             clap_complete::generate(*shell, &mut Cli::command(), "prefectctl", &mut script);
             String::from_utf8_lossy(&script).into_owned()
         }
+        Command::Man { dir } => {
+            let written = std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), dir));
+            written.map_err(|err| {
+                Failure::runtime(vec![format!(
+                    "cannot write the manual pages into {}: {err}",
+                    dir.display()
+                )])
+            })?;
+            String::new()
+        }
     };
     print(&text);
     Ok(())
