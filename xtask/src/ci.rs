@@ -17,6 +17,13 @@ pub fn run() -> Result<(), String> {
     // The integration tests load the plugin libraries: build them before the tests run.
     sh(&cargo, &["build", "--workspace"])?;
     crate::docs::run(&["--check".to_owned()])?;
+    // Plugin authors get the published crates from a registry, not this workspace: package
+    // them together and build each from its package alone.
+    let mut package = vec!["package".to_owned(), "--allow-dirty".to_owned()];
+    for name in crate::project::published_crates()? {
+        package.extend(["-p".to_owned(), name]);
+    }
+    sh(&cargo, &package.iter().map(String::as_str).collect::<Vec<_>>())?;
     // The release archive's test unpacks it; its release build is better done here, before
     // the cluster tests run, than beside them.
     crate::dist::run(&[])?;

@@ -61,3 +61,20 @@ pub fn package_field(manifest: &Path, field: &str) -> Result<String, String> {
         })
         .ok_or_else(|| format!("{} has no package.{field}", manifest.display()))
 }
+
+/// The crates under `crates/` that are published for plugin authors (those without
+/// `publish = false`), sorted.
+pub fn published_crates() -> Result<Vec<String>, String> {
+    let dir = workspace().join("crates");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
+    let mut crates = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let manifest = entry.path().join("Cargo.toml");
+        if manifest.is_file() && package_field(&manifest, "publish").as_deref() != Ok("false") {
+            crates.push(package_field(&manifest, "name")?);
+        }
+    }
+    crates.sort();
+    Ok(crates)
+}

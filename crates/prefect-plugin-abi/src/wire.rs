@@ -316,3 +316,47 @@ pub fn values_schema<T: JsonSchema>() -> Value {
 pub fn global_values_schema() -> Value {
     values_schema::<GlobalValues>()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What a later host may send: the documents of today with fields added at every level.
+    /// A plugin built now must read them (the additive half of the compatibility promise).
+    #[test]
+    fn a_request_with_fields_from_a_later_host_still_reads() {
+        let request = json!({
+            "apiVersion": API_VERSION, "kind": RESOURCE_LIST, "protocolVersion": 1,
+            "release": { "name": "prefect", "namespace": "prefect", "revision": 7 },
+            "values": {}, "plugins": ["server"], "items": [],
+            "global": { "prefect": { "image": { "digest": "sha256:..." } }, "newSetting": true },
+            "capabilities": { "kubeVersion": "1.40.0", "apiVersions": ["v1"], "gpus": true },
+            "lookups": { "available": true, "results": [], "cached": false },
+            "tracing": { "id": "abc" },
+        });
+        let request: RunRequest = serde_json::from_value(request).expect("reads");
+        assert_eq!(request.release.name, "prefect");
+        assert_eq!(request.capabilities.kube_version, "1.40.0");
+        assert_eq!(
+            request.global.prefect.image.repository,
+            GlobalValues::default().prefect.image.repository
+        );
+    }
+
+    /// What an older plugin sends: only the fields protocol 1 started with.
+    #[test]
+    fn a_manifest_and_response_without_later_fields_read_with_defaults() {
+        let manifest: PluginManifest = serde_json::from_value(json!({
+            "name": "old", "version": "1.0.0", "protocolVersion": 1,
+        }))
+        .expect("reads");
+        assert_eq!((manifest.kind, manifest.requires.len()), (PluginKind::Generator, 0));
+        let response: RunResponse = serde_json::from_value(json!({
+            "apiVersion": API_VERSION, "kind": RESOURCE_LIST, "items": [],
+        }))
+        .expect("reads");
+        assert!(response.lookups.is_empty() && response.changed.is_empty());
+    }
+}

@@ -2,9 +2,21 @@
 //!
 //! A plugin is a Rust library that `prefectctl` loads at run time. It reads its own section of
 //! the user's values and adds Kubernetes resources to the release's manifest graph, or changes
-//! resources other plugins put there. This page walks through a complete plugin.
+//! resources other plugins put there. This page goes from an empty folder to a plugin that
+//! `prefectctl` loads; `examples/network-policy` in the prefectctl repository is a complete one,
+//! written the same way.
 //!
-//! # 1. The crate
+//! # 1. Start the crate
+//!
+//! ```text
+//! prefectctl plugins new hello
+//! cd prefectctl-plugin-hello
+//! cargo test
+//! ```
+//!
+//! `plugins new` writes a crate that builds, passes its tests and loads: a plugin that adds a
+//! ConfigMap and annotates the pods of other plugins' Deployments, to change into yours. The
+//! rest of this page explains what is in it, so you can also write it by hand.
 //!
 //! Plugins are named `prefectctl-plugin-<name>`; the host finds `--plugin <name>` as the library
 //! file Cargo builds from that crate (`libprefectctl_plugin_<name>.so` on Linux).
@@ -16,12 +28,15 @@
 //! edition = "2024"
 //!
 //! [lib]
-//! # cdylib is what prefectctl loads; rlib lets `cargo test` run the plugin's own tests.
+//! # cdylib is what prefectctl loads; rlib lets the tests run the plugin in process.
 //! crate-type = ["cdylib", "rlib"]
 //!
 //! [dependencies]
 //! prefect-plugin-sdk = "0.1"
 //! serde = { version = "1", features = ["derive"] }
+//!
+//! [dev-dependencies]
+//! prefect-plugin-test = "0.1"
 //! ```
 //!
 //! Do not set `panic = "abort"` in the profile that builds plugins: the SDK turns a panic into
@@ -106,30 +121,90 @@
 //! that plugins which ran before put in the graph. [`Context::add`] adds a resource; adding one
 //! that another plugin added is a conflict the host reports naming both plugins.
 //! [`Context::update_each`] and [`Context::update`] change resources others added, and the host
-//! records which fields each plugin changed. [`Context::error`] reports an error and goes on, so
-//! that a user sees every problem at once.
+//! records which fields each plugin changed (`render` shows it: `# Source: added by server;
+//! changed by hello (spec.replicas)`). [`Context::error`] reports an error and goes on, so that
+//! a user sees every problem at once; a run that reports an error hands the host no resources.
 //!
-//! # 4. Build and load it
+//! [`Manifest::requires`] names plugins that must be in the stack (selecting yours selects
+//! them); [`Manifest::after`] names plugins whose resources you want to see when they are in
+//! the stack; [`Manifest::transformer`] runs your plugin after every plugin that adds
+//! resources, for plugins that rewrite the whole release.
+//!
+//! A plugin that must read a live object (a password it generated on an earlier `apply`) asks
+//! with [`Context::lookup`]: `render` answers [`Lookup::Unavailable`] (it never contacts a
+//! cluster), `apply` and `diff` read the object and run the plugin again with it.
+//!
+//! # 4. Test it
+//!
+//! The `prefect-plugin-test` crate runs your plugin in process exactly as the host does: it
+//! validates a values file against your schema (reporting problems as users see them, with
+//! line numbers), sends the request and reads the response through JSON, and merges the result
+//! into a manifest graph that checks every object. In `tests/plugin.rs`:
+//!
+//! ```text
+//! use prefect_plugin_test::Host;
+//! use prefectctl_plugin_hello::Hello;
+//!
+//! #[test]
+//! fn the_greeting_is_stored() {
+//!     let rendered = Host::new().values("hello:\n  greeting: hi\n").run::<Hello>().unwrap();
+//!     assert_eq!(rendered.get("ConfigMap", "prefect-hello").unwrap()["data"]["greeting"], "hi");
+//! }
+//!
+//! #[test]
+//! fn a_misspelt_key_says_what_was_meant() {
+//!     let failure = Host::new().values("hello:\n  greting: hi\n").run::<Hello>().unwrap_err();
+//!     assert_eq!(
+//!         failure.to_string(),
+//!         "values.yaml:2: hello.greting: unknown key (did you mean `greeting`?)"
+//!     );
+//! }
+//! ```
+//!
+//! `Host::with_resources` seeds the graph with what other plugins would have added, for a
+//! plugin that changes them; `Host::live` answers lookups as a cluster would;
+//! `Rendered::yaml` writes the output as `prefectctl render` does, for snapshot tests (with
+//! `expect-test` or `insta`). [`testing::Request`] is the lower-level form, one request and
+//! its raw response.
+//!
+//! # 5. Build and load it
 //!
 //! ```text
 //! cargo build --release
 //! prefectctl --plugin ./target/release/libprefectctl_plugin_hello.so render
 //! ```
 //!
-//! or copy the library into a folder on `$PREFECTCTL_PLUGIN_PATH` (or `--plugin-dir`) and select
-//! it by name: `prefectctl --plugin hello render`.
-//!
-//! # 5. Test it
-//!
-//! [`run_plugin`] runs a plugin in process on a [`wire::RunRequest`], exactly as the exported
-//! function does minus the FFI boundary; assert on the items it returns.
+//! or copy the library into a plugin folder (`--plugin-dir DIR`, or one of
+//! `$PREFECTCTL_PLUGIN_PATH`) and select it by name: `prefectctl --plugin hello render`. The
+//! working directory is never searched. `prefectctl plugins list` shows every plugin found with
+//! its path and the SHA-256 of its file; users can pin that checksum
+//! (`--plugin-sha256 hello=HEX`, or `global.pluginSha256.hello` in their values), and prefectctl
+//! then refuses any other file under that name.
 //!
 //! # Compatibility
 //!
-//! The library boundary is one abi_stable root module whose three functions exchange the JSON
-//! documents of [`wire`]. The host checks the library's layout before it runs any of its code,
-//! then the protocol version ([`PROTOCOL_VERSION`]); a host keeps speaking older protocol
-//! versions, so a plugin keeps loading in later hosts.
+//! What the host promises a plugin built with this SDK:
+//!
+//! - The library boundary is one abi_stable root module of three functions that exchange the
+//!   JSON documents of [`wire`]; it never grows. The host checks the library's layout before
+//!   it runs any of the library's code, and refuses a library of another layout saying so.
+//! - The documents carry a protocol version ([`PROTOCOL_VERSION`]). A plugin built for
+//!   protocol N keeps loading in every later host that speaks N, and hosts keep speaking old
+//!   versions (the prefectctl repository keeps a plugin written against protocol 1 as a test
+//!   fixture, built and loaded in CI).
+//! - Additive changes — a new optional field in a request, a new capability — keep the
+//!   protocol version: a plugin ignores fields it does not know, and the host fills in the
+//!   defaults of fields an older plugin does not send.
+//! - A plugin built for a protocol the host does not speak fails to load with a message that
+//!   says which versions each side speaks.
+//!
+//! # Plugins in other languages
+//!
+//! A plugin can also be an executable named `prefectctl-plugin-<name>`, in any language, that
+//! speaks the same JSON documents: `prefectctl-plugin-<name> manifest` prints its
+//! [`wire::PluginManifest`]; `prefectctl-plugin-<name> run` reads a [`wire::RunRequest`] on
+//! standard input and prints a [`wire::RunResponse`]. `docs/plugins.md` in the prefectctl
+//! repository describes the documents, and `examples/team-labels` is such a plugin in Python.
 #![deny(unsafe_code)]
 
 mod context;
