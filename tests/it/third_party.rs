@@ -150,6 +150,14 @@ fn a_plugin_from_outside_the_repository_adds_and_changes_resources() {
     ])
     .ok();
     assert_eq!(by_name, out);
+
+    // Any file name, given as a path relative to the working directory, with or without `./`.
+    std::fs::copy(&library, folder.path().join("libmy_plugin.so")).unwrap();
+    for path in ["./libmy_plugin.so", "libmy_plugin.so"] {
+        let by_path =
+            prefectctl_in(folder.path(), &["--plugin", path, "--plugin", "agent", "render"]);
+        assert_eq!(by_path.ok(), out, "--plugin {path}");
+    }
 }
 
 #[test]

@@ -21,7 +21,10 @@ pub(crate) struct Library {
 impl Library {
     /// Opens the library and checks its root module's layout against this host's.
     pub(crate) fn open(path: &Path) -> Result<Library> {
-        let header = lib_header_from_path(path).map_err(|err| open_error(path, err))?;
+        // dlopen searches the system's library folders for a bare file name: `--plugin
+        // libmine.so` means the file here, as it would for any other command's argument.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let header = lib_header_from_path(&absolute).map_err(|err| open_error(path, err))?;
         let module =
             header.init_root_module::<PluginModuleRef>().map_err(|err| open_error(path, err))?;
         Ok(Library { module })
