@@ -19,8 +19,11 @@ pub fn run() -> Result<(), String> {
     crate::docs::run(&["--check".to_owned()])?;
     // Plugin authors get the published crates from a registry, not this workspace: package
     // them together and build each from its package alone.
-    let mut package = vec!["package".to_owned(), "--allow-dirty".to_owned()];
-    for name in crate::project::published_crates()? {
+    let published = crate::project::published_crates()?;
+    forget_earlier_packaging(&published);
+    let mut package =
+        ["package", "--allow-dirty", "--target-dir", PACKAGE_TARGET].map(str::to_owned).to_vec();
+    for name in published {
         package.extend(["-p".to_owned(), name]);
     }
     sh(&cargo, &package.iter().map(String::as_str).collect::<Vec<_>>())?;
@@ -64,6 +67,45 @@ fn example_manifests() -> Result<Vec<PathBuf>, String> {
         .collect();
     manifests.sort();
     Ok(manifests)
+}
+
+/// Where `cargo package` verifies the published crates.
+const PACKAGE_TARGET: &str = "target/package-verify";
+
+/// `cargo package` verifies each crate against its siblings as if from a registry: unpacked into
+/// `$CARGO_HOME/registry/src` and built like any registry crate, which Cargo takes to be
+/// immutable for a version. Both copies from an earlier run would be reused, and a crate
+/// verified against yesterday's siblings; forget them (only ours, in a target of their own).
+fn forget_earlier_packaging(crates: &[String]) {
+    let is_ours = |file: &str| {
+        crates.iter().any(|krate| {
+            let stem = file.strip_prefix("lib").unwrap_or(file);
+            [krate.clone(), krate.replace('-', "_")].iter().any(|name| {
+                stem.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('-'))
+            })
+        })
+    };
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let mut dirs: Vec<PathBuf> = home
+        .and_then(|home| std::fs::read_dir(home.join("registry/src")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|registry| registry.path())
+        .collect();
+    let built = workspace().join(PACKAGE_TARGET).join("debug");
+    dirs.extend([built.join(".fingerprint"), built.join("deps")]);
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(Result::ok) {
+            if is_ours(&entry.file_name().to_string_lossy()) {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
 }
 
 /// The database tests start a real PostgreSQL server from Debian's `postgresql` package.

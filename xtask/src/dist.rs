@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     archive::Archive,
-    project::{first_party_plugins, package_field, target_dir},
+    project::{first_party_plugins, host_output, package_field, target_dir},
     sh, workspace,
 };
 
@@ -102,7 +102,7 @@ fn add_completions(archive: &mut Archive, host: &Path) -> Result<(), String> {
         ("zsh", "share/zsh/site-functions/_prefectctl"),
         ("fish", "share/fish/vendor_completions.d/prefectctl.fish"),
     ] {
-        archive.add(path, output_of(host, &["completions", shell])?, false);
+        archive.add(path, host_output(host, &["completions", shell])?, false);
     }
     Ok(())
 }
@@ -111,7 +111,7 @@ fn add_manual_pages(archive: &mut Archive, host: &Path) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("prefectctl-man-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let dir_arg = dir.to_str().ok_or("the temporary folder's path is not UTF-8")?;
-    output_of(host, &["man", "--dir", dir_arg])?;
+    host_output(host, &["man", "--dir", dir_arg])?;
     let added = add_folder(archive, &dir, "share/man/man1");
     let _ = std::fs::remove_dir_all(&dir);
     added
@@ -135,22 +135,6 @@ fn add_folder(archive: &mut Archive, dir: &Path, prefix: &str) -> Result<(), Str
         }
     }
     Ok(())
-}
-
-/// Standard output of the built host, which must succeed.
-fn output_of(host: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let out = Command::new(host)
-        .args(args)
-        .output()
-        .map_err(|err| format!("could not run {}: {err}", host.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`prefectctl {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(out.stdout)
 }
 
 /// `$SOURCE_DATE_EPOCH` (the reproducible-builds convention), else the commit time of `HEAD`,

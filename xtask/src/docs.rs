@@ -7,12 +7,12 @@
 //! `global:`. So the reference cannot disagree with what `prefectctl` validates; `--check`
 //! (run by `cargo xtask ci`) fails when the committed pages are not what the code says.
 
-use std::{collections::BTreeMap, path::Path, process::Command};
+use std::{collections::BTreeMap, path::Path};
 
 use serde_json::Value;
 
 use crate::{
-    project::{FirstParty, first_party_plugins, target_dir},
+    project::{FirstParty, first_party_plugins, host_output, target_dir},
     sh, workspace,
 };
 
@@ -221,19 +221,7 @@ fn sentence(text: &str) -> String {
 
 /// What the built host prints as JSON.
 fn json_of(host: &Path, args: &[&str]) -> Result<Value, String> {
-    let out = Command::new(host)
-        .args(args)
-        .env_remove("PREFECTCTL_PLUGIN_PATH")
-        .output()
-        .map_err(|err| format!("could not run {}: {err}", host.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`prefectctl {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    serde_json::from_slice(&out.stdout)
+    serde_json::from_slice(&host_output(host, args)?)
         .map_err(|err| format!("`prefectctl {}` did not print JSON: {err}", args.join(" ")))
 }
 

@@ -1,6 +1,9 @@
 //! Facts about the workspace that several tasks need.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use crate::workspace;
 
@@ -77,4 +80,22 @@ pub fn published_crates() -> Result<Vec<String>, String> {
     }
     crates.sort();
     Ok(crates)
+}
+
+/// Standard output of `host args` (a built `prefectctl`), which must succeed; plugins come
+/// from the build's own folder, not `$PREFECTCTL_PLUGIN_PATH`.
+pub fn host_output(host: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let out = Command::new(host)
+        .args(args)
+        .env_remove("PREFECTCTL_PLUGIN_PATH")
+        .output()
+        .map_err(|err| format!("could not run {}: {err}", host.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`prefectctl {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out.stdout)
 }
