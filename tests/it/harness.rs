@@ -61,17 +61,7 @@ pub fn examples_target() -> String {
 
 /// The debug library Cargo built under `target` from the package `prefectctl-plugin-<name>`.
 pub fn built_by_cargo(target: &Path, name: &str) -> PathBuf {
-    target.join("debug").join(library_file(name))
-}
-
-/// The file name of the library of package `prefectctl-plugin-<name>`.
-fn library_file(name: &str) -> String {
-    format!(
-        "{}prefectctl_plugin_{}{}",
-        std::env::consts::DLL_PREFIX,
-        name.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    )
+    target.join("debug").join(prefect_plugin_abi::library_file_name(name))
 }
 
 /// Runs `cargo args` in `dir`, failing the test with what cargo printed if it fails.
@@ -93,7 +83,7 @@ pub fn cargo(dir: &Path, args: &[&str]) {
 
 /// The path of a library Cargo built from package `prefectctl-plugin-<name>`.
 pub fn plugin_library(name: &str) -> PathBuf {
-    built().join(library_file(name))
+    built().join(prefect_plugin_abi::library_file_name(name))
 }
 
 /// A temporary folder, removed when dropped.

@@ -1,6 +1,8 @@
 //! The host side of the plugin boundary: where plugins are found ([`locate`]), how one is
 //! loaded and checked ([`load`]), how it is called ([`Plugin::run`]), and what its file's
-//! checksum is ([`checksum`]).
+//! checksum is ([`checksum`]), and a plugin's turn in a release: request, lookups,
+//! diagnostics and the graph ([`turn`]), and the graph written as `render` writes it
+//! ([`yaml_stream`]).
 //!
 //! This is the only crate that loads code into the process. A plugin is a library (an
 //! abi_stable root module) or an executable that speaks the same JSON documents over standard
@@ -17,9 +19,12 @@ mod executable;
 mod library;
 mod load;
 pub mod locate;
+pub mod turn;
+mod yaml;
 
 pub use checksum::checksum;
 
 pub use error::{Error, Result};
-pub use load::{Plugin, load};
+pub use load::{Plugin, is_plugin_name, load};
 pub use locate::{Locator, PluginSpec, name_of_file};
+pub use yaml::{yaml_options, yaml_stream};

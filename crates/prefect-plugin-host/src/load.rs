@@ -128,6 +128,14 @@ fn protocol_of(path: &Path, manifest_json: &str) -> Result<u32> {
     Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
 }
 
+/// Whether `name` can name a plugin: lower-case letters, digits and '-', and not `global` (the
+/// values section every plugin shares).
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name != crate::turn::GLOBAL
+}
+
 fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifest> {
     let bad = |reason: String| Error::Manifest { path: path.to_path_buf(), reason };
     let value: serde_json::Value =
@@ -143,9 +151,7 @@ fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifes
             manifest.protocol_version
         )));
     }
-    let valid_name = !manifest.name.is_empty()
-        && manifest.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid_name || manifest.name == "global" {
+    if !is_plugin_name(&manifest.name) {
         return Err(bad(format!(
             "names the plugin {:?}: a plugin name is lower-case letters, digits and '-', and not `global`",
             manifest.name

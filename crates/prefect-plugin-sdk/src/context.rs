@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    Metadata, Resource, apimachinery::pkg::apis::meta::v1::ObjectMeta, serde::Serialize,
+    Metadata, Resource,
+    apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta},
+    serde::Serialize,
 };
 use prefect_plugin_abi::wire::{
     Capabilities, Diagnostic, GlobalValues, Lookups, ObjectRef, Release, RunRequest, Severity,
@@ -97,6 +99,15 @@ impl Context {
     /// The labels that select `component`'s pods; they never change across upgrades.
     pub fn selector_labels(&self, component: &str) -> BTreeMap<String, String> {
         labels::selector(&self.release.name, component)
+    }
+
+    /// A selector of `component`'s pods by [`Context::selector_labels`], for a workload, a
+    /// PodDisruptionBudget or a NetworkPolicy.
+    pub fn pod_selector(&self, component: &str) -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(self.selector_labels(component)),
+            ..LabelSelector::default()
+        }
     }
 
     /// The image reference of the Prefect image from `global.prefect.image`, with

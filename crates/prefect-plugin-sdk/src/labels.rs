@@ -41,24 +41,9 @@ pub fn standard(release: &str, component: &str) -> BTreeMap<String, String> {
     labels
 }
 
-/// Whether a kind is cluster-scoped (carries no namespace), among the kinds plugins emit.
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Namespace"
-            | "ClusterRole"
-            | "ClusterRoleBinding"
-            | "CustomResourceDefinition"
-            | "StorageClass"
-            | "PersistentVolume"
-            | "PriorityClass"
-            | "IngressClass"
-            | "APIService"
-            | "MutatingWebhookConfiguration"
-            | "ValidatingWebhookConfiguration"
-            | "SecurityContextConstraints"
-    )
-}
+/// Whether a kind is cluster-scoped (carries no namespace): the graph's own list, so that what
+/// a plugin leaves without a namespace is what the host accepts without one.
+pub use prefect_manifest::is_cluster_scoped;
 
 #[cfg(test)]
 mod tests {

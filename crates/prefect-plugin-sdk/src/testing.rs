@@ -38,6 +38,24 @@ pub struct Request {
     overrides: Value,
 }
 
+/// A Kubernetes 1.33 cluster serving the API versions plugins commonly use: what tests run
+/// against unless they say otherwise.
+pub fn capabilities() -> Capabilities {
+    let api_versions = [
+        "v1",
+        "apps/v1",
+        "batch/v1",
+        "autoscaling/v2",
+        "policy/v1",
+        "networking.k8s.io/v1",
+        "rbac.authorization.k8s.io/v1",
+    ];
+    Capabilities {
+        kube_version: "1.33.0".to_owned(),
+        api_versions: api_versions.map(str::to_owned).to_vec(),
+    }
+}
+
 impl Request {
     /// A request for release `prefect` in namespace `prefect`, with `plugins` in the stack, the
     /// default `global:` values, the capabilities of Kubernetes 1.33 and an empty graph.
@@ -51,20 +69,7 @@ impl Request {
                 values: Value::Null,
                 global: GlobalValues::default(),
                 plugins: plugins.iter().map(|p| (*p).to_owned()).collect(),
-                capabilities: Capabilities {
-                    kube_version: "1.33.0".to_owned(),
-                    api_versions: [
-                        "v1",
-                        "apps/v1",
-                        "batch/v1",
-                        "autoscaling/v2",
-                        "policy/v1",
-                        "networking.k8s.io/v1",
-                        "rbac.authorization.k8s.io/v1",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                },
+                capabilities: capabilities(),
                 items: Vec::new(),
                 lookups: Lookups::default(),
             },

@@ -13,6 +13,8 @@
 //! 5. adds what the plugin returns to a manifest graph seeded with the resources of the plugins
 //!    before it, which checks every object and refuses conflicts as the host does.
 //!
+//! Steps 3 to 5 are prefectctl's own code (`prefect_plugin_host::turn`), not a copy of it.
+//!
 //! ```
 //! # use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, schemars::JsonSchema,
 //! #     k8s_openapi::api::core::v1::ConfigMap};
@@ -50,20 +52,16 @@
 use std::fmt;
 
 use prefect_manifest::{Graph, ResourceKey};
+use prefect_plugin_host::turn::{self, LiveObjects, Setting, take_turn};
 use prefect_plugin_sdk::{
-    PROTOCOL_VERSION, Plugin, plugin_manifest, run_plugin,
-    wire::{
-        self, Capabilities, GlobalValues, LookupResult, Lookups, PluginManifest, Release,
-        RunRequest, RunResponse, Severity,
-    },
+    Plugin, plugin_manifest, run_plugin,
+    wire::{self, Capabilities, ObjectRef, PluginManifest, Release, RunRequest, RunResponse},
 };
 use prefect_values::{Layer, Section, Values};
 use serde_json::Value;
 
 /// The name the resources of earlier plugins are recorded under in provenance.
 const EARLIER: &str = "earlier-plugins";
-/// How many times a plugin may ask for more live objects, as in the host.
-const LOOKUP_ROUNDS: usize = 4;
 
 /// A host that runs one plugin; see the [crate documentation](crate).
 #[derive(Debug, Clone)]
@@ -89,20 +87,7 @@ impl Host {
         Host {
             release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
             values: String::new(),
-            capabilities: Capabilities {
-                kube_version: "1.33.0".to_owned(),
-                api_versions: [
-                    "v1",
-                    "apps/v1",
-                    "batch/v1",
-                    "autoscaling/v2",
-                    "policy/v1",
-                    "networking.k8s.io/v1",
-                    "rbac.authorization.k8s.io/v1",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-            },
+            capabilities: prefect_plugin_sdk::testing::capabilities(),
             stack: Vec::new(),
             resources: Vec::new(),
             live: None,
@@ -153,88 +138,28 @@ impl Host {
     /// Runs plugin `P`; see the [crate documentation](crate).
     pub fn run<P: Plugin>(&self) -> Result<Rendered, Failure> {
         let manifest: PluginManifest = round_trip(&plugin_manifest::<P>())?;
-        let name = manifest.name.clone();
         let values = self.read_values(&manifest)?;
 
         let mut graph = Graph::new();
         graph.apply(EARLIER, self.resources.clone(), Vec::new()).map_err(|errors| {
             Failure(errors.iter().map(|e| format!("with_resources: {e}")).collect())
         })?;
-        let global: GlobalValues = {
-            let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
-            let user = values.section("global").unwrap_or(&Value::Null);
-            serde_json::from_value(prefect_values::coalesce(&defaults, user))
-                .map_err(|err| Failure(vec![format!("global: {err}")]))?
-        };
+        let global = turn::global_values(&values).map_err(|err| Failure(vec![err]))?;
         let mut stack = self.stack.clone();
-        stack.push(name.clone());
-        let mut request = RunRequest {
-            api_version: wire::API_VERSION.to_owned(),
-            kind: wire::RESOURCE_LIST.to_owned(),
-            protocol_version: PROTOCOL_VERSION,
-            release: self.release.clone(),
-            values: prefect_values::coalesce(
-                &manifest.values_defaults,
-                values.section(&name).unwrap_or(&Value::Null),
-            ),
-            global,
-            plugins: stack,
-            capabilities: self.capabilities.clone(),
-            items: graph.ordered().into_iter().map(|(_, object)| object.clone()).collect(),
-            lookups: Lookups { available: self.live.is_some(), results: Vec::new() },
+        stack.push(manifest.name.clone());
+        let setting = Setting {
+            release: &self.release,
+            values: &values,
+            global: &global,
+            stack: &stack,
+            capabilities: &self.capabilities,
         };
-
-        let mut response = self.call::<P>(&request)?;
-        for _ in 0..LOOKUP_ROUNDS {
-            if response.lookups.is_empty() {
-                break;
-            }
-            let live = self.live.as_deref().unwrap_or_default();
-            for reference in std::mem::take(&mut response.lookups) {
-                let object = live
-                    .iter()
-                    .find(|o| {
-                        o["apiVersion"] == reference.api_version.as_str()
-                            && o["kind"] == reference.kind.as_str()
-                            && o["metadata"]["name"] == reference.name.as_str()
-                            && reference
-                                .namespace
-                                .as_deref()
-                                .is_none_or(|ns| o["metadata"]["namespace"] == ns)
-                    })
-                    .cloned();
-                request.lookups.results.push(LookupResult { reference, object });
-            }
-            response = self.call::<P>(&request)?;
+        let mut live = Live(self.live.as_deref());
+        let outcome = take_turn(&mut graph, &manifest, &setting, &mut live, &mut call::<P>);
+        if !outcome.errors.is_empty() {
+            return Err(Failure(outcome.errors));
         }
-        if !response.lookups.is_empty() {
-            return Err(Failure(vec![format!(
-                "plugin `{name}` kept asking for new live objects: it should ask for the same ones in every round"
-            )]));
-        }
-
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        for result in &response.results {
-            let at = match &result.path {
-                Some(path) => format!("{}: ", values.describe(&name, path)),
-                None => String::new(),
-            };
-            let line = format!("plugin `{name}`: {at}{}", result.message);
-            match result.severity {
-                Severity::Error => errors.push(line),
-                Severity::Warning => warnings.push(line),
-            }
-        }
-        if errors.is_empty()
-            && let Err(graph_errors) = graph.apply(&name, response.items, response.changed)
-        {
-            errors.extend(graph_errors.iter().map(ToString::to_string));
-        }
-        if !errors.is_empty() {
-            return Err(Failure(errors));
-        }
-        Ok(Rendered { graph, warnings })
+        Ok(Rendered { graph, warnings: outcome.warnings })
     }
 
     /// Validates the values file against the plugin's and the global schema.
@@ -253,12 +178,35 @@ impl Host {
             .collect();
         if problems.is_empty() { Ok(values) } else { Err(Failure(problems)) }
     }
+}
 
-    /// The request sent and the response read as JSON text, as across the library boundary.
-    fn call<P: Plugin>(&self, request: &RunRequest) -> Result<RunResponse, Failure> {
-        let received: RunRequest = round_trip(request)?;
-        round_trip(&run_plugin::<P>(received))
+/// The live objects a test gives, as a cluster would answer lookups; none when rendering.
+struct Live<'a>(Option<&'a [Value]>);
+
+impl LiveObjects for Live<'_> {
+    fn available(&self) -> bool {
+        self.0.is_some()
     }
+
+    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, String> {
+        let found = self.0.unwrap_or_default().iter().find(|object| {
+            object["apiVersion"] == reference.api_version.as_str()
+                && object["kind"] == reference.kind.as_str()
+                && object["metadata"]["name"] == reference.name.as_str()
+                && reference
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|ns| object["metadata"]["namespace"] == ns)
+        });
+        Ok(found.cloned())
+    }
+}
+
+/// Plugin `P` called on `request`, both documents written as JSON text and read back, as
+/// across the library boundary.
+fn call<P: Plugin>(request: &RunRequest) -> Result<RunResponse, String> {
+    let received: RunRequest = round_trip(request).map_err(|failure| failure.to_string())?;
+    round_trip(&run_plugin::<P>(received)).map_err(|failure| failure.to_string())
 }
 
 /// `value` written as JSON text and read back, as each side of the boundary does.
@@ -318,20 +266,6 @@ impl Rendered {
     /// The resources as `prefectctl render` writes them: a YAML stream, each document headed
     /// by its provenance. Compare it with a snapshot.
     pub fn yaml(&self) -> String {
-        let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
-        let mut out = String::new();
-        for (key, object) in self.graph.ordered() {
-            out.push_str("---\n");
-            if let Some(provenance) = self.graph.provenance(key) {
-                out.push_str(&format!("# Source: {provenance}\n"));
-            }
-            let yaml = serde_saphyr::to_string_with_options(object, options.clone())
-                .unwrap_or_else(|err| format!("# not writable as YAML: {err}\n"));
-            out.push_str(&yaml);
-            if !yaml.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-        out
+        prefect_plugin_host::yaml_stream(&self.graph).unwrap_or_else(|err| format!("# {err}\n"))
     }
 }

@@ -47,18 +47,19 @@ pub fn run(args: &ReleaseArgs, diff: &DiffArgs) -> Result<Diff, Failure> {
 /// The unified diff of one object, headed `--- live/KIND/NS/NAME` `+++ planned/...`.
 fn unified(change: &ObjectChange, color: bool) -> Result<String, Failure> {
     let (live, planned) = changes::redact(change.live.as_ref(), change.planned.as_ref());
-    let yaml = |object: Option<&serde_json::Value>| -> Result<String, Failure> {
-        match object {
-            Some(object) => serde_saphyr::to_string_with_options(
-                object,
-                crate::output::yaml_options(),
-            )
-            .map_err(|err| {
-                Failure::runtime(vec![format!("could not write {} as YAML: {err}", change.key)])
-            }),
-            None => Ok(String::new()),
-        }
-    };
+    let yaml =
+        |object: Option<&serde_json::Value>| -> Result<String, Failure> {
+            match object {
+                Some(object) => serde_saphyr::to_string_with_options(
+                    object,
+                    prefect_plugin_host::yaml_options(),
+                )
+                .map_err(|err| {
+                    Failure::runtime(vec![format!("could not write {} as YAML: {err}", change.key)])
+                }),
+                None => Ok(String::new()),
+            }
+        };
     let (before, after) = (yaml(live.as_ref())?, yaml(planned.as_ref())?);
     let text_diff = TextDiff::from_lines(&before, &after);
     let mut out = String::new();

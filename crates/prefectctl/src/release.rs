@@ -14,8 +14,7 @@ use crate::{
     stack::{self, Base},
 };
 
-/// The `global:` section's name.
-pub const GLOBAL: &str = "global";
+pub use prefect_plugin_host::turn::GLOBAL;
 
 /// A release whose values and plugins are ready to run.
 pub struct Release {
@@ -192,10 +191,7 @@ fn validate(values: &Values, plugins: &[Plugin]) -> Result<(), Failure> {
 
 /// The `global:` section with its defaults, typed.
 pub fn global_values(values: &Values) -> Result<GlobalValues, Failure> {
-    let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
-    let user = values.section(GLOBAL);
-    let merged = prefect_values::coalesce(&defaults, user.unwrap_or(&Value::Null));
-    serde_json::from_value(merged).map_err(|err| Failure::input(vec![format!("global: {err}")]))
+    prefect_plugin_host::turn::global_values(values).map_err(|err| Failure::input(vec![err]))
 }
 
 /// Release and namespace names must be DNS labels. The release also starts the names of

@@ -15,7 +15,7 @@ pub fn run(args: &ReleaseArgs, render: &RenderArgs) -> Result<String, Failure> {
     let release = release::prepare(args)?;
     let graph = build::graph(&release, &capabilities, &mut build::Offline, args.debug)?;
     let text = match render.output {
-        Format::Yaml => output::yaml_stream(&graph)?,
+        Format::Yaml => prefect_plugin_host::yaml_stream(&graph).map_err(anyhow::Error::msg)?,
         Format::Json => output::json_list(&graph)?,
     };
     Ok(text)

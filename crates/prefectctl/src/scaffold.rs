@@ -54,20 +54,17 @@ pub fn run(request: &Request) -> Result<String, Failure> {
     Ok(next_steps(request.name, &dir))
 }
 
-/// A plugin name is what the host accepts (lower-case letters, digits and '-', not `global`),
-/// and also makes a Rust crate and type name: it starts with a letter and has no empty parts.
+/// A plugin name is what the host accepts, and also makes a Rust crate and type name: it
+/// starts with a letter and has no empty parts.
 fn check_name(name: &str) -> Result<(), &'static str> {
+    if !prefect_plugin_host::is_plugin_name(name) {
+        return Err("use lower-case letters, digits and '-', and not `global`");
+    }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err("start it with a lower-case letter");
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err("use lower-case letters, digits and '-'");
-    }
     if name.split('-').any(str::is_empty) {
         return Err("put something between each '-'");
-    }
-    if name == "global" {
-        return Err("`global` is the values section every plugin shares");
     }
     Ok(())
 }

@@ -54,10 +54,7 @@ pub fn build(ctx: &Context, values: &Values) -> Result<NetworkPolicy, Error> {
     Ok(NetworkPolicy {
         metadata: ctx.metadata(&name, "server"),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector {
-                match_labels: Some(ctx.selector_labels("server")),
-                ..LabelSelector::default()
-            }),
+            pod_selector: Some(ctx.pod_selector("server")),
             policy_types: Some(vec!["Ingress".to_owned()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from: Some(from),

@@ -11,7 +11,7 @@ use prefect_plugin_sdk::{
                 Volume, VolumeMount,
             },
         },
-        apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+        apimachinery::pkg::util::intstr::IntOrString,
     },
     workload::{empty_dir, env_var, mount, set_env},
 };
@@ -72,10 +72,7 @@ pub fn build(
             // With an autoscaler, the replica count is its to set: a fixed one here would be
             // reset on every apply.
             replicas: (!values.autoscaling.enabled).then_some(values.replica_count),
-            selector: LabelSelector {
-                match_labels: Some(ctx.selector_labels(COMPONENT)),
-                ..LabelSelector::default()
-            },
+            selector: ctx.pod_selector(COMPONENT),
             template,
             ..DeploymentSpec::default()
         }),

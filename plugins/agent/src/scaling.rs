@@ -12,7 +12,7 @@ use prefect_plugin_sdk::{
             },
             policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec},
         },
-        apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+        apimachinery::pkg::util::intstr::IntOrString,
     },
     serde_json::{self, Value},
 };
@@ -116,10 +116,7 @@ pub fn disruption_budget(ctx: &Context, values: &Values, problems: &mut Problems
         spec: Some(PodDisruptionBudgetSpec {
             min_available,
             max_unavailable,
-            selector: Some(LabelSelector {
-                match_labels: Some(ctx.selector_labels(COMPONENT)),
-                ..LabelSelector::default()
-            }),
+            selector: Some(ctx.pod_selector(COMPONENT)),
             ..PodDisruptionBudgetSpec::default()
         }),
         ..PodDisruptionBudget::default()

@@ -9,7 +9,7 @@ use prefect_plugin_sdk::{
             apps::v1::{StatefulSet, StatefulSetSpec},
             core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
         },
-        apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta},
+        apimachinery::pkg::apis::meta::v1::ObjectMeta,
     },
     workload::{claim_spec, empty_dir, env_from_secret, env_var, mount},
 };
@@ -56,10 +56,7 @@ pub fn build(
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(services::headless_name(ctx)),
-            selector: LabelSelector {
-                match_labels: Some(ctx.selector_labels(COMPONENT)),
-                ..LabelSelector::default()
-            },
+            selector: ctx.pod_selector(COMPONENT),
             template,
             volume_claim_templates: persistent.then(|| vec![claim(ctx, values)]),
             ..StatefulSetSpec::default()

@@ -11,7 +11,7 @@ use prefect_plugin_sdk::{
                 Volume,
             },
         },
-        apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+        apimachinery::pkg::util::intstr::IntOrString,
     },
     workload::{empty_dir, mount},
 };
@@ -76,10 +76,7 @@ pub fn build(
         spec: Some(DeploymentSpec {
             replicas: Some(values.replica_count),
             revision_history_limit: Some(values.revision_history_limit),
-            selector: LabelSelector {
-                match_labels: Some(ctx.selector_labels(COMPONENT)),
-                ..LabelSelector::default()
-            },
+            selector: ctx.pod_selector(COMPONENT),
             strategy: strategy(values, wiring.database, problems),
             template,
             ..DeploymentSpec::default()
