@@ -75,13 +75,23 @@ pub fn wire(
     Ok(())
 }
 
+/// The wait, with the host, port and user as the arguments `$1`, `$2`, `$3`: the user name is a
+/// value, so it never becomes part of the script. `-U` is there because the pod runs as a uid
+/// the image's /etc/passwd does not know, and libpq without a user name gives up before it
+/// tries to connect.
+const WAIT_SCRIPT: &str = r#"until pg_isready -h "$1" -p "$2" -U "$3" -q; do echo "waiting for the database at $1:$2"; sleep 2; done"#;
+
 /// An init container that waits until PostgreSQL accepts connections.
 fn wait_for_database(ctx: &Context, values: &Values, host: &str) -> Container {
-    let port = values.service.port;
-    let script = format!(
-        "until pg_isready -h {host} -p {port} -q; do echo waiting for the database at \
-         {host}:{port}; sleep 2; done"
-    );
+    let command = [
+        "sh",
+        "-c",
+        WAIT_SCRIPT,
+        "wait-for-database",
+        host,
+        &values.service.port.to_string(),
+        &values.auth.username,
+    ];
     let security: SecurityContext =
         serde_json::from_value(Value::Object(restricted_container_as_pod_user()))
             .unwrap_or_default();
@@ -89,7 +99,7 @@ fn wait_for_database(ctx: &Context, values: &Values, host: &str) -> Container {
         name: "wait-for-database".to_owned(),
         image: Some(statefulset::image(ctx, values)),
         image_pull_policy: Some(statefulset::pull_policy(ctx, values)),
-        command: Some(vec!["sh".to_owned(), "-c".to_owned(), script]),
+        command: Some(command.map(str::to_owned).to_vec()),
         resources: Some(ResourceRequirements {
             requests: Some(
                 [("cpu", "10m"), ("memory", "16Mi")]

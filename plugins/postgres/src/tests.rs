@@ -344,7 +344,11 @@ fn the_server_connects_with_prefects_database_settings_and_waits_for_the_databas
             "command": [
               "sh",
               "-c",
-              "until pg_isready -h prefect-postgresql -p 6543 -q; do echo waiting for the database at prefect-postgresql:6543; sleep 2; done"
+              "until pg_isready -h \"$1\" -p \"$2\" -U \"$3\" -q; do echo \"waiting for the database at $1:$2\"; sleep 2; done",
+              "wait-for-database",
+              "prefect-postgresql",
+              "6543",
+              "prefect"
             ],
             "image": "postgres:17",
             "imagePullPolicy": "IfNotPresent",
@@ -373,6 +377,49 @@ fn the_server_connects_with_prefects_database_settings_and_waits_for_the_databas
             }
           }
         ]"#]].assert_eq(&serde_json::to_string_pretty(&pod["initContainers"]).unwrap());
+}
+
+/// The wait-for-database command as the shell runs it: its script with `"$1"`... replaced by
+/// the arguments after it.
+fn wait_command(response: &RunResponse) -> String {
+    let pod = &response.changed[0]["spec"]["template"]["spec"];
+    let command: Vec<&str> = pod["initContainers"][0]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|part| part.as_str().unwrap())
+        .collect();
+    let ["sh", "-c", script, _name, args @ ..] = command.as_slice() else {
+        panic!("not `sh -c SCRIPT NAME ARGS...`: {command:?}");
+    };
+    let mut expanded = script.to_string();
+    for (index, arg) in args.iter().enumerate() {
+        expanded = expanded.replace(&format!("\"${}\"", index + 1), arg);
+    }
+    expanded
+}
+
+/// The pod runs as a user the postgres image's /etc/passwd does not know (1001, or what
+/// OpenShift assigns): without `-U`, libpq finds no user name and pg_isready never succeeds.
+#[test]
+fn the_wait_for_the_database_names_the_configured_user() {
+    let default = request(json!({})).run::<Postgres>();
+    let command = wait_command(&default);
+    assert!(
+        command.contains("pg_isready -h prefect-postgresql -p 5432 -U prefect -q"),
+        "{command}"
+    );
+
+    let custom = request(json!({ "auth": { "username": "o'brien; rm -rf /" } })).run::<Postgres>();
+    let command = wait_command(&custom);
+    assert!(
+        command.contains("pg_isready -h prefect-postgresql -p 5432 -U o'brien; rm -rf / -q"),
+        "{command}"
+    );
+    let script = custom.changed[0]["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(!script.contains("o'brien"), "a user value is never part of the script: {script}");
 }
 
 #[test]
