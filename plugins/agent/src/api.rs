@@ -4,7 +4,8 @@
 //! `PREFECT_API_URL` is the server's Service, read from the graph (so a changed
 //! `server.service.port` follows), and when the server has basic auth its Deployment's
 //! `PREFECT_SERVER_API_AUTH_STRING` reference is reused as `PREFECT_API_AUTH_STRING`. No
-//! credential is ever copied into this plugin's values or resources.
+//! credential is ever copied into this plugin's values or resources, nor, through the
+//! worker, into its flow-run Jobs ([`job_secret_settings`]).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use prefect_plugin_sdk::{
         ByteString,
         api::{
             apps::v1::Deployment,
-            core::v1::{EnvVar, Secret, Service},
+            core::v1::{EnvVar, Secret, SecretKeySelector, Service},
         },
     },
     workload::{env_from_secret, env_var},
@@ -32,6 +33,24 @@ const SERVER_CONTAINER: &str = "prefect-server";
 const SERVER_AUTH_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
 /// The key of basic-auth Secrets, as in the prefect charts.
 const AUTH_STRING_KEY: &str = "auth-string";
+/// The worker's credentials: a self-hosted server's basic auth, Prefect Cloud's key.
+const API_AUTH_STRING_VAR: &str = "PREFECT_API_AUTH_STRING";
+const API_KEY_VAR: &str = "PREFECT_API_KEY";
+/// prefect-kubernetes copies the worker's environment into every flow-run Job, credentials
+/// as literal values, unless these settings name the Secret and key a credential comes from:
+/// then the Job gets a `secretKeyRef` to it.
+const JOB_SECRET_SETTINGS: [(&str, &str, &str); 2] = [
+    (
+        API_AUTH_STRING_VAR,
+        "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME",
+        "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY",
+    ),
+    (
+        API_KEY_VAR,
+        "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME",
+        "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY",
+    ),
+];
 
 /// How the worker reaches its API.
 #[derive(Debug, Default)]
@@ -90,11 +109,7 @@ fn cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
     Api {
         env: vec![
             env_var("PREFECT_API_URL", &url),
-            env_from_secret(
-                "PREFECT_API_KEY",
-                &cloud.api_key_secret.name,
-                &cloud.api_key_secret.key,
-            ),
+            env_from_secret(API_KEY_VAR, &cloud.api_key_secret.name, &cloud.api_key_secret.key),
         ],
         secret: None,
     }
@@ -140,7 +155,7 @@ fn external_server(ctx: &Context, values: &Values, problems: &mut Problems) -> A
     } else {
         auth.existing_secret.clone()
     };
-    api.env.push(env_from_secret("PREFECT_API_AUTH_STRING", &secret, AUTH_STRING_KEY));
+    api.env.push(env_from_secret(API_AUTH_STRING_VAR, &secret, AUTH_STRING_KEY));
     api
 }
 
@@ -172,7 +187,7 @@ fn stack_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api 
     let url = format!("http://{name}.{}.svc:{port}/api", ctx.namespace());
     let mut env = vec![env_var("PREFECT_API_URL", &url)];
     if let Some(auth) = server_auth(ctx, &name) {
-        env.push(EnvVar { name: "PREFECT_API_AUTH_STRING".to_owned(), ..auth });
+        env.push(EnvVar { name: API_AUTH_STRING_VAR.to_owned(), ..auth });
     }
     Api { env, secret: None }
 }
@@ -186,4 +201,22 @@ fn server_auth(ctx: &Context, name: &str) -> Option<EnvVar> {
     let pod = deployment.spec?.template.spec?;
     let container = pod.containers.into_iter().find(|c| c.name == SERVER_CONTAINER)?;
     container.env?.into_iter().find(|var| var.name == SERVER_AUTH_VAR)
+}
+
+/// The settings that make the Kubernetes worker's flow-run Jobs read each credential of `env`
+/// (the worker's environment as the container gets it) from the Secret the worker reads it
+/// from. A credential with a literal value has no Secret to name.
+pub fn job_secret_settings(env: &[EnvVar]) -> Vec<EnvVar> {
+    let mut settings = Vec::new();
+    for (credential, secret_name_var, secret_key_var) in JOB_SECRET_SETTINGS {
+        if let Some(SecretKeySelector { name, key, .. }) = env
+            .iter()
+            .find(|var| var.name == credential)
+            .and_then(|var| var.value_from.as_ref()?.secret_key_ref.as_ref())
+        {
+            settings.push(env_var(secret_name_var, name));
+            settings.push(env_var(secret_key_var, key));
+        }
+    }
+    settings
 }

@@ -18,7 +18,7 @@ use prefect_plugin_sdk::{
 
 use crate::{
     COMPONENT,
-    api::Api,
+    api::{self, Api},
     job_template,
     values::{Mode, Values},
 };
@@ -102,6 +102,15 @@ fn container(
             problems.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]"))
         {
             set_env(&mut env, var);
+        }
+    }
+    if creates_jobs(values) {
+        // From the final environment, so that a credential from extraEnvVars is the one
+        // named; a setting the user gave stays.
+        for setting in api::job_secret_settings(&env) {
+            if !env.iter().any(|var| var.name == setting.name) {
+                env.push(setting);
+            }
         }
     }
     let mut mounts: Vec<VolumeMount> = vec![mount("home", HOME), mount("tmp", "/tmp")];
@@ -240,7 +249,7 @@ fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
         }
     };
     env.push(env_var("PREFECT_KUBERNETES_CLUSTER_UID", &cluster_uid));
-    if values.mode == Mode::Worker && config.type_ == "kubernetes" {
+    if creates_jobs(values) {
         // The worker's observer watches flow-run pods and Jobs; without a namespace it
         // watches the whole cluster, which the namespaced Role forbids.
         env.push(env_var("PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES", ctx.namespace()));
@@ -250,4 +259,9 @@ fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
         env.push(env_var("PREFECT_WORKER_WEBSERVER_PORT", &HEALTH_PORT.to_string()));
     }
     env
+}
+
+/// Whether the worker submits flow runs as Kubernetes Jobs.
+fn creates_jobs(values: &Values) -> bool {
+    values.mode == Mode::Worker && values.config.type_ == "kubernetes"
 }

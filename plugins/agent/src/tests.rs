@@ -235,6 +235,106 @@ fn a_self_hosted_server_with_basic_auth() {
     );
 }
 
+/// The variables that tell prefect-kubernetes which Secret a flow-run Job reads a credential
+/// from, instead of copying the worker's value into the Job.
+fn job_secret_settings(response: &RunResponse) -> String {
+    env(response)
+        .lines()
+        .filter(|line| line.starts_with("PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn flow_run_jobs_read_the_stack_servers_basic_auth_from_its_secret() {
+    let response =
+        Request::new(&["server", "agent"]).items(server_items(4200, true)).run::<Agent>();
+    assert_eq!(response.results, []);
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=prefect-server-basic-auth
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth-string"#]]
+    .assert_eq(&job_secret_settings(&response));
+
+    let without_auth = with_server(json!({}));
+    assert_eq!(job_secret_settings(&without_auth), "");
+}
+
+#[test]
+fn flow_run_jobs_read_an_external_servers_basic_auth_from_its_secret() {
+    let inline = alone(json!({
+        "serverApiConfig": {
+            "apiUrl": "https://prefect.example.com/api",
+            "basicAuth": { "enabled": true, "authString": "admin:s3cr3t" },
+        },
+    }));
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=prefect-worker-basic-auth
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth-string"#]]
+    .assert_eq(&job_secret_settings(&inline));
+
+    let existing = alone(json!({
+        "serverApiConfig": {
+            "apiUrl": "https://prefect.example.com/api",
+            "basicAuth": { "enabled": true, "existingSecret": "prefect-auth" },
+        },
+    }));
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=prefect-auth
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth-string"#]]
+    .assert_eq(&job_secret_settings(&existing));
+}
+
+#[test]
+fn flow_run_jobs_read_the_cloud_api_key_from_its_secret() {
+    let response = alone(json!({
+        "apiConfig": "cloud",
+        "cloudApiConfig": {
+            "accountId": "acc-1",
+            "workspaceId": "ws-2",
+            "apiKeySecret": { "name": "cloud-key", "key": "pnu" },
+        },
+    }));
+    assert_eq!(response.results, []);
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=cloud-key
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY=pnu"#]]
+    .assert_eq(&job_secret_settings(&response));
+}
+
+#[test]
+fn the_job_secret_settings_follow_the_credential_the_worker_really_uses() {
+    // Only the Kubernetes worker creates Jobs.
+    let process = Request::new(&["server", "agent"])
+        .items(server_items(4200, true))
+        .values(json!({ "config": { "type": "process" } }))
+        .run::<Agent>();
+    assert_eq!(job_secret_settings(&process), "");
+
+    // A credential from extraEnvVars replaces the plugin's, Secret and all.
+    let replaced = Request::new(&["server", "agent"])
+        .items(server_items(4200, true))
+        .values(json!({ "extraEnvVars": [{
+            "name": "PREFECT_API_AUTH_STRING",
+            "valueFrom": { "secretKeyRef": { "name": "mine", "key": "auth" } },
+        }] }))
+        .run::<Agent>();
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=mine
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth"#]]
+    .assert_eq(&job_secret_settings(&replaced));
+
+    // A literal credential has no Secret to name; the user's own settings stay as they are.
+    let literal = Request::new(&["server", "agent"])
+        .items(server_items(4200, true))
+        .values(json!({ "extraEnvVars": [
+            { "name": "PREFECT_API_AUTH_STRING", "value": "admin:pw" },
+            { "name": "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME", "value": "k" },
+        ] }))
+        .run::<Agent>();
+    expect!["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=k"]
+        .assert_eq(&job_secret_settings(&literal));
+}
+
 #[test]
 fn legacy_agent_mode_needs_a_prefect_2_image() {
     let response = with_server(

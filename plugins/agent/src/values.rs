@@ -157,7 +157,9 @@ pub struct ServerApiConfig {
     /// of this stack.
     pub api_url: String,
     /// Basic authentication of that server. For the server plugin of this stack, its own
-    /// `server.basicAuth` is used without configuration.
+    /// `server.basicAuth` is used without configuration. The flow-run Jobs of a Kubernetes
+    /// worker read the credentials from the same Secret (a `secretKeyRef`, never a copy), so
+    /// they must run in the release namespace, where that Secret is.
     pub basic_auth: BasicAuth,
 }
 
@@ -187,7 +189,9 @@ pub struct CloudApiConfig {
     /// Your Prefect Cloud workspace ID.
     pub workspace_id: String,
     /// The existing Secret that holds your Prefect Cloud API key
-    /// (`kubectl create secret generic prefect-api-key --from-literal=key=pnu_...`).
+    /// (`kubectl create secret generic prefect-api-key --from-literal=key=pnu_...`). The
+    /// flow-run Jobs of a Kubernetes worker read the key from it too (a `secretKeyRef`, never a
+    /// copy), so they must run in the release namespace, where the Secret is.
     pub api_key_secret: SecretKeyRef,
     /// Prefect Cloud's API; the worker uses `<cloudUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
     pub cloud_url: String,
