@@ -1,5 +1,6 @@
 //! The Deployment of the worker (`prefect worker start`) or legacy agent (`prefect agent
-//! start`), as a non-root user on a read-only root filesystem.
+//! start`), as a non-root user on a read-only root filesystem; with a base job template, the
+//! worker pod starts with [`pool_sync`]'s init container.
 
 use prefect_plugin_sdk::{
     Context, Problems,
@@ -19,7 +20,8 @@ use prefect_plugin_sdk::{
 use crate::{
     COMPONENT,
     api::{self, Api},
-    job_template,
+    job_template::{self, Template},
+    pool_sync,
     values::{Mode, Values},
 };
 
@@ -30,33 +32,56 @@ const HOME: &str = "/home/prefect";
 const HEALTH_PORT: i32 = 8080;
 /// Where the base job template's ConfigMap is mounted.
 const TEMPLATE_DIR: &str = "/etc/prefect/base-job-template";
+const TEMPLATE_VOLUME: &str = "base-job-template";
+/// The pod annotation that changes with an inline base job template.
+const TEMPLATE_CHECKSUM: &str = "checksum/base-job-template";
 
 /// The Deployment.
 pub fn build(
     ctx: &Context,
     values: &Values,
     api: &Api,
+    job_template: Option<&Template>,
     service_account: &str,
     problems: &mut Problems,
 ) -> Deployment {
-    let template_map =
-        job_template::config_map_name(ctx, &values.config.base_job_template, problems);
     let mut volumes = vec![empty_dir("home"), empty_dir("tmp")];
-    if let Some(name) = &template_map {
+    if let Some(job_template) = job_template {
         volumes.push(Volume {
-            name: "base-job-template".to_owned(),
+            name: TEMPLATE_VOLUME.to_owned(),
             config_map: Some(ConfigMapVolumeSource {
-                name: name.clone(),
+                name: job_template.config_map_name.clone(),
                 ..ConfigMapVolumeSource::default()
             }),
             ..Volume::default()
         });
     }
-    let main = container(ctx, values, api, template_map.is_some(), problems);
+    let main = container(ctx, values, api, job_template.is_some(), problems);
     let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
         spec.enable_service_links = Some(false);
+        if job_template.is_some()
+            && values.mode == Mode::Worker
+            && let Some(main) = spec.containers.first()
+        {
+            let sync = pool_sync::init_container(
+                main,
+                api_env(api),
+                mounts(true),
+                &values.config.work_pool,
+                &template_file(),
+            );
+            spec.init_containers.get_or_insert_with(Vec::new).push(sync);
+        }
+    }
+    if let Some(checksum) = job_template.and_then(Template::checksum) {
+        template
+            .metadata
+            .get_or_insert_with(Default::default)
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(TEMPLATE_CHECKSUM.to_owned(), checksum);
     }
 
     let mut labels = ctx.labels(COMPONENT);
@@ -94,8 +119,7 @@ fn container(
             "Prefect 2's agent has no health check: turn the probe off in agent mode",
         );
     }
-    let mut env = vec![env_var("HOME", HOME)];
-    env.extend(api.env.iter().cloned());
+    let mut env = api_env(api);
     env.extend(settings(ctx, values, health));
     for (index, item) in values.extra_env_vars.iter().enumerate() {
         if let Some(var) =
@@ -112,13 +136,6 @@ fn container(
                 env.push(setting);
             }
         }
-    }
-    let mut mounts: Vec<VolumeMount> = vec![mount("home", HOME), mount("tmp", "/tmp")];
-    if with_template {
-        mounts.push(VolumeMount {
-            read_only: Some(true),
-            ..mount("base-job-template", TEMPLATE_DIR)
-        });
     }
     let check = Probe {
         http_get: Some(HTTPGetAction {
@@ -152,9 +169,31 @@ fn container(
         } else {
             None
         },
-        volume_mounts: Some(mounts),
+        volume_mounts: Some(mounts(with_template)),
         ..Container::default()
     }
+}
+
+/// The home folder and the API connection: what every Prefect command in the pod needs.
+fn api_env(api: &Api) -> Vec<EnvVar> {
+    let mut env = vec![env_var("HOME", HOME)];
+    env.extend(api.env.iter().cloned());
+    env
+}
+
+/// The home folder and /tmp on the pod's emptyDirs (the root filesystem is read-only), and the
+/// base job template, read-only.
+fn mounts(with_template: bool) -> Vec<VolumeMount> {
+    let mut mounts = vec![mount("home", HOME), mount("tmp", "/tmp")];
+    if with_template {
+        mounts.push(VolumeMount { read_only: Some(true), ..mount(TEMPLATE_VOLUME, TEMPLATE_DIR) });
+    }
+    mounts
+}
+
+/// The base job template, as the worker and the init container read it.
+fn template_file() -> String {
+    format!("{TEMPLATE_DIR}/{}", job_template::KEY)
 }
 
 /// The image: in worker mode the global Prefect image, with the Kubernetes worker for
@@ -197,10 +236,7 @@ fn args(values: &Values, health: bool, with_template: bool) -> Vec<String> {
             }
             push("--install-policy", config.install_policy.as_str());
             if with_template {
-                push(
-                    "--base-job-template",
-                    &format!("{TEMPLATE_DIR}/{}", crate::job_template::KEY),
-                );
+                push("--base-job-template", &template_file());
             }
         }
         Mode::Agent => {

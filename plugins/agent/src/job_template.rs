@@ -1,22 +1,61 @@
-//! The base job template the worker creates its work pool with: inline values go into a
-//! ConfigMap the worker mounts, or an existing ConfigMap is mounted as it is.
+//! The base job template of the worker's pool: inline values go into a ConfigMap the worker
+//! mounts, or an existing ConfigMap is mounted as it is.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt::Write};
 
-use prefect_plugin_sdk::{Context, Problems, k8s_openapi::api::core::v1::ConfigMap, serde_json};
+use prefect_plugin_sdk::{Context, Problems, k8s_openapi::api::core::v1::ConfigMap};
+use sha2::{Digest, Sha256};
 
 use crate::{COMPONENT, values::BaseJobTemplate};
 
 /// The key that holds the template, in the ConfigMap (as in the prefect-worker chart).
 pub const KEY: &str = "baseJobTemplate.json";
 
-/// The name of the ConfigMap to mount, if there is a template.
-pub fn config_map_name(
+/// The template the values give.
+#[derive(Debug)]
+pub struct Template {
+    /// The ConfigMap the worker pods mount.
+    pub config_map_name: String,
+    /// The ConfigMap to create, for an inline template.
+    pub config_map: Option<ConfigMap>,
+}
+
+impl Template {
+    /// The SHA-256 of an inline template's text, in hex: a pod annotation, so that a changed
+    /// template rolls the worker pods. None for an existing ConfigMap, which the plugin never
+    /// reads.
+    pub fn checksum(&self) -> Option<String> {
+        let text = self.config_map.as_ref()?.data.as_ref()?.get(KEY)?;
+        Some(Sha256::digest(text.as_bytes()).iter().fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        }))
+    }
+}
+
+/// The template, if the values give one.
+pub fn resolve(
     ctx: &Context,
     template: &BaseJobTemplate,
     problems: &mut Problems,
-) -> Option<String> {
-    match (&template.configuration, template.existing_config_map_name.is_empty()) {
+) -> Option<Template> {
+    let inline = template.configuration.as_ref().map(|configuration| {
+        let is_template = configuration.get("job_configuration").is_some()
+            && configuration.get("variables").is_some();
+        if !is_template {
+            problems.error(
+                "config.baseJobTemplate.configuration",
+                "a base job template is a mapping with `job_configuration` and `variables`: \
+                 start from `prefect work-pool get-default-base-job-template --type kubernetes`",
+            );
+        }
+        ConfigMap {
+            metadata: ctx.metadata(&own_name(ctx), COMPONENT),
+            data: Some(BTreeMap::from([(KEY.to_owned(), format!("{configuration:#}"))])),
+            ..ConfigMap::default()
+        }
+    });
+    match (inline, template.existing_config_map_name.is_empty()) {
         (Some(_), false) => {
             problems.error(
                 "config.baseJobTemplate.existingConfigMapName",
@@ -24,34 +63,15 @@ pub fn config_map_name(
             );
             None
         }
-        (Some(_), true) => Some(own_name(ctx)),
-        (None, false) => Some(template.existing_config_map_name.clone()),
+        (Some(map), true) => {
+            Some(Template { config_map_name: own_name(ctx), config_map: Some(map) })
+        }
+        (None, false) => Some(Template {
+            config_map_name: template.existing_config_map_name.clone(),
+            config_map: None,
+        }),
         (None, true) => None,
     }
-}
-
-/// The ConfigMap for an inline template.
-pub fn config_map(
-    ctx: &Context,
-    template: &BaseJobTemplate,
-    problems: &mut Problems,
-) -> Option<ConfigMap> {
-    let configuration = template.configuration.as_ref()?;
-    let is_template = configuration.get("job_configuration").is_some()
-        && configuration.get("variables").is_some();
-    if !is_template {
-        problems.error(
-            "config.baseJobTemplate.configuration",
-            "a base job template is a mapping with `job_configuration` and `variables`: start \
-             from `prefect work-pool get-default-base-job-template --type kubernetes`",
-        );
-    }
-    let json = serde_json::to_string_pretty(configuration).ok()?;
-    Some(ConfigMap {
-        metadata: ctx.metadata(&own_name(ctx), COMPONENT),
-        data: Some(BTreeMap::from([(KEY.to_owned(), json)])),
-        ..ConfigMap::default()
-    })
 }
 
 fn own_name(ctx: &Context) -> String {

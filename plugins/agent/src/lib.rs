@@ -12,6 +12,7 @@
 pub mod api;
 pub mod deployment;
 pub mod job_template;
+pub mod pool_sync;
 pub mod rbac;
 pub mod scaling;
 pub mod values;
@@ -43,9 +44,9 @@ impl Plugin for Agent {
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, true);
         let role = rbac::role(ctx, &values, &mut problems);
         let binding = rbac::binding(ctx, &values, &account_name);
-        let template =
-            job_template::config_map(ctx, &values.config.base_job_template, &mut problems);
-        let deployment = deployment::build(ctx, &values, &api, &account_name, &mut problems);
+        let template = job_template::resolve(ctx, &values.config.base_job_template, &mut problems);
+        let deployment =
+            deployment::build(ctx, &values, &api, template.as_ref(), &account_name, &mut problems);
         let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
         let budget = scaling::disruption_budget(ctx, &values, &mut problems);
         if ctx.report(problems) {
@@ -57,8 +58,8 @@ impl Plugin for Agent {
         if let Some(secret) = api.secret {
             ctx.add(secret)?;
         }
-        if let Some(template) = template {
-            ctx.add(template)?;
+        if let Some(map) = template.and_then(|template| template.config_map) {
+            ctx.add(map)?;
         }
         if let Some(role) = role {
             ctx.add(role)?;

@@ -424,6 +424,185 @@ fn a_base_job_template_is_mounted_from_a_config_map() {
     );
 }
 
+fn pod(response: &RunResponse) -> &Value {
+    &item(response, "Deployment")["spec"]["template"]
+}
+
+fn init_containers(response: &RunResponse) -> Vec<&Value> {
+    pod(response)["spec"]["initContainers"]
+        .as_array()
+        .map(|list| list.iter().collect())
+        .unwrap_or_default()
+}
+
+fn template_checksum(response: &RunResponse) -> Option<&str> {
+    pod(response)["metadata"]["annotations"]["checksum/base-job-template"].as_str()
+}
+
+const TEMPLATE: &str = "/etc/prefect/base-job-template/baseJobTemplate.json";
+
+fn a_template(namespace: &str) -> Value {
+    json!({
+        "job_configuration": { "namespace": "{{ namespace }}" },
+        "variables": { "properties": { "namespace": { "default": namespace } } },
+    })
+}
+
+#[test]
+fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
+    let response = Request::new(&["server", "agent"])
+        .items(server_items(4200, true))
+        .values(json!({ "config": {
+            "workPool": "team pool",
+            "baseJobTemplate": { "configuration": a_template("prefect") },
+        } }))
+        .run::<Agent>();
+    assert_eq!(response.results, []);
+    let [sync] = init_containers(&response)[..] else {
+        panic!("one init container: {:?}", init_containers(&response));
+    };
+    let main = container(&response);
+    assert_eq!(sync["name"], "sync-base-job-template");
+    for same in ["image", "imagePullPolicy", "securityContext", "workingDir"] {
+        assert_eq!(sync[same], main[same], "{same}");
+    }
+    assert_eq!(
+        sync["env"],
+        json!([
+            { "name": "HOME", "value": "/home/prefect" },
+            { "name": "PREFECT_API_URL", "value": "http://prefect-server.prefect.svc:4200/api" },
+            { "name": "PREFECT_API_AUTH_STRING", "valueFrom": { "secretKeyRef": { "name": "prefect-server-basic-auth", "key": "auth-string" } } },
+        ])
+    );
+    assert_eq!(
+        sync["volumeMounts"],
+        json!([
+            { "name": "home", "mountPath": "/home/prefect" },
+            { "name": "tmp", "mountPath": "/tmp" },
+            { "name": "base-job-template", "mountPath": "/etc/prefect/base-job-template", "readOnly": true },
+        ])
+    );
+    // The pool's name is a value: it reaches the script as an argument, never inside it.
+    let command: Vec<&str> =
+        sync["command"].as_array().unwrap().iter().map(|part| part.as_str().unwrap()).collect();
+    let ["/bin/sh", "-c", script, "sync-base-job-template", "team pool", TEMPLATE] = command[..]
+    else {
+        panic!("not `/bin/sh -c SCRIPT NAME POOL FILE`: {command:?}");
+    };
+    assert!(!script.contains("team pool"), "{script}");
+
+    let existing = with_server(
+        json!({ "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } } }),
+    );
+    assert_eq!(init_containers(&existing).len(), 1);
+    assert_eq!(init_containers(&existing)[0]["command"][4], "kubernetes");
+
+    assert_eq!(init_containers(&with_server(json!({}))).len(), 0);
+    let agent_mode = alone(json!({
+        "mode": "agent",
+        "image": { "prefectTag": "2.20.27-python3.11-kubernetes" },
+        "serverApiConfig": { "apiUrl": "https://prefect2.example.com/api" },
+        "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } },
+    }));
+    assert_eq!(agent_mode.results, []);
+    assert_eq!(init_containers(&agent_mode).len(), 0, "Prefect 2's agent has no work pools");
+}
+
+/// A `prefect` that logs its arguments to `$FAKE_LOG` and knows one pool, `$FAKE_POOL`:
+/// `inspect` of another fails as Prefect's does.
+#[cfg(unix)]
+const FAKE_PREFECT: &str = r#"#!/bin/sh
+printf '%s|' "$@" >> "$FAKE_LOG"
+echo >> "$FAKE_LOG"
+if [ "$1 $2" = "work-pool inspect" ] && [ "$3" != "$FAKE_POOL" ]; then
+  echo "Work pool '$3' not found!"
+  exit 1
+fi
+"#;
+
+/// The sync script run by `sh`, with [`FAKE_PREFECT`] knowing the pool `known` first on the
+/// PATH: what it ran, one command a line.
+#[cfg(unix)]
+fn run_sync_script(script: &str, pool: &str, known: &str) -> String {
+    use std::{
+        os::unix::fs::PermissionsExt,
+        process::Command,
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "prefectctl-agent-sync-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("prefect");
+    std::fs::write(&fake, FAKE_PREFECT).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.join("log");
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let status = Command::new("/bin/sh")
+        .args(["-c", script, "sync-base-job-template", pool, TEMPLATE])
+        .env("PATH", path)
+        .env("FAKE_LOG", &log)
+        .env("FAKE_POOL", known)
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    let ran = std::fs::read_to_string(&log).unwrap_or_default();
+    let left = std::fs::read_dir(&dir).unwrap().count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(status.success(), "the script fails: {status}");
+    assert_eq!(left, 2, "the script made files of its own (a pool name run as a command?)");
+    ran
+}
+
+#[cfg(unix)]
+#[test]
+fn the_sync_updates_a_pool_that_exists_and_leaves_a_new_one_to_the_worker() {
+    let pool = "it's a \"pool\"; touch pwned $(id)";
+    let response = with_server(json!({ "config": {
+        "workPool": pool,
+        "baseJobTemplate": { "configuration": a_template("prefect") },
+    } }));
+    let script = init_containers(&response)[0]["command"][2].as_str().unwrap().to_owned();
+
+    expect![[r#"
+        work-pool|inspect|it's a "pool"; touch pwned $(id)|
+        work-pool|update|it's a "pool"; touch pwned $(id)|--base-job-template|/etc/prefect/base-job-template/baseJobTemplate.json|
+    "#]]
+    .assert_eq(&run_sync_script(&script, pool, pool));
+    expect![[r#"
+        work-pool|inspect|it's a "pool"; touch pwned $(id)|
+    "#]]
+    .assert_eq(&run_sync_script(&script, pool, "another"));
+}
+
+#[test]
+fn a_changed_inline_template_rolls_the_worker_pods() {
+    use sha2::{Digest, Sha256};
+
+    let values = |namespace: &str| json!({ "config": { "baseJobTemplate": { "configuration": a_template(namespace) } } });
+    let first = with_server(values("prefect"));
+    let text = item(&first, "ConfigMap")["data"]["baseJobTemplate.json"].as_str().unwrap();
+    let expected: String =
+        Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(template_checksum(&first), Some(expected.as_str()));
+
+    assert_eq!(template_checksum(&with_server(values("prefect"))), template_checksum(&first));
+    let changed = with_server(values("flows"));
+    assert_ne!(template_checksum(&changed), template_checksum(&first));
+    assert!(template_checksum(&changed).is_some());
+
+    // The content of an existing ConfigMap is not the plugin's to see.
+    let existing = with_server(
+        json!({ "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } } }),
+    );
+    assert_eq!(template_checksum(&existing), None);
+    assert_eq!(template_checksum(&with_server(json!({}))), None);
+}
+
 #[test]
 fn health_check_cluster_uid_and_extra_env() {
     let response = with_server(json!({

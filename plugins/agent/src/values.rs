@@ -253,8 +253,11 @@ pub struct WorkerConfig {
     /// Most flow runs the worker runs at once; null for no limit.
     #[schemars(range(min = 1))]
     pub limit: Option<u32>,
-    /// The base job template the worker creates its pool with (`--base-job-template`); it is
-    /// used only when the pool does not exist yet.
+    /// The base job template of the pool. The worker creates a missing pool with it
+    /// (`--base-job-template`); for a pool that exists, an init container of the worker pod
+    /// (`sync-base-job-template`) replaces the pool's template with it before the worker
+    /// starts. A change of an inline template restarts the worker pods; after a change of an
+    /// existing ConfigMap, restart them yourself (`kubectl rollout restart`).
     pub base_job_template: BaseJobTemplate,
 }
 
