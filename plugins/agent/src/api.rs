@@ -59,6 +59,8 @@ pub struct Api {
     pub env: Vec<EnvVar>,
     /// The Secret to create for an inline basic-auth string.
     pub secret: Option<Secret>,
+    /// Whether the API is the server plugin's of this stack (a Prefect 3 server).
+    pub stack_server: bool,
 }
 
 /// The API connection the values and the stack choose.
@@ -112,6 +114,7 @@ fn cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
             env_from_secret(API_KEY_VAR, &cloud.api_key_secret.name, &cloud.api_key_secret.key),
         ],
         secret: None,
+        stack_server: false,
     }
 }
 
@@ -123,7 +126,11 @@ fn external_server(ctx: &Context, values: &Values, problems: &mut Problems) -> A
             "give the server's API URL, such as https://prefect.example.com/api",
         );
     }
-    let mut api = Api { env: vec![env_var("PREFECT_API_URL", &config.api_url)], secret: None };
+    let mut api = Api {
+        env: vec![env_var("PREFECT_API_URL", &config.api_url)],
+        secret: None,
+        stack_server: false,
+    };
     let auth = &config.basic_auth;
     if !auth.enabled {
         return api;
@@ -189,7 +196,7 @@ fn stack_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api 
     if let Some(auth) = server_auth(ctx, &name) {
         env.push(EnvVar { name: API_AUTH_STRING_VAR.to_owned(), ..auth });
     }
-    Api { env, secret: None }
+    Api { env, secret: None, stack_server: true }
 }
 
 /// The server container's basic-auth variable, if the server has basic auth on.

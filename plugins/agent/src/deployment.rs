@@ -22,6 +22,7 @@ use crate::{
     api::{self, Api},
     job_template::{self, Template},
     pool_sync,
+    prefect_version::{self, Tag},
     values::{Mode, Values},
 };
 
@@ -147,7 +148,7 @@ fn container(
     };
     Container {
         name: "prefect-worker".to_owned(),
-        image: Some(image(ctx, values, problems)),
+        image: Some(image(ctx, values, api, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
         command: Some(
@@ -198,24 +199,18 @@ fn template_file() -> String {
 
 /// The image: in worker mode the global Prefect image, with the Kubernetes worker for
 /// `type: kubernetes`; in agent mode the Prefect 2 image the user must name.
-fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
+fn image(ctx: &Context, values: &Values, api: &Api, problems: &mut Problems) -> String {
     let global_tag = &ctx.global().prefect.image.prefect_tag;
     let default_tag = match values.mode {
         Mode::Worker if values.config.type_ == "kubernetes" => format!("{global_tag}-kubernetes"),
-        Mode::Worker => global_tag.clone(),
-        Mode::Agent => {
-            let tag = &values.image.prefect_tag;
-            if tag.is_empty() || tag.starts_with('3') {
-                problems.error(
-                    "image.prefectTag",
-                    "agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: \
-                     set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use \
-                     mode: worker",
-                );
-            }
-            global_tag.clone()
-        }
+        Mode::Worker | Mode::Agent => global_tag.clone(),
     };
+    let tag = if values.image.prefect_tag.is_empty() {
+        Tag::Global(&default_tag)
+    } else {
+        Tag::Own(&values.image.prefect_tag)
+    };
+    prefect_version::check(values, tag, api.stack_server, problems);
     values.image.image(ctx, &default_tag)
 }
 

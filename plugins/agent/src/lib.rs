@@ -13,6 +13,7 @@ pub mod api;
 pub mod deployment;
 pub mod job_template;
 pub mod pool_sync;
+pub mod prefect_version;
 pub mod rbac;
 pub mod scaling;
 pub mod values;

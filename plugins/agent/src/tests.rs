@@ -335,23 +335,72 @@ fn the_job_secret_settings_follow_the_credential_the_worker_really_uses() {
         .assert_eq(&job_secret_settings(&literal));
 }
 
+const PREFECT_2_TAG: &str = "2.20.27-python3.11-kubernetes";
+
+fn cloud_values(mut values: Value) -> Value {
+    values["apiConfig"] = json!("cloud");
+    values["cloudApiConfig"] = json!({ "accountId": "acc-1", "workspaceId": "ws-2" });
+    values
+}
+
+fn prefect_2_server_values(mut values: Value) -> Value {
+    values["serverApiConfig"] = json!({ "apiUrl": "https://prefect2.example.com/api" });
+    values
+}
+
 #[test]
 fn legacy_agent_mode_needs_a_prefect_2_image() {
-    let response = with_server(
-        json!({ "mode": "agent", "image": { "prefectTag": "2.20.27-python3.11-kubernetes" } }),
-    );
+    let agent = json!({ "mode": "agent", "image": { "prefectTag": PREFECT_2_TAG } });
+    let response = alone(prefect_2_server_values(agent.clone()));
     assert_eq!(response.results, []);
     expect!["prefect agent start --work-queue default --prefetch-seconds 10"]
         .assert_eq(&args(&response));
     assert!(env(&response).contains("PREFECT_AGENT_QUERY_INTERVAL=5"));
     assert_eq!(container(&response)["image"], "prefecthq/prefect:2.20.27-python3.11-kubernetes");
+    assert_eq!(alone(cloud_values(agent)).results, []);
 
     check_problems(
-        with_server(json!({ "mode": "agent" })),
+        alone(prefect_2_server_values(json!({ "mode": "agent" }))),
         expect![
             "error image.prefectTag: agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use mode: worker"
         ],
     );
+}
+
+#[test]
+fn a_prefect_2_agent_cannot_use_the_stacks_prefect_3_server() {
+    check_problems(
+        with_server(json!({ "mode": "agent", "image": { "prefectTag": PREFECT_2_TAG } })),
+        expect![
+            "error mode: a Prefect 2 agent cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): use mode: worker with a Prefect 3 image, or point the agent at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+        ],
+    );
+}
+
+#[test]
+fn a_prefect_2_worker_cannot_use_the_stacks_prefect_3_server() {
+    check_problems(
+        with_server(json!({ "image": { "prefectTag": PREFECT_2_TAG } })),
+        expect![
+            "error image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in agent.image.prefectTag, or leave it empty for the global one; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+        ],
+    );
+    let global_2 = Request::new(&["server", "agent"])
+        .items(server_items(4200, false))
+        .global(|global| global.prefect.image.prefect_tag = "2.20.27-python3.11".to_owned())
+        .run::<Agent>();
+    check_problems(
+        global_2,
+        expect![
+            "error image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes (from global.prefect.image.prefectTag) is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in global.prefect.image.prefectTag or agent.image.prefectTag; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+        ],
+    );
+
+    // A Prefect 2 worker elsewhere is the user's to choose; a Prefect 3 one here is fine.
+    let worker_2 = json!({ "image": { "prefectTag": PREFECT_2_TAG } });
+    assert_eq!(alone(prefect_2_server_values(worker_2.clone())).results, []);
+    assert_eq!(alone(cloud_values(worker_2)).results, []);
+    assert_eq!(with_server(json!({ "image": { "prefectTag": "3.4.0-python3.12" } })).results, []);
 }
 
 #[test]

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 pub struct Values {
     /// `worker` runs `prefect worker start` (Prefect 3, and Prefect 2 from 2.10); `agent` runs
     /// Prefect 2's `prefect agent start`, which Prefect 3 removed: for releases that still
-    /// use agents, with a Prefect 2 image (`image.prefectTag`).
+    /// use agents, with a Prefect 2 image (`image.prefectTag`). A Prefect 2 agent cannot use
+    /// the server plugin of this stack, which runs Prefect 3 only: agent mode needs a Prefect 2
+    /// server elsewhere (`serverApiConfig.apiUrl`, with `--without server`) or Prefect Cloud.
     pub mode: Mode,
 
     /// Which Prefect API the worker talks to. `server`: the server plugin of this stack (with
@@ -46,7 +48,10 @@ pub struct Values {
 
     /// Overrides `global.prefect.image` for the worker. An empty tag is
     /// `<global.prefect.image.prefectTag>-kubernetes` (the image with the Kubernetes worker
-    /// installed) for `config.type: kubernetes`, else the global tag.
+    /// installed) for `config.type: kubernetes`, else the global tag. Agent mode needs a
+    /// Prefect 2 tag here. Wired to the server plugin of this stack (Prefect 3 only), a tag
+    /// that says Prefect 2 (`2`, `2.*`, `2-*`) is refused: Prefect 2 clients cannot use a
+    /// Prefect 3 server.
     pub image: ImageValues,
 
     /// Number of worker pods; several share the work pool's runs.

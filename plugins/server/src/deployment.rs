@@ -13,6 +13,7 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
+    wire::DEFAULT_PREFECT_TAG,
     workload::{empty_dir, mount},
 };
 
@@ -105,7 +106,7 @@ fn container(
 
     Container {
         name: "prefect-server".to_owned(),
-        image: Some(values.image.image(ctx, &ctx.global().prefect.image.prefect_tag)),
+        image: Some(image(ctx, values, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
         command: Some(
@@ -129,6 +130,42 @@ fn container(
         volume_mounts: Some(volume_mounts(values, wiring.database, problems)),
         ..Container::default()
     }
+}
+
+/// The image, refused when its tag says Prefect 2: the settings, the database wiring and the
+/// API that clients of this stack expect are Prefect 3's.
+fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
+    let global_tag = &ctx.global().prefect.image.prefect_tag;
+    let own_tag = &values.image.prefect_tag;
+    let tag = if own_tag.is_empty() { global_tag } else { own_tag };
+    if is_prefect_2(tag) {
+        let (tag_and_origin, where_to_set) = if own_tag.is_empty() {
+            (
+                format!("{tag} (from global.prefect.image.prefectTag)"),
+                "in global.prefect.image.prefectTag or server.image.prefectTag",
+            )
+        } else {
+            (
+                tag.clone(),
+                "in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag",
+            )
+        };
+        problems.error(
+            "image.prefectTag",
+            format!(
+                "the image tag {tag_and_origin} is Prefect 2, and the server plugin runs Prefect 3 \
+                 only: set a Prefect 3 tag, such as {DEFAULT_PREFECT_TAG}, {where_to_set}; to keep \
+                 a Prefect 2 server, run it outside this release and point the worker at it \
+                 (agent.serverApiConfig.apiUrl, with --without server)"
+            ),
+        );
+    }
+    values.image.image(ctx, global_tag)
+}
+
+/// Whether an image tag names a Prefect 2 release (`2`, `2.20.27-python3.11`, `2-python3.11`).
+fn is_prefect_2(tag: &str) -> bool {
+    tag == "2" || tag.starts_with("2.") || tag.starts_with("2-")
 }
 
 /// `updateStrategy`, or the one the database needs: SQLite on a volume that one node at a

@@ -72,7 +72,10 @@ fn render_with(plugins: &[&str], overrides: Value) -> Vec<Value> {
 
 /// `severity path: message`, one a line.
 fn problems(overrides: Value) -> String {
-    let response = run_with(&["server"], overrides);
+    problem_lines(&run_with(&["server"], overrides))
+}
+
+fn problem_lines(response: &RunResponse) -> String {
     response
         .results
         .iter()
@@ -758,6 +761,38 @@ fn image_can_be_overridden_for_the_server_only() {
     assert_eq!(
         item(&items, "Deployment")["spec"]["template"]["spec"]["imagePullSecrets"],
         json!([{ "name": "regcred" }])
+    );
+}
+
+/// [`problems`] of a run with `global.prefect.image.prefectTag` set to `tag`.
+fn problems_with_global_tag(tag: &str, overrides: Value) -> String {
+    let mut request = request(&["server"], overrides);
+    request.global.prefect.image.prefect_tag = tag.to_owned();
+    problem_lines(&run_plugin::<Server>(request))
+}
+
+#[test]
+fn a_prefect_2_image_is_refused_with_what_to_change() {
+    expect![[r#"
+        error image.prefectTag: the image tag 2.20.27-python3.11 (from global.prefect.image.prefectTag) is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in global.prefect.image.prefectTag or server.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
+    "#]]
+    .assert_eq(&problems_with_global_tag("2.20.27-python3.11", json!({})));
+    expect![[r#"
+        error image.prefectTag: the image tag 2 is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
+    "#]]
+    .assert_eq(&problems(json!({ "image": { "prefectTag": "2" } })));
+    for tag in ["2-python3.11", "2.19.0", "2.20.27-python3.11-kubernetes"] {
+        assert_ne!(problems(json!({ "image": { "prefectTag": tag } })), "", "{tag}");
+    }
+
+    // Prefect 3, and tags that say nothing of a version, are the user's to choose.
+    for tag in ["3", "3.9.1-python3.12", "latest", "20250101", "sha-2f3a"] {
+        assert_eq!(problems(json!({ "image": { "prefectTag": tag } })), "", "{tag}");
+    }
+    // A server image of its own wins over a Prefect 2 global tag (kept for an agent elsewhere).
+    assert_eq!(
+        problems_with_global_tag("2.20.27", json!({ "image": { "prefectTag": "3.9.1" } })),
+        ""
     );
 }
 

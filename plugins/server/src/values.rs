@@ -29,7 +29,8 @@ pub struct Values {
     pub revision_history_limit: i32,
 
     /// Overrides `global.prefect.image` for the server only; leave a field empty to use the
-    /// global value. Change it to run a different Prefect release than the worker.
+    /// global value. Change it to run a different Prefect release than the worker. The plugin
+    /// runs Prefect 3 only: a tag that says Prefect 2 (`2`, `2.*`, `2-*`) is refused.
     pub image: ImageValues,
 
     /// Log level of the server (`PREFECT_LOGGING_SERVER_LEVEL`). Raise it to DEBUG or INFO
