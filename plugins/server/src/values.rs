@@ -44,9 +44,10 @@ pub struct Values {
     /// The web UI the server serves beside the API.
     pub ui_config: UiConfig,
 
-    /// HTTP basic authentication in front of the API and UI (Prefect 3.1.8 or later). Clients
-    /// (workers, the CLI) then need the same string in `PREFECT_API_AUTH_STRING`; the agent
-    /// plugin in the same stack gets it without configuration.
+    /// HTTP basic authentication of the API (Prefect 3.1.8 or later), not of the UI's pages:
+    /// the UI asks for the credentials when it calls the API. Clients (workers, the CLI) then
+    /// need the same string in `PREFECT_API_AUTH_STRING`; the agent plugin in the same stack
+    /// gets it without configuration.
     pub basic_auth: BasicAuth,
 
     /// The embedded SQLite database, used when neither `externalDatabase` nor the `postgres`
@@ -196,8 +197,9 @@ impl Default for UiConfig {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct BasicAuth {
-    /// Requires `USER:PASSWORD` on every API and UI request (health and readiness checks
-    /// excepted).
+    /// Requires `USER:PASSWORD` on every request to the API (under `/api`) except
+    /// `GET /api/health` and `GET /api/ready`, which the probes use. The UI's static pages
+    /// load without it; the UI then asks for the credentials to call the API.
     pub enabled: bool,
     /// The credentials as `USER:PASSWORD`; the plugin stores them in a Secret. Prefer
     /// `existingSecret` so that the password stays out of values files.
