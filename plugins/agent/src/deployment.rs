@@ -66,13 +66,7 @@ pub fn build(
             && values.mode == Mode::Worker
             && let Some(main) = spec.containers.first()
         {
-            let sync = pool_sync::init_container(
-                main,
-                api_env(api),
-                mounts(true),
-                &values.config.work_pool,
-                &template_file(),
-            );
+            let sync = pool_sync::init_container(main, &values.config.work_pool, &template_file());
             spec.init_containers.get_or_insert_with(Vec::new).push(sync);
         }
     }

@@ -512,25 +512,18 @@ fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
     };
     let main = container(&response);
     assert_eq!(sync["name"], "sync-base-job-template");
-    for same in ["image", "imagePullPolicy", "securityContext", "workingDir"] {
+    // Whatever reaches the API for the worker reaches it for the sync: the same env (with
+    // the credentials from their Secret, and the user's extra variables) and mounts.
+    for same in ["image", "imagePullPolicy", "securityContext", "workingDir", "env", "volumeMounts"]
+    {
         assert_eq!(sync[same], main[same], "{same}");
     }
-    assert_eq!(
-        sync["env"],
-        json!([
-            { "name": "HOME", "value": "/home/prefect" },
-            { "name": "PREFECT_API_URL", "value": "http://prefect-server.prefect.svc:4200/api" },
-            { "name": "PREFECT_API_AUTH_STRING", "valueFrom": { "secretKeyRef": { "name": "prefect-server-basic-auth", "key": "auth-string" } } },
-        ])
-    );
-    assert_eq!(
-        sync["volumeMounts"],
-        json!([
-            { "name": "home", "mountPath": "/home/prefect" },
-            { "name": "tmp", "mountPath": "/tmp" },
-            { "name": "base-job-template", "mountPath": "/etc/prefect/base-job-template", "readOnly": true },
-        ])
-    );
+    let env = sync["env"].as_array().unwrap();
+    assert!(env.contains(&json!({ "name": "PREFECT_API_URL", "value": "http://prefect-server.prefect.svc:4200/api" })), "{env:?}");
+    assert!(env.contains(&json!({ "name": "PREFECT_API_AUTH_STRING", "valueFrom": { "secretKeyRef": { "name": "prefect-server-basic-auth", "key": "auth-string" } } })), "{env:?}");
+    assert!(sync["volumeMounts"].as_array().unwrap().contains(
+        &json!({ "name": "base-job-template", "mountPath": "/etc/prefect/base-job-template", "readOnly": true })
+    ));
     // The pool's name is a value: it reaches the script as an argument, never inside it.
     let command: Vec<&str> =
         sync["command"].as_array().unwrap().iter().map(|part| part.as_str().unwrap()).collect();
@@ -558,21 +551,33 @@ fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
 }
 
 /// A `prefect` that logs its arguments to `$FAKE_LOG` and knows one pool, `$FAKE_POOL`:
-/// `inspect` of another fails as Prefect's does.
+/// `inspect` of another fails as Prefect's does. Its first `inspect` finds the API down when
+/// `$FAKE_DOWN_ONCE` is set.
 #[cfg(unix)]
 const FAKE_PREFECT: &str = r#"#!/bin/sh
 printf '%s|' "$@" >> "$FAKE_LOG"
 echo >> "$FAKE_LOG"
+if [ -n "$FAKE_DOWN_ONCE" ] && [ ! -e down ]; then
+  touch down
+  echo "httpx.ConnectError: All connection attempts failed"
+  exit 1
+fi
 if [ "$1 $2" = "work-pool inspect" ] && [ "$3" != "$FAKE_POOL" ]; then
   echo "Work pool '$3' not found!"
   exit 1
 fi
 "#;
 
+/// A `sleep` that only says it slept.
+#[cfg(unix)]
+const FAKE_SLEEP: &str = r#"#!/bin/sh
+printf 'sleep|%s|\n' "$@" >> "$FAKE_LOG"
+"#;
+
 /// The sync script run by `sh`, with [`FAKE_PREFECT`] knowing the pool `known` first on the
 /// PATH: what it ran, one command a line.
 #[cfg(unix)]
-fn run_sync_script(script: &str, pool: &str, known: &str) -> String {
+fn run_sync_script(script: &str, pool: &str, known: &str, down_once: bool) -> String {
     use std::{
         os::unix::fs::PermissionsExt,
         process::Command,
@@ -586,9 +591,11 @@ fn run_sync_script(script: &str, pool: &str, known: &str) -> String {
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let fake = dir.join("prefect");
-    std::fs::write(&fake, FAKE_PREFECT).unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, text) in [("prefect", FAKE_PREFECT), ("sleep", FAKE_SLEEP)] {
+        let fake = dir.join(name);
+        std::fs::write(&fake, text).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let log = dir.join("log");
     let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
     let status = Command::new("/bin/sh")
@@ -596,6 +603,7 @@ fn run_sync_script(script: &str, pool: &str, known: &str) -> String {
         .env("PATH", path)
         .env("FAKE_LOG", &log)
         .env("FAKE_POOL", known)
+        .env("FAKE_DOWN_ONCE", if down_once { "1" } else { "" })
         .current_dir(&dir)
         .status()
         .unwrap();
@@ -603,7 +611,8 @@ fn run_sync_script(script: &str, pool: &str, known: &str) -> String {
     let left = std::fs::read_dir(&dir).unwrap().count();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(status.success(), "the script fails: {status}");
-    assert_eq!(left, 2, "the script made files of its own (a pool name run as a command?)");
+    let expected = if down_once { 4 } else { 3 };
+    assert_eq!(left, expected, "the script made files of its own (a pool name run as a command?)");
     ran
 }
 
@@ -621,11 +630,19 @@ fn the_sync_updates_a_pool_that_exists_and_leaves_a_new_one_to_the_worker() {
         work-pool|inspect|it's a "pool"; touch pwned $(id)|
         work-pool|update|it's a "pool"; touch pwned $(id)|--base-job-template|/etc/prefect/base-job-template/baseJobTemplate.json|
     "#]]
-    .assert_eq(&run_sync_script(&script, pool, pool));
+    .assert_eq(&run_sync_script(&script, pool, pool, false));
     expect![[r#"
         work-pool|inspect|it's a "pool"; touch pwned $(id)|
     "#]]
-    .assert_eq(&run_sync_script(&script, pool, "another"));
+    .assert_eq(&run_sync_script(&script, pool, "another", false));
+    // An API that does not answer yet is waited for: the template is never skipped.
+    expect![[r#"
+        work-pool|inspect|it's a "pool"; touch pwned $(id)|
+        sleep|5|
+        work-pool|inspect|it's a "pool"; touch pwned $(id)|
+        work-pool|update|it's a "pool"; touch pwned $(id)|--base-job-template|/etc/prefect/base-job-template/baseJobTemplate.json|
+    "#]]
+    .assert_eq(&run_sync_script(&script, pool, pool, true));
 }
 
 #[test]
