@@ -45,6 +45,11 @@ impl Cluster {
         Cluster { dir, kubeconfig }
     }
 
+    /// The folder the cluster keeps its state in.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The admin kubeconfig of this cluster.
     pub fn kubeconfig(&self) -> &std::path::Path {
         &self.kubeconfig

@@ -162,7 +162,12 @@ impl Run {
 
 /// The built `prefectctl` binary.
 pub fn built_binary() -> PathBuf {
-    built().join(format!("prefectctl{}", std::env::consts::EXE_SUFFIX))
+    built_program("prefectctl")
+}
+
+/// A program the workspace builds (`prefectctl`, `kubelet-stand-in`).
+pub fn built_program(name: &str) -> PathBuf {
+    built().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs `prefectctl ARGS` in `cwd`, with no plugin path from the environment, so only the

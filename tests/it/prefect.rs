@@ -1,6 +1,6 @@
 //! Prefect itself, for the tests that check the rendered manifests against the program that
-//! will read them: a Python virtualenv with pinned Prefect packages from PyPI (made once in
-//! `~/.cache` and reused), and a local Prefect server.
+//! will read them: the virtualenv of the kubelet stand-in's Prefect image (pinned packages from
+//! PyPI, made once and reused: `kubelet_stand_in::python`), and a local Prefect server.
 
 use std::{
     net::TcpListener,
@@ -12,34 +12,15 @@ use std::{
 
 use crate::harness::TempDir;
 
-/// The packages, pinned: the Prefect release the image defaults to, the Kubernetes worker of
-/// the `-kubernetes` image, and the driver the server uses for PostgreSQL.
-const PACKAGES: &[&str] = &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0"];
+/// The Prefect release the images of the rendered stacks run.
+pub const VERSION: &str = "3.9.1";
 
 /// The virtualenv's `bin` folder.
 pub fn bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        let venv = home.join(".cache/prefectctl-tests/python-prefect");
-        let bin = venv.join("bin");
-        let ready = venv.join("installed.txt");
-        let wanted = PACKAGES.join("\n");
-        if std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
-            let made = Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).status();
-            assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {} failed", venv.display());
-            let installed = Command::new(bin.join("python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-                .args(PACKAGES)
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "pip install {} failed (PyPI must be reachable)",
-                PACKAGES.join(" ")
-            );
-            std::fs::write(&ready, &wanted).expect("record the installed packages");
-        }
-        bin
+    BIN.get_or_init(|| match kubelet_stand_in::python::prefect(VERSION) {
+        Ok(venv) => venv.bin(),
+        Err(err) => panic!("{err:#}"),
     })
 }
 

@@ -32,7 +32,7 @@ pub fn run() -> Result<(), String> {
     crate::dist::run(&[])?;
     // The cluster tests start a real kube-apiserver; building it the first time takes about ten
     // minutes, better spent here than hidden inside one test.
-    ensure_postgres()?;
+    ensure_packages()?;
     let k8s = k8s_scripts()?;
     let k8s_str = k8s.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
     sh("bash", &[&format!("{k8s_str}/build.sh")])?;
@@ -108,22 +108,44 @@ fn forget_earlier_packaging(crates: &[String]) {
     }
 }
 
-/// The database tests start a real PostgreSQL server from Debian's `postgresql` package.
-fn ensure_postgres() -> Result<(), String> {
-    let installed = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|versions| {
-            versions.filter_map(Result::ok).any(|v| v.path().join("bin/initdb").is_file())
-        })
-        .unwrap_or(false);
-    if installed {
+/// What the tests run that Cargo does not build: Debian's packages, each known by a file it
+/// installs. PostgreSQL for the database tests and the postgres image's stand-in; the kubelet
+/// stand-in's sandbox (bubblewrap, util-linux's setpriv and nsenter, iproute2), the
+/// Prefect image's init (tini), the postgres image's nss_wrapper, Python's venv for the
+/// Prefect virtualenvs, and curl for the requests the tests send into the pod network.
+const PACKAGES: &[(&str, &str)] = &[
+    ("/usr/lib/postgresql", "postgresql"),
+    ("/usr/bin/bwrap", "bubblewrap"),
+    ("/usr/bin/setpriv", "util-linux"),
+    ("/usr/bin/nsenter", "util-linux"),
+    ("/usr/sbin/ip", "iproute2"),
+    ("/usr/bin/tini", "tini"),
+    ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "libnss-wrapper"),
+    ("/usr/bin/curl", "curl"),
+];
+
+fn ensure_packages() -> Result<(), String> {
+    let mut missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(file, _)| !std::path::Path::new(file).exists())
+        .map(|(_, package)| *package)
+        .collect();
+    // Debian's python3 makes virtualenvs only with its venv module.
+    let venv = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !venv {
+        missing.push("python3-venv");
+    }
+    missing.dedup();
+    if missing.is_empty() {
         return Ok(());
     }
     sh_with_env("apt-get", &["update", "-qq"], &[])?;
-    sh_with_env(
-        "apt-get",
-        &["install", "-y", "-qq", "postgresql"],
-        &[("DEBIAN_FRONTEND", "noninteractive")],
-    )
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
+    sh_with_env("apt-get", &install, &[("DEBIAN_FRONTEND", "noninteractive")])
 }
 
 /// The folder of the project's Kubernetes scripts (`build.sh`, `start.sh`):
