@@ -18,5 +18,6 @@ mod prefect;
 mod running;
 mod snapshots;
 mod stacks;
+mod stand_in;
 mod third_party;
 mod worker;

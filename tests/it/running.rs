@@ -474,8 +474,22 @@ fn the_full_stack_runs_on_openshift_with_the_namespace_uid() {
         "openshift.io/sa.scc.supplemental-groups=1000680000/10000",
     ]);
     stack.apply(&["--plugin", "agent", "--plugin", "postgres", "--plugin", "openshift-security"]);
-    let uids = stack.kubectl(&["get", "pods", "-n", NAMESPACE, "-o", "name"]);
-    assert!(!uids.is_empty());
+    // PostgreSQL ran as the project's uid: its files on the claim are that user's.
+    let volume = stack.kubectl(&[
+        "get",
+        "pvc",
+        "data-prefect-postgresql-0",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.spec.volumeName}",
+    ]);
+    let folder = stack.kubectl(&["get", "pv", &volume, "-o", "jsonpath={.spec.hostPath.path}"]);
+    let version = std::path::Path::new(&folder).join("pgdata/PG_VERSION");
+    let owner = std::os::unix::fs::MetadataExt::uid(
+        &std::fs::metadata(&version).unwrap_or_else(|err| panic!("{}: {err}", version.display())),
+    );
+    assert_eq!(owner, 1000680000, "PostgreSQL's files belong to uid {owner}");
     let api = stack.api_url("prefect-server");
     stack.run_flow(&api, None, "kubernetes", flow_job_variables());
 }
