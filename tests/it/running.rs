@@ -402,8 +402,6 @@ fn a_worker_with_basic_auth_keeps_the_credential_in_its_secret() {
     stack.apply(&[
         "--plugin",
         "agent",
-        "--plugin",
-        "postgres",
         "--set",
         "server.basicAuth.enabled=true",
         "--set-string",

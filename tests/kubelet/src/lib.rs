@@ -14,7 +14,7 @@
 //! - makes its volumes ([`volumes`], claims provisioned by [`storage`]);
 //! - runs its init containers, then its containers, each as a process in a sandbox of its own
 //!   ([`sandbox`]) with the image's stand-in ([`images`]), the environment the kubelet
-//!   builds ([`env`]), its user and groups and its mounts ([`container`]);
+//!   builds ([`mod@env`]), its user and groups and its mounts ([`container`]);
 //! - runs its probes ([`probe`]), restarts what `restartPolicy` restarts ([`pod`]) and writes
 //!   its status back through the API ([`status`]), with events ([`events`]).
 //!
