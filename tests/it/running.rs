@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{
     cluster::Cluster,
-    harness::{Run, TempDir, prefectctl_in},
+    harness::{Run, TempDir, base64_decode, prefectctl_in},
     node::{self, Node},
     prefect,
 };
@@ -132,7 +132,34 @@ impl Stack {
             "name",
         ]);
         assert_eq!(jobs.lines().count(), 1, "no Job for flow run {id}");
+        self.jobs_hold_no_secret();
         id.to_owned()
+    }
+
+    /// No Job of the namespace holds the value of any of its Secrets (passwords, auth
+    /// strings, keys), in any form `kubectl get -o json` shows.
+    #[track_caller]
+    fn jobs_hold_no_secret(&self) {
+        let jobs = self.kubectl(&["get", "jobs", "-n", NAMESPACE, "-o", "json"]);
+        let secrets: Value =
+            serde_json::from_str(&self.kubectl(&["get", "secrets", "-n", NAMESPACE, "-o", "json"]))
+                .unwrap();
+        for secret in secrets["items"].as_array().unwrap() {
+            // Tokens are the pods' own; release records are compressed.
+            if secret["type"] == "kubernetes.io/service-account-token"
+                || secret["type"] == "prefectctl.io/release.v1"
+            {
+                continue;
+            }
+            for (key, value) in secret["data"].as_object().into_iter().flatten() {
+                let value =
+                    String::from_utf8_lossy(&base64_decode(value.as_str().unwrap())).into_owned();
+                let name = &secret["metadata"]["name"];
+                if value.len() >= 8 && jobs.contains(&value) {
+                    self.fail(&format!("a Job holds the value of Secret {name} key {key}"));
+                }
+            }
+        }
     }
 
     /// Every Job of the namespace as JSON, which must not hold `secret` anywhere; the
