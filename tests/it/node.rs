@@ -80,6 +80,27 @@ impl Node {
             .expect("ip netns exec runs")
     }
 
+    /// The container logs and command lines the node wrote that contain `text`.
+    pub fn logs_containing(&self, text: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut folders = vec![self.state.join("pods")];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                let is_log = path.extension().is_some_and(|e| e == "log" || e == "command");
+                if path.is_dir() && !path.ends_with("volumes") {
+                    folders.push(path);
+                } else if is_log
+                    && std::fs::read(&path)
+                        .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(text))
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+
     /// The logs of every container of `namespace` so far, newest start last: for the message
     /// of a failed test.
     pub fn logs(&self, namespace: &str) -> String {

@@ -443,6 +443,8 @@ fn a_worker_with_basic_auth_keeps_the_credential_in_its_secret() {
             "{var}"
         );
     }
+    let leaked = stack.node.logs_containing(AUTH);
+    assert!(leaked.is_empty(), "the credential is in what pods printed or ran: {leaked:?}");
     // What basic auth protects: the API, but not its health checks, nor the UI's pages.
     assert_eq!(stack.status_code(&api, "POST", "/api/flows/filter"), "401");
     assert_eq!(stack.status_code(&api, "GET", "/api/health"), "200");

@@ -148,9 +148,13 @@ pub async fn start(
     let log = std::fs::File::create(logs.join(format!("{attempt}.log")))
         .map_err(|err| StartError::Run(err.to_string()))?;
     let log_err = log.try_clone().map_err(|err| StartError::Run(err.to_string()))?;
-    // What ran, for whoever reads the logs of a failed test (the environment stays out: it
-    // holds secrets).
-    let _ = std::fs::write(logs.join(format!("{attempt}.command")), format!("{command:?}\n"));
+    // What ran, for whoever reads the logs of a failed test: the program and its arguments,
+    // never the environment (`Command`'s Debug shows it, and it holds the pod's secrets).
+    let argv: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect();
+    let _ = std::fs::write(logs.join(format!("{attempt}.command")), format!("{argv:?}\n"));
     let mut command = tokio::process::Command::from(command);
     command.stdin(Stdio::null()).stdout(log).stderr(log_err).kill_on_drop(true);
     let child = command.spawn().map_err(|err| StartError::Run(format!("bwrap: {err}")))?;
