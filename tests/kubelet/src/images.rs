@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 
 use crate::python;
 
@@ -112,12 +112,16 @@ fn own_files() -> PathBuf {
 
 /// The stand-in of `reference`, or why there is none.
 pub fn resolve(reference: &str) -> Result<Image> {
+    stand_in(reference).with_context(|| format!("image {reference}"))
+}
+
+fn stand_in(reference: &str) -> Result<Image> {
     let (repository, tag) = split(reference);
     match repository {
         "prefecthq/prefect" => {
             let version = tag.split('-').next().unwrap_or_default();
             if !tag.contains("-python") {
-                bail!("{}", no_stand_in(reference));
+                bail!("{}", no_stand_in());
             }
             prefect(version)
         }
@@ -127,14 +131,14 @@ pub fn resolve(reference: &str) -> Result<Image> {
             Ok(image)
         }
         "postgres" => postgres(),
-        _ => bail!("{}", no_stand_in(reference)),
+        _ => bail!("{}", no_stand_in()),
     }
 }
 
-fn no_stand_in(reference: &str) -> String {
+fn no_stand_in() -> String {
     let versions: Vec<&str> = python::PREFECT_RELEASES.iter().map(|(v, _)| *v).collect();
     format!(
-        "no stand-in for image {reference}: this kubelet stand-in runs \
+        "no stand-in for it: this kubelet stand-in runs \
          prefecthq/prefect:{{{}}}-python*, prefectctl.test/e2e-flows:<version> and \
          postgres:<major> (tests/kubelet/src/images.rs)",
         versions.join(",")

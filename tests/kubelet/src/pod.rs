@@ -258,7 +258,8 @@ fn image(container: &Container) -> &str {
     container.image.as_deref().unwrap_or_default()
 }
 
-/// The pod's network, `/etc` files and volumes; `None` if it was deleted first.
+/// The pod's network, `/etc` files and volumes, each tried again until it can be made, as the
+/// kubelet does; `None` if the pod was deleted first.
 async fn prepare(
     node: &Arc<Node>,
     pod: &Pod,
@@ -281,12 +282,16 @@ async fn prepare(
         }
     };
     shared.update(|s| s.pod_ip = Some(network.ip.to_string()));
-    let files = match pod_files(pod, dir, &network) {
-        Ok(files) => files,
-        Err(err) => {
-            node.events.warning(pod, "FailedCreatePodSandBox", &err.to_string()).await;
-            node.network.remove_pod(&network);
-            return None;
+    let files = loop {
+        match pod_files(pod, dir, &network) {
+            Ok(files) => break files,
+            Err(err) => {
+                node.events.warning(pod, "FailedCreatePodSandBox", &err.to_string()).await;
+                if wait_or_stop(&mut stop, Duration::from_secs(2)).await {
+                    node.network.remove_pod(&network);
+                    return None;
+                }
+            }
         }
     };
     let facts = PodFacts {
