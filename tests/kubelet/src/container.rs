@@ -316,6 +316,7 @@ fn user(pod: &Pod, container: &Container, image: &Image) -> Result<User, String>
         groups.push(group as u32);
     }
     groups.retain(|g| *g != gid);
+    groups.sort_unstable();
     groups.dedup();
     if !groups.is_empty() {
         groups.insert(0, gid);

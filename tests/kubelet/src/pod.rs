@@ -550,25 +550,11 @@ async fn probe_container(
     };
     let period = |p: &Probe| Duration::from_secs(p.period_seconds.unwrap_or(10).max(1) as u64);
     let threshold = |p: &Probe| p.failure_threshold.unwrap_or(3).max(1);
-    if let Some(startup) = &container.startup_probe {
-        tokio::time::sleep_until(delay(startup)).await;
-        let mut failures = 0;
-        loop {
-            match probe::run(startup, &target).await {
-                Ok(()) => break,
-                Err(why) => {
-                    failures += 1;
-                    node.events
-                        .warning(&pod, "Unhealthy", &format!("Startup probe failed: {why}"))
-                        .await;
-                    if failures >= threshold(startup) {
-                        let _ = unhealthy.send("failed startup probe".to_owned()).await;
-                        return;
-                    }
-                }
-            }
-            tokio::time::sleep(period(startup)).await;
-        }
+    if let Some(startup) = &container.startup_probe
+        && !watch(&node, &pod, &target, startup, start, "Startup", true).await
+    {
+        let _ = unhealthy.send("failed startup probe".to_owned()).await;
+        return;
     }
     shared.container(index, |c| {
         c.started = true;
@@ -619,23 +605,39 @@ async fn probe_container(
         std::future::pending::<()>().await;
         return;
     };
-    tokio::time::sleep_until(delay(liveness)).await;
+    watch(&node, &pod, &target, liveness, start, "Liveness", false).await;
+    let _ = unhealthy.send("failed liveness probe".to_owned()).await;
+}
+
+/// Runs `probe` every period from its initial delay after `start`, each failure an
+/// `Unhealthy` event (`<kind> probe failed: ...`). Returns `true` at the first pass when
+/// `until_pass` (a startup probe), `false` once `failureThreshold` runs in a row have failed.
+async fn watch(
+    node: &Node,
+    pod: &Pod,
+    target: &probe::Target,
+    probe: &Probe,
+    start: tokio::time::Instant,
+    kind: &str,
+    until_pass: bool,
+) -> bool {
+    let delay = Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
+    let period = Duration::from_secs(probe.period_seconds.unwrap_or(10).max(1) as u64);
+    tokio::time::sleep_until(start + delay).await;
     let mut failures = 0;
     loop {
-        match probe::run(liveness, &target).await {
+        match probe::run(probe, target).await {
+            Ok(()) if until_pass => return true,
             Ok(()) => failures = 0,
             Err(why) => {
                 failures += 1;
-                node.events
-                    .warning(&pod, "Unhealthy", &format!("Liveness probe failed: {why}"))
-                    .await;
-                if failures >= threshold(liveness) {
-                    let _ = unhealthy.send("failed liveness probe".to_owned()).await;
-                    return;
+                node.events.warning(pod, "Unhealthy", &format!("{kind} probe failed: {why}")).await;
+                if failures >= probe.failure_threshold.unwrap_or(3).max(1) {
+                    return false;
                 }
             }
         }
-        tokio::time::sleep(period(liveness)).await;
+        tokio::time::sleep(period).await;
     }
 }
 

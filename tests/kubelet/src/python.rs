@@ -8,9 +8,11 @@
 //! it, which a folder under `/root` would forbid.
 
 use std::{
+    collections::BTreeMap,
     fs::File,
     path::{Path, PathBuf},
     process::Command,
+    sync::Mutex,
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -44,8 +46,19 @@ impl Virtualenv {
 }
 
 /// The virtualenv of Prefect `version`, built on first use (about a minute, PyPI must be
-/// reachable).
+/// reachable); known to this process after its first look.
 pub fn prefect(version: &str) -> Result<Virtualenv> {
+    static KNOWN: Mutex<BTreeMap<String, Virtualenv>> = Mutex::new(BTreeMap::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(venv) = known.get(version) {
+        return Ok(venv.clone());
+    }
+    let venv = find_or_build(version)?;
+    known.insert(version.to_owned(), venv.clone());
+    Ok(venv)
+}
+
+fn find_or_build(version: &str) -> Result<Virtualenv> {
     let Some((_, packages)) = PREFECT_RELEASES.iter().find(|(known, _)| *known == version) else {
         let known: Vec<&str> = PREFECT_RELEASES.iter().map(|(v, _)| *v).collect();
         bail!(
