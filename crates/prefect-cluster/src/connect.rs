@@ -34,6 +34,9 @@ pub struct Cluster {
     requests: Arc<AtomicUsize>,
     /// The resources of each group version read so far: discovery is read once per command.
     pub(crate) resources: Arc<Mutex<BTreeMap<String, Vec<APIResource>>>>,
+    /// For connection upgrades (port-forwards), which HTTP/2 cannot carry to a 1.20 server.
+    config: Config,
+    counting: Counting,
 }
 
 impl Cluster {
@@ -72,11 +75,33 @@ impl Cluster {
         };
         let client = if config.proxy_url.is_some() {
             // kube's own stack knows proxies (HTTP/1 only).
-            ClientBuilder::try_from(config).map_err(unreachable)?.with_layer(&counting).build()
+            ClientBuilder::try_from(config.clone())
+                .map_err(unreachable)?
+                .with_layer(&counting)
+                .build()
         } else {
-            multiplexed(config, counting).map_err(unreachable)?
+            multiplexed(config.clone(), counting.clone()).map_err(unreachable)?
         };
-        Ok(Cluster { client, default_namespace, server, requests, resources: Arc::default() })
+        Ok(Cluster {
+            client,
+            default_namespace,
+            server,
+            requests,
+            resources: Arc::default(),
+            config,
+            counting,
+        })
+    }
+
+    /// A client on HTTP/1.1, whose connections can be upgraded (WebSocket port-forwards):
+    /// kube's own stack, made when a command first needs it.
+    pub(crate) fn upgrading_client(&self) -> Result<Client> {
+        let client =
+            ClientBuilder::try_from(self.config.clone()).map_err(|err| Error::Unreachable {
+                server: self.server.clone(),
+                reason: crate::error::one_line(&err.to_string()),
+            })?;
+        Ok(client.with_layer(&self.counting).build())
     }
 
     /// The namespace of the kubeconfig's context (`default` when it names none).

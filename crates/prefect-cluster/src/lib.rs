@@ -3,7 +3,8 @@
 //! ([`Cluster::connect`]), discovery read once per command ([`Cluster::server_info`],
 //! [`Cluster::resolve`]), server-side apply and deletes of any kind ([`objects`]), the release
 //! records ([`record`]) and lock ([`lock`]), the user's rights before a write ([`access`]),
-//! readiness ([`readiness`]) and events.
+//! readiness ([`readiness`]) and events; and, for `status` and `doctor`, HTTP requests to services
+//! in the cluster ([`reach`]), pods, Jobs and logs.
 //!
 //! It knows nothing of plugins, values or the CLI: it is handed objects and answers with
 //! objects. Every request goes through a counter ([`Cluster::requests`]), so that commands can
@@ -17,8 +18,10 @@ mod error;
 mod events;
 pub mod lock;
 pub mod objects;
+pub mod reach;
 pub mod readiness;
 pub mod record;
+mod workloads;
 
 pub use connect::Cluster;
 pub use discovery::{NotServed, ServerInfo, Target};
