@@ -1,8 +1,9 @@
 //! The kubelet stand-in behaves like a node where the tests rely on it: a pod's user without a
 //! name in the image, a read-only root, the environment the kubelet composes, mounted Secrets,
 //! cluster DNS with search paths, Services that reach only the pods they select, and a missing
-//! reference that stops a container. A fake that passed what a node refuses would make every
-//! test of the tier `running` worthless.
+//! reference that stops a container; the API server reaches pods (its Service proxy), and
+//! stand-ins that run at once each route their own pod subnet. A fake that passed what a node
+//! refuses would make every test of the tier `running` worthless.
 
 use std::time::{Duration, Instant};
 
@@ -148,4 +149,67 @@ fn the_stand_in_runs_pods_as_a_node_would() {
     };
     assert_eq!(curl("web"), "200", "the Service reaches the pod it selects");
     assert_eq!(curl("nobody"), "000", "a Service that selects no pod reaches nothing");
+
+    // The API server, in this machine's network namespace, dials the pod's IP.
+    let node_ip = internal_ip(&cluster);
+    assert_eq!(get("web", "{.status.hostIP}"), node_ip);
+    let pod_ip = get("web", "{.status.podIP}");
+    assert_eq!(subnet_of(&pod_ip), subnet_of(&node_ip), "the pod is on the node's bridge");
+    let proxied = format!("/api/v1/namespaces/{NAMESPACE}/services/web:80/proxy/");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let run = cluster.kubectl(&["get", "--raw", &proxied], None);
+        if run.code == 0 {
+            break run.stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Service proxy did not reach the pod:\n{}",
+            run.stderr
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(body.contains("<title>Directory listing for /</title>"), "{body}");
+}
+
+/// Two stand-ins at once (as the tests run) route two subnets of their own from this machine,
+/// and take their routes with them when they stop.
+#[test]
+fn stand_ins_side_by_side_route_their_own_subnets() {
+    if !crate::node::tier() {
+        return;
+    }
+    let (one, two) = (Cluster::start(), Cluster::start());
+    let (node_one, node_two) = (Node::start(&one), Node::start(&two));
+    let subnets = [subnet_of(&internal_ip(&one)), subnet_of(&internal_ip(&two))];
+    assert_ne!(subnets[0], subnets[1]);
+    for subnet in &subnets {
+        assert!(route(subnet).contains(" dev psi"), "no route to {subnet}: {}", route(subnet));
+    }
+    drop((node_one, node_two));
+    for subnet in &subnets {
+        assert_eq!(route(subnet), "", "the route to {subnet} outlived its stand-in");
+    }
+}
+
+/// The Node's InternalIP: its address on the pod bridge.
+fn internal_ip(cluster: &Cluster) -> String {
+    let path = r#"jsonpath={.status.addresses[?(@.type=="InternalIP")].address}"#;
+    cluster.kubectl(&["get", "node", "stand-in", "-o", path], None).ok()
+}
+
+/// `10.244.N.0/24` of an address `10.244.N.x`.
+fn subnet_of(address: &str) -> String {
+    let (network, _) =
+        address.rsplit_once('.').unwrap_or_else(|| panic!("not an address: {address:?}"));
+    format!("{network}.0/24")
+}
+
+/// This machine's route to `subnet`, if any.
+fn route(subnet: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "route", "show", subnet])
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

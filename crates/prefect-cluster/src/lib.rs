@@ -23,6 +23,9 @@ pub mod readiness;
 pub mod record;
 mod workloads;
 
+/// The Kubernetes types the pods, Jobs and StorageClasses are read as.
+pub use k8s_openapi;
+
 pub use connect::Cluster;
 pub use discovery::{NotServed, ServerInfo, Target};
 pub use error::{Conflict, Error, Result};

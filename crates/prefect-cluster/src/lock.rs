@@ -102,6 +102,40 @@ impl Cluster {
     }
 }
 
+/// Who holds the lock of a release, as `doctor` reports it (read only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockState {
+    /// `host/pid`.
+    pub holder: String,
+    /// Since when, RFC 3339.
+    pub since: String,
+    /// Seconds until it expires; 0 or less: expired (its holder stopped renewing).
+    pub expires_in: i64,
+}
+
+impl Cluster {
+    /// The lock of `release`, if someone holds it.
+    pub async fn lock_state(&self, namespace: &str, release: &str) -> Result<Option<LockState>> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), namespace);
+        let name = format!("prefectctl.lock.{release}");
+        let lease = api
+            .get_opt(&name)
+            .await
+            .map_err(|err| Error::api(format!("read the lock Lease {namespace}/{name}"), err))?;
+        Ok(lease.map(|lease| {
+            let spec = lease.spec.unwrap_or_default();
+            let now = Timestamp::now();
+            let renewed = spec.renew_time.map(|t| t.0).unwrap_or(now);
+            let duration = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+            LockState {
+                holder: spec.holder_identity.unwrap_or_default(),
+                since: spec.acquire_time.map(|t| t.0.to_string()).unwrap_or_default(),
+                expires_in: duration - (now.as_second() - renewed.as_second()),
+            }
+        }))
+    }
+}
+
 impl Lock {
     fn held(api: Api<Lease>, name: String, me: String) -> Lock {
         let renewing = tokio::spawn(renew(api.clone(), name.clone(), me));

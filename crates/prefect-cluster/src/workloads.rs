@@ -4,7 +4,7 @@
 use k8s_openapi::{
     api::{
         batch::v1::Job,
-        core::v1::{Pod, Secret},
+        core::v1::{ConfigMap, Pod, Secret},
         storage::v1::StorageClass,
     },
     serde::de::DeserializeOwned,
@@ -72,6 +72,17 @@ impl Cluster {
         })
     }
 
+    /// The live Service, as JSON.
+    pub async fn service(&self, namespace: &str, name: &str) -> Result<Option<serde_json::Value>> {
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(self.client.clone(), namespace);
+        let found = api
+            .get_opt(name)
+            .await
+            .map_err(|err| Error::api(format!("read Service {namespace}/{name}"), err))?;
+        Ok(found.and_then(|s| serde_json::to_value(s).ok()))
+    }
+
     /// The value of `key` in Secret `name`, `None` when the Secret or the key is missing.
     pub async fn secret_key(
         &self,
@@ -88,6 +99,21 @@ impl Cluster {
             .and_then(|s| s.data)
             .and_then(|mut data| data.remove(key))
             .map(|bytes| String::from_utf8_lossy(&bytes.0).into_owned()))
+    }
+
+    /// The value of `key` in ConfigMap `name`, `None` when the ConfigMap or the key is missing.
+    pub async fn config_map_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<Option<String>> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let map = api
+            .get_opt(name)
+            .await
+            .map_err(|err| Error::api(format!("read ConfigMap {namespace}/{name}"), err))?;
+        Ok(map.and_then(|m| m.data).and_then(|mut data| data.remove(key)))
     }
 
     /// Every StorageClass.

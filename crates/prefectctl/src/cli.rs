@@ -83,8 +83,12 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show what `apply` would change, as a unified diff (exit 1 when something would)
     Diff(DiffArgs),
-    /// Show the release's current revision and whether each of its objects is ready
-    Status,
+    /// Show the release's current revision, whether each of its objects is ready, and what
+    /// its Prefect server says (health, version, work pools, late and crashed flow runs)
+    Status(StatusArgs),
+    /// Check that the release works as a Prefect deployment, and say what to fix (exit 1 when
+    /// a check fails)
+    Doctor(StatusArgs),
     /// List the releases of the namespace (or of every namespace)
     List {
         /// List the releases of every namespace
@@ -177,6 +181,23 @@ pub enum Color {
     Always,
     /// Never
     Never,
+}
+
+/// `status` and `doctor`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+}
+
+/// Output formats of `status` and `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people
+    Text,
+    /// The same as one JSON document, for programs
+    Json,
 }
 
 /// `rollback`.

@@ -1,5 +1,5 @@
 //! `status`, `list` and `history`: what the release records say, and (for `status`) whether
-//! each of the current revision's objects is ready.
+//! each of the current revision's objects is ready and what its Prefect server says.
 
 use prefect_cluster::{
     readiness::{Readiness, readiness},
@@ -7,20 +7,88 @@ use prefect_cluster::{
 };
 use prefect_manifest::ResourceKey;
 
+use serde_json::{Value, json};
+
 use crate::{
-    cli::ReleaseArgs,
+    cli::{ReleaseArgs, ReportFormat, StatusArgs},
     failure::Failure,
     output::table,
     plan::{Plan, base_revision, recorded_graph},
+    prefect::{report, stack::Stack},
     session::{Session, failure},
 };
 
+/// The current revision of a release and its objects as they are in the cluster, read
+/// once for `status` and `doctor`.
+pub struct Live {
+    /// The release's revisions, oldest first (never empty).
+    pub history: Vec<Revision>,
+    /// Each object of the current revision, with its live state (`None`: missing).
+    pub objects: Vec<(ResourceKey, Option<Value>)>,
+}
+
+impl Live {
+    /// Reads the release named by the flags.
+    pub fn read(session: &Session) -> Result<Live, Failure> {
+        let history = session.history()?;
+        let Some(current) = history.last() else { return Err(not_installed(session)) };
+        let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
+        let plan = Plan::new(session, &info, recorded_graph(current)?, &[])?;
+        let keys: Vec<ResourceKey> =
+            plan.graph.ordered().into_iter().map(|(key, _)| key.clone()).collect();
+        let states = session.block_on(futures::future::join_all(keys.iter().map(|key| {
+            session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name)
+        })));
+        let mut objects = Vec::with_capacity(keys.len());
+        for (key, state) in keys.into_iter().zip(states) {
+            objects.push((key, state.map_err(failure)?));
+        }
+        Ok(Live { history, objects })
+    }
+
+    /// The latest revision.
+    pub fn current(&self) -> &Revision {
+        self.history.last().expect("a release has a revision")
+    }
+}
+
 /// `prefectctl status`.
-pub fn status(args: &ReleaseArgs) -> Result<String, Failure> {
+pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Failure> {
     let session = Session::open(args)?;
-    let history = session.history()?;
-    let Some(current) = history.last() else { return Err(not_installed(&session)) };
-    let deployed = base_revision(&history).unwrap_or(current);
+    let live = Live::read(&session)?;
+    let current = live.current();
+    let deployed = base_revision(&live.history).unwrap_or(current);
+    let objects: Vec<(String, &'static str, String)> = live
+        .objects
+        .iter()
+        .map(|(key, state)| {
+            let (ready, detail) = match state {
+                None => ("missing", "not in the cluster: apply again to restore it".to_owned()),
+                Some(object) => match readiness(object) {
+                    Readiness::Ready => ("yes", String::new()),
+                    Readiness::Waiting(why) => ("no", why),
+                    Readiness::Failed(why) => ("failed", why),
+                },
+            };
+            (key.to_string(), ready, detail)
+        })
+        .collect();
+    let stack = Stack::find(&session.namespace, &live.objects);
+    let prefect = report::gather(&session, &stack);
+    if status_args.output == ReportFormat::Json {
+        let document = json!({
+            "release": session.release,
+            "namespace": session.namespace,
+            "revision": current.revision,
+            "status": current.status.as_str(),
+            "updated": current.time,
+            "lastDeployed": deployed.revision,
+            "plugins": current.plugins.iter().map(|p| json!({ "name": p.name, "version": p.version })).collect::<Vec<_>>(),
+            "objects": objects.iter().map(|(object, ready, detail)| json!({ "object": object, "ready": ready, "detail": detail })).collect::<Vec<_>>(),
+            "prefect": prefect,
+        });
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
+    }
     let mut out = format!(
         "release:   {}\nnamespace: {}\nrevision:  {} ({}, {}){}\nplugins:   {}\n\n",
         session.release,
@@ -35,29 +103,13 @@ pub fn status(args: &ReleaseArgs) -> Result<String, Failure> {
         },
         plugins(current),
     );
-    let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
-    let plan = Plan::new(&session, &info, recorded_graph(current)?, &[])?;
-    let keys: Vec<ResourceKey> =
-        plan.graph.ordered().into_iter().map(|(key, _)| key.clone()).collect();
-    let states = session
-        .block_on(futures::future::join_all(keys.iter().map(|key| {
-            session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name)
-        })));
     let mut rows = vec![["OBJECT".to_owned(), "READY".to_owned(), "DETAIL".to_owned()]];
-    for (key, state) in keys.iter().zip(states) {
-        let (ready, detail) = match state.map_err(failure)? {
-            None => {
-                ("missing".to_owned(), "not in the cluster: apply again to restore it".to_owned())
-            }
-            Some(object) => match readiness(&object) {
-                Readiness::Ready => ("yes".to_owned(), String::new()),
-                Readiness::Waiting(why) => ("no".to_owned(), why),
-                Readiness::Failed(why) => ("failed".to_owned(), why),
-            },
-        };
-        rows.push([key.to_string(), ready, detail]);
-    }
+    rows.extend(
+        objects.into_iter().map(|(object, ready, detail)| [object, ready.to_owned(), detail]),
+    );
     out.push_str(&table(&rows));
+    out.push('\n');
+    out.push_str(&report::text(&prefect));
     Ok(out)
 }
 

@@ -10,12 +10,14 @@ mod capabilities;
 mod changes;
 mod cli;
 mod diff_cmd;
+mod doctor_cmd;
 mod duration;
 mod failure;
 mod inspect_cmd;
 mod output;
 mod plan;
 mod plugins_cmd;
+mod prefect;
 mod release;
 mod render;
 mod rollback_cmd;
@@ -56,7 +58,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print(&diff.text);
             return if diff.differs { Err(Failure::quiet(1)) } else { Ok(()) };
         }
-        Command::Status => inspect_cmd::status(&cli.release)?,
+        Command::Status(args) => inspect_cmd::status(&cli.release, args)?,
+        Command::Doctor(args) => {
+            let doctor = doctor_cmd::run(&cli.release, args)?;
+            print(&doctor.text);
+            return if doctor.failed { Err(Failure::quiet(1)) } else { Ok(()) };
+        }
         Command::List { all_namespaces } => inspect_cmd::list(&cli.release, *all_namespaces)?,
         Command::History => inspect_cmd::history(&cli.release)?,
         Command::Rollback(args) => rollback_cmd::run(&cli.release, args)?,

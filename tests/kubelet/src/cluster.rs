@@ -2,6 +2,8 @@
 //! its address and capacity), the default StorageClass whose claims the stand-in provisions,
 //! and the DNS Service whose cluster IP pods resolve names through.
 
+use std::net::Ipv4Addr;
+
 use anyhow::{Context as _, Result};
 use k8s_openapi::api::{
     core::v1::{Node, Service},
@@ -13,10 +15,10 @@ use kube::{
 };
 use serde_json::json;
 
-use crate::{dns, network, status::now, storage};
+use crate::{dns, status::now, storage};
 
-/// Registers the Node `name`, Ready.
-pub async fn register_node(client: &Client, name: &str) -> Result<()> {
+/// Registers the Node `name`, Ready, at `address` (the node's address on the pod bridge).
+pub async fn register_node(client: &Client, name: &str, address: Ipv4Addr) -> Result<()> {
     let nodes = Api::<Node>::all(client.clone());
     let node: Node = serde_json::from_value(json!({
         "metadata": {
@@ -39,7 +41,7 @@ pub async fn register_node(client: &Client, name: &str) -> Result<()> {
             "capacity": capacity,
             "allocatable": capacity,
             "addresses": [
-                { "type": "InternalIP", "address": network::GATEWAY.to_string() },
+                { "type": "InternalIP", "address": address.to_string() },
                 { "type": "Hostname", "address": name },
             ],
             "conditions": [

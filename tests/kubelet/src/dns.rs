@@ -69,7 +69,7 @@ fn lookup(name: &str, table: &Table) -> Option<Vec<Ipv4Addr>> {
     if let Some(addresses) = table.names.get(name) {
         return Some(addresses.clone());
     }
-    // `10-244-0-5.<namespace>.pod.cluster.local`
+    // `10-244-3-5.<namespace>.pod.cluster.local`: the pod IP, dashed
     let rest = name.strip_suffix(DOMAIN)?.strip_suffix('.')?;
     let (dashed, kind) = rest.split_once('.')?;
     if !kind.ends_with(".pod") {
@@ -126,8 +126,8 @@ mod tests {
             (RCODE::NoError, vec![Ipv4Addr::new(10, 0, 0, 42)])
         );
         assert_eq!(
-            ask("10-244-0-7.prefect.pod.cluster.local", &table),
-            (RCODE::NoError, vec![Ipv4Addr::new(10, 244, 0, 7)])
+            ask("10-244-3-7.prefect.pod.cluster.local", &table),
+            (RCODE::NoError, vec![Ipv4Addr::new(10, 244, 3, 7)])
         );
         assert_eq!(ask("pypi.org", &table), (RCODE::NameError, vec![]));
         assert_eq!(ask("prefect-server.svc.cluster.local", &table), (RCODE::NameError, vec![]));

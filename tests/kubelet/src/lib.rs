@@ -8,7 +8,9 @@
 //!
 //! - gives it a network namespace and a pod IP on the node's bridge ([`network`]), so the
 //!   controller manager computes real Endpoints, and Service names resolve ([`dns`]) to
-//!   cluster IPs that forward to those endpoints ([`services`]);
+//!   cluster IPs that forward to those endpoints ([`services`]); this machine routes the
+//!   node's own pod subnet, so the API server reaches pods (its Service proxy) and the
+//!   node's address as it would on a cluster;
 //! - admits it as OpenShift's restricted-v2 would in a namespace with a uid range
 //!   ([`openshift`]);
 //! - makes its volumes ([`volumes`], claims provisioned by [`storage`]);
@@ -105,7 +107,7 @@ pub async fn run(
 
     network::remove_abandoned();
     let network = Arc::new(network::NodeNetwork::create(&format!("psi{}", std::process::id()))?);
-    cluster::register_node(&client, &settings.node_name).await?;
+    cluster::register_node(&client, &settings.node_name, network.gateway()).await?;
     cluster::storage_class(&client).await?;
     cluster::dns_service(&client).await?;
 

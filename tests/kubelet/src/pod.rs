@@ -118,7 +118,7 @@ pub async fn run(node: Arc<Node>, mut updates: watch::Receiver<Option<Pod>>) {
     let specs = spec.containers.clone();
     let waiting = if init_specs.is_empty() { "ContainerCreating" } else { "PodInitializing" };
     let status = PodStatus::new(
-        &network::GATEWAY.to_string(),
+        &node.network.gateway().to_string(),
         init_specs
             .iter()
             .map(|c| ContainerStatus::new(&c.name, image(c), "PodInitializing"))
@@ -296,7 +296,7 @@ async fn prepare(
     };
     let facts = PodFacts {
         pod_ip: network.ip.to_string(),
-        host_ip: network::GATEWAY.to_string(),
+        host_ip: node.network.gateway().to_string(),
         node_name: node.name.clone(),
     };
     let volumes = loop {
