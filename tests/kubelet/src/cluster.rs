@@ -1,6 +1,6 @@
 //! What a cluster's node and add-ons put in the API before pods arrive: the Node (Ready, with
-//! its address and capacity), the default StorageClass whose claims the stand-in provisions,
-//! and the DNS Service whose cluster IP pods resolve names through.
+//! its address, its capacity and the port of its API), the default StorageClass whose claims
+//! the stand-in provisions, and the DNS Service whose cluster IP pods resolve names through.
 
 use std::net::Ipv4Addr;
 
@@ -15,7 +15,7 @@ use kube::{
 };
 use serde_json::json;
 
-use crate::{dns, status::now, storage};
+use crate::{dns, kubelet_api, status::now, storage};
 
 /// Registers the Node `name`, Ready, at `address` (the node's address on the pod bridge).
 pub async fn register_node(client: &Client, name: &str, address: Ipv4Addr) -> Result<()> {
@@ -40,10 +40,12 @@ pub async fn register_node(client: &Client, name: &str, address: Ipv4Addr) -> Re
         "status": {
             "capacity": capacity,
             "allocatable": capacity,
+            // No `Hostname` address: the API server tries that type first when it calls the
+            // kubelet (`pods/log`, `pods/portforward`), and the node's name resolves nowhere.
             "addresses": [
                 { "type": "InternalIP", "address": address.to_string() },
-                { "type": "Hostname", "address": name },
             ],
+            "daemonEndpoints": { "kubeletEndpoint": { "Port": kubelet_api::PORT } },
             "conditions": [
                 { "type": "Ready", "status": "True", "reason": "KubeletReady",
                   "message": "kubelet stand-in is posting ready status",

@@ -20,24 +20,34 @@
 //! - runs its probes ([`probe`]), restarts what `restartPolicy` restarts ([`pod`]) and writes
 //!   its status back through the API ([`status`]), with events ([`events`]).
 //!
+//! The node serves the kubelet API the API server proxies to ([`kubelet_api`], on the node's
+//! address, port 10250): `kubectl logs`, with `--previous` and `--tail`, reads a container's
+//! runs ([`container_logs`]; each is a file under the state folder:
+//! `pods/<ns>_<pod>_<uid>/logs/<container>/<start>.log`), and `pods/portforward` reaches a
+//! pod's ports over a WebSocket as kube-rs speaks it ([`port_forward`]).
+//!
 //! Faithful where the tests need the truth (commands, env, users, files, ports, names,
 //! readiness); simpler elsewhere, and said so: one node; no resource limits or seccomp; the
 //! image's `/usr` and `/etc` are this machine's, read-only even when the root filesystem is
-//! writable; Secret and ConfigMap volumes are not refreshed while a pod runs; no `kubectl logs`
-//! or `exec` (logs are files under the state folder: `pods/<ns>_<pod>_<uid>/logs/<container>/
-//! <start>.log`). It needs root (namespaces, users), `ip` (iproute2), `bwrap` (bubblewrap),
-//! `setpriv` and `nsenter` (util-linux) and `tini`.
+//! writable; Secret and ConfigMap volumes are not refreshed while a pod runs; logs have no
+//! timestamps and are not followed; port-forwards over SPDY (what `kubectl port-forward` 1.32
+//! falls back to against a 1.20 API server) are refused, so `kubectl port-forward` does not
+//! work; no `exec` or `attach`. It needs root (namespaces, users), `ip` (iproute2), `bwrap`
+//! (bubblewrap), `setpriv` and `nsenter` (util-linux) and `tini`.
 #![forbid(unsafe_code)]
 
 pub mod cluster;
 pub mod container;
+pub mod container_logs;
 pub mod dns;
 pub mod env;
 pub mod events;
 pub mod images;
+pub mod kubelet_api;
 pub mod network;
 pub mod openshift;
 pub mod pod;
+pub mod port_forward;
 pub mod probe;
 pub mod python;
 pub mod sandbox;
@@ -123,6 +133,7 @@ pub async fn run(
         services: RwLock::new(Vec::new()),
         events: events::Events::new(client.clone(), &settings.node_name),
     });
+    let kubelet_api = kubelet_api::serve(node.clone(), network.gateway())?;
 
     let mut pods: BTreeMap<String, (watch::Sender<Option<Pod>>, tokio::task::JoinHandle<()>)> =
         BTreeMap::new();
@@ -149,6 +160,7 @@ pub async fn run(
     for (_, (_, task)) in pods {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
+    kubelet_api.abort();
     network.remove();
     Ok(())
 }
