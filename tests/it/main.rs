@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod database;
 mod dist;
+mod doctor;
 mod harness;
 mod lifecycle;
 mod loader;

@@ -14,28 +14,47 @@ use crate::{
     prefect,
 };
 
-const NAMESPACE: &str = "prefect";
+pub(crate) const NAMESPACE: &str = "prefect";
 /// The image the tests' flow runs use: Prefect with the flows of `tests/kubelet/images`.
-const FLOW_IMAGE: &str = "prefectctl.test/e2e-flows:3.9.1";
+pub(crate) const FLOW_IMAGE: &str = "prefectctl.test/e2e-flows:3.9.1";
 /// A basic-auth string, to look for where it must not be.
-const AUTH: &str = "admin:Sup3r-s3cret-pa55";
+pub(crate) const AUTH: &str = "admin:Sup3r-s3cret-pa55";
 
 /// A cluster with a node, and the folder the test's files go in.
-struct Stack {
-    dir: TempDir,
-    node: Node,
-    cluster: Cluster,
+pub(crate) struct Stack {
+    pub(crate) dir: TempDir,
+    pub(crate) node: Node,
+    pub(crate) cluster: Cluster,
 }
 
 impl Stack {
-    fn start() -> Stack {
+    pub(crate) fn start() -> Stack {
         let cluster = Cluster::start();
         let node = Node::start(&cluster);
         Stack { dir: TempDir::new("running"), node, cluster }
     }
 
+    /// A values file whose agent.config.baseJobTemplate is Prefect's default template for
+    /// Kubernetes with the defaults of `variables` changed; its path.
+    pub(crate) fn template_values(&self, variables: Value) -> String {
+        let out = std::process::Command::new(prefect::bin().join("prefect"))
+            .args(["work-pool", "get-default-base-job-template", "--type", "kubernetes"])
+            .env("PREFECT_HOME", self.dir.path().join("prefect-home"))
+            .output()
+            .expect("prefect runs");
+        let mut template: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("no default template: {}", String::from_utf8_lossy(&out.stderr))
+        });
+        for (name, default) in variables.as_object().unwrap() {
+            template["variables"]["properties"][name]["default"] = default.clone();
+        }
+        let values =
+            json!({ "agent": { "config": { "baseJobTemplate": { "configuration": template } } } });
+        self.dir.write("template.yaml", &values.to_string()).display().to_string()
+    }
+
     /// `prefectctl --kubeconfig CLUSTER -n NAMESPACE ARGS`.
-    fn ctl(&self, args: &[&str]) -> Run {
+    pub(crate) fn ctl(&self, args: &[&str]) -> Run {
         let kubeconfig = self.cluster.kubeconfig().display().to_string();
         let mut all = vec!["--kubeconfig", kubeconfig.as_str(), "-n", NAMESPACE];
         all.extend_from_slice(args);
@@ -44,7 +63,7 @@ impl Stack {
 
     /// `apply --wait` with `args`, which must reach Ready.
     #[track_caller]
-    fn apply(&self, args: &[&str]) -> String {
+    pub(crate) fn apply(&self, args: &[&str]) -> String {
         let mut all = vec!["apply", "--create-namespace", "--wait", "--timeout", "6m"];
         all.extend_from_slice(args);
         let run = self.ctl(&all);
@@ -56,14 +75,14 @@ impl Stack {
 
     /// Fails the test with `message` and what the pods printed.
     #[track_caller]
-    fn fail(&self, message: &str) -> ! {
+    pub(crate) fn fail(&self, message: &str) -> ! {
         let pods = self.cluster.kubectl(&["get", "pods", "-A", "-o", "wide"], None).stdout;
         panic!("{message}\n\npods:\n{pods}\ncontainer logs:\n{}", self.node.logs(NAMESPACE));
     }
 
     /// `kubectl ARGS`, which must succeed.
     #[track_caller]
-    fn kubectl(&self, args: &[&str]) -> String {
+    pub(crate) fn kubectl(&self, args: &[&str]) -> String {
         let run = self.cluster.kubectl(args, None);
         if run.code != 0 {
             self.fail(&format!("kubectl {} failed:\n{}", args.join(" "), run.stderr));
@@ -72,7 +91,7 @@ impl Stack {
     }
 
     /// The API URL of the server Service `name`, as the node reaches it.
-    fn api_url(&self, name: &str) -> String {
+    pub(crate) fn api_url(&self, name: &str) -> String {
         let ip = self.kubectl(&[
             "get",
             "service",
@@ -88,7 +107,13 @@ impl Stack {
     /// Runs a Python `script` of Prefect's client against `api` from the node; what it
     /// printed.
     #[track_caller]
-    fn python(&self, script: &str, args: &[&str], api: &str, auth: Option<&str>) -> String {
+    pub(crate) fn python(
+        &self,
+        script: &str,
+        args: &[&str],
+        api: &str,
+        auth: Option<&str>,
+    ) -> String {
         let home = TempDir::new("client");
         let home_path = home.path().display().to_string();
         let mut env = vec![
@@ -115,7 +140,13 @@ impl Stack {
     /// A flow run of a deployment on `pool`, run to its end by the worker as a Job; returns
     /// the run's id, after checking it completed and its Job exists.
     #[track_caller]
-    fn run_flow(&self, api: &str, auth: Option<&str>, pool: &str, job_variables: Value) -> String {
+    pub(crate) fn run_flow(
+        &self,
+        api: &str,
+        auth: Option<&str>,
+        pool: &str,
+        job_variables: Value,
+    ) -> String {
         let printed = self.python(RUN_FLOW, &[pool, &job_variables.to_string()], api, auth);
         let (id, state) = printed.split_once(' ').unwrap_or((&printed, ""));
         if !state.starts_with("COMPLETED") {
@@ -139,7 +170,7 @@ impl Stack {
     /// No Job of the namespace holds the value of any of its Secrets (passwords, auth
     /// strings, keys), in any form `kubectl get -o json` shows.
     #[track_caller]
-    fn jobs_hold_no_secret(&self) {
+    pub(crate) fn jobs_hold_no_secret(&self) {
         let jobs = self.kubectl(&["get", "jobs", "-n", NAMESPACE, "-o", "json"]);
         let secrets: Value =
             serde_json::from_str(&self.kubectl(&["get", "secrets", "-n", NAMESPACE, "-o", "json"]))
@@ -165,7 +196,7 @@ impl Stack {
     /// Every Job of the namespace as JSON, which must not hold `secret` anywhere; the
     /// `PREFECT_API_AUTH_STRING`/`PREFECT_API_KEY` variables of their containers.
     #[track_caller]
-    fn jobs_without(&self, secret: &str) -> Vec<Value> {
+    pub(crate) fn jobs_without(&self, secret: &str) -> Vec<Value> {
         let jobs = self.kubectl(&["get", "jobs", "-n", NAMESPACE, "-o", "json"]);
         assert!(!jobs.contains(secret), "a Job carries the credential in plain text:\n{jobs}");
         let jobs: Value = serde_json::from_str(&jobs).unwrap();
@@ -188,7 +219,7 @@ impl Stack {
     /// Deletes the pods of `app` (`app.kubernetes.io/name`) and waits until a new one (a new
     /// uid: a StatefulSet's keeps its name) is Ready.
     #[track_caller]
-    fn restart(&self, app: &str) {
+    pub(crate) fn restart(&self, app: &str) {
         let selector = format!("app.kubernetes.io/name={app}");
         let pods = |fields: &str| {
             self.kubectl(&[
@@ -221,7 +252,7 @@ impl Stack {
     }
 
     /// The HTTP status of `method path` on the server Service, without credentials.
-    fn status_code(&self, api: &str, method: &str, path: &str) -> String {
+    pub(crate) fn status_code(&self, api: &str, method: &str, path: &str) -> String {
         let base = api.trim_end_matches("/api");
         let out = self.node.run(
             std::path::Path::new("/usr/bin/curl"),
@@ -312,7 +343,7 @@ asyncio.run(main())
 "#;
 
 /// The flow-run Jobs of this namespace use the image with the tests' flows.
-fn flow_job_variables() -> Value {
+pub(crate) fn flow_job_variables() -> Value {
     json!({ "namespace": NAMESPACE, "image": FLOW_IMAGE })
 }
 
@@ -389,30 +420,14 @@ fn a_worker_runs_flows_as_jobs_and_follows_its_base_job_template() {
         return;
     }
     let stack = Stack::start();
-    let template = |variables: Value| -> String {
-        let out = std::process::Command::new(prefect::bin().join("prefect"))
-            .args(["work-pool", "get-default-base-job-template", "--type", "kubernetes"])
-            .env("PREFECT_HOME", stack.dir.path().join("prefect-home"))
-            .output()
-            .expect("prefect runs");
-        let mut template: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-            panic!("no default template: {}", String::from_utf8_lossy(&out.stderr))
-        });
-        for (name, default) in variables.as_object().unwrap() {
-            template["variables"]["properties"][name]["default"] = default.clone();
-        }
-        let values =
-            json!({ "agent": { "config": { "baseJobTemplate": { "configuration": template } } } });
-        stack.dir.write("template.yaml", &values.to_string()).display().to_string()
-    };
-    let first = template(json!({ "namespace": NAMESPACE }));
+    let first = stack.template_values(json!({ "namespace": NAMESPACE }));
     stack.apply(&["--plugin", "agent", "-f", &first]);
     let api = stack.api_url("prefect-server");
     stack.run_flow(&api, None, "kubernetes", flow_job_variables());
 
     // A changed template reaches the pool the worker created with the first one; flow runs
     // then take its defaults.
-    let second = template(json!({ "namespace": NAMESPACE, "image": FLOW_IMAGE }));
+    let second = stack.template_values(json!({ "namespace": NAMESPACE, "image": FLOW_IMAGE }));
     stack.apply(&["-f", &second]);
     let pool: Value =
         serde_json::from_str(&stack.python(POOL_TEMPLATE, &["kubernetes"], &api, None)).unwrap();

@@ -46,16 +46,15 @@ pub enum Route {
 }
 
 impl Route {
-    /// `Service prefect/prefect-server port 4200`, as messages name it.
+    /// `the API server's proxy to Service prefect/prefect-server port 4200`, as messages
+    /// name it.
     pub fn describe(&self) -> String {
         match self {
             Route::ServiceProxy { namespace, service, port } => {
-                format!(
-                    "Service {namespace}/{service} port {port} (through the API server's proxy)"
-                )
+                format!("the API server's proxy to Service {namespace}/{service} port {port}")
             }
             Route::PortForward { namespace, pod, port } => {
-                format!("Pod {namespace}/{pod} port {port} (through a port-forward)")
+                format!("a port-forward to Pod {namespace}/{pod} port {port}")
             }
         }
     }
@@ -94,7 +93,7 @@ impl Cluster {
     /// Sends `request` along `route`. `Ok` is whatever the service answered, errors included;
     /// `Err` is a request that never reached it (no ready endpoint, no right, a timeout), said so.
     pub async fn http(&self, route: &Route, request: &HttpRequest<'_>) -> Result<Reply> {
-        let action = format!("{} {} on {}", request.method, request.path, route.describe());
+        let action = format!("{} {} through {}", request.method, request.path, route.describe());
         let sent = async {
             match route {
                 Route::ServiceProxy { namespace, service, port } => {

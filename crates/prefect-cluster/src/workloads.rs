@@ -4,7 +4,7 @@
 use k8s_openapi::{
     api::{
         batch::v1::Job,
-        core::v1::{ConfigMap, Pod, Secret},
+        core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret},
         storage::v1::StorageClass,
     },
     serde::de::DeserializeOwned,
@@ -25,6 +25,16 @@ impl Cluster {
     /// The Jobs of `namespace` matching `label_selector`.
     pub async fn jobs(&self, namespace: &str, label_selector: &str) -> Result<Vec<Job>> {
         self.typed_list(namespace, label_selector, "jobs").await
+    }
+
+    /// The PersistentVolumeClaims of `namespace` matching `label_selector` (a StatefulSet's
+    /// claims are made by its controller, not by the release).
+    pub async fn claims(
+        &self,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<PersistentVolumeClaim>> {
+        self.typed_list(namespace, label_selector, "persistentvolumeclaims").await
     }
 
     async fn typed_list<K>(

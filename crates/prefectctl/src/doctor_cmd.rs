@@ -110,11 +110,10 @@ fn text(session: &Session, checks: &[Check], failed: bool) -> String {
             Outcome::Fail => "FAIL",
             Outcome::Skip => "skip",
         };
-        let _ = writeln!(out, "{mark}  {}: {}", check.check, check.detail);
+        let detail = format!("{mark}  {}: {}", check.check, check.detail);
+        wrap(&mut out, &detail, "      ");
         if let Some(fix) = &check.fix {
-            for line in fix.lines() {
-                let _ = writeln!(out, "      {line}");
-            }
+            wrap(&mut out, &format!("      fix: {fix}"), "           ");
         }
     }
     let failures = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
@@ -129,6 +128,29 @@ fn text(session: &Session, checks: &[Check], failed: bool) -> String {
         let _ = writeln!(out, "\nevery check passed for {}", session.describe());
     }
     out
+}
+
+/// Writes `text` in lines of at most [`WIDTH`] characters where spaces allow, continued with
+/// `indent`; lines that `text` breaks itself (log lines) are kept as they are. (Ten lines here
+/// rather than a wrapping crate: messages are plain ASCII and this is the one place.)
+fn wrap(out: &mut String, text: &str, indent: &str) {
+    const WIDTH: usize = 100;
+    for paragraph in text.split('\n') {
+        let mut line: String = paragraph.chars().take_while(|c| *c == ' ').collect();
+        let start = line.len();
+        for word in paragraph[start..].split(' ') {
+            if line.len() > start && line.len() + 1 + word.len() > WIDTH {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = indent.to_owned();
+            } else if line.len() > start {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
 }
 
 /// The current revision is deployed and no apply holds the release's lock.
@@ -213,7 +235,7 @@ fn server(
             checks.push(pass(
                 CHECK,
                 format!(
-                    "{} answers: healthy, Prefect {} ({route})",
+                    "{} answers: healthy, Prefect {}, through {route}",
                     address.describe(),
                     version.as_deref().unwrap_or("?")
                 ),
@@ -338,11 +360,19 @@ fn workers(
             "read the server's log",
         )),
         Err(err) => {
-            checks.push(fail(
-                &check("worker API"),
-                format!("PREFECT_API_URL {url}: {err}"),
-                "make the server ready first (see `prefectctl status`)",
-            ));
+            let fix = match err {
+                ApiError::Status(404, _) => format!(
+                    "the path is not Prefect's API: correct PREFECT_API_URL (agent.apiConfig) to end in \
+                     the server's API path, http://{}.{}.svc:{}/api",
+                    address.service, address.namespace, address.port
+                ),
+                _ => {
+                    "make the server ready first (see the server and pods checks, and `prefectctl \
+                      status`)"
+                        .to_owned()
+                }
+            };
+            checks.push(fail(&check("worker API"), format!("PREFECT_API_URL {url}: {err}"), fix));
             return;
         }
     }
@@ -517,15 +547,29 @@ fn pool_namespace(
     )
 }
 
-/// Every claim of the release is bound, or why not.
+/// Every claim of the release is bound, or why not: its own claims, and those its
+/// StatefulSets' controllers made (found by the release's instance label).
 fn claims(session: &Session, stack: &Stack) -> Vec<Check> {
     const CHECK: &str = "claims";
-    if stack.claims.is_empty() {
+    let mut claims = stack.claims.clone();
+    let selector = format!("app.kubernetes.io/instance={}", session.release);
+    match session.block_on(session.cluster.claims(&stack.namespace, &selector)) {
+        Ok(made) => {
+            for claim in made {
+                let name = claim.metadata.name.clone().unwrap_or_default();
+                if !claims.iter().any(|(known, _)| *known == name) {
+                    claims.push((name, serde_json::to_value(claim).ok()));
+                }
+            }
+        }
+        Err(err) => return vec![skip(CHECK, err.to_string())],
+    }
+    if claims.is_empty() {
         return vec![pass(CHECK, "the release has no PersistentVolumeClaim")];
     }
     let mut checks = Vec::new();
     let mut events = None;
-    for (name, claim) in &stack.claims {
+    for (name, claim) in &claims {
         let Some(claim) = claim else {
             checks.push(fail(
                 CHECK,
@@ -536,13 +580,8 @@ fn claims(session: &Session, stack: &Stack) -> Vec<Check> {
         };
         let phase = claim["status"]["phase"].as_str().unwrap_or("Pending");
         if phase == "Bound" {
-            checks.push(pass(
-                CHECK,
-                format!(
-                    "PersistentVolumeClaim {name} is bound to {}",
-                    claim["spec"]["volumeName"].as_str().unwrap_or("a volume")
-                ),
-            ));
+            let volume = claim["spec"]["volumeName"].as_str().unwrap_or("a volume");
+            checks.push(pass(CHECK, format!("PersistentVolumeClaim {name} is bound to {volume}")));
             continue;
         }
         let events = events.get_or_insert_with(|| {
@@ -554,18 +593,23 @@ fn claims(session: &Session, stack: &Stack) -> Vec<Check> {
             .find(|e| e.kind == "PersistentVolumeClaim" && e.name == *name)
             .map(|e| format!(" ({}: {})", e.reason, e.message))
             .unwrap_or_default();
-        let class = claim["spec"]["storageClassName"].as_str();
-        let fix = match class {
+        let value = match claim["metadata"]["labels"]["app.kubernetes.io/component"].as_str() {
+            Some("server") => "server.sqlite.persistence.storageClassName",
+            Some("postgresql") => "postgres.persistence.storageClassName",
+            _ => "the storageClassName of the plugin that makes it",
+        };
+        let fix = match claim["spec"]["storageClassName"].as_str().filter(|c| !c.is_empty()) {
             Some(class) => format!(
-                "StorageClass {class} must exist and provision volumes: `kubectl get storageclass {class}`; \
-                 or set the claim's storageClassName (e.g. server.persistence.storageClassName) to one that does"
+                "StorageClass {class} must exist and provision volumes (`kubectl get storageclass \
+                 {class}`), or set {value} to one that does"
             ),
             None => match session.block_on(session.cluster.storage_classes()) {
-                Ok(classes) if !classes.iter().any(is_default) => "the cluster has no default StorageClass: \
-                     mark one default (`kubectl patch storageclass NAME -p '{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'`) \
-                     or set the claim's storageClassName (e.g. server.persistence.storageClassName)"
-                    .to_owned(),
-                _ => "see `kubectl describe pvc` for why no volume is bound".to_owned(),
+                Ok(classes) if !classes.iter().any(is_default) => format!(
+                    "the cluster has no default StorageClass: mark one default (`kubectl patch \
+                     storageclass NAME -p '{{\"metadata\":{{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}}}}'`) \
+                     or set {value}"
+                ),
+                _ => format!("see `kubectl describe pvc {name}` for why no volume is bound"),
             },
         };
         checks.push(fail(

@@ -1,6 +1,8 @@
 //! `status`, `list` and `history`: what the release records say, and (for `status`) whether
 //! each of the current revision's objects is ready and what its Prefect server says.
 
+use std::collections::BTreeMap;
+
 use prefect_cluster::{
     readiness::{Readiness, readiness},
     record::Revision,
@@ -23,8 +25,12 @@ use crate::{
 pub struct Live {
     /// The release's revisions, oldest first (never empty).
     pub history: Vec<Revision>,
-    /// Each object of the current revision, with its live state (`None`: missing).
+    /// Each object of the current revision, with its live state (`None`: missing). An
+    /// object the user may not read (the `view` role reads no RBAC objects) is the one the
+    /// revision recorded, and its key is in `unreadable` with the reason.
     pub objects: Vec<(ResourceKey, Option<Value>)>,
+    /// The objects that could not be read, and why.
+    pub unreadable: BTreeMap<ResourceKey, String>,
 }
 
 impl Live {
@@ -40,10 +46,19 @@ impl Live {
             session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name)
         })));
         let mut objects = Vec::with_capacity(keys.len());
+        let mut unreadable = BTreeMap::new();
         for (key, state) in keys.into_iter().zip(states) {
-            objects.push((key, state.map_err(failure)?));
+            match state {
+                Ok(state) => objects.push((key, state)),
+                Err(err) if err.status() == Some(403) => {
+                    let recorded = plan.graph.get(&key).cloned();
+                    unreadable.insert(key.clone(), "you may not read it".to_owned());
+                    objects.push((key, recorded));
+                }
+                Err(err) => return Err(failure(err)),
+            }
         }
-        Ok(Live { history, objects })
+        Ok(Live { history, objects, unreadable })
     }
 
     /// The latest revision.
@@ -62,6 +77,9 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
         .objects
         .iter()
         .map(|(key, state)| {
+            if let Some(why) = live.unreadable.get(key) {
+                return (key.to_string(), "unknown", why.clone());
+            }
             let (ready, detail) = match state {
                 None => ("missing", "not in the cluster: apply again to restore it".to_owned()),
                 Some(object) => match readiness(object) {

@@ -121,7 +121,7 @@ impl<'a> Connection<'a> {
         Ok(Connection { session, route, authorization, address: address.clone() })
     }
 
-    /// How requests go: `through the API server's proxy` or `through a port-forward to Pod X`.
+    /// How requests go: `the API server's proxy to Service X` or `a port-forward to Pod X`.
     pub fn route(&self) -> String {
         self.route.describe()
     }
