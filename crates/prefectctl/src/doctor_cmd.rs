@@ -130,7 +130,7 @@ fn text(session: &Session, checks: &[Check], failed: bool) -> String {
     out
 }
 
-/// Writes `text` in lines of at most [`WIDTH`] characters where spaces allow, continued with
+/// Writes `text` in lines of at most `WIDTH` characters where spaces allow, continued with
 /// `indent`; lines that `text` breaks itself (log lines) are kept as they are. (Ten lines here
 /// rather than a wrapping crate: messages are plain ASCII and this is the one place.)
 fn wrap(out: &mut String, text: &str, indent: &str) {

@@ -1,6 +1,6 @@
 //! What prefectctl knows of Prefect, for `status` and `doctor`: where a release's server and
 //! workers are ([`stack`]: by the labels, names and settings the first-party plugins promise),
-//! how their settings resolve ([`env`]), how to ask a Prefect server inside the cluster
+//! how their settings resolve ([`mod@env`]), how to ask a Prefect server inside the cluster
 //! ([`api`]), and what it answers about itself, its work pools and its flow runs
 //! ([`report`]).
 //!
