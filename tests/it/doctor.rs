@@ -243,28 +243,36 @@ fn doctor_names_a_pool_namespace_no_role_covers_and_a_crash_looping_worker_with_
         return;
     }
     let stack = Stack::start();
-    // No base job template: Prefect's default puts flow runs in namespace `default`, where
-    // the worker's Role does not reach.
+    // No base job template: the pool the worker creates runs flows in the release's namespace
+    // (Prefect's own default would be `default`, out of the worker's Role).
     stack.apply(&["--plugin", "agent"]);
     // The worker creates its pool once it runs, a few seconds after it is Ready.
     let deadline = Instant::now() + Duration::from_secs(90);
     let report = loop {
-        let report = failing(stack.ctl(&["doctor"]));
-        if !report.contains("does not exist on the server") {
-            break report;
+        let doctor = stack.ctl(&["doctor"]);
+        if !doctor.stdout.contains("does not exist on the server") {
+            assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+            break doctor.stdout;
         }
-        assert!(Instant::now() < deadline, "the worker made no pool in 90 s:\n{report}");
+        assert!(Instant::now() < deadline, "the worker made no pool in 90 s:\n{}", doctor.stdout);
         std::thread::sleep(Duration::from_secs(1));
     };
-    let pool = line(&report, "FAIL", "pool namespace (prefect-worker)");
-    assert!(pool.contains("work pool kubernetes runs flows in namespace default, but ServiceAccount prefect-worker may create Jobs only in prefect: every flow run fails to start"), "{report}");
-    assert!(pool.contains("set the pool's namespace to prefect"), "{report}");
+    let pool = line(&report, "ok  ", "pool namespace (prefect-worker)");
+    assert!(pool.contains("work pool kubernetes runs flows in namespace prefect"), "{report}");
     assert!(
         line(&report, "ok  ", "worker API (prefect-worker)")
             .contains("reaches the release's server"),
         "{report}"
     );
     assert!(line(&report, "ok  ", "pods").contains("none crash-looping"), "{report}");
+
+    // A template whose namespace the worker's Role does not reach.
+    let elsewhere = stack.template_values(json!({ "namespace": "elsewhere" }));
+    stack.apply(&["-f", &elsewhere]);
+    let report = failing(stack.ctl(&["doctor"]));
+    let pool = line(&report, "FAIL", "pool namespace (prefect-worker)");
+    assert!(pool.contains("work pool kubernetes runs flows in namespace elsewhere, but ServiceAccount prefect-worker may create Jobs only in prefect: every flow run fails to start"), "{report}");
+    assert!(pool.contains("set the pool's namespace to prefect"), "{report}");
 
     // A worker path where no Prefect API answers: said, with the right path.
     stack.kubectl(&[

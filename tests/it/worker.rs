@@ -37,15 +37,20 @@ async def main():
 asyncio.run(main())
 "#;
 
-/// The worker container's arguments and literal environment in `rendered` (a JSON List).
-fn worker_command(rendered: &Value) -> (Vec<String>, BTreeMap<String, String>) {
+/// The worker's pod spec in `rendered` (a JSON List).
+fn worker_pod(rendered: &Value) -> &Value {
     let deployment = rendered["items"]
         .as_array()
         .unwrap()
         .iter()
         .find(|i| i["kind"] == "Deployment" && i["metadata"]["name"] == "prefect-worker")
         .expect("the worker's Deployment");
-    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    &deployment["spec"]["template"]["spec"]
+}
+
+/// The worker container's arguments and literal environment in `rendered` (a JSON List).
+fn worker_command(rendered: &Value) -> (Vec<String>, BTreeMap<String, String>) {
+    let container = &worker_pod(rendered)["containers"][0];
     let args = container["args"]
         .as_array()
         .unwrap()
@@ -61,6 +66,24 @@ fn worker_command(rendered: &Value) -> (Vec<String>, BTreeMap<String, String>) {
         })
         .collect();
     (args, env)
+}
+
+/// Runs the worker pod's init container that writes the template a new pool gets, as the pod
+/// would, but writing `file` (the pod's /tmp is its own).
+fn run_default_template(rendered: &Value, file: &Path) {
+    let init = &worker_pod(rendered)["initContainers"][0];
+    assert_eq!(init["name"], "default-base-job-template");
+    let command: Vec<&str> =
+        init["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let (program, args) = command.split_first().unwrap();
+    let out = Command::new(program)
+        .args(&args[..args.len() - 1])
+        .arg(file)
+        .env("PATH", format!("{}:/usr/bin:/bin", prefect::bin().display()))
+        .env("PREFECT_HOME", file.with_extension("home"))
+        .output()
+        .expect("the init container runs");
+    assert!(out.status.success(), "the init container failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Runs the worker once, as the container would (its arguments after `prefect`), with
@@ -106,7 +129,16 @@ fn a_flow_run_becomes_a_job_under_the_workers_own_role() {
         "agent",
     ])
     .ok();
-    let (args, mut env) = worker_command(&serde_json::from_str(&rendered).unwrap());
+    let rendered: Value = serde_json::from_str(&rendered).unwrap();
+    let (mut args, mut env) = worker_command(&rendered);
+    // The pool the worker creates gets the template the init container writes.
+    let template = dir.path().join("base-job-template.json");
+    run_default_template(&rendered, &template);
+    for arg in &mut args {
+        if arg == "/tmp/prefectctl-base-job-template.json" {
+            *arg = template.display().to_string();
+        }
+    }
     // In the cluster the worker reaches the server through its Service, and Kubernetes through
     // its mounted token; here, the local server and a kubeconfig with that same token.
     assert_eq!(env["PREFECT_API_URL"], "http://prefect-server.prefect.svc:4200/api");

@@ -1,6 +1,8 @@
 //! The Deployment of the worker (`prefect worker start`) or legacy agent (`prefect agent
 //! start`), as a non-root user on a read-only root filesystem; with a base job template, the
-//! worker pod starts with [`pool_sync`]'s init container.
+//! worker pod starts with [`pool_sync`]'s init container; without one, a Kubernetes worker's pod
+//! starts with [`default_template`]'s, so that a pool it creates runs flows in the release's
+//! namespace.
 
 use prefect_plugin_sdk::{
     Context, Problems,
@@ -20,6 +22,7 @@ use prefect_plugin_sdk::{
 use crate::{
     COMPONENT,
     api::{self, Api},
+    default_template,
     job_template::{self, Template},
     pool_sync,
     prefect_version::{self, Tag},
@@ -36,6 +39,17 @@ const TEMPLATE_DIR: &str = "/etc/prefect/base-job-template";
 const TEMPLATE_VOLUME: &str = "base-job-template";
 /// The pod annotation that changes with an inline base job template.
 const TEMPLATE_CHECKSUM: &str = "checksum/base-job-template";
+
+/// Where the template a worker creates its pool with comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolTemplate {
+    /// `agent.config.baseJobTemplate`, mounted from its ConfigMap.
+    Values,
+    /// Prefect's default with the release's namespace, written by an init container.
+    PrefectDefault,
+    /// None: not a Kubernetes worker.
+    None,
+}
 
 /// The Deployment.
 pub fn build(
@@ -57,7 +71,12 @@ pub fn build(
             ..Volume::default()
         });
     }
-    let main = container(ctx, values, api, job_template.is_some(), problems);
+    let pool_template = match job_template {
+        Some(_) => PoolTemplate::Values,
+        None if creates_jobs(values) => PoolTemplate::PrefectDefault,
+        None => PoolTemplate::None,
+    };
+    let main = container(ctx, values, api, pool_template, problems);
     let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
@@ -68,6 +87,12 @@ pub fn build(
         {
             let sync = pool_sync::init_container(main, &values.config.work_pool, &template_file());
             spec.init_containers.get_or_insert_with(Vec::new).push(sync);
+        } else if job_template.is_none()
+            && creates_jobs(values)
+            && let Some(main) = spec.containers.first()
+        {
+            let default = default_template::init_container(main, ctx.namespace());
+            spec.init_containers.get_or_insert_with(Vec::new).push(default);
         }
     }
     if let Some(checksum) = job_template.and_then(Template::checksum) {
@@ -104,7 +129,7 @@ fn container(
     ctx: &Context,
     values: &Values,
     api: &Api,
-    with_template: bool,
+    pool_template: PoolTemplate,
     problems: &mut Problems,
 ) -> Container {
     let health = values.liveness_probe.enabled && values.mode == Mode::Worker;
@@ -148,7 +173,7 @@ fn container(
         command: Some(
             ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec(),
         ),
-        args: Some(args(values, health, with_template)),
+        args: Some(args(values, health, pool_template)),
         working_dir: Some(HOME.to_owned()),
         env: Some(env),
         ports: health.then(|| {
@@ -164,7 +189,7 @@ fn container(
         } else {
             None
         },
-        volume_mounts: Some(mounts(with_template)),
+        volume_mounts: Some(mounts(pool_template == PoolTemplate::Values)),
         ..Container::default()
     }
 }
@@ -209,7 +234,7 @@ fn image(ctx: &Context, values: &Values, api: &Api, problems: &mut Problems) -> 
 }
 
 /// The start command's arguments.
-fn args(values: &Values, health: bool, with_template: bool) -> Vec<String> {
+fn args(values: &Values, health: bool, pool_template: PoolTemplate) -> Vec<String> {
     let config = &values.config;
     let mut args: Vec<String> = Vec::new();
     let mut push = |flag: &str, value: &str| {
@@ -224,8 +249,10 @@ fn args(values: &Values, health: bool, with_template: bool) -> Vec<String> {
                 push("--work-queue", queue);
             }
             push("--install-policy", config.install_policy.as_str());
-            if with_template {
-                push("--base-job-template", &template_file());
+            match pool_template {
+                PoolTemplate::Values => push("--base-job-template", &template_file()),
+                PoolTemplate::PrefectDefault => push("--base-job-template", default_template::FILE),
+                PoolTemplate::None => {}
             }
         }
         Mode::Agent => {

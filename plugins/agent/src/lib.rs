@@ -10,7 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod deployment;
+pub mod default_template;
+mod deployment;
 pub mod job_template;
 pub mod pool_sync;
 pub mod prefect_version;

@@ -539,7 +539,8 @@ fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
     assert_eq!(init_containers(&existing).len(), 1);
     assert_eq!(init_containers(&existing)[0]["command"][4], "kubernetes");
 
-    assert_eq!(init_containers(&with_server(json!({}))).len(), 0);
+    let without = with_server(json!({}));
+    assert_eq!(init_containers(&without)[0]["name"], "default-base-job-template");
     let agent_mode = alone(json!({
         "mode": "agent",
         "image": { "prefectTag": "2.20.27-python3.11-kubernetes" },
@@ -643,6 +644,73 @@ fn the_sync_updates_a_pool_that_exists_and_leaves_a_new_one_to_the_worker() {
         work-pool|update|it's a "pool"; touch pwned $(id)|--base-job-template|/etc/prefect/base-job-template/baseJobTemplate.json|
     "#]]
     .assert_eq(&run_sync_script(&script, pool, pool, true));
+}
+
+#[test]
+fn a_pool_the_worker_creates_without_a_template_runs_flows_in_the_release_namespace() {
+    let response = with_server(json!({}));
+    assert_eq!(response.results, []);
+    let [default] = init_containers(&response)[..] else {
+        panic!("one init container: {:?}", init_containers(&response));
+    };
+    let main = container(&response);
+    for same in ["image", "imagePullPolicy", "securityContext", "workingDir", "env", "volumeMounts"]
+    {
+        assert_eq!(default[same], main[same], "{same}");
+    }
+    let command: Vec<&str> =
+        default["command"].as_array().unwrap().iter().map(|part| part.as_str().unwrap()).collect();
+    let ["/bin/sh", "-c", script, "default-base-job-template", "prefect", DEFAULT_TEMPLATE] =
+        command[..]
+    else {
+        panic!("not `/bin/sh -c SCRIPT NAME NAMESPACE FILE`: {command:?}");
+    };
+    assert!(args(&response).contains(&format!("--base-job-template {DEFAULT_TEMPLATE}")));
+    // No ConfigMap and no sync: a pool that exists keeps its template.
+    assert!(response.resources.iter().all(|r| r["kind"] != "ConfigMap"));
+    #[cfg(unix)]
+    assert_eq!(
+        run_default_script(script, "team-ns")["variables"]["properties"]["namespace"]["default"],
+        "team-ns"
+    );
+
+    // Only a Kubernetes worker makes Jobs.
+    let process = with_server(json!({ "config": { "type": "process" } }));
+    assert_eq!(init_containers(&process).len(), 0);
+    assert!(!args(&process).contains("--base-job-template"));
+}
+
+const DEFAULT_TEMPLATE: &str = "/tmp/prefectctl-base-job-template.json";
+
+/// The default-template script run by `sh` with a `prefect` that writes a template as
+/// Prefect's does and the machine's Python: the template it leaves.
+#[cfg(unix)]
+fn run_default_script(script: &str, namespace: &str) -> Value {
+    use std::{os::unix::fs::PermissionsExt, process::Command};
+
+    let dir = std::env::temp_dir().join(format!("prefectctl-agent-default-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake_prefect = r#"#!/bin/sh
+[ "$1 $2 $3 $4 $5" = "work-pool get-default-base-job-template --type kubernetes --file" ] || exit 9
+printf '%s' '{"job_configuration": {"namespace": "{{ namespace }}"}, "variables": {"properties": {"namespace": {"default": "default"}}}}' > "$6"
+"#;
+    for (name, text) in [("prefect", fake_prefect), ("python", "#!/bin/sh\nexec python3 \"$@\"\n")] {
+        let fake = dir.join(name);
+        std::fs::write(&fake, text).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let file = dir.join("template.json");
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("/bin/sh")
+        .args(["-c", script, "default-base-job-template", namespace])
+        .arg(&file)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the script fails: {}", String::from_utf8_lossy(&out.stderr));
+    let template = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    template
 }
 
 #[test]

@@ -233,9 +233,11 @@ pub struct SecretKeyRef {
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct WorkerConfig {
     /// The work pool the worker polls; the worker creates it if it does not exist. Flow runs
-    /// are created in the namespace the pool's base job template names (Prefect's default
-    /// is `default`): the worker's Role covers the release namespace only, so set the pool's
-    /// `namespace` to it (or give `baseJobTemplate`). Agent mode polls queues only and
+    /// are created in the namespace the pool's base job template names, and the worker's Role
+    /// covers the release namespace only: a pool the worker creates without `baseJobTemplate`
+    /// gets Prefect's default template with the release namespace as its namespace (Prefect's
+    /// own default is `default`); a pool that exists keeps its template (`prefectctl doctor`
+    /// says when its namespace is out of the Role's reach). Agent mode polls queues only and
     /// ignores it.
     pub work_pool: String,
     /// Work queues to pull from; empty pulls from every queue of the pool. In agent mode at
