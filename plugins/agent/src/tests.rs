@@ -137,7 +137,7 @@ fn with_the_server_in_the_stack_the_worker_needs_no_configuration() {
         PREFECT_KUBERNETES_CLUSTER_UID=prefect/prefect
         PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=prefect"#]]
     .assert_eq(&env(&response));
-    expect!["prefect worker start --type kubernetes --pool kubernetes --install-policy if-not-present --prefetch-seconds 10"].assert_eq(&args(&response));
+    expect!["prefect worker start --type kubernetes --pool kubernetes --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --prefetch-seconds 10"].assert_eq(&args(&response));
     assert_eq!(container(&response)["image"], "prefecthq/prefect:3.9.1-python3.12-kubernetes");
     assert_eq!(item(&response, "ServiceAccount")["automountServiceAccountToken"], true);
 }
@@ -198,7 +198,7 @@ fn prefect_cloud() {
         "{env}"
     );
     assert!(env.contains("PREFECT_API_KEY<-prefect-api-key/key"), "{env}");
-    expect!["prefect worker start --type kubernetes --pool k8s --work-queue high --work-queue low --install-policy if-not-present --limit 5 --prefetch-seconds 10"].assert_eq(&args(&response));
+    expect!["prefect worker start --type kubernetes --pool k8s --work-queue high --work-queue low --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --limit 5 --prefetch-seconds 10"].assert_eq(&args(&response));
 
     check_problems(
         alone(json!({ "apiConfig": "cloud" })),
@@ -667,7 +667,7 @@ fn a_pool_the_worker_creates_without_a_template_runs_flows_in_the_release_namesp
     };
     assert!(args(&response).contains(&format!("--base-job-template {DEFAULT_TEMPLATE}")));
     // No ConfigMap and no sync: a pool that exists keeps its template.
-    assert!(response.resources.iter().all(|r| r["kind"] != "ConfigMap"));
+    assert!(response.items.iter().all(|r| r["kind"] != "ConfigMap"));
     #[cfg(unix)]
     assert_eq!(
         run_default_script(script, "team-ns")["variables"]["properties"]["namespace"]["default"],
@@ -694,7 +694,8 @@ fn run_default_script(script: &str, namespace: &str) -> Value {
 [ "$1 $2 $3 $4 $5" = "work-pool get-default-base-job-template --type kubernetes --file" ] || exit 9
 printf '%s' '{"job_configuration": {"namespace": "{{ namespace }}"}, "variables": {"properties": {"namespace": {"default": "default"}}}}' > "$6"
 "#;
-    for (name, text) in [("prefect", fake_prefect), ("python", "#!/bin/sh\nexec python3 \"$@\"\n")] {
+    for (name, text) in [("prefect", fake_prefect), ("python", "#!/bin/sh\nexec python3 \"$@\"\n")]
+    {
         let fake = dir.join(name);
         std::fs::write(&fake, text).unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
