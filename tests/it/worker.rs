@@ -83,7 +83,11 @@ fn run_default_template(rendered: &Value, file: &Path) {
         .env("PREFECT_HOME", file.with_extension("home"))
         .output()
         .expect("the init container runs");
-    assert!(out.status.success(), "the init container failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the init container failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs the worker once, as the container would (its arguments after `prefect`), with
