@@ -334,6 +334,26 @@ fn doctor_says_why_a_claim_is_not_bound() {
     // No pod runs here, so the server does not answer: said, with where to look.
     assert!(line(&report, "FAIL", "server").contains("does not answer: "), "{report}");
 
+    // A command elsewhere holds the release's lock: said, with when it expires.
+    let now = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.000000Z"])
+        .output()
+        .expect("date runs");
+    let now = String::from_utf8_lossy(&now.stdout).trim().to_owned();
+    let lease = json!({ "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": { "name": "prefectctl.lock.prefect", "namespace": "claims" },
+        "spec": { "holderIdentity": "build-agent/4242", "leaseDurationSeconds": 600,
+            "acquireTime": now, "renewTime": now } });
+    let created = cluster.kubectl(&["create", "-f", "-"], Some(&lease.to_string()));
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let report = failing(ctl(&["doctor"]));
+    let release = line(&report, "FAIL", "release");
+    assert!(
+        release.contains("revision 1 is deployed, but build-agent/4242 holds the release's lock"),
+        "{report}"
+    );
+    assert!(release.contains("if its process is gone, the lock expires in"), "{report}");
+
     // A class that does not exist: the controller's event says so.
     ctl(&[
         "--release",
