@@ -713,12 +713,22 @@ fn pods(session: &Session) -> Check {
     if troubles.is_empty() {
         return pass(CHECK, format!("{} pods, none crash-looping or failing to start", pods.len()));
     }
-    fail(
-        CHECK,
-        troubles.join("\n      "),
-        "fix what the log says (values, the image, a Secret), apply again; \
-         `kubectl describe pod NAME` shows the events",
-    )
+    let text = troubles.join("\n      ");
+    let mut fixes = Vec::new();
+    if text.contains("ImagePull") || text.contains("InvalidImageName") {
+        fixes.push(
+            "check that the image and tag exist and that the cluster may pull them \
+             (the component's image values; global.prefect.image.pullSecrets)",
+        );
+    }
+    if text.contains("CreateContainer") {
+        fixes.push("create the Secret or ConfigMap the message names, or correct the reference");
+    }
+    if text.contains("its last lines") || text.contains("restarts") {
+        fixes.push("fix what the log says (values, the image, a Secret) and apply again");
+    }
+    fixes.push("`kubectl describe pod NAME` shows the events");
+    fail(CHECK, text, fixes.join("; "))
 }
 
 fn pod_troubles(session: &Session, pod: &Pod) -> Vec<String> {
@@ -767,7 +777,7 @@ fn pod_troubles(session: &Session, pod: &Pod) -> Vec<String> {
                 Ok(log) if !log.trim().is_empty() => {
                     trouble.push_str("; its last lines:");
                     for line in log.trim_end().lines() {
-                        let _ = write!(trouble, "\n        | {line}");
+                        let _ = write!(trouble, "\n        | {}", line.trim_end());
                     }
                 }
                 Ok(_) => trouble.push_str("; its last run printed nothing"),
