@@ -69,6 +69,13 @@ fn without(run: &Run, secret: &str) {
 }
 
 impl Stack {
+    /// `kubectl set env` on the worker's Deployment: a change by another field manager, as a
+    /// user would make it by hand.
+    #[track_caller]
+    fn set_worker_env(&self, var: &str) {
+        self.kubectl(&["set", "env", "-n", NAMESPACE, "deployment/prefect-worker", var]);
+    }
+
     /// Waits until a pod of `app` reports `reason` as a container's waiting reason.
     #[track_caller]
     fn wait_for_reason(&self, app: &str, reason: &str) {
@@ -192,14 +199,7 @@ fn a_healthy_stack_reports_its_worker_heartbeat_and_each_broken_part_is_named_wi
     // Broken on purpose: the worker's credential, its version, and a flow-run Job with a
     // credential in plain text (as a worker that is not told the Secret makes them).
     let wrong = "admin:not-the-password";
-    stack.kubectl(&[
-        "set",
-        "env",
-        "-n",
-        NAMESPACE,
-        "deployment/prefect-worker",
-        &format!("PREFECT_API_AUTH_STRING={wrong}"),
-    ]);
+    stack.set_worker_env(&format!("PREFECT_API_AUTH_STRING={wrong}"));
     stack.kubectl(&[
         "set",
         "image",
@@ -275,14 +275,7 @@ fn doctor_names_a_pool_namespace_no_role_covers_and_a_crash_looping_worker_with_
     assert!(pool.contains("set the pool's namespace to prefect"), "{report}");
 
     // A worker path where no Prefect API answers: said, with the right path.
-    stack.kubectl(&[
-        "set",
-        "env",
-        "-n",
-        NAMESPACE,
-        "deployment/prefect-worker",
-        "PREFECT_API_URL=http://prefect-server.prefect.svc:4200/nope",
-    ]);
+    stack.set_worker_env("PREFECT_API_URL=http://prefect-server.prefect.svc:4200/nope");
     let report = failing(stack.ctl(&["doctor"]));
     let api = line(&report, "FAIL", "worker API (prefect-worker)");
     assert!(

@@ -89,6 +89,19 @@ pub struct HttpRequest<'a> {
     pub authorization: Option<&'a str>,
 }
 
+impl HttpRequest<'_> {
+    /// The body's bytes, and `builder` with its content type.
+    fn with_body(&self, builder: http::request::Builder) -> (http::request::Builder, Vec<u8>) {
+        match self.body {
+            Some(body) => (
+                builder.header(http::header::CONTENT_TYPE, "application/json"),
+                serde_json::to_vec(body).unwrap_or_default(),
+            ),
+            None => (builder, Vec::new()),
+        }
+    }
+}
+
 impl Cluster {
     /// Sends `request` along `route`. `Ok` is whatever the service answered, errors included;
     /// `Err` is a request that never reached it (no ready endpoint, no right, a timeout), said so.
@@ -125,14 +138,8 @@ impl Cluster {
             "/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{}",
             request.path
         );
-        let mut builder = Request::builder().method(request.method.clone()).uri(uri);
-        let body = match request.body {
-            Some(body) => {
-                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-                serde_json::to_vec(body).unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
+        let (builder, body) =
+            request.with_body(Request::builder().method(request.method.clone()).uri(uri));
         let built = builder.body(kube::client::Body::from(body)).map_err(|err| Error::Api {
             action: action.to_owned(),
             reason: err.to_string(),
@@ -184,13 +191,7 @@ impl Cluster {
         if let Some(authorization) = request.authorization {
             builder = builder.header(http::header::AUTHORIZATION, authorization);
         }
-        let body = match request.body {
-            Some(body) => {
-                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-                serde_json::to_vec(body).unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
+        let (builder, body) = request.with_body(builder);
         let built =
             builder.body(Full::new(Bytes::from(body))).map_err(|err| failed(err.to_string()))?;
         let answered = async {

@@ -84,13 +84,8 @@ impl Cluster {
 
     /// The live Service, as JSON.
     pub async fn service(&self, namespace: &str, name: &str) -> Result<Option<serde_json::Value>> {
-        let api: Api<k8s_openapi::api::core::v1::Service> =
-            Api::namespaced(self.client.clone(), namespace);
-        let found = api
-            .get_opt(name)
-            .await
-            .map_err(|err| Error::api(format!("read Service {namespace}/{name}"), err))?;
-        Ok(found.and_then(|s| serde_json::to_value(s).ok()))
+        let services = crate::discovery::builtin("v1", "Service", "services", true);
+        self.get(&services, Some(namespace), name).await
     }
 
     /// The value of `key` in Secret `name`, `None` when the Secret or the key is missing.

@@ -9,8 +9,6 @@
 //! namespace's default, and the worker creates a missing pool with it
 //! (`--base-job-template`). A pool that exists keeps its template, as Prefect would do.
 
-use prefect_plugin_sdk::k8s_openapi::api::core::v1::Container;
-
 /// The init container's name.
 pub const NAME: &str = "default-base-job-template";
 
@@ -30,20 +28,8 @@ with open(path, "w") as f:
 ' "$2" "$1" &&
 echo "a new work pool runs its flows in namespace $1 (Prefect default template, $2)""#;
 
-/// The init container: `main`'s image, pull policy, working folder, security context,
-/// resources, environment and mounts.
-pub fn init_container(main: &Container, namespace: &str) -> Container {
-    Container {
-        name: NAME.to_owned(),
-        image: main.image.clone(),
-        image_pull_policy: main.image_pull_policy.clone(),
-        command: Some(["/bin/sh", "-c", SCRIPT, NAME, namespace, FILE].map(str::to_owned).to_vec()),
-        working_dir: main.working_dir.clone(),
-        env: main.env.clone(),
-        env_from: main.env_from.clone(),
-        volume_mounts: main.volume_mounts.clone(),
-        security_context: main.security_context.clone(),
-        resources: main.resources.clone(),
-        ..Container::default()
-    }
+/// The init container's command: the script, with the namespace and the file as its
+/// arguments.
+pub fn command(namespace: &str) -> Vec<String> {
+    ["/bin/sh", "-c", SCRIPT, NAME, namespace, FILE].map(str::to_owned).to_vec()
 }

@@ -85,13 +85,15 @@ pub fn build(
             && values.mode == Mode::Worker
             && let Some(main) = spec.containers.first()
         {
-            let sync = pool_sync::init_container(main, &values.config.work_pool, &template_file());
+            let command = pool_sync::command(&values.config.work_pool, &template_file());
+            let sync = pool_sync::init_container_beside(main, pool_sync::NAME, command);
             spec.init_containers.get_or_insert_with(Vec::new).push(sync);
         } else if job_template.is_none()
             && creates_jobs(values)
             && let Some(main) = spec.containers.first()
         {
-            let default = default_template::init_container(main, ctx.namespace());
+            let command = default_template::command(ctx.namespace());
+            let default = pool_sync::init_container_beside(main, default_template::NAME, command);
             spec.init_containers.get_or_insert_with(Vec::new).push(default);
         }
     }

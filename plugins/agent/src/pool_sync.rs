@@ -30,17 +30,22 @@ done
 echo "work pool $1 exists: updating its base job template from $2"
 exec prefect work-pool update "$1" --base-job-template "$2""#;
 
-/// The init container: `main`'s image, pull policy, working folder, security context,
-/// resources, environment and mounts (whatever reaches the API for the worker, such as a CA
-/// bundle or a proxy from the extra values, reaches it for the sync too).
-pub fn init_container(main: &Container, pool: &str, template_file: &str) -> Container {
+/// The init container's command: the script, with the pool and the template file as its
+/// arguments.
+pub fn command(pool: &str, template_file: &str) -> Vec<String> {
+    ["/bin/sh", "-c", SCRIPT, NAME, pool, template_file].map(str::to_owned).to_vec()
+}
+
+/// A container that runs `command` before `main`, as `main` would run it: the same image, pull
+/// policy, working folder, security context, resources, environment and mounts (whatever
+/// reaches the API for the worker, such as a CA bundle or a proxy from the extra values,
+/// reaches it for the init container too).
+pub fn init_container_beside(main: &Container, name: &str, command: Vec<String>) -> Container {
     Container {
-        name: NAME.to_owned(),
+        name: name.to_owned(),
         image: main.image.clone(),
         image_pull_policy: main.image_pull_policy.clone(),
-        command: Some(
-            ["/bin/sh", "-c", SCRIPT, NAME, pool, template_file].map(str::to_owned).to_vec(),
-        ),
+        command: Some(command),
         working_dir: main.working_dir.clone(),
         env: main.env.clone(),
         env_from: main.env_from.clone(),

@@ -88,26 +88,23 @@ pub async fn resolve(
     container: &Value,
     name: &str,
 ) -> prefect_cluster::Result<Option<(Source, String)>> {
-    let found = match source(container, name) {
-        Some(found) => Some(found),
-        None => {
-            let mut found = None;
-            for (secret, from, prefix) in env_from(container) {
-                let Some(key) = name.strip_prefix(prefix.as_str()) else { continue };
-                let candidate = if secret {
-                    Source::Secret { name: from, key: key.to_owned() }
-                } else {
-                    Source::ConfigMap { name: from, key: key.to_owned() }
-                };
-                if read(cluster, namespace, &candidate).await?.is_some() {
-                    found = Some(candidate);
-                }
-            }
-            found
+    if let Some(found) = source(container, name) {
+        return Ok(read(cluster, namespace, &found).await?.map(|value| (found, value)));
+    }
+    // Later envFrom sources win, as in the container.
+    let mut found = None;
+    for (secret, from, prefix) in env_from(container) {
+        let Some(key) = name.strip_prefix(prefix.as_str()) else { continue };
+        let candidate = if secret {
+            Source::Secret { name: from, key: key.to_owned() }
+        } else {
+            Source::ConfigMap { name: from, key: key.to_owned() }
+        };
+        if let Some(value) = read(cluster, namespace, &candidate).await? {
+            found = Some((candidate, value));
         }
-    };
-    let Some(found) = found else { return Ok(None) };
-    Ok(read(cluster, namespace, &found).await?.map(|value| (found, value)))
+    }
+    Ok(found)
 }
 
 async fn read(

@@ -150,18 +150,13 @@ pub fn pool(container: &Value) -> Option<String> {
 /// `None` for `latest`, a digest, or a tag that does not start with a version.
 pub fn image_version(image: &str) -> Option<String> {
     let name = image.split('@').next()?;
-    let (_, tag) =
-        name.rsplit_once(':').filter(|(repo, _)| !repo.ends_with('/') && !tag_is_port(name))?;
+    // `registry:5000/prefect` has a port, not a tag.
+    let (_, tag) = name.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?;
     let version: String =
         tag.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect::<String>();
     let version = version.trim_end_matches('.');
     (version.split('.').count() >= 2 && version.split('.').all(|p| !p.is_empty()))
         .then(|| version.to_owned())
-}
-
-/// `registry:5000/prefect` has a port, not a tag.
-fn tag_is_port(image: &str) -> bool {
-    image.rsplit_once(':').is_some_and(|(_, after)| after.contains('/'))
 }
 
 #[cfg(test)]
