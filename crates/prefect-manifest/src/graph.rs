@@ -182,27 +182,40 @@ impl Graph {
     /// Every resource in the order to render and apply them, described in [`crate::order`].
     /// It depends only on the resources, never on the order they were added in.
     pub fn ordered(&self) -> Vec<(&ResourceKey, &Value)> {
-        let mut resources: Vec<_> =
-            self.entries.iter().map(|(key, entry)| (key, &entry.object)).collect();
-        order::sort(&mut resources, |(key, _)| key);
-        resources
+        self.placed().into_iter().map(|(key, object, _)| (key, object)).collect()
     }
 
     /// The keys of [`Graph::ordered`] in consecutive groups, one per stage of
-    /// [`crate::order`] that has resources: the resources of one group may be applied
-    /// concurrently, once the groups before it are in place.
+    /// [`crate::order`] that has resources (the workloads stage split around its gates): the
+    /// resources of one group may be applied concurrently, once the groups before it are in
+    /// place.
     pub fn waves(&self) -> Vec<Vec<&ResourceKey>> {
         let mut waves: Vec<Vec<&ResourceKey>> = Vec::new();
-        let mut stage = None;
-        for (key, _) in self.ordered() {
-            let this = order::rank(&key.kind).stage;
+        let mut previous = None;
+        for (key, _, place) in self.placed() {
             match waves.last_mut() {
-                Some(wave) if stage == Some(this) => wave.push(key),
+                Some(wave) if previous == Some(place) => wave.push(key),
                 _ => waves.push(vec![key]),
             }
-            stage = Some(this);
+            previous = Some(place);
         }
         waves
+    }
+
+    /// The resources in order, each with its wave: its stage and its step among the workloads.
+    fn placed(&self) -> Vec<(&ResourceKey, &Value, (usize, order::Step))> {
+        let resources = self.entries.iter().map(|(key, entry)| (key, &entry.object));
+        let steps = order::steps(resources.clone());
+        let mut placed: Vec<_> = resources
+            .map(|(key, object)| {
+                let step = steps.get(key).copied().unwrap_or_default();
+                (key, object, (order::rank(&key.kind).stage, step))
+            })
+            .collect();
+        order::sort(&mut placed, |(key, _, _)| key);
+        // Stable: within a wave, the order of `order::sort` stays.
+        placed.sort_by_key(|(_, _, place)| *place);
+        placed
     }
 
     /// Why `plugin` cannot change `key`, which is not in the graph: the same resource in

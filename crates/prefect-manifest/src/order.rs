@@ -22,8 +22,74 @@
 //! The rank depends on the kind alone, as in Helm. Resources of the same rank are sorted by
 //! kind, namespace (cluster-scoped first), name and API group, so the order never depends on
 //! the order plugins added them.
+//!
+//! One annotation splits the workloads: a Job with [`RUN_BEFORE_ANNOTATION`] (a database
+//! migration, say) is a *gate* of the workloads it names. The workloads stage then falls into
+//! three waves: every other workload, the gates, the workloads they gate. The host applies a gate
+//! wave and waits until its Jobs complete before it goes on, so a failed gate leaves the gated
+//! workloads as they were.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::ResourceKey;
+
+/// The annotation that makes a Job a gate: a comma-separated list of `Kind/name` of workloads
+/// in the Job's namespace (`Deployment/prefect-server`) that are applied only once the Job has
+/// completed. Names of objects the graph does not hold are ignored.
+pub const RUN_BEFORE_ANNOTATION: &str = "prefectctl.io/run-before";
+
+/// Where a workload goes among the workloads stage's waves; everything else is `Free`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Step {
+    /// Applied with the other workloads, before any gate.
+    #[default]
+    Free,
+    /// A Job that gates workloads: applied after the free ones, and waited for.
+    Gate,
+    /// A workload a gate names: applied once the gates completed.
+    Gated,
+}
+
+/// The steps of the gates and of the workloads they name, among `resources`; resources not in
+/// the map are [`Step::Free`].
+pub fn steps<'a>(
+    resources: impl IntoIterator<Item = (&'a ResourceKey, &'a Value)> + Clone,
+) -> BTreeMap<&'a ResourceKey, Step> {
+    let mut steps = BTreeMap::new();
+    for (key, object) in resources.clone() {
+        if let Some(named) = gated_names(key, object) {
+            steps.insert(key, Step::Gate);
+            for (other, _) in resources.clone() {
+                let workload = rank(&other.kind).stage == WORKLOADS;
+                let is_named =
+                    named.iter().any(|(kind, name)| other.kind == *kind && other.name == *name);
+                if workload && is_named && other.namespace == key.namespace && other != key {
+                    steps.entry(other).or_insert(Step::Gated);
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// The `(kind, name)` pairs a gate Job names, or `None` when `object` is not a gate.
+pub fn gated_names<'a>(key: &ResourceKey, object: &'a Value) -> Option<Vec<(&'a str, &'a str)>> {
+    if key.kind != "Job" || key.group() != "batch" {
+        return None;
+    }
+    let list = object["metadata"]["annotations"][RUN_BEFORE_ANNOTATION].as_str()?;
+    Some(
+        list.split(',')
+            .filter_map(|item| item.trim().split_once('/'))
+            .map(|(kind, name)| (kind.trim(), name.trim()))
+            .collect(),
+    )
+}
+
+/// The index of the workloads stage in [`STAGES`].
+const WORKLOADS: usize = 3;
 
 /// The known kinds, stage by stage, in install order.
 const STAGES: &[&[&str]] = &[

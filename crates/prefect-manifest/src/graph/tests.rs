@@ -146,6 +146,51 @@ fn waves_group_the_stages() {
 }
 
 #[test]
+fn a_gate_job_splits_the_workloads() {
+    let mut gate = object("batch/v1", "Job", Some("prefect"), "migrate");
+    gate["metadata"]["annotations"] = json!({
+        crate::order::RUN_BEFORE_ANNOTATION:
+            "Deployment/prefect-server, Deployment/gone,StatefulSet/other-namespace"
+    });
+    let mut elsewhere = object("apps/v1", "StatefulSet", Some("other"), "other-namespace");
+    elsewhere["spec"] = json!({});
+    let mut graph = Graph::new();
+    graph
+        .apply(
+            "a",
+            vec![
+                deployment("prefect-server"),
+                gate,
+                deployment("prefect-worker"),
+                object("batch/v1", "Job", Some("prefect"), "plain"),
+                elsewhere,
+                service("prefect-server"),
+                object("policy/v1", "PodDisruptionBudget", Some("prefect"), "server"),
+            ],
+            vec![],
+        )
+        .unwrap();
+    let waves: Vec<Vec<String>> =
+        graph.waves().iter().map(|w| w.iter().map(ToString::to_string).collect()).collect();
+    assert_eq!(
+        waves,
+        [
+            vec!["Service/prefect/prefect-server"],
+            vec![
+                "Deployment/prefect/prefect-worker",
+                "StatefulSet/other/other-namespace",
+                "Job/prefect/plain"
+            ],
+            vec!["Job/prefect/migrate"],
+            vec!["Deployment/prefect/prefect-server"],
+            vec!["PodDisruptionBudget/prefect/server"],
+        ]
+    );
+    let ordered: Vec<String> = graph.ordered().iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(ordered, waves.concat(), "render order is apply order");
+}
+
+#[test]
 fn a_conflict_names_both_plugins() {
     let mut graph = Graph::new();
     graph.add("server", service("prefect-server")).unwrap();
