@@ -1,6 +1,7 @@
 //! Pods built the same way by every plugin: the values users set on any component's pods
 //! ([`PodValues`], [`ProbeValues`], [`ImageValues`], [`ServiceAccountValues`]) and what turns
-//! them into Kubernetes objects.
+//! them into Kubernetes objects; [`scaling`]: a component's HorizontalPodAutoscaler and
+//! PodDisruptionBudget.
 //!
 //! A plugin flattens [`PodValues`] into its values, so users find `nodeSelector`, `resources`,
 //! `podSecurityContext`... at the same place in every section:
@@ -26,6 +27,8 @@
 //!
 //! (`deny_unknown_fields` goes in `schemars(...)` there: serde does not support it beside
 //! `flatten`, and the host validates against the schema before the plugin runs.)
+
+pub mod scaling;
 
 use std::collections::BTreeMap;
 

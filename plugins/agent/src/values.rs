@@ -8,7 +8,9 @@ use prefect_plugin_sdk::{
     schemars::JsonSchema,
     security::PREFECT_UID,
     serde_json::{Value, json},
-    workload::{ImageValues, PodValues, ProbeValues, ServiceAccountValues},
+    workload::{
+        ImageValues, PodValues, ProbeValues, ServiceAccountValues, scaling::DisruptionBudgetValues,
+    },
 };
 use serde::{Deserialize, Serialize};
 
@@ -70,12 +72,13 @@ pub struct Values {
     pub liveness_probe: ProbeValues,
 
     /// A HorizontalPodAutoscaler for the worker Deployment (`autoscaling/v2`, or `v2beta2` on
-    /// clusters before 1.23); `replicaCount` is then left to it.
+    /// clusters before 1.23, or `v1`, CPU only, on older ones); `replicaCount` is then left to
+    /// it.
     pub autoscaling: Autoscaling,
 
     /// A PodDisruptionBudget for the worker pods (`policy/v1`, or `v1beta1` on clusters
     /// before 1.21).
-    pub pod_disruption_budget: PodDisruptionBudget,
+    pub pod_disruption_budget: DisruptionBudgetValues,
 
     /// Extra labels of the Deployment itself.
     pub deployment_labels: BTreeMap<String, String>,
@@ -114,7 +117,7 @@ impl Default for Values {
             extra_args: Vec::new(),
             liveness_probe: ProbeValues::new(false, 10),
             autoscaling: Autoscaling::default(),
-            pod_disruption_budget: PodDisruptionBudget::default(),
+            pod_disruption_budget: DisruptionBudgetValues::default(),
             deployment_labels: BTreeMap::new(),
             deployment_annotations: BTreeMap::new(),
             pod: PodValues::restricted(
@@ -357,20 +360,6 @@ impl Default for Autoscaling {
             target_memory_utilization_percentage: None,
         }
     }
-}
-
-/// `agent.podDisruptionBudget`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub struct PodDisruptionBudget {
-    /// Creates the PodDisruptionBudget.
-    pub enabled: bool,
-    /// Pods that must stay up during voluntary disruptions (a number or a percentage such as
-    /// `50%`); set this or `maxUnavailable`.
-    pub min_available: Option<Value>,
-    /// Pods that may be down during voluntary disruptions (a number or a percentage).
-    pub max_unavailable: Option<Value>,
 }
 
 /// `agent.role`.
