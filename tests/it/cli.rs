@@ -322,3 +322,30 @@ fn json_output_is_one_list() {
         list["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"Deployment"), "{kinds:?}");
 }
+
+#[test]
+fn api_versions_are_checked_and_only_render_takes_them() {
+    check_error(
+        &[],
+        &[
+            "render",
+            "--kube-version",
+            "1.x",
+            "-a",
+            "monitoring.coreos.com/v1,Monitoring/v1",
+            "-a",
+            "a/b/c/d",
+        ],
+        2,
+        expect![[r#"
+            error: --kube-version "1.x" is not a Kubernetes version: use MAJOR.MINOR[.PATCH], e.g. 1.29
+            error: --api-versions "Monitoring/v1" is not an API version: use GROUP/VERSION (such as monitoring.coreos.com/v1), VERSION for the core group (v1), or either followed by /KIND
+            error: --api-versions "a/b/c/d" is not an API version: use GROUP/VERSION (such as monitoring.coreos.com/v1), VERSION for the core group (v1), or either followed by /KIND
+        "#]],
+    );
+    // On a cluster, discovery says what is served: apply and diff do not take the flag.
+    for command in ["apply", "diff"] {
+        let stderr = prefectctl(&[command, "--api-versions", "monitoring.coreos.com/v1"]).fails(2);
+        assert!(stderr.contains("unexpected argument '--api-versions'"), "{stderr}");
+    }
+}

@@ -227,6 +227,11 @@ pub struct RenderArgs {
     /// Kubernetes version to render for (picks API versions), as MAJOR.MINOR[.PATCH]
     #[arg(long, value_name = "VERSION", default_value = crate::capabilities::DEFAULT_KUBE_VERSION)]
     pub kube_version: String,
+    /// Also assume the cluster serves these API versions, such as monitoring.coreos.com/v1 for
+    /// the Prometheus Operator's kinds (repeatable, comma-separated; `apply` and `diff` ask the
+    /// cluster instead)
+    #[arg(short = 'a', long = "api-versions", value_name = "GROUP/VERSION", value_delimiter = ',')]
+    pub api_versions: Vec<String>,
 }
 
 /// Output formats of `render`.

@@ -10,8 +10,8 @@ use crate::{
 
 /// `prefectctl render`.
 pub fn run(args: &ReleaseArgs, render: &RenderArgs) -> Result<String, Failure> {
-    let capabilities = capabilities::offline(&render.kube_version)
-        .map_err(|err| Failure::input(vec![format!("{err:#}")]))?;
+    let capabilities = capabilities::offline(&render.kube_version, &render.api_versions)
+        .map_err(Failure::input)?;
     let release = release::prepare(args)?;
     let graph = build::graph(&release, &capabilities, &mut build::Offline, args.debug)?;
     let text = match render.output {
