@@ -112,7 +112,9 @@ fn forget_earlier_packaging(crates: &[String]) {
 /// installs. PostgreSQL for the database tests and the postgres image's stand-in; the kubelet
 /// stand-in's sandbox (bubblewrap, util-linux's setpriv and nsenter, iproute2), the
 /// Prefect image's init (tini), the postgres image's nss_wrapper, Python's venv for the
-/// Prefect virtualenvs, and curl for the requests the tests send into the pod network.
+/// Prefect virtualenvs, curl for the requests the tests send into the pod network, and Redis
+/// for the redis image's stand-in (and the `redis-cli` the tests ask it with; the tests never
+/// use a Redis the package may have started as a service).
 const PACKAGES: &[(&str, &str)] = &[
     ("/usr/lib/postgresql", "postgresql"),
     ("/usr/bin/bwrap", "bubblewrap"),
@@ -122,6 +124,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("/usr/bin/tini", "tini"),
     ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "libnss-wrapper"),
     ("/usr/bin/curl", "curl"),
+    ("/usr/bin/redis-server", "redis-server"),
 ];
 
 fn ensure_packages() -> Result<(), String> {

@@ -10,6 +10,7 @@
 //! | `prefecthq/prefect:<version>-python<x.y>[-kubernetes]` | a virtualenv with that Prefect release from PyPI ([`python::PREFECT_RELEASES`]; Debian's Python, whatever `x.y` says; the Kubernetes worker is in every one), tini and `/opt/prefect/entrypoint.sh` as in the image |
 //! | `prefectctl.test/e2e-flows:<version>` | the same, plus the tests' flows in `/opt/prefect/flows` (`images/e2e-flows`): an image a user builds `FROM prefecthq/prefect` |
 //! | `postgres:<major>[...]` | Debian's PostgreSQL (whatever major is installed), uid 999 `postgres`, with a `docker-entrypoint.sh` that initialises `$PGDATA` as the image's does (`images/postgres-entrypoint.sh`) |
+//! | `redis:<version>[...]` | Debian's `redis-server` and `redis-cli` (whatever 7.x is installed; never the system's service), uid 999 `redis`, working folder `/data`, with the image's `docker-entrypoint.sh` (`images/redis-entrypoint.sh`) |
 //!
 //! Any registry in front of the name is ignored (a mirror holds the same image). Any other image
 //! has no stand-in, and its containers wait in `ErrImagePull` with a message that names it.
@@ -131,6 +132,7 @@ fn stand_in(reference: &str) -> Result<Image> {
             Ok(image)
         }
         "postgres" => postgres(),
+        "redis" => redis(),
         _ => bail!("{}", no_stand_in()),
     }
 }
@@ -139,8 +141,8 @@ fn no_stand_in() -> String {
     let versions: Vec<&str> = python::PREFECT_RELEASES.iter().map(|(v, _)| *v).collect();
     format!(
         "no stand-in for it: this kubelet stand-in runs \
-         prefecthq/prefect:{{{}}}-python*, prefectctl.test/e2e-flows:<version> and \
-         postgres:<major> (tests/kubelet/src/images.rs)",
+         prefecthq/prefect:{{{}}}-python*, prefectctl.test/e2e-flows:<version>, \
+         postgres:<major> and redis:<version> (tests/kubelet/src/images.rs)",
         versions.join(",")
     )
 }
@@ -223,6 +225,30 @@ fn postgres() -> Result<Image> {
             ("/docker-entrypoint-initdb.d".to_owned(), 0, 0, 0o755),
         ],
         stop_signal: rustix::process::Signal::INT,
+    })
+}
+
+/// Where Debian's redis-server package puts the server.
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+fn redis() -> Result<Image> {
+    if !Path::new(REDIS_SERVER).is_file() {
+        bail!("no {REDIS_SERVER} here: install Debian's redis-server");
+    }
+    Ok(Image {
+        entrypoint: vec!["docker-entrypoint.sh".to_owned()],
+        cmd: vec!["redis-server".to_owned()],
+        env: vec![("PATH".to_owned(), PATH.to_owned())],
+        working_dir: "/data".to_owned(),
+        user: 0,
+        passwd: format!("{DEBIAN_PASSWD}redis:x:999:999::/home/redis:/bin/sh\n"),
+        group: format!("{DEBIAN_GROUP}redis:x:999:\n"),
+        content: vec![(
+            own_files().join("redis-entrypoint.sh"),
+            "/usr/local/bin/docker-entrypoint.sh".to_owned(),
+        )],
+        owned_dirs: vec![("/data".to_owned(), 999, 999, 0o755)],
+        stop_signal: rustix::process::Signal::TERM,
     })
 }
 

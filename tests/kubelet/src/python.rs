@@ -18,9 +18,13 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 /// The Prefect releases with a stand-in, and what their `-kubernetes` image holds: Prefect, the
-/// Kubernetes worker, and the driver the server uses for PostgreSQL.
-pub const PREFECT_RELEASES: &[(&str, &[&str])] =
-    &[("3.9.1", &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0"])];
+/// Kubernetes worker, the driver the server uses for PostgreSQL, and prefect-redis (the image
+/// installs `prefect[redis]`), the server's Redis messaging. A virtualenv made with fewer of
+/// them gets the others added; one with other versions is made again.
+pub const PREFECT_RELEASES: &[(&str, &[&str])] = &[(
+    "3.9.1",
+    &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
+)];
 
 /// The Python the virtualenvs are made from, where it exists.
 const DEBIAN_PYTHON: &str = "/usr/bin/python3";
@@ -73,8 +77,17 @@ fn find_or_build(version: &str) -> Result<Virtualenv> {
     lock.lock().context("lock the virtualenv")?;
     let ready = root.join("installed.txt");
     let wanted = packages.join("\n");
-    if std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
-        build(&root, packages)?;
+    let installed = std::fs::read_to_string(&ready).unwrap_or_default();
+    if installed != wanted {
+        let installed: Vec<&str> = installed.lines().collect();
+        if installed.is_empty() || installed.iter().any(|p| !packages.contains(p)) {
+            build(&root, packages)?;
+        } else {
+            // Only additions: the others keep their files, which other tests may be running.
+            let missing: Vec<&str> =
+                packages.iter().copied().filter(|p| !installed.contains(p)).collect();
+            pip_install(&root, &missing)?;
+        }
         std::fs::write(&ready, &wanted).context("record the installed packages")?;
     }
     let python = root.join("bin/python");
@@ -116,6 +129,11 @@ fn build(root: &Path, packages: &[&str]) -> Result<()> {
     if !made.is_ok_and(|s| s.success()) {
         bail!("python3 -m venv {} failed", root.display());
     }
+    pip_install(root, packages)
+}
+
+/// `pip install PACKAGES` into the virtualenv at `root`.
+fn pip_install(root: &Path, packages: &[&str]) -> Result<()> {
     let installed = Command::new(root.join("bin/python"))
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
         .args(packages)
