@@ -108,7 +108,15 @@ fn job(object: &Value) -> Readiness {
             failed["message"].as_str().unwrap_or_default()
         ));
     }
-    Readiness::Waiting("not complete".to_owned())
+    let count = |field: &str| object["status"][field].as_u64().unwrap_or(0);
+    match (count("active"), count("failed")) {
+        (0, 0) => Readiness::Waiting("not complete, no pod running yet".to_owned()),
+        (active, 0) => Readiness::Waiting(format!("not complete, {active} pod(s) running")),
+        (active, failed) => Readiness::Waiting(format!(
+            "not complete, {active} pod(s) running, {failed} failed (retried up to \
+             spec.backoffLimit times)"
+        )),
+    }
 }
 
 fn claim(object: &Value) -> Readiness {

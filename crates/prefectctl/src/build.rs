@@ -1,6 +1,7 @@
 //! Running the stack's plugins in order, each on the graph the ones before it left
 //! (`prefect_plugin_host::turn`), their lookups of live objects answered offline for `render`
-//! ([`Offline`]) or from the cluster for `apply` and `diff`; then the common metadata.
+//! ([`Offline`]) or from the cluster for `apply` and `diff`; then the common metadata and the
+//! spec hash of gate Jobs (`gates`).
 
 use std::time::Instant;
 
@@ -60,6 +61,7 @@ pub fn graph(
         }
     }
     add_common_metadata(&mut graph, &global.common_labels, &global.common_annotations)?;
+    crate::gates::stamp(&mut graph)?;
     Ok(graph)
 }
 

@@ -30,6 +30,12 @@ impl Failure {
         Failure { code, ..self }
     }
 
+    /// The same failure with one more message after the others.
+    pub fn and(mut self, message: String) -> Failure {
+        self.messages.push(message);
+        self
+    }
+
     /// Prints every message to standard error and returns the exit code.
     pub fn report(self) -> ExitCode {
         for message in &self.messages {

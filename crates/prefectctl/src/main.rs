@@ -13,6 +13,7 @@ mod diff_cmd;
 mod doctor_cmd;
 mod duration;
 mod failure;
+mod gates;
 mod inspect_cmd;
 mod output;
 mod plan;

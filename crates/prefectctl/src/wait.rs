@@ -25,6 +25,17 @@ pub fn until_ready(session: &Session, plan: &Plan, timeout: Duration) -> Result<
         .map(|(key, _)| key)
         .filter(|key| is_followed(&key.kind))
         .collect();
+    follow(session, plan, &followed, timeout)
+}
+
+/// Waits until each of `followed` is ready (a Job: complete), at most `timeout`; fails as soon
+/// as one of them fails.
+pub fn follow(
+    session: &Session,
+    plan: &Plan,
+    followed: &[&ResourceKey],
+    timeout: Duration,
+) -> Result<(), Failure> {
     if followed.is_empty() {
         return Ok(());
     }
@@ -47,7 +58,7 @@ pub fn until_ready(session: &Session, plan: &Plan, timeout: Duration) -> Result<
                 ((*key).clone(), state)
             })));
         let states: BTreeMap<ResourceKey, Readiness> = states.into_iter().collect();
-        display.show(&followed, &states);
+        display.show(followed, &states);
         let failed: Vec<String> = states
             .iter()
             .filter_map(|(key, state)| match state {

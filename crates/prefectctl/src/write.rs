@@ -2,7 +2,8 @@
 //!
 //! 1. check that the user may do every write (and nothing is written when not);
 //! 2. record the revision as pending;
-//! 3. apply the objects wave by wave (each wave at once, in the graph's order);
+//! 3. apply the objects wave by wave (each wave at once, in the graph's order), running gate
+//!    Jobs to completion before the workloads they gate (`gates`);
 //! 4. prune what earlier revisions applied and this one does not, keeping the data;
 //! 5. with `--wait`, wait until the workloads are ready;
 //! 6. record the revision as deployed, and the one it replaces as superseded.
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::{
     cli::WriteArgs,
     failure::Failure,
+    gates,
     plan::Plan,
     session::{Session, failure},
     wait,
@@ -125,7 +127,7 @@ pub fn write(
     session.block_on(session.cluster.write_record(&record)).map_err(failure)?;
     session.step("recorded the revision as pending");
 
-    let outcome = apply(session, plan, args.force_conflicts)
+    let outcome = apply(session, plan, args.force_conflicts, args.timeout)
         .and_then(|applied| prune(session, plan, &doomed).map(|pruned| (applied, pruned)))
         .and_then(|done| {
             if args.wait {
@@ -171,11 +173,19 @@ pub fn write(
     })
 }
 
-/// Applies the plan wave by wave; a wave's failures stop the write before the next wave.
-fn apply(session: &Session, plan: &Plan, force: bool) -> Result<usize, Failure> {
+/// Applies the plan wave by wave; a wave's failures stop the write before the next wave, and
+/// so does a gate Job that does not complete within `timeout`.
+fn apply(
+    session: &Session,
+    plan: &Plan,
+    force: bool,
+    timeout: std::time::Duration,
+) -> Result<usize, Failure> {
     let options = ApplyOptions { force, ..ApplyOptions::default() };
     let mut applied = 0;
     for wave in plan.graph.waves() {
+        let gates = gates::of(plan, &wave);
+        gates::replace_changed(session, plan, &gates)?;
         let objects = wave.iter().filter_map(|key| Some((*key, plan.graph.get(key)?)));
         let results =
             session
@@ -189,6 +199,10 @@ fn apply(session: &Session, plan: &Plan, force: bool) -> Result<usize, Failure> 
         }
         applied += wave.len();
         session.step(&format!("applied a wave of {}", wave.len()));
+        if !gates.is_empty() {
+            gates::run(session, plan, &gates, timeout)?;
+            session.step(&format!("{} gate Job(s) completed", gates.len()));
+        }
     }
     Ok(applied)
 }

@@ -1,0 +1,170 @@
+//! Gate Jobs: a Job annotated `prefectctl.io/run-before` (a database migration) runs to
+//! completion before the workloads it names are applied (`prefect_manifest::order`).
+//!
+//! A Job's pod template cannot change once it exists, and a Job that completed runs no more.
+//! So each gate carries a hash of its spec ([`SPEC_HASH_ANNOTATION`], stamped by [`stamp`]); when
+//! the live Job's hash differs (a new Prefect version, say), `apply` deletes it and creates it
+//! again, which runs it again, as Helm's `before-hook-creation` does for hooks. An unchanged gate
+//! that completed before is not run again. A gate that fails stops the write before the
+//! workloads it gates, so they keep running as they were; the failure shows the Job's last log
+//! lines.
+
+use std::time::{Duration, Instant};
+
+use prefect_manifest::{Graph, ResourceKey, order};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    failure::Failure,
+    plan::Plan,
+    session::{Session, failure},
+    wait,
+};
+
+/// The annotation that holds the hash of a gate Job's spec.
+pub const SPEC_HASH_ANNOTATION: &str = "prefectctl.io/spec-hash";
+
+/// The name provenance records the stamp under.
+const PASS: &str = "gates";
+
+/// How many log lines of a failed gate's pod the failure shows.
+const LOG_LINES: i64 = 20;
+
+/// How long a replaced gate may take to disappear before it is created again.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Adds the hash of its spec to every gate Job of `graph`.
+pub fn stamp(graph: &mut Graph) -> Result<(), Failure> {
+    let gates: Vec<ResourceKey> = graph
+        .ordered()
+        .into_iter()
+        .filter(|(key, object)| order::gated_names(key, object).is_some())
+        .map(|(key, _)| key.clone())
+        .collect();
+    if gates.is_empty() {
+        return Ok(());
+    }
+    let result = graph.transform_all(PASS, |key, object| {
+        if !gates.contains(key) {
+            return;
+        }
+        let hash = spec_hash(&object["spec"]);
+        if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
+            annotations.insert(SPEC_HASH_ANNOTATION.to_owned(), Value::String(hash));
+        }
+    });
+    result.map_err(|errors| Failure::runtime(errors.iter().map(ToString::to_string).collect()))
+}
+
+/// The first 16 hex digits of the SHA-256 of `spec` as JSON.
+fn spec_hash(spec: &Value) -> String {
+    let digest = Sha256::digest(spec.to_string().as_bytes());
+    digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The gate Jobs among `wave`.
+pub fn of<'a>(plan: &Plan, wave: &[&'a ResourceKey]) -> Vec<&'a ResourceKey> {
+    wave.iter()
+        .copied()
+        .filter(|key| plan.graph.get(key).is_some_and(|o| order::gated_names(key, o).is_some()))
+        .collect()
+}
+
+/// Deletes each live gate of `gates` whose spec changed, and waits until it is gone, so that
+/// applying it creates it afresh.
+pub fn replace_changed(
+    session: &Session,
+    plan: &Plan,
+    gates: &[&ResourceKey],
+) -> Result<(), Failure> {
+    for key in gates {
+        let target = plan.target(key);
+        let namespace = key.namespace.as_deref();
+        let live =
+            session.block_on(session.cluster.get(target, namespace, &key.name)).map_err(failure)?;
+        let Some(live) = live else { continue };
+        let wanted = &plan.graph.get(key).map(|o| &o["metadata"]["annotations"]);
+        let hash =
+            |annotations: &Value| annotations[SPEC_HASH_ANNOTATION].as_str().map(str::to_owned);
+        if wanted.and_then(hash) == hash(&live["metadata"]["annotations"]) {
+            continue;
+        }
+        eprintln!("replacing {key}: its spec changed, so it runs again");
+        session.block_on(session.cluster.delete(target, namespace, &key.name)).map_err(failure)?;
+        let deadline = Instant::now() + DELETE_TIMEOUT;
+        loop {
+            let gone = session
+                .block_on(session.cluster.get(target, namespace, &key.name))
+                .map_err(failure)?
+                .is_none();
+            if gone {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::runtime(vec![format!(
+                    "{key} was deleted to run it again, but it is still there after {}s: see \
+                     its finalizers (kubectl get job -o yaml), then apply again",
+                    DELETE_TIMEOUT.as_secs()
+                )]));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every gate of `gates` completed, at most `timeout`. When one fails or time runs
+/// out, the failure says which workloads were not applied and shows the gate's last log lines.
+pub fn run(
+    session: &Session,
+    plan: &Plan,
+    gates: &[&ResourceKey],
+    timeout: Duration,
+) -> Result<(), Failure> {
+    for key in gates {
+        let named =
+            plan.graph.get(key).and_then(|o| order::gated_names(key, o)).unwrap_or_default();
+        let named: Vec<String> =
+            named.iter().map(|(kind, name)| format!("{kind}/{name}")).collect();
+        eprintln!("running {key} before {}", named.join(", "));
+    }
+    let Err(mut failed) = wait::follow(session, plan, gates, timeout) else {
+        return Ok(());
+    };
+    for key in gates {
+        let Some(namespace) = key.namespace.as_deref() else { continue };
+        if let Some(tail) = log_tail(session, namespace, &key.name) {
+            failed = failed.and(tail);
+        }
+    }
+    Err(failed.and(
+        "the workloads these Jobs gate were not applied and keep running as they were: fix the \
+         cause, then apply again (the revision is recorded as failed)"
+            .to_owned(),
+    ))
+}
+
+/// The last log lines of the newest pod of the Job `name`, headed by the pod's name; `None`
+/// when there is no pod or no log.
+fn log_tail(session: &Session, namespace: &str, name: &str) -> Option<String> {
+    let selector = format!("job-name={name}");
+    let mut pods = session.block_on(session.cluster.pods(namespace, &selector)).ok()?;
+    pods.sort_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
+    let pod = pods.last()?;
+    let pod_name = pod.metadata.name.as_deref()?;
+    let container = pod.spec.as_ref()?.containers.first()?;
+    let tail = session
+        .block_on(session.cluster.log_tail(namespace, pod_name, &container.name, false, LOG_LINES))
+        .ok()?;
+    let lines: Vec<String> = tail
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("  {l}"))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!("last log lines of pod {pod_name} ({}):\n{}", container.name, lines.join("\n")))
+}
