@@ -36,6 +36,19 @@ impl Problems {
         self.warnings.push((path.into(), message.into()));
     }
 
+    /// Records the problems of `inner`, whose paths are relative to `prefix`: a part of the
+    /// values built by the same helpers as a whole section (`backgroundServices`, whose pod
+    /// values `PodValues::template` reports as `resources`, `podLabels`...).
+    pub fn extend_at(&mut self, prefix: &str, inner: Problems) {
+        for error in inner.errors {
+            let path = join(prefix, error.path.as_deref().unwrap_or(""));
+            self.errors.push(Error::at(path, error.message));
+        }
+        for (path, message) in inner.warnings {
+            self.warnings.push((join(prefix, &path), message));
+        }
+    }
+
     /// `value` (at `path`) as a `T`, or `None` after recording why not.
     pub fn convert<T: DeserializeOwned + Serialize>(
         &mut self,

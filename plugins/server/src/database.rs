@@ -6,7 +6,7 @@
 
 use prefect_plugin_sdk::{Context, Problems};
 
-use crate::values::ExternalDatabase;
+use crate::values::{ExternalDatabase, Values};
 
 /// Where the SQLite file is, inside the container; the data volume is mounted at `/data`.
 pub const SQLITE_URL: &str = "sqlite+aiosqlite:////data/prefect.db";
@@ -40,6 +40,43 @@ impl Database {
     /// Whether the server keeps its data in SQLite, which only one pod may open.
     pub fn is_sqlite(&self) -> bool {
         matches!(self, Database::Sqlite { .. })
+    }
+}
+
+/// Refuses what the embedded SQLite database cannot do: it is one file that only one pod can
+/// use, so neither several server pods nor background services in pods of their own.
+pub fn check_scale(values: &Values, database: &Database, problems: &mut Problems) {
+    if !database.is_sqlite() {
+        return;
+    }
+    const MOVE: &str = "move to PostgreSQL (externalDatabase, or the postgres plugin)";
+    if values.replica_count > 1 {
+        problems.error(
+            "replicaCount",
+            format!(
+                "the embedded SQLite database is one file that only one server pod can use: keep \
+                 replicaCount at 1, or {MOVE} to run more"
+            ),
+        );
+    }
+    if values.autoscaling.enabled {
+        problems.error(
+            "autoscaling.enabled",
+            format!(
+                "the autoscaler runs several server pods, and the embedded SQLite database is one \
+                 file that only one pod can use: turn autoscaling off, or {MOVE}"
+            ),
+        );
+    }
+    if values.background_services.run_as_separate_deployment {
+        problems.error(
+            "backgroundServices.runAsSeparateDeployment",
+            format!(
+                "background services in pods of their own share the database with the server, \
+                 and the embedded SQLite database is one file that only one pod can use: keep \
+                 them in the server pods (false), or {MOVE}"
+            ),
+        );
     }
 }
 

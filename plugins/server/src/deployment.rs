@@ -7,8 +7,8 @@ use prefect_plugin_sdk::{
         api::{
             apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
             core::v1::{
-                Container, ContainerPort, HTTPGetAction, PersistentVolumeClaimVolumeSource, Probe,
-                Volume,
+                Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaimVolumeSource,
+                Probe, Volume,
             },
         },
         apimachinery::pkg::util::intstr::IntOrString,
@@ -22,14 +22,19 @@ use crate::{
     values::Values,
 };
 
-/// What the Deployment refers to that other modules decide.
+/// What the server processes refer to that other modules decide.
 pub struct Wiring<'a> {
     /// The database and how its URL reaches the container.
     pub database: &'a Database,
     /// The Secret key that holds the basic-auth string, when basic auth is on.
     pub basic_auth: Option<&'a SecretKey>,
-    /// The ServiceAccount the pods run as.
+    /// The ServiceAccount the server pods run as.
     pub service_account: &'a str,
+    /// Whether a server process upgrades the database when it starts; not when the
+    /// migrations Job does.
+    pub migrate_on_start: bool,
+    /// The messaging settings ([`crate::messaging`]).
+    pub messaging: &'a [EnvVar],
 }
 
 /// The Deployment.
@@ -39,15 +44,6 @@ pub fn build(
     wiring: &Wiring,
     problems: &mut Problems,
 ) -> Deployment {
-    if wiring.database.is_sqlite() && values.replica_count > 1 {
-        problems.error(
-            "replicaCount",
-            "the embedded SQLite database is one file that only one server pod can use: keep \
-             replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) \
-             to run more",
-        );
-    }
-
     let mut labels = ctx.labels(COMPONENT);
     labels.extend(values.deployment_labels.clone());
     let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
@@ -75,7 +71,8 @@ pub fn build(
     Deployment {
         metadata,
         spec: Some(DeploymentSpec {
-            replicas: Some(values.replica_count),
+            // The autoscaler sets the number of pods.
+            replicas: (!values.autoscaling.enabled).then_some(values.replica_count),
             revision_history_limit: Some(values.revision_history_limit),
             selector: ctx.pod_selector(COMPONENT),
             strategy: strategy(values, wiring.database, problems),
@@ -92,8 +89,12 @@ fn container(
     wiring: &Wiring,
     problems: &mut Problems,
 ) -> Container {
-    let mut args: Vec<String> =
-        ["prefect", "server", "start", "--port", &PORT.to_string()].map(str::to_owned).to_vec();
+    let mut args: Vec<String> = ["prefect", "server", "start"].map(str::to_owned).to_vec();
+    if values.background_services.run_as_separate_deployment {
+        // The background services run in their own Deployment.
+        args.push("--no-services".to_owned());
+    }
+    args.extend(["--port".to_owned(), PORT.to_string()]);
     args.extend(values.extra_args.iter().cloned());
     let http = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
@@ -109,9 +110,7 @@ fn container(
         image: Some(image(ctx, values, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
-        command: Some(
-            ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec(),
-        ),
+        command: Some(entrypoint()),
         args: Some(args),
         working_dir: Some(env::HOME.to_owned()),
         ports: Some(vec![ContainerPort {
@@ -120,7 +119,7 @@ fn container(
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        env: Some(env::env(values, wiring.database, wiring.basic_auth, problems)),
+        env: Some(env::env(values, wiring, problems)),
         liveness_probe: values.liveness_probe.probe(http("/api/health"), "livenessProbe", problems),
         readiness_probe: values.readiness_probe.probe(
             http("/api/ready"),
@@ -132,12 +131,28 @@ fn container(
     }
 }
 
+/// The image's own entrypoint, spelt out so that a custom image runs the same way; every
+/// server process (API, background services, migrations) runs through it.
+pub fn entrypoint() -> Vec<String> {
+    ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec()
+}
+
+/// The image tag of every server process: `server.image.prefectTag`, else the global one.
+pub fn tag<'a>(ctx: &'a Context, values: &'a Values) -> &'a str {
+    let own_tag = &values.image.prefect_tag;
+    if own_tag.is_empty() { &ctx.global().prefect.image.prefect_tag } else { own_tag }
+}
+
+/// The image reference of every server process.
+pub fn image_ref(ctx: &Context, values: &Values) -> String {
+    values.image.image(ctx, &ctx.global().prefect.image.prefect_tag)
+}
+
 /// The image, refused when its tag says Prefect 2: the settings, the database wiring and the
 /// API that clients of this stack expect are Prefect 3's.
 fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
-    let global_tag = &ctx.global().prefect.image.prefect_tag;
     let own_tag = &values.image.prefect_tag;
-    let tag = if own_tag.is_empty() { global_tag } else { own_tag };
+    let tag = tag(ctx, values);
     if is_prefect_2(tag) {
         let (tag_and_origin, where_to_set) = if own_tag.is_empty() {
             (
@@ -146,7 +161,7 @@ fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
             )
         } else {
             (
-                tag.clone(),
+                tag.to_owned(),
                 "in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag",
             )
         };
@@ -160,7 +175,7 @@ fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
             ),
         );
     }
-    values.image.image(ctx, global_tag)
+    image_ref(ctx, values)
 }
 
 /// Whether an image tag names a Prefect 2 release (`2`, `2.20.27-python3.11`, `2-python3.11`).

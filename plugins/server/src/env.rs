@@ -1,18 +1,21 @@
-//! The server container's environment: the Prefect settings the plugin derives from the
-//! values, then the user's own `env` (which replaces a variable of the same name rather than
-//! adding a duplicate, which server-side apply refuses).
+//! The environment of the release's Prefect server processes: what the API server, the
+//! background services and the migrations Job share (the database, and as they apply basic
+//! auth, migrations and messaging), each one's own settings, then the user's `env` (which
+//! replaces a variable of the same name rather than adding a duplicate, which server-side
+//! apply refuses).
 
 use prefect_plugin_sdk::{
     Problems,
     k8s_openapi::api::core::v1::EnvVar,
+    serde_json::Value,
     workload::{env_from_secret, env_var, set_env},
 };
 
 use crate::{
     PORT,
     database::{self, Database},
+    deployment::Wiring,
     ingress,
-    secrets::SecretKey,
     values::Values,
 };
 
@@ -24,11 +27,17 @@ pub const HOME: &str = "/home/prefect";
 /// server's Deployment to wire a worker to it.
 pub const AUTH_STRING_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
 
+/// The variable that turns off the migrations a server process runs when it starts; `false`
+/// whenever the migrations Job upgrades the database instead.
+pub const MIGRATE_ON_START_VAR: &str = "PREFECT_SERVER_DATABASE_MIGRATE_ON_START";
+
 /// Variables that hold credentials: set literally in `env`, they would be readable by anyone
 /// who can read the Deployment.
 const CREDENTIALS: &[(&str, &str)] = &[
     ("PREFECT_API_DATABASE_CONNECTION_URL", "externalDatabase.existingSecret"),
     ("PREFECT_SERVER_API_AUTH_STRING", "basicAuth.existingSecret"),
+    ("PREFECT_REDIS_MESSAGING_PASSWORD", "backgroundServices.messaging.redis.existingSecret"),
+    ("PREFECT_SERVER_DOCKET_URL", "backgroundServices.messaging.docket.existingSecret"),
 ];
 
 /// The URL the UI in a browser calls: `uiConfig.prefectUiApiUrl`, else the Ingress host's
@@ -43,13 +52,8 @@ pub fn ui_api_url(values: &Values) -> String {
     }
 }
 
-/// The container's `env`.
-pub fn env(
-    values: &Values,
-    database: &Database,
-    basic_auth: Option<&SecretKey>,
-    problems: &mut Problems,
-) -> Vec<EnvVar> {
+/// The API server container's `env`.
+pub fn env(values: &Values, wiring: &Wiring, problems: &mut Problems) -> Vec<EnvVar> {
     let mut env = vec![
         env_var("HOME", HOME),
         // The CLI inside the container (`kubectl exec ... prefect ...`) talks to this server.
@@ -62,37 +66,90 @@ pub fn env(
         env_var("PREFECT_UI_API_URL", &ui_api_url(values)),
         env_var("PREFECT_UI_STATIC_DIRECTORY", &values.ui_config.prefect_ui_static_directory),
     ];
-    match database {
-        Database::Sqlite { .. } => {
-            env.push(env_var("PREFECT_API_DATABASE_CONNECTION_URL", database::SQLITE_URL));
-        }
-        Database::External { secret, key, .. } => {
-            env.push(env_from_secret("PREFECT_API_DATABASE_CONNECTION_URL", secret, key));
-        }
-        // The postgres plugin adds the variable to this Deployment when it runs.
-        Database::PostgresPlugin => {}
-    }
-    if let Some(auth) = basic_auth {
+    env.extend(shared(wiring));
+    add_user_env(&mut env, &values.env, "env", problems);
+    env
+}
+
+/// The background-services container's `env`: the server's database, basic auth and
+/// messaging, without the UI.
+pub fn background_services(
+    values: &Values,
+    wiring: &Wiring,
+    problems: &mut Problems,
+) -> Vec<EnvVar> {
+    let services = &values.background_services;
+    let mut env = vec![
+        env_var("HOME", HOME),
+        env_var("PREFECT_DEBUG_MODE", &services.debug.to_string()),
+        env_var("PREFECT_LOGGING_SERVER_LEVEL", services.logging_level.as_str()),
+        env_var("PREFECT_UI_ENABLED", "false"),
+    ];
+    env.extend(shared(wiring));
+    add_user_env(&mut env, &services.env, "backgroundServices.env", problems);
+    env
+}
+
+/// The migrations Job's `env`: the database, then the server's `env` and `migrations.env`
+/// over it.
+pub fn migrations(values: &Values, database: &Database, problems: &mut Problems) -> Vec<EnvVar> {
+    let mut env = vec![env_var("HOME", HOME)];
+    env.extend(database_url(database));
+    // The server's container reported the problems of `env` already.
+    add_user_env(&mut env, &values.env, "env", &mut Problems::default());
+    add_user_env(&mut env, &values.migrations.env, "migrations.env", problems);
+    env
+}
+
+/// What every long-running server process gets: the database, basic auth, whether it
+/// migrates on start, and messaging (the password before Docket's URL, which refers to it).
+fn shared(wiring: &Wiring) -> Vec<EnvVar> {
+    let mut env: Vec<EnvVar> = database_url(wiring.database).into_iter().collect();
+    if let Some(auth) = wiring.basic_auth {
         env.push(env_from_secret(AUTH_STRING_VAR, &auth.name, &auth.key));
     }
+    if !wiring.migrate_on_start {
+        env.push(env_var(MIGRATE_ON_START_VAR, "false"));
+    }
+    env.extend(wiring.messaging.iter().cloned());
+    env
+}
 
-    for (index, item) in values.env.iter().enumerate() {
-        let Some(var) = problems.convert::<EnvVar>(item.clone(), &format!("env[{index}]")) else {
+/// The connection URL, unless the postgres plugin sets the database up itself.
+fn database_url(database: &Database) -> Option<EnvVar> {
+    match database {
+        Database::Sqlite { .. } => {
+            Some(env_var("PREFECT_API_DATABASE_CONNECTION_URL", database::SQLITE_URL))
+        }
+        Database::External { secret, key, .. } => {
+            Some(env_from_secret("PREFECT_API_DATABASE_CONNECTION_URL", secret, key))
+        }
+        // The postgres plugin adds its settings to every server pod template when it runs.
+        Database::PostgresPlugin => None,
+    }
+}
+
+/// The user's variables (the list at `path`) over `env`, with a warning for a credential set
+/// in plain text.
+fn add_user_env(env: &mut Vec<EnvVar>, items: &[Value], path: &str, problems: &mut Problems) {
+    for (index, item) in items.iter().enumerate() {
+        let Some(var) = problems.convert::<EnvVar>(item.clone(), &format!("{path}[{index}]"))
+        else {
             continue;
         };
         if let Some((_, instead)) = CREDENTIALS.iter().find(|(name, _)| *name == var.name)
             && var.value.is_some()
         {
+            let workload = if path.starts_with("migrations") { "Job" } else { "Deployment" };
             problems.warn(
-                format!("env[{index}].value"),
+                format!("{path}[{index}].value"),
                 format!(
-                    "{} is a credential, and here it is stored in plain text in the Deployment: \
+                    "{} is a credential, and here it is stored in plain text in the {workload}: \
                      put it in a Secret and use {instead}",
                     var.name
                 ),
             );
         }
-        set_env(&mut env, var);
+        set_env(env, var);
     }
-    env
 }

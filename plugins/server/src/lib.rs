@@ -11,11 +11,15 @@
 //! [`env::AUTH_STRING_VAR`] (the agent plugin wires a worker from those).
 #![forbid(unsafe_code)]
 
+pub mod background_services;
 pub mod database;
 pub mod deployment;
 pub mod env;
 pub mod ingress;
+pub mod messaging;
+pub mod migrations;
 pub mod pvc;
+pub mod scaling;
 pub mod secrets;
 pub mod service;
 pub mod values;
@@ -50,14 +54,24 @@ impl Plugin for Server {
             values.sqlite.persistence.enabled,
             &mut problems,
         );
+        database::check_scale(&values, &database, &mut problems);
+        background_services::check(ctx, &values, &mut problems);
         let (basic_auth, auth_secret) = secrets::basic_auth(ctx, &values.basic_auth, &mut problems);
+        let messaging =
+            messaging::settings(ctx, &values.background_services.messaging, &mut problems);
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
         let wiring = Wiring {
             database: &database,
             basic_auth: basic_auth.as_ref(),
             service_account: &account_name,
+            migrate_on_start: !migrations::enabled(&values, &database),
+            messaging: &messaging.env,
         };
         let deployment = deployment::build(ctx, &values, &wiring, &mut problems);
+        let services = background_services::build(ctx, &values, &wiring, &mut problems);
+        let job = migrations::build(ctx, &values, &wiring, &mut problems);
+        let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
+        let budget = scaling::disruption_budget(ctx, &values, &mut problems);
         let service = service::build(ctx, &values.service, &mut problems);
         let ingress = ingress::build(ctx, &values.ingress, &mut problems);
         let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);
@@ -69,7 +83,7 @@ impl Plugin for Server {
         if let Some(account) = account {
             ctx.add(account)?;
         }
-        for secret in [auth_secret, url_secret].into_iter().flatten() {
+        for secret in [auth_secret, url_secret, messaging.secret].into_iter().flatten() {
             ctx.add(secret)?;
         }
         if let Some(claim) = claim {
@@ -77,6 +91,18 @@ impl Plugin for Server {
         }
         ctx.add(service)?;
         ctx.add(deployment)?;
+        if let Some((services, account)) = services {
+            if let Some(account) = account {
+                ctx.add(account)?;
+            }
+            ctx.add(services)?;
+        }
+        if let Some(job) = job {
+            ctx.add(job)?;
+        }
+        for object in [autoscaler, budget].into_iter().flatten() {
+            ctx.add_object(object);
+        }
         if let Some(ingress) = ingress {
             ctx.add(ingress)?;
         }

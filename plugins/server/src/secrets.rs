@@ -1,5 +1,6 @@
 //! The Secrets the plugin creates: the basic-auth string and the database connection URL,
-//! when the user gives them inline rather than naming Secrets of their own.
+//! when the user gives them inline rather than naming Secrets of their own (and the Redis
+//! password and Docket URL, in [`crate::messaging`]).
 //!
 //! The container reads both through `secretKeyRef`, so neither ever appears in the Deployment.
 
@@ -62,7 +63,7 @@ pub fn basic_auth(
         return (Some(key), None);
     }
     let name = format!("{}-basic-auth", ctx.full_name(COMPONENT));
-    let secret = opaque(ctx, &name, AUTH_STRING_KEY, &values.auth_string);
+    let secret = opaque(ctx, &name, &[(AUTH_STRING_KEY, &values.auth_string)]);
     (Some(SecretKey { name, key: AUTH_STRING_KEY.to_owned() }), Some(secret))
 }
 
@@ -70,17 +71,22 @@ pub fn basic_auth(
 pub fn database_url(ctx: &Context, database: &Database) -> Option<Secret> {
     match database {
         Database::External { secret, create: Some(url), .. } => {
-            Some(opaque(ctx, secret, database::URL_KEY, url))
+            Some(opaque(ctx, secret, &[(database::URL_KEY, url)]))
         }
         _ => None,
     }
 }
 
-fn opaque(ctx: &Context, name: &str, key: &str, value: &str) -> Secret {
+/// An Opaque Secret of the server called `name` with `data` (key, value).
+pub fn opaque(ctx: &Context, name: &str, data: &[(&str, &str)]) -> Secret {
+    let data: BTreeMap<String, ByteString> = data
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), ByteString(value.as_bytes().to_vec())))
+        .collect();
     Secret {
         metadata: ctx.metadata(name, COMPONENT),
         type_: Some("Opaque".to_owned()),
-        data: Some(BTreeMap::from([(key.to_owned(), ByteString(value.as_bytes().to_vec()))])),
+        data: Some(data),
         ..Secret::default()
     }
 }

@@ -616,6 +616,7 @@ fn an_inline_postgres_url_goes_into_a_secret_and_replaces_sqlite() {
             "Secret/prefect-server-postgresql-connection",
             "Service/prefect-server",
             "Deployment/prefect-server",
+            "Job/prefect-db-migrations",
         ]
     );
     let secret = item(&items, "Secret");
@@ -632,8 +633,11 @@ fn an_inline_postgres_url_goes_into_a_secret_and_replaces_sqlite() {
         "the URL leaked into the Deployment"
     );
     assert!(env(&items).ends_with(
-        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-server-postgresql-connection/connection-string\n"
+        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-server-postgresql-connection/connection-string\n\
+         PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n"
     ));
+    let job = item(&items, "Job");
+    assert!(!job.to_string().contains("hunter2"), "the URL leaked into the Job");
     // Several pods, rolling updates, no SQLite volume.
     assert_eq!(deployment["spec"]["replicas"], 3);
     assert_eq!(deployment["spec"]["strategy"], Value::Null);
@@ -650,7 +654,10 @@ fn a_postgres_url_from_an_existing_secret() {
             .iter()
             .any(|k| k.starts_with("Secret/") || k.starts_with("PersistentVolumeClaim/"))
     );
-    assert!(env(&items).ends_with("PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/url\n"));
+    assert!(env(&items).ends_with(
+        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/url\n\
+         PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n"
+    ));
 }
 
 #[test]
@@ -675,7 +682,12 @@ fn with_the_postgres_plugin_the_server_leaves_the_database_to_it() {
     let items = render_with(&["server", "postgres"], json!({ "replicaCount": 2 }));
     assert_eq!(
         kinds(&items),
-        ["ServiceAccount/prefect-server", "Service/prefect-server", "Deployment/prefect-server"]
+        [
+            "ServiceAccount/prefect-server",
+            "Service/prefect-server",
+            "Deployment/prefect-server",
+            "Job/prefect-db-migrations",
+        ]
     );
     assert!(!env(&items).contains("PREFECT_API_DATABASE_CONNECTION_URL"));
     assert!(!container(&items)["volumeMounts"].to_string().contains("/data"));

@@ -8,7 +8,9 @@ use prefect_plugin_sdk::{
     schemars::JsonSchema,
     security::PREFECT_UID,
     serde_json::{Map, Value, json},
-    workload::{ImageValues, PodValues, ProbeValues, ServiceAccountValues},
+    workload::{
+        ImageValues, PodValues, ProbeValues, ServiceAccountValues, scaling::DisruptionBudgetValues,
+    },
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +19,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", default)]
 #[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
 pub struct Values {
-    /// Number of server pods. With the embedded SQLite database it must stay 1 (SQLite
-    /// cannot be shared between processes on different nodes): configure
-    /// `externalDatabase` or add the `postgres` plugin before you raise it.
+    /// Number of server pods, unless `autoscaling` is on. With the embedded SQLite database it
+    /// must stay 1 (SQLite cannot be shared between processes on different nodes): configure
+    /// `externalDatabase` or add the `postgres` plugin before you raise it. Several pods share
+    /// events and background work through Redis: the `redis` plugin, or
+    /// `backgroundServices.messaging.redis`.
     #[schemars(range(min = 0))]
     pub replica_count: i32,
 
@@ -78,6 +82,23 @@ pub struct Values {
     /// Kubernetes' default rolling update otherwise.
     pub update_strategy: Map<String, Value>,
 
+    /// A HorizontalPodAutoscaler of the server Deployment (`autoscaling/v2`, or `v2beta2` on
+    /// clusters before 1.23, or `v1`, CPU only, on older ones); `replicaCount` is then left to
+    /// it. Needs PostgreSQL, and `resources.requests` for the targets to mean anything.
+    pub autoscaling: Autoscaling,
+
+    /// A PodDisruptionBudget of the server pods (`policy/v1`, or `v1beta1` on clusters before
+    /// 1.21), so that draining nodes keeps some of them up.
+    pub pod_disruption_budget: DisruptionBudgetValues,
+
+    /// Prefect's background services (scheduler, late runs, automations...), which run inside
+    /// the server pods unless `runAsSeparateDeployment` gives them a Deployment of their own.
+    pub background_services: BackgroundServices,
+
+    /// The Job that upgrades the database schema before the server pods start, on PostgreSQL
+    /// (with SQLite the server migrates on start).
+    pub migrations: Migrations,
+
     /// Extra labels of the Deployment itself.
     pub deployment_labels: BTreeMap<String, String>,
 
@@ -119,6 +140,10 @@ impl Default for Values {
             liveness_probe: ProbeValues::new(true, 30),
             readiness_probe: ProbeValues::new(true, 10),
             update_strategy: Map::new(),
+            autoscaling: Autoscaling::default(),
+            pod_disruption_budget: DisruptionBudgetValues::default(),
+            background_services: BackgroundServices::default(),
+            migrations: Migrations::default(),
             deployment_labels: BTreeMap::new(),
             deployment_annotations: BTreeMap::new(),
             pod: PodValues::restricted(
@@ -131,6 +156,271 @@ impl Default for Values {
             service_account: ServiceAccountValues::default(),
             service: Service::default(),
             ingress: Ingress::default(),
+        }
+    }
+}
+
+/// `server.autoscaling`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Autoscaling {
+    /// Creates the HorizontalPodAutoscaler; needs PostgreSQL (`externalDatabase` or the
+    /// `postgres` plugin).
+    pub enabled: bool,
+    /// Fewest server pods.
+    #[schemars(range(min = 1))]
+    pub min_replicas: i32,
+    /// Most server pods.
+    #[schemars(range(min = 1))]
+    pub max_replicas: i32,
+    /// Average CPU use, in percent of the request, the autoscaler aims at; null for none.
+    #[serde(rename = "targetCPU")]
+    #[schemars(range(min = 1))]
+    pub target_cpu: Option<i32>,
+    /// Average memory use, in percent of the request, the autoscaler aims at; null for none.
+    #[schemars(range(min = 1))]
+    pub target_memory: Option<i32>,
+}
+
+impl Default for Autoscaling {
+    fn default() -> Self {
+        Autoscaling {
+            enabled: false,
+            min_replicas: 1,
+            max_replicas: 100,
+            target_cpu: Some(80),
+            target_memory: Some(80),
+        }
+    }
+}
+
+/// `server.backgroundServices`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+pub struct BackgroundServices {
+    /// Runs the background services in their own Deployment
+    /// (`<release>-background-services`, `prefect server services start`) and the API
+    /// server with `--no-services`, so that each scales on its own. Needs PostgreSQL, Redis
+    /// (the `redis` plugin or `messaging.redis.host`) and Prefect 3.1.13 or later.
+    pub run_as_separate_deployment: bool,
+
+    /// Number of background-services pods.
+    #[schemars(range(min = 0))]
+    pub replica_count: i32,
+
+    /// How many old ReplicaSets the Deployment keeps for `kubectl rollout undo`.
+    #[schemars(range(min = 0))]
+    pub revision_history_limit: i32,
+
+    /// Log level of the background services (`PREFECT_LOGGING_SERVER_LEVEL`).
+    pub logging_level: LoggingLevel,
+
+    /// Runs the background services in debug mode (`PREFECT_DEBUG_MODE`).
+    pub debug: bool,
+
+    /// Extra environment variables of the background-services container, as Kubernetes
+    /// `EnvVar` objects; a variable the plugin sets is replaced by yours.
+    pub env: Vec<Value>,
+
+    /// The background-services pods: resources, security contexts, scheduling, extra
+    /// volumes and containers (as the server's).
+    #[serde(flatten)]
+    pub pod: PodValues,
+
+    /// The ServiceAccount the background-services pods run as (`<release>-background-services`
+    /// when created); its token is not mounted.
+    pub service_account: ServiceAccountValues,
+
+    /// Prefect's messaging through a Redis you run: the settings reach the server and the
+    /// background services. Leave it empty with the `redis` plugin, which sets them itself.
+    pub messaging: Messaging,
+}
+
+impl Default for BackgroundServices {
+    fn default() -> Self {
+        BackgroundServices {
+            run_as_separate_deployment: false,
+            replica_count: 1,
+            revision_history_limit: 10,
+            logging_level: LoggingLevel::Warning,
+            debug: false,
+            env: Vec::new(),
+            pod: PodValues::restricted(
+                PREFECT_UID,
+                json!({
+                    "requests": { "cpu": "500m", "memory": "512Mi" },
+                    "limits": { "cpu": "1", "memory": "1Gi" },
+                }),
+            ),
+            service_account: ServiceAccountValues::default(),
+            messaging: Messaging::default(),
+        }
+    }
+}
+
+/// `server.backgroundServices.messaging`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Messaging {
+    /// Messaging broker (`PREFECT_MESSAGING_BROKER`), set when `redis.host` is.
+    pub broker: String,
+    /// Messaging cache (`PREFECT_MESSAGING_CACHE`), set when `redis.host` is.
+    pub cache: String,
+    /// The Redis server (`PREFECT_REDIS_MESSAGING_*`); nothing is set while `host` is empty.
+    pub redis: RedisMessaging,
+    /// Docket, which coordinates the background services between pods
+    /// (`PREFECT_SERVER_DOCKET_URL`). Empty with `redis.host` set builds the URL from the
+    /// Redis settings; without either, Prefect keeps it in memory, which works for one pod only.
+    pub docket: Docket,
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Messaging {
+            broker: "prefect_redis.messaging".to_owned(),
+            cache: "prefect_redis.messaging".to_owned(),
+            redis: RedisMessaging::default(),
+            docket: Docket::default(),
+        }
+    }
+}
+
+/// `server.backgroundServices.messaging.redis`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct RedisMessaging {
+    /// Host name of the Redis server (`redis.example.com`); empty sets no messaging at all.
+    pub host: String,
+    /// Port of the Redis server.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Redis database number.
+    #[schemars(range(min = 0))]
+    pub db: i32,
+    /// Redis user name; empty for none.
+    pub username: String,
+    /// Redis password; the plugin stores it in a Secret. Prefer `existingSecret` so that the
+    /// password stays out of values files.
+    #[schemars(extend("writeOnly" = true))]
+    pub password: String,
+    /// Connects over TLS (`rediss://` for Docket).
+    pub ssl: bool,
+    /// Name of an existing Secret that holds the password; use instead of `password`.
+    pub existing_secret: String,
+    /// The key of `existingSecret` that holds the password.
+    pub existing_secret_password_key: String,
+}
+
+impl Default for RedisMessaging {
+    fn default() -> Self {
+        RedisMessaging {
+            host: String::new(),
+            port: 6379,
+            db: 0,
+            username: String::new(),
+            password: String::new(),
+            ssl: false,
+            existing_secret: String::new(),
+            existing_secret_password_key: "redis-password".to_owned(),
+        }
+    }
+}
+
+/// `server.backgroundServices.messaging.docket`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Docket {
+    /// Docket's URL (`redis://host:6379/0`), which may hold a password: the plugin stores it
+    /// in a Secret. Prefer `existingSecret`. Set it, or `existingSecret`, when the Redis
+    /// password has characters a URL reserves (`@:/%?#`), since the built URL takes the
+    /// password as it is.
+    #[schemars(extend("writeOnly" = true))]
+    pub url: String,
+    /// Name of an existing Secret that holds Docket's URL; use instead of `url`.
+    pub existing_secret: String,
+    /// The key of `existingSecret` that holds the URL.
+    pub existing_secret_key: String,
+}
+
+impl Default for Docket {
+    fn default() -> Self {
+        Docket {
+            url: String::new(),
+            existing_secret: String::new(),
+            existing_secret_key: "docket-url".to_owned(),
+        }
+    }
+}
+
+/// `server.migrations`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct Migrations {
+    /// On PostgreSQL, upgrades the schema in the Job `<release>-db-migrations`, which
+    /// `apply` runs to completion before it rolls out the server and the background services
+    /// (they then start with `PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false`). Off, the
+    /// server migrates on start.
+    pub enabled: bool,
+    /// The command, run through the image's entrypoint.
+    pub command: Vec<String>,
+    /// Seconds the Job may run before it fails (`activeDeadlineSeconds`); 0 for no limit.
+    #[schemars(range(min = 0))]
+    pub timeout_seconds: i64,
+    /// Retries before the Job fails.
+    #[schemars(range(min = 0))]
+    pub backoff_limit: i32,
+    /// CPU and memory of the Job's container (Kubernetes `ResourceRequirements`).
+    pub resources: Map<String, Value>,
+    /// Security context of the Job's pod (Kubernetes `PodSecurityContext`); the restricted
+    /// profile, as the server's.
+    pub pod_security_context: Map<String, Value>,
+    /// Security context of the Job's container (Kubernetes `SecurityContext`); the
+    /// restricted profile, as the server's.
+    pub security_context: Map<String, Value>,
+    /// Extra environment variables of the Job's container (Kubernetes `EnvVar` objects),
+    /// over the server's `env`.
+    pub env: Vec<Value>,
+    /// Node labels the Job's pod must run on.
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the Job's pod tolerates (Kubernetes `Toleration` objects).
+    pub tolerations: Vec<Value>,
+    /// Affinity of the Job's pod (Kubernetes `Affinity`).
+    pub affinity: Map<String, Value>,
+    /// Extra volumes of the Job's pod (Kubernetes `Volume` objects).
+    pub extra_volumes: Vec<Value>,
+    /// Extra volume mounts of the Job's container (Kubernetes `VolumeMount` objects).
+    pub extra_volume_mounts: Vec<Value>,
+}
+
+impl Default for Migrations {
+    fn default() -> Self {
+        let pod = PodValues::restricted(
+            PREFECT_UID,
+            json!({
+                "requests": { "cpu": "100m", "memory": "128Mi" },
+                "limits": { "cpu": "500m", "memory": "256Mi" },
+            }),
+        );
+        Migrations {
+            enabled: true,
+            command: ["prefect", "server", "database", "upgrade", "-y"].map(str::to_owned).to_vec(),
+            timeout_seconds: 300,
+            backoff_limit: 5,
+            resources: pod.resources,
+            pod_security_context: pod.pod_security_context,
+            security_context: pod.container_security_context,
+            env: Vec::new(),
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            affinity: Map::new(),
+            extra_volumes: Vec::new(),
+            extra_volume_mounts: Vec::new(),
         }
     }
 }
