@@ -46,6 +46,10 @@ pub struct Revision {
     pub values: Value,
     /// Every object applied, in apply order.
     pub objects: Vec<Value>,
+    /// The last log lines of each gate Job once it completed, by `Job/<namespace>/<name>`
+    /// (a database migration says there which revision the database is at).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub gate_logs: std::collections::BTreeMap<String, String>,
 }
 
 /// A plugin as a revision recorded it.
@@ -237,6 +241,7 @@ mod tests {
             objects: (0..200)
                 .map(|i| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("c{i}") }, "data": { "k": "v".repeat(100) } }))
                 .collect(),
+            gate_logs: Default::default(),
         }
     }
 

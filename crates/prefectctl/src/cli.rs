@@ -205,6 +205,10 @@ pub enum ReportFormat {
 pub struct RollbackArgs {
     /// The revision to go back to: default the one before the current
     pub revision: Option<u32>,
+    /// Roll back even to a Prefect older than the one that migrated the database (its
+    /// migration Job will then fail, leaving the running server as it is)
+    #[arg(long)]
+    pub force: bool,
     /// How to write.
     #[command(flatten)]
     pub write: WriteArgs,

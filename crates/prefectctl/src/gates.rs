@@ -9,7 +9,10 @@
 //! workloads it gates, so they keep running as they were; the failure shows the Job's last log
 //! lines.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use prefect_manifest::{Graph, ResourceKey, order};
 use serde_json::Value;
@@ -30,6 +33,9 @@ const PASS: &str = "gates";
 
 /// How many log lines of a failed gate's pod the failure shows.
 const LOG_LINES: i64 = 20;
+
+/// How many log lines of a completed gate's pod the revision records.
+const RECORDED_LINES: i64 = 5;
 
 /// How long a replaced gate may take to disappear before it is created again.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -114,14 +120,15 @@ pub fn replace_changed(
     Ok(())
 }
 
-/// Waits until every gate of `gates` completed, at most `timeout`. When one fails or time runs
-/// out, the failure says which workloads were not applied and shows the gate's last log lines.
+/// Waits until every gate of `gates` completed, at most `timeout`, and returns the last log
+/// lines of each, by key. When one fails or time runs out, the failure says which workloads
+/// were not applied and shows the gate's last log lines.
 pub fn run(
     session: &Session,
     plan: &Plan,
     gates: &[&ResourceKey],
     timeout: Duration,
-) -> Result<(), Failure> {
+) -> Result<BTreeMap<String, String>, Failure> {
     for key in gates {
         let named =
             plan.graph.get(key).and_then(|o| order::gated_names(key, o)).unwrap_or_default();
@@ -129,33 +136,39 @@ pub fn run(
             named.iter().map(|(kind, name)| format!("{kind}/{name}")).collect();
         eprintln!("running {key} before {}", named.join(", "));
     }
-    let Err(mut failed) = wait::follow(session, plan, gates, timeout) else {
-        return Ok(());
-    };
-    for key in gates {
-        let Some(namespace) = key.namespace.as_deref() else { continue };
-        if let Some(tail) = log_tail(session, namespace, &key.name) {
-            failed = failed.and(tail);
+    let outcome = wait::follow(session, plan, gates, timeout);
+    let succeeded = outcome.is_ok();
+    let logs = gates.iter().filter_map(|key| {
+        let tail = log_tail(session, key.namespace.as_deref()?, &key.name, succeeded)?;
+        Some((key.to_string(), tail))
+    });
+    match outcome {
+        Ok(()) => Ok(logs.collect()),
+        Err(failed) => {
+            let failed = logs.fold(failed, |failed, (key, tail)| {
+                failed.and(format!("the last log lines of {key}:\n{tail}"))
+            });
+            Err(failed.and(
+                "the workloads these Jobs gate were not applied and keep running as they \
+                 were: fix the cause, then apply again (the revision is recorded as failed)"
+                    .to_owned(),
+            ))
         }
     }
-    Err(failed.and(
-        "the workloads these Jobs gate were not applied and keep running as they were: fix the \
-         cause, then apply again (the revision is recorded as failed)"
-            .to_owned(),
-    ))
 }
 
-/// The last log lines of the newest pod of the Job `name`, headed by the pod's name; `None`
-/// when there is no pod or no log.
-fn log_tail(session: &Session, namespace: &str, name: &str) -> Option<String> {
+/// The last log lines of the newest pod of the Job `name` (fewer when it `succeeded`, for the
+/// record), indented; `None` when there is no pod or no log.
+fn log_tail(session: &Session, namespace: &str, name: &str, succeeded: bool) -> Option<String> {
     let selector = format!("job-name={name}");
     let mut pods = session.block_on(session.cluster.pods(namespace, &selector)).ok()?;
     pods.sort_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
     let pod = pods.last()?;
     let pod_name = pod.metadata.name.as_deref()?;
     let container = pod.spec.as_ref()?.containers.first()?;
+    let count = if succeeded { RECORDED_LINES } else { LOG_LINES };
     let tail = session
-        .block_on(session.cluster.log_tail(namespace, pod_name, &container.name, false, LOG_LINES))
+        .block_on(session.cluster.log_tail(namespace, pod_name, &container.name, false, count))
         .ok()?;
     let lines: Vec<String> = tail
         .lines()
@@ -163,8 +176,5 @@ fn log_tail(session: &Session, namespace: &str, name: &str) -> Option<String> {
         .filter(|l| !l.is_empty())
         .map(|l| format!("  {l}"))
         .collect();
-    if lines.is_empty() {
-        return None;
-    }
-    Some(format!("last log lines of pod {pod_name} ({}):\n{}", container.name, lines.join("\n")))
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

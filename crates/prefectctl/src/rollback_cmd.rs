@@ -1,7 +1,8 @@
 //! `rollback [REVISION]`: applies the objects an earlier revision recorded again, as a new
 //! revision with that revision's plugins and values (so a later `apply` continues from them).
 //! The plugins do not run: the recorded objects are applied as they were, generated passwords
-//! included.
+//! included. A target whose Prefect is older than the one that migrated the database is
+//! refused (`prefect::migrations`) unless `--force`.
 
 use prefect_cluster::record::Status;
 
@@ -11,6 +12,7 @@ use crate::{
     failure::Failure,
     inspect_cmd::not_installed,
     plan::{Plan, base_revision, recorded_graph},
+    prefect::migrations,
     session::{Session, failure},
     write::{self, Change},
 };
@@ -49,6 +51,12 @@ fn roll_back(session: &Session, rollback: &RollbackArgs) -> Result<String, Failu
             ),
         }]));
     };
+    if !rollback.force
+        && let Some(refusal) =
+            migrations::rollback_refusal(&history, current, target, &session.namespace)
+    {
+        return Err(Failure::input(vec![refusal]));
+    }
     let info = session.block_on(session.cluster.server_info()).map_err(failure)?;
     let plan =
         Plan::new(session, &info, recorded_graph(target)?, &write::previous_objects(&history))?;

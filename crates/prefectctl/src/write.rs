@@ -123,11 +123,12 @@ pub fn write(
         plugins: change.plugins,
         values: change.values,
         objects: plan.objects(),
+        gate_logs: Default::default(),
     };
     session.block_on(session.cluster.write_record(&record)).map_err(failure)?;
     session.step("recorded the revision as pending");
 
-    let outcome = apply(session, plan, args.force_conflicts, args.timeout)
+    let outcome = apply(session, plan, args.force_conflicts, args.timeout, &mut record.gate_logs)
         .and_then(|applied| prune(session, plan, &doomed).map(|pruned| (applied, pruned)))
         .and_then(|done| {
             if args.wait {
@@ -180,6 +181,7 @@ fn apply(
     plan: &Plan,
     force: bool,
     timeout: std::time::Duration,
+    gate_logs: &mut std::collections::BTreeMap<String, String>,
 ) -> Result<usize, Failure> {
     let options = ApplyOptions { force, ..ApplyOptions::default() };
     let mut applied = 0;
@@ -200,7 +202,7 @@ fn apply(
         applied += wave.len();
         session.step(&format!("applied a wave of {}", wave.len()));
         if !gates.is_empty() {
-            gates::run(session, plan, &gates, timeout)?;
+            gate_logs.extend(gates::run(session, plan, &gates, timeout)?);
             session.step(&format!("{} gate Job(s) completed", gates.len()));
         }
     }
