@@ -8,7 +8,6 @@
 //! and can name the exact downgrade to run first.
 
 use prefect_cluster::record::Revision;
-use serde_json::Value;
 
 use super::stack::image_version;
 
@@ -110,7 +109,7 @@ fn older(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use prefect_cluster::record::Status;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
