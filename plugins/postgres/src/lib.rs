@@ -4,7 +4,10 @@
 //! It adds a StatefulSet of the official `postgres` image with its data on a claim, a headless
 //! and a client Service, a ServiceAccount, and the Secret with the user's password, which is
 //! generated once and kept across every later apply ([`credentials`]). It then changes the
-//! server plugin's Deployment to connect to it ([`server`]).
+//! server plugin's pod templates to connect to it ([`server`]): the Deployment
+//! `<release>-server` (container `prefect-server`), which must be there, and when present the
+//! Deployment `<release>-background-services` (container `prefect-background-services`) and
+//! the Job `<release>-db-migrations` (container `prefect-db-migrations`).
 #![forbid(unsafe_code)]
 
 pub mod credentials;

@@ -1,4 +1,8 @@
-//! Switching the server plugin's Deployment to this database.
+//! Switching the server plugin's pod templates to this database: the API server
+//! (Deployment `<release>-server`, container `prefect-server`), and when the server plugin
+//! adds them, the background services (Deployment `<release>-background-services`, container
+//! `prefect-background-services`) and the migrations Job (`<release>-db-migrations`, container
+//! `prefect-db-migrations`).
 //!
 //! The server connects with Prefect's own database settings (`PREFECT_SERVER_DATABASE_HOST`,
 //! `_USER`, `_PASSWORD`...), the password read from the Secret, so no connection URL with the
@@ -12,7 +16,8 @@ use prefect_plugin_sdk::{
     k8s_openapi::{
         api::{
             apps::v1::Deployment,
-            core::v1::{Container, ResourceRequirements, SecurityContext},
+            batch::v1::Job,
+            core::v1::{Container, EnvVar, PodSpec, ResourceRequirements, SecurityContext},
         },
         apimachinery::pkg::api::resource::Quantity,
     },
@@ -23,12 +28,16 @@ use prefect_plugin_sdk::{
 
 use crate::{credentials::Password, services, statefulset, values::Values};
 
-/// The server plugin's component, Deployment suffix and container name.
-const SERVER: &str = "server";
-const SERVER_CONTAINER: &str = "prefect-server";
+/// The server plugin's API server: component (the Deployment's suffix) and container.
+const SERVER: (&str, &str) = ("server", "prefect-server");
+/// The server plugin's background services, when it runs them in their own Deployment.
+const BACKGROUND_SERVICES: (&str, &str) = ("background-services", "prefect-background-services");
+/// The server plugin's migrations Job, when the database is PostgreSQL.
+const MIGRATIONS: (&str, &str) = ("db-migrations", "prefect-db-migrations");
 
-/// Adds the database settings to the server's container (leaving alone any the user set in
-/// `server.env`) and the init container that waits for the database.
+/// Adds the database settings to every server pod template's container (leaving alone any
+/// the user set in `server.env`) and the init container that waits for the database. The API
+/// server's Deployment must be there; the others are wired when present.
 pub fn wire(
     ctx: &mut Context,
     values: &Values,
@@ -45,34 +54,55 @@ pub fn wire(
         env_from_secret("PREFECT_SERVER_DATABASE_PASSWORD", &password.secret, &password.key),
     ];
     let wait = wait_for_database(ctx, values, &host);
-    let name = ctx.full_name(SERVER);
-    let mut container_found = false;
-    let found = ctx.update::<Deployment>(&name, |deployment| {
-        let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) else {
-            return;
-        };
-        if let Some(container) = pod.containers.iter_mut().find(|c| c.name == SERVER_CONTAINER) {
-            container_found = true;
-            let env = container.env.get_or_insert_with(Vec::new);
-            for setting in settings {
-                if !env.iter().any(|existing| existing.name == setting.name) {
-                    env.push(setting);
-                }
-            }
+    let connect = |pod: &mut PodSpec, container: &str| connect(pod, container, &settings, &wait);
+
+    let (component, container) = SERVER;
+    let name = ctx.full_name(component);
+    let mut found = false;
+    ctx.update::<Deployment>(&name, |deployment| {
+        if let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+            found = connect(pod, container);
         }
-        pod.init_containers.get_or_insert_with(Vec::new).push(wait);
     })?;
-    if !found || !container_found {
+    if !found {
         problems.error(
             "",
             format!(
-                "the server's Deployment {name} (container {SERVER_CONTAINER}) is not in the \
-                 graph, so there is no server to connect to the database: keep the server plugin \
-                 in the stack (it runs before postgres)"
+                "the server's Deployment {name} (container {container}) is not in the graph, so \
+                 there is no server to connect to the database: keep the server plugin in the \
+                 stack (it runs before postgres)"
             ),
         );
     }
+    let (component, container) = BACKGROUND_SERVICES;
+    ctx.update::<Deployment>(&ctx.full_name(component), |deployment| {
+        if let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+            connect(pod, container);
+        }
+    })?;
+    let (component, container) = MIGRATIONS;
+    ctx.update::<Job>(&ctx.full_name(component), |job| {
+        if let Some(pod) = job.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+            connect(pod, container);
+        }
+    })?;
     Ok(())
+}
+
+/// Adds each of `settings` that `container` does not set yet, and `wait` before the pod's
+/// containers; whether the pod has that container.
+fn connect(pod: &mut PodSpec, container: &str, settings: &[EnvVar], wait: &Container) -> bool {
+    let Some(target) = pod.containers.iter_mut().find(|c| c.name == container) else {
+        return false;
+    };
+    let env = target.env.get_or_insert_with(Vec::new);
+    for setting in settings {
+        if !env.iter().any(|existing| existing.name == setting.name) {
+            env.push(setting.clone());
+        }
+    }
+    pod.init_containers.get_or_insert_with(Vec::new).push(wait.clone());
+    true
 }
 
 /// The wait, with the host, port and user as the arguments `$1`, `$2`, `$3`: the user name is a

@@ -508,3 +508,66 @@ fn without_the_server_deployment_there_is_nothing_to_connect() {
         messages(&response)
     );
 }
+
+/// A pod template of the server plugin's, with one container `container` and no env.
+fn server_workload(kind: &str, name: &str, container: &str) -> Value {
+    let api_version = if kind == "Job" { "batch/v1" } else { "apps/v1" };
+    json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": { "name": name, "namespace": "prefect" },
+        "spec": {
+            "template": { "spec": { "containers": [{ "name": container }] } },
+        },
+    })
+}
+
+#[test]
+fn every_server_pod_template_connects_and_waits_for_the_database() {
+    let templates = [
+        ("Deployment", "prefect-server", "prefect-server"),
+        ("Deployment", "prefect-background-services", "prefect-background-services"),
+        ("Job", "prefect-db-migrations", "prefect-db-migrations"),
+    ];
+    let items = templates.iter().map(|(kind, name, c)| server_workload(kind, name, c)).collect();
+    let response = Request::new(&["server", "postgres"]).items(items).run::<Postgres>();
+    assert_eq!(response.changed.len(), 3, "{:?}", messages(&response));
+    for (kind, name, container) in templates {
+        let changed = response
+            .changed
+            .iter()
+            .find(|object| object["kind"] == kind && object["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind}/{name} was not changed"));
+        let pod = &changed["spec"]["template"]["spec"];
+        assert_eq!(pod["containers"][0]["name"], container);
+        let names: Vec<&str> = pod["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|var| var["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "PREFECT_SERVER_DATABASE_DRIVER",
+                "PREFECT_SERVER_DATABASE_HOST",
+                "PREFECT_SERVER_DATABASE_PORT",
+                "PREFECT_SERVER_DATABASE_NAME",
+                "PREFECT_SERVER_DATABASE_USER",
+                "PREFECT_SERVER_DATABASE_PASSWORD",
+            ],
+            "{kind}/{name}"
+        );
+        assert_eq!(pod["containers"][0]["env"][5]["valueFrom"]["secretKeyRef"]["key"], "password");
+        assert_eq!(pod["initContainers"][0]["name"], "wait-for-database", "{kind}/{name}");
+    }
+
+    // Without the API server's Deployment, the others are no server to connect.
+    let items =
+        templates[1..].iter().map(|(kind, name, c)| server_workload(kind, name, c)).collect();
+    let response = Request::new(&["server", "postgres"]).items(items).run::<Postgres>();
+    assert!(response.items.is_empty());
+    assert!(
+        messages(&response).iter().any(|m| m.contains("the server's Deployment prefect-server"))
+    );
+}
