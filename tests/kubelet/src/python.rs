@@ -21,10 +21,17 @@ use anyhow::{Context as _, Result, bail};
 /// Kubernetes worker, the driver the server uses for PostgreSQL, and prefect-redis (the image
 /// installs `prefect[redis]`), the server's Redis messaging. A virtualenv made with fewer of
 /// them gets the others added; one with other versions is made again.
-pub const PREFECT_RELEASES: &[(&str, &[&str])] = &[(
-    "3.9.1",
-    &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
-)];
+pub const PREFECT_RELEASES: &[(&str, &[&str])] = &[
+    (
+        "3.9.1",
+        &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
+    ),
+    // An older release, for upgrades: its database migrations stop before 3.9.1's.
+    (
+        "3.8.8",
+        &["prefect==3.8.8", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
+    ),
+];
 
 /// The Python the virtualenvs are made from, where it exists.
 const DEBIAN_PYTHON: &str = "/usr/bin/python3";
