@@ -20,8 +20,11 @@ pub fn autoscaler(ctx: &Context, values: &Values, problems: &mut Problems) -> Op
         path: "autoscaling",
         min_replicas: autoscaling.min_replicas,
         max_replicas: autoscaling.max_replicas,
-        cpu: (autoscaling.target_cpu, "targetCPU"),
-        memory: (autoscaling.target_memory, "targetMemory"),
+        cpu: ((autoscaling.target_cpu > 0).then_some(autoscaling.target_cpu), "targetCPU"),
+        memory: (
+            (autoscaling.target_memory > 0).then_some(autoscaling.target_memory),
+            "targetMemory",
+        ),
     };
     scaling::autoscaler(ctx, COMPONENT, &target, problems)
 }

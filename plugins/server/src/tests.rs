@@ -119,7 +119,21 @@ fn container(items: &[Value]) -> &Value {
 
 /// The container's environment as `NAME=value` or `NAME<-secret/key` lines.
 fn env(items: &[Value]) -> String {
-    container(items)["env"]
+    env_lines(container(items))
+}
+
+/// The first container of the pod template of `kind/name`.
+fn container_of<'a>(items: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    let workload = items
+        .iter()
+        .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind}/{name} in {:?}", kinds(items)));
+    &workload["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// A container's environment as `NAME=value` or `NAME<-secret/key` lines.
+fn env_lines(container: &Value) -> String {
+    container["env"]
         .as_array()
         .unwrap()
         .iter()
@@ -951,4 +965,392 @@ fn schema_shows_chart_names_and_types() {
     assert_eq!(types, [&json!("ClusterIP"), &json!("NodePort"), &json!("LoadBalancer")]);
     assert_eq!(properties["image"]["properties"]["pullPolicy"]["default"], Value::Null);
     assert_eq!(schema["additionalProperties"], false);
+}
+
+/// A run on a cluster that serves `api_versions`.
+fn run_on(api_versions: &[&str], plugins: &[&str], overrides: Value) -> RunResponse {
+    let mut request = request(plugins, overrides);
+    request.capabilities.kube_version = "1.30.0".to_owned();
+    request.capabilities.api_versions = api_versions.iter().map(|v| (*v).to_owned()).collect();
+    run_plugin::<Server>(request)
+}
+
+const EXTERNAL_DB: &str = "prefect-db";
+
+/// Values with PostgreSQL from an existing Secret, and `overrides` over them.
+fn on_postgres(overrides: Value) -> Value {
+    let mut values = json!({ "externalDatabase": { "existingSecret": EXTERNAL_DB } });
+    merge(&mut values, overrides);
+    values
+}
+
+/// Background services apart, on PostgreSQL, with a Redis of the user's.
+fn scaled_out(overrides: Value) -> Value {
+    let mut values = on_postgres(json!({
+        "replicaCount": 3,
+        "backgroundServices": {
+            "runAsSeparateDeployment": true,
+            "messaging": { "redis": { "host": "redis.example" } },
+        },
+    }));
+    merge(&mut values, overrides);
+    values
+}
+
+#[test]
+fn more_than_one_server_pod_or_services_apart_need_postgres() {
+    check_problems(
+        json!({
+            "autoscaling": { "enabled": true },
+            "backgroundServices": {
+                "runAsSeparateDeployment": true,
+                "messaging": { "redis": { "host": "redis.example" } },
+            },
+        }),
+        expect![[r#"
+            error autoscaling.enabled: the autoscaler runs several server pods, and the embedded SQLite database is one file that only one pod can use: turn autoscaling off, or move to PostgreSQL (externalDatabase, or the postgres plugin)
+            error backgroundServices.runAsSeparateDeployment: background services in pods of their own share the database with the server, and the embedded SQLite database is one file that only one pod can use: keep them in the server pods (false), or move to PostgreSQL (externalDatabase, or the postgres plugin)
+            error autoscaling.enabled: the cluster (Kubernetes 1.20.2) serves no autoscaling API: turn autoscaling off
+        "#]],
+    );
+    // PostgreSQL from the postgres plugin or externalDatabase lifts the limit.
+    assert_eq!(problem_lines(&run_with(&["server", "postgres"], json!({ "replicaCount": 3 }))), "");
+    assert_eq!(problems(on_postgres(json!({ "replicaCount": 3 }))), "");
+}
+
+#[test]
+fn services_apart_need_redis_and_prefect_3_1_13() {
+    let apart = json!({ "backgroundServices": { "runAsSeparateDeployment": true } });
+    check_problems(
+        on_postgres(apart.clone()),
+        expect![[r#"
+            error backgroundServices.runAsSeparateDeployment: background services in pods of their own exchange events and work with the API server through Redis: add the redis plugin to the stack, or set backgroundServices.messaging.redis.host to your Redis
+        "#]],
+    );
+    // The redis plugin in the stack is Redis enough.
+    assert_eq!(problem_lines(&run_with(&["server", "postgres", "redis"], apart)), "");
+
+    check_problems(
+        scaled_out(json!({ "image": { "prefectTag": "3.1.12-python3.12" } })),
+        expect![[r#"
+            error backgroundServices.runAsSeparateDeployment: `prefect server services start` needs Prefect 3.1.13 or later, and the image tag 3.1.12-python3.12 is Prefect 3.1.12: set a later tag in server.image.prefectTag or global.prefect.image.prefectTag, or keep the services in the server pods
+        "#]],
+    );
+    assert_eq!(problems(scaled_out(json!({ "image": { "prefectTag": "3.1.13" } }))), "");
+    check_problems(
+        scaled_out(json!({ "image": { "prefectTag": "3-latest" } })),
+        expect![[r#"
+            error backgroundServices.runAsSeparateDeployment: the image tag 3-latest does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
+        "#]],
+    );
+    // A custom image names its own tags: a warning, and the render goes on.
+    let custom = run_with(
+        &["server"],
+        scaled_out(
+            json!({ "image": { "repository": "registry.example/prefect", "prefectTag": "prod" } }),
+        ),
+    );
+    expect![[r#"
+        warning backgroundServices.runAsSeparateDeployment: the image tag prod does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
+    "#]]
+    .assert_eq(&problem_lines(&custom));
+    assert!(!custom.items.is_empty());
+}
+
+#[test]
+fn the_redis_plugin_owns_messaging() {
+    let response = run_with(
+        &["server", "postgres", "redis"],
+        json!({ "backgroundServices": { "messaging": {
+            "redis": { "host": "redis.example" },
+            "docket": { "url": "redis://redis.example:6379/1" },
+        } } }),
+    );
+    expect![[r#"
+        error backgroundServices.messaging.redis.host: the `redis` plugin in the stack provides Redis and sets the messaging of the server and the background services: remove messaging.redis.host, or drop the redis plugin to use your own Redis
+        error backgroundServices.messaging.docket: the `redis` plugin in the stack sets Docket's URL: remove messaging.docket.url and existingSecret, or drop the redis plugin
+    "#]]
+    .assert_eq(&problem_lines(&response));
+    assert!(response.items.is_empty());
+
+    // Alone, it leaves every messaging variable to the redis plugin.
+    let items = render_with(
+        &["server", "postgres", "redis"],
+        json!({ "backgroundServices": { "runAsSeparateDeployment": true } }),
+    );
+    for name in ["prefect-server", "prefect-background-services"] {
+        let env = env_lines(container_of(&items, "Deployment", name));
+        assert!(!env.contains("REDIS") && !env.contains("MESSAGING"), "{name}: {env}");
+    }
+}
+
+#[test]
+fn the_autoscaler_follows_the_clusters_api_version() {
+    let values = on_postgres(json!({ "autoscaling": { "enabled": true, "maxReplicas": 5 } }));
+    let v2 =
+        run_on(&["v1", "apps/v1", "autoscaling/v2", "autoscaling/v1"], &["server"], values.clone());
+    assert_eq!(v2.results, []);
+    let hpa = item(&v2.items, "HorizontalPodAutoscaler");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpa["metadata"]["name"], "prefect-server");
+    expect![[r#"{"maxReplicas":5,"metrics":[{"resource":{"name":"cpu","target":{"averageUtilization":80,"type":"Utilization"}},"type":"Resource"},{"resource":{"name":"memory","target":{"averageUtilization":80,"type":"Utilization"}},"type":"Resource"}],"minReplicas":1,"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"prefect-server"}}"#]].assert_eq(&hpa["spec"].to_string());
+    assert!(
+        item(&v2.items, "Deployment")["spec"].get("replicas").is_none(),
+        "the autoscaler sets replicas"
+    );
+
+    let v2beta2 = run_on(&["v1", "apps/v1", "autoscaling/v2beta2"], &["server"], values.clone());
+    let old = item(&v2beta2.items, "HorizontalPodAutoscaler");
+    assert_eq!(old["apiVersion"], "autoscaling/v2beta2");
+    assert_eq!(old["spec"], hpa["spec"]);
+
+    let v1 = run_on(&["v1", "apps/v1", "autoscaling/v1"], &["server"], values);
+    expect![[r#"
+        error autoscaling.targetMemory: the cluster (Kubernetes 1.30.0) serves autoscaling/v1 only, which scales on CPU alone: remove the targetMemory target
+    "#]]
+    .assert_eq(&problem_lines(&v1));
+    let cpu_only = on_postgres(json!({ "autoscaling": { "enabled": true, "targetMemory": 0 } }));
+    let v1 = run_on(&["v1", "apps/v1", "autoscaling/v1"], &["server"], cpu_only);
+    assert_eq!(v1.results, []);
+    let hpa = item(&v1.items, "HorizontalPodAutoscaler");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v1");
+    expect![[r#"{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"prefect-server"},"minReplicas":1,"maxReplicas":100,"targetCPUUtilizationPercentage":80}"#]].assert_eq(&hpa["spec"].to_string());
+
+    let none = run_on(
+        &["v1", "apps/v1"],
+        &["server"],
+        on_postgres(json!({ "autoscaling": { "enabled": true } })),
+    );
+    expect![[r#"
+        error autoscaling.enabled: the cluster (Kubernetes 1.30.0) serves no autoscaling API: turn autoscaling off
+    "#]]
+    .assert_eq(&problem_lines(&none));
+}
+
+#[test]
+fn a_disruption_budget_keeps_server_pods_up() {
+    let items = render(on_postgres(json!({
+        "replicaCount": 2,
+        "podDisruptionBudget": { "enabled": true, "maxUnavailable": 1 },
+    })));
+    let pdb = item(&items, "PodDisruptionBudget");
+    // The request's cluster is Kubernetes 1.20.
+    assert_eq!(pdb["apiVersion"], "policy/v1beta1");
+    expect![[r#"{"maxUnavailable":1,"selector":{"matchLabels":{"app.kubernetes.io/instance":"prefect","app.kubernetes.io/name":"prefect-server"}}}"#]].assert_eq(&pdb["spec"].to_string());
+    check_problems(
+        on_postgres(json!({ "podDisruptionBudget": { "enabled": true, "minAvailable": "120%" } })),
+        expect![[r#"
+            error podDisruptionBudget.minAvailable: give a number of pods, such as 1, or a percentage, such as "50%"
+        "#]],
+    );
+}
+
+#[test]
+fn on_postgres_a_job_migrates_the_database_before_the_server_processes_start() {
+    let items = render(scaled_out(json!({})));
+    let job = item(&items, "Job");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    assert_eq!(job["metadata"]["name"], "prefect-db-migrations");
+    assert_eq!(
+        job["metadata"]["annotations"]["prefectctl.io/run-before"],
+        "Deployment/prefect-server,Deployment/prefect-background-services"
+    );
+    assert_eq!(job["metadata"]["labels"]["app.kubernetes.io/component"], "db-migrations");
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], 300);
+    assert_eq!(job["spec"]["backoffLimit"], 5);
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["serviceAccountName"], "prefect-server");
+    let container = container_of(&items, "Job", "prefect-db-migrations");
+    assert_eq!(container["name"], "prefect-db-migrations");
+    expect![[r#"["/usr/bin/tini","-g","--","/opt/prefect/entrypoint.sh"] ["prefect","server","database","upgrade","-y"]"#]]
+        .assert_eq(&format!("{} {}", container["command"], container["args"]));
+    expect![[
+        r#"{"limits":{"cpu":"500m","memory":"256Mi"},"requests":{"cpu":"100m","memory":"128Mi"}}"#
+    ]]
+    .assert_eq(&container["resources"].to_string());
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    expect![[r#"
+        HOME=/home/prefect
+        PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/connection-string
+    "#]]
+    .assert_eq(&env_lines(container));
+    for name in ["prefect-server", "prefect-background-services"] {
+        let env = env_lines(container_of(&items, "Deployment", name));
+        assert!(env.contains("PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n"), "{name}");
+    }
+
+    // The server alone: the Job runs before it only.
+    let items = render(on_postgres(json!({
+        "migrations": { "timeoutSeconds": 0, "env": [{ "name": "PREFECT_LOGGING_LEVEL", "value": "DEBUG" }] },
+        "env": [{ "name": "PREFECT_LOGGING_LEVEL", "value": "INFO" }],
+    })));
+    let job = item(&items, "Job");
+    assert_eq!(
+        job["metadata"]["annotations"]["prefectctl.io/run-before"],
+        "Deployment/prefect-server"
+    );
+    assert!(job["spec"].get("activeDeadlineSeconds").is_none());
+    assert!(
+        env_lines(container_of(&items, "Job", "prefect-db-migrations"))
+            .ends_with("PREFECT_LOGGING_LEVEL=DEBUG\n")
+    );
+
+    // Turned off, or on SQLite: the server migrates on start.
+    for values in [on_postgres(json!({ "migrations": { "enabled": false } })), json!({})] {
+        let items = render(values);
+        assert!(!kinds(&items).iter().any(|k| k.starts_with("Job/")));
+        assert!(!env(&items).contains("MIGRATE_ON_START"));
+    }
+}
+
+#[test]
+fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
+    let items = render(scaled_out(json!({
+        "basicAuth": { "enabled": true, "existingSecret": "prefect-auth" },
+        "backgroundServices": { "loggingLevel": "INFO", "replicaCount": 2 },
+    })));
+    expect![[r#"
+        [
+            "ServiceAccount/prefect-server",
+            "Service/prefect-server",
+            "Deployment/prefect-server",
+            "ServiceAccount/prefect-background-services",
+            "Deployment/prefect-background-services",
+            "Job/prefect-db-migrations",
+        ]
+    "#]]
+    .assert_debug_eq(&kinds(&items));
+    let server = container_of(&items, "Deployment", "prefect-server");
+    expect![[r#"["prefect","server","start","--no-services","--port","4200"]"#]]
+        .assert_eq(&server["args"].to_string());
+    let services = items
+        .iter()
+        .find(|i| {
+            i["metadata"]["name"] == "prefect-background-services" && i["kind"] == "Deployment"
+        })
+        .unwrap();
+    assert_eq!(services["spec"]["replicas"], 2);
+    assert_eq!(
+        services["metadata"]["labels"]["app.kubernetes.io/component"],
+        "background-services"
+    );
+    let pod = &services["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "prefect-background-services");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let container = &pod["containers"][0];
+    assert_eq!(container["name"], "prefect-background-services");
+    expect![[r#"["/usr/bin/tini","-g","--","/opt/prefect/entrypoint.sh"] ["prefect","server","services","start"]"#]]
+        .assert_eq(&format!("{} {}", container["command"], container["args"]));
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(container["resources"]["requests"]["cpu"], "500m");
+    expect![[r#"
+        HOME=/home/prefect
+        PREFECT_DEBUG_MODE=false
+        PREFECT_LOGGING_SERVER_LEVEL=INFO
+        PREFECT_UI_ENABLED=false
+        PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/connection-string
+        PREFECT_SERVER_API_AUTH_STRING<-prefect-auth/auth-string
+        PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false
+        PREFECT_MESSAGING_BROKER=prefect_redis.messaging
+        PREFECT_MESSAGING_CACHE=prefect_redis.messaging
+        PREFECT_SERVER_EVENTS_CAUSAL_ORDERING=prefect_redis.ordering
+        PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect_redis.lease_storage
+        PREFECT_REDIS_MESSAGING_HOST=redis.example
+        PREFECT_REDIS_MESSAGING_PORT=6379
+        PREFECT_REDIS_MESSAGING_DB=0
+        PREFECT_REDIS_MESSAGING_SSL=false
+        PREFECT_SERVER_DOCKET_URL=redis://redis.example:6379/0
+    "#]]
+    .assert_eq(&env_lines(container));
+    // The server gets the same shared settings after its own.
+    let server_env = env_lines(server);
+    let shared = env_lines(container).split_once("PREFECT_API_DATABASE").unwrap().1.to_owned();
+    assert!(server_env.ends_with(&shared), "{server_env}");
+    // Problems of the services' pod values name their path.
+    check_problems(
+        scaled_out(
+            json!({ "backgroundServices": { "podLabels": { "app.kubernetes.io/name": "x" } } }),
+        ),
+        expect![[r#"
+            error backgroundServices.podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
+        "#]],
+    );
+}
+
+#[test]
+fn an_inline_redis_password_reaches_the_containers_through_a_secret_only() {
+    let password = "s3cret-redis-pw";
+    let items = render(scaled_out(json!({ "backgroundServices": { "messaging": { "redis": {
+        "username": "prefect", "password": password, "ssl": true, "port": 6380, "db": 2,
+    } } } })));
+    assert!(!serde_json::to_string(&items).unwrap().contains(password), "a password leaked");
+    let secret =
+        items.iter().find(|i| i["metadata"]["name"] == "prefect-server-messaging").unwrap();
+    assert_eq!(secret["kind"], "Secret");
+    assert_eq!(secret["data"].as_object().unwrap().keys().collect::<Vec<_>>(), ["redis-password"]);
+    for name in ["prefect-server", "prefect-background-services"] {
+        let env = env_lines(container_of(&items, "Deployment", name));
+        let messaging = env.split_once("PREFECT_REDIS_MESSAGING_HOST").unwrap().1;
+        expect![[r#"
+            =redis.example
+            PREFECT_REDIS_MESSAGING_PORT=6380
+            PREFECT_REDIS_MESSAGING_DB=2
+            PREFECT_REDIS_MESSAGING_USERNAME=prefect
+            PREFECT_REDIS_MESSAGING_SSL=true
+            PREFECT_REDIS_MESSAGING_PASSWORD<-prefect-server-messaging/redis-password
+            PREFECT_SERVER_DOCKET_URL=rediss://prefect:$(PREFECT_REDIS_MESSAGING_PASSWORD)@redis.example:6380/2
+        "#]]
+        .assert_eq(messaging);
+    }
+}
+
+#[test]
+fn a_redis_password_and_a_docket_url_from_existing_secrets() {
+    let items = render(scaled_out(json!({ "backgroundServices": { "messaging": {
+        "redis": { "existingSecret": "redis-auth" },
+        "docket": { "existingSecret": "docket" },
+    } } })));
+    assert!(!kinds(&items).iter().any(|k| k.starts_with("Secret/")));
+    let env = env_lines(container_of(&items, "Deployment", "prefect-server"));
+    assert!(env.ends_with(
+        "PREFECT_REDIS_MESSAGING_PASSWORD<-redis-auth/redis-password\n\
+         PREFECT_SERVER_DOCKET_URL<-docket/docket-url\n"
+    ));
+
+    // An inline Docket URL goes into the plugin's Secret, as it may hold a password.
+    let url = "redis://:hunter2@docket.example:6379/1";
+    let items = render(scaled_out(
+        json!({ "backgroundServices": { "messaging": { "docket": { "url": url } } } }),
+    ));
+    assert!(!serde_json::to_string(&items).unwrap().contains("hunter2"));
+    let env = env_lines(container_of(&items, "Deployment", "prefect-background-services"));
+    assert!(env.ends_with("PREFECT_SERVER_DOCKET_URL<-prefect-server-messaging/docket-url\n"));
+
+    check_problems(
+        scaled_out(json!({ "backgroundServices": { "messaging": {
+            "redis": { "password": "x", "existingSecret": "redis-auth" },
+            "docket": { "url": "redis://a", "existingSecret": "docket" },
+        } } })),
+        expect![[r#"
+            error backgroundServices.messaging.redis.existingSecret: set either password or existingSecret, not both: keep existingSecret so that the password stays out of your values
+            error backgroundServices.messaging.docket.existingSecret: set either url or existingSecret, not both
+        "#]],
+    );
+}
+
+#[test]
+fn messaging_without_services_apart_reaches_the_server() {
+    let items = render(on_postgres(json!({
+        "replicaCount": 2,
+        "backgroundServices": { "messaging": { "redis": { "host": "redis.example" } } },
+    })));
+    assert!(!kinds(&items).iter().any(|k| k.contains("background-services")));
+    let env = env(&items);
+    assert!(env.contains("PREFECT_REDIS_MESSAGING_HOST=redis.example\n"));
+    assert!(env.ends_with("PREFECT_SERVER_DOCKET_URL=redis://redis.example:6379/0\n"));
+    expect![[r#"["prefect","server","start","--port","4200"]"#]]
+        .assert_eq(&container(&items)["args"].to_string());
 }

@@ -174,13 +174,13 @@ pub struct Autoscaling {
     /// Most server pods.
     #[schemars(range(min = 1))]
     pub max_replicas: i32,
-    /// Average CPU use, in percent of the request, the autoscaler aims at; null for none.
+    /// Average CPU use, in percent of the request, the autoscaler aims at; 0 for none.
     #[serde(rename = "targetCPU")]
-    #[schemars(range(min = 1))]
-    pub target_cpu: Option<i32>,
-    /// Average memory use, in percent of the request, the autoscaler aims at; null for none.
-    #[schemars(range(min = 1))]
-    pub target_memory: Option<i32>,
+    #[schemars(range(min = 0))]
+    pub target_cpu: i32,
+    /// Average memory use, in percent of the request, the autoscaler aims at; 0 for none.
+    #[schemars(range(min = 0))]
+    pub target_memory: i32,
 }
 
 impl Default for Autoscaling {
@@ -189,8 +189,8 @@ impl Default for Autoscaling {
             enabled: false,
             min_replicas: 1,
             max_replicas: 100,
-            target_cpu: Some(80),
-            target_memory: Some(80),
+            target_cpu: 80,
+            target_memory: 80,
         }
     }
 }

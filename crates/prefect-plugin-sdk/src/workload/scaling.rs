@@ -79,7 +79,7 @@ pub fn autoscaler(
                 format!("{path}.{memory_name}"),
                 format!(
                     "the cluster (Kubernetes {}) serves autoscaling/v1 only, which scales on CPU \
-                     alone: set {memory_name} to null",
+                     alone: remove the {memory_name} target",
                     ctx.capabilities().kube_version
                 ),
             );
