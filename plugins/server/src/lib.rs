@@ -3,12 +3,26 @@
 //!
 //! It adds a Deployment running `prefect server start` (port 4200), its Service and
 //! ServiceAccount, and as the values ask an Ingress, the Secrets for inline credentials and the
-//! PersistentVolumeClaim of the embedded SQLite database. Values are documented in
-//! [`values::Values`]; each resource kind has its own module.
+//! PersistentVolumeClaim of the embedded SQLite database. To scale out: a HorizontalPodAutoscaler
+//! and a PodDisruptionBudget ([`scaling`]), the background services in a Deployment of their own
+//! ([`background_services`]), the Job that migrates a PostgreSQL database first
+//! ([`migrations`]), and messaging through a Redis of the user's ([`messaging`]). Values are
+//! documented in [`values::Values`]; each resource kind has its own module.
 //!
-//! Other plugins rely on what this one names: the Deployment and Service are
-//! `<release>-server`, the container is `prefect-server`, and basic auth reaches it as
-//! [`env::AUTH_STRING_VAR`] (the agent plugin wires a worker from those).
+//! Other plugins rely on what this one names:
+//! - the API server: Deployment and Service `<release>-server`, container `prefect-server`;
+//!   basic auth reaches it as [`env::AUTH_STRING_VAR`] (the agent plugin wires a worker from
+//!   those);
+//! - the background services, with `backgroundServices.runAsSeparateDeployment`: Deployment
+//!   `<release>-background-services`, container `prefect-background-services`;
+//! - on PostgreSQL, unless `migrations.enabled` is off: Job `<release>-db-migrations`,
+//!   container `prefect-db-migrations`, annotated [`migrations::RUN_BEFORE`]
+//!   (`prefectctl.io/run-before`) with the Deployments that start after it completes
+//!   (`Deployment/<release>-server[,Deployment/<release>-background-services]`).
+//!
+//! The postgres plugin adds its database settings to each of those containers; the redis
+//! plugin its messaging settings to the two Deployments' (this plugin then sets none, and
+//! refuses `backgroundServices.messaging.redis.host`).
 #![forbid(unsafe_code)]
 
 pub mod background_services;
