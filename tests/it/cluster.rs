@@ -239,6 +239,8 @@ fn the_api_server_accepts_the_full_stack() {
         "--plugin",
         "postgres",
         "--plugin",
+        "redis",
+        "--plugin",
         "dask-rbac",
         "--plugin",
         "openshift-security",
@@ -251,6 +253,7 @@ fn the_api_server_accepts_the_full_stack() {
     let out = dry_run(&cluster, &full);
     for expected in [
         "statefulset.apps/prefect-postgresql created (server dry run)",
+        "statefulset.apps/prefect-redis created (server dry run)",
         "horizontalpodautoscaler.autoscaling/prefect-worker created (server dry run)",
         "poddisruptionbudget.policy/prefect-worker created (server dry run)",
         "role.rbac.authorization.k8s.io/prefect-worker created (server dry run)",

@@ -78,6 +78,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         lib/prefectctl/plugins/libprefectctl_plugin_dask_rbac.so
         lib/prefectctl/plugins/libprefectctl_plugin_openshift_security.so
         lib/prefectctl/plugins/libprefectctl_plugin_postgres.so
+        lib/prefectctl/plugins/libprefectctl_plugin_redis.so
         lib/prefectctl/plugins/libprefectctl_plugin_server.so
         share/bash-completion/completions/prefectctl
         share/doc/prefectctl/values/README.md
@@ -86,6 +87,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/doc/prefectctl/values/global.md
         share/doc/prefectctl/values/openshift-security.md
         share/doc/prefectctl/values/postgres.md
+        share/doc/prefectctl/values/redis.md
         share/doc/prefectctl/values/server.md
         share/fish/vendor_completions.d/prefectctl.fish
         share/man/man1/prefectctl-apply.1

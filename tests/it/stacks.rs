@@ -6,7 +6,7 @@ use expect_test::expect_file;
 use crate::harness::{TempDir, prefectctl_in};
 
 /// The plugins `server` may be combined with (dask-rbac pulls agent in).
-const OPTIONAL: [&str; 4] = ["agent", "postgres", "openshift-security", "dask-rbac"];
+const OPTIONAL: [&str; 5] = ["agent", "postgres", "redis", "openshift-security", "dask-rbac"];
 
 /// Values a worker-only stack needs: where Prefect Cloud is.
 const CLOUD: &str = "agent:\n  apiConfig: cloud\n  cloudApiConfig:\n    accountId: 0ff44b2d-0000-4000-8000-000000000001\n    workspaceId: 0ff44b2d-0000-4000-8000-000000000002\n";
@@ -35,7 +35,7 @@ fn subsets() -> Vec<Vec<&'static str>> {
 }
 
 #[test]
-fn all_sixteen_combinations_with_the_server_render_in_any_flag_order() {
+fn every_combination_with_the_server_renders_in_any_flag_order() {
     let dir = TempDir::new("combinations");
     dir.write("values.yaml", "");
     for plugins in subsets() {
@@ -56,8 +56,15 @@ fn all_sixteen_combinations_with_the_server_render_in_any_flag_order() {
         let has = |text: &str| forward.contains(text);
         let with_agent = plugins.contains(&"agent") || plugins.contains(&"dask-rbac");
         assert_eq!(has("name: prefect-worker\n"), with_agent, "{plugins:?}");
-        assert_eq!(has("kind: StatefulSet"), plugins.contains(&"postgres"), "{plugins:?}");
+        let statefulset = |component: &str| {
+            has(&format!(
+                "kind: StatefulSet\nmetadata:\n  labels:\n    app.kubernetes.io/component: {component}\n"
+            ))
+        };
+        assert_eq!(statefulset("postgresql"), plugins.contains(&"postgres"), "{plugins:?}");
         assert_eq!(has("sqlite+aiosqlite"), !plugins.contains(&"postgres"), "{plugins:?}");
+        assert_eq!(statefulset("redis"), plugins.contains(&"redis"), "{plugins:?}");
+        assert_eq!(has("prefect_redis.messaging"), plugins.contains(&"redis"), "{plugins:?}");
         assert_eq!(has("runAsUser:"), !plugins.contains(&"openshift-security"), "{plugins:?}");
         assert_eq!(has("- services"), plugins.contains(&"dask-rbac"), "{plugins:?}");
     }
@@ -78,12 +85,16 @@ fn worker_only_stacks_against_prefect_cloud() {
     dir.write("values.yaml", "");
     let stderr = render(&dir, &["agent"], &["--without", "server"]).fails(1);
     assert!(stderr.contains("agent.apiConfig: the worker needs a Prefect API"), "{stderr}");
-    // postgres needs the server it configures.
-    let stderr = render(&dir, &["postgres"], &["--without", "server"]).fails(1);
-    assert!(
-        stderr.contains("`postgres` requires `server`, which --without server leaves out"),
-        "{stderr}"
-    );
+    // postgres and redis need the server they configure.
+    for plugin in ["postgres", "redis"] {
+        let stderr = render(&dir, &[plugin], &["--without", "server"]).fails(1);
+        assert!(
+            stderr.contains(&format!(
+                "`{plugin}` requires `server`, which --without server leaves out"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -73,8 +73,8 @@ impl Default for Values {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Image {
-    /// Image repository; `global.imageRegistry` is put in front. `valkey/valkey` (a fork
-    /// with the same commands and files) works too.
+    /// Image repository; `global.imageRegistry` is put in front. The container runs
+    /// `redis-server` and its probes `redis-cli`, which the image must have.
     pub repository: String,
     /// Image tag, a 7.x release. The security contexts run it as the Debian-based image's
     /// `redis` user, 999; check the user of any other image.
