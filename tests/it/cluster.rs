@@ -198,6 +198,23 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 "#;
 
+/// The Prometheus Operator's ServiceMonitor and PrometheusRule kinds (a test fixture), for the
+/// metrics plugin.
+const MONITORING_CRDS: &str = include_str!("fixtures/prometheus-operator-crds.yaml");
+
+/// Installs `crds` and waits until the API server serves each.
+fn install_crds(cluster: &Cluster, crds: &str, names: &[&str]) {
+    cluster.kubectl(&["apply", "-f", "-"], Some(crds)).ok();
+    for name in names {
+        let crd = format!("crd/{name}");
+        cluster.kubectl(&["wait", "--for=condition=Established", &crd], None).ok();
+    }
+}
+
+/// The names of the CustomResourceDefinitions in [`MONITORING_CRDS`].
+const MONITORING_CRD_NAMES: [&str; 2] =
+    ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"];
+
 /// Every reviewed snapshot (`tests/snapshots/*.yaml`) is something the API server accepts.
 #[test]
 fn the_api_server_accepts_every_snapshot() {
@@ -207,6 +224,7 @@ fn the_api_server_accepts_every_snapshot() {
     cluster
         .kubectl(&["wait", "--for=condition=Established", "crd/routes.route.openshift.io"], None)
         .ok();
+    install_crds(&cluster, MONITORING_CRDS, &MONITORING_CRD_NAMES);
     let dir = crate::harness::workspace().join("tests/snapshots");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/snapshots exists")
@@ -302,4 +320,82 @@ fn the_worker_may_create_pods_only_with_dask_rbac() {
     assert_eq!(can("plain", "dask", "create", "pods"), "no");
     assert_eq!(can("default", "dask", "create", "jobs.batch"), "no");
     assert_eq!(can("", "dask", "list", "namespaces"), "no");
+}
+
+/// The metrics plugin applied where the cluster serves no `monitoring.coreos.com/v1`: the
+/// exporter without the Prometheus Operator's objects, and a warning that says why and what to
+/// do. Once the operator's CRDs are installed, the next apply adds them: discovery, not a
+/// flag, says what a cluster serves.
+#[test]
+fn the_metrics_plugin_adds_the_operator_objects_once_the_cluster_serves_them() {
+    let cluster = Cluster::start();
+    cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    let apply = || {
+        let run = prefectctl(&[
+            "--kubeconfig",
+            &kubeconfig,
+            "-n",
+            "prefect",
+            "--plugin",
+            "metrics",
+            "--set",
+            "server.basicAuth.enabled=true,server.basicAuth.existingSecret=prefect-auth",
+            "apply",
+        ]);
+        assert_eq!(run.code, 0, "apply failed:\n{}", run.stderr);
+        run
+    };
+    let exists = |kind: &str| {
+        cluster.kubectl(&["get", kind, "prefect-metrics", "-n", "prefect"], None).code == 0
+    };
+
+    let first = apply();
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        assert!(
+            first.stderr.contains(&format!(
+                "the {kind} is left out: the cluster does not serve monitoring.coreos.com/v1"
+            )),
+            "{}",
+            first.stderr
+        );
+    }
+    assert!(first.stderr.contains("--api-versions monitoring.coreos.com/v1"), "{}", first.stderr);
+    assert!(exists("deployment") && exists("service"));
+    let env = cluster
+        .kubectl(
+            &[
+                "get",
+                "deployment",
+                "prefect-metrics",
+                "-n",
+                "prefect",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].env}",
+            ],
+            None,
+        )
+        .ok();
+    assert!(env.contains(r#""name":"PREFECT_API_AUTH_STRING","valueFrom":{"secretKeyRef":{"key":"auth-string","name":"prefect-auth"}}"#), "{env}");
+
+    install_crds(&cluster, MONITORING_CRDS, &MONITORING_CRD_NAMES);
+    let second = apply();
+    assert!(!second.stderr.contains("left out"), "{}", second.stderr);
+    assert!(exists("servicemonitors.monitoring.coreos.com"));
+    assert!(exists("prometheusrules.monitoring.coreos.com"));
+    let port = cluster
+        .kubectl(
+            &[
+                "get",
+                "servicemonitor",
+                "prefect-metrics",
+                "-n",
+                "prefect",
+                "-o",
+                "jsonpath={.spec.endpoints[0].port}",
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(port, "metrics");
 }

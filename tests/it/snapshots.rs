@@ -123,3 +123,22 @@ server:
     expect_file!["../snapshots/server-scaled-out-external-redis.yaml"]
         .assert_eq(&render(values, &["-n", "prefect", "--plugin", "postgres"]));
 }
+
+/// The metrics exporter on a cluster with the Prometheus Operator (`--api-versions`), wired to
+/// a server with basic auth from an existing Secret: the exporter reads the same Secret key.
+#[test]
+fn metrics_with_the_prometheus_operator() {
+    let values = "server:\n  basicAuth:\n    enabled: true\n    existingSecret: prefect-auth\n";
+    expect_file!["../snapshots/metrics-prometheus-operator.yaml"].assert_eq(&render(
+        values,
+        &["-n", "prefect", "--plugin", "metrics", "--api-versions", "monitoring.coreos.com/v1"],
+    ));
+}
+
+/// The metrics exporter where the cluster serves no `monitoring.coreos.com/v1`: its Deployment
+/// and Service only (the ServiceMonitor and PrometheusRule are left out with a warning).
+#[test]
+fn metrics_without_the_prometheus_operator() {
+    expect_file!["../snapshots/metrics-plain.yaml"]
+        .assert_eq(&render("", &["-n", "prefect", "--plugin", "metrics"]));
+}

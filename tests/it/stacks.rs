@@ -6,7 +6,8 @@ use expect_test::expect_file;
 use crate::harness::{TempDir, prefectctl_in};
 
 /// The plugins `server` may be combined with (dask-rbac pulls agent in).
-const OPTIONAL: [&str; 5] = ["agent", "postgres", "redis", "openshift-security", "dask-rbac"];
+const OPTIONAL: [&str; 6] =
+    ["agent", "postgres", "redis", "openshift-security", "dask-rbac", "metrics"];
 
 /// Values a worker-only stack needs: where Prefect Cloud is.
 const CLOUD: &str = "agent:\n  apiConfig: cloud\n  cloudApiConfig:\n    accountId: 0ff44b2d-0000-4000-8000-000000000001\n    workspaceId: 0ff44b2d-0000-4000-8000-000000000002\n";
@@ -67,6 +68,7 @@ fn every_combination_with_the_server_renders_in_any_flag_order() {
         assert_eq!(has("prefect_redis.messaging"), plugins.contains(&"redis"), "{plugins:?}");
         assert_eq!(has("runAsUser:"), !plugins.contains(&"openshift-security"), "{plugins:?}");
         assert_eq!(has("- services"), plugins.contains(&"dask-rbac"), "{plugins:?}");
+        assert_eq!(has("name: prefect-metrics\n"), plugins.contains(&"metrics"), "{plugins:?}");
     }
 }
 

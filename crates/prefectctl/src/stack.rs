@@ -253,9 +253,11 @@ mod tests {
             manifest("agent", &[], &["server"], Generator),
             manifest("server", &[], &[], Generator),
             manifest("postgres", &["server"], &[], Generator),
+            manifest("metrics", &["server"], &[], Generator),
             manifest("redis", &["server"], &[], Generator),
         ];
-        let expected = ["server", "agent", "dask-rbac", "postgres", "redis", "openshift-security"];
+        let expected =
+            ["server", "agent", "dask-rbac", "metrics", "postgres", "redis", "openshift-security"];
         assert_eq!(order(&stack).unwrap(), expected);
         // Whatever order they come in, the same run order.
         let mut reversed = stack.clone();
