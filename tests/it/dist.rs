@@ -76,6 +76,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         bin/prefectctl
         lib/prefectctl/plugins/libprefectctl_plugin_agent.so
         lib/prefectctl/plugins/libprefectctl_plugin_dask_rbac.so
+        lib/prefectctl/plugins/libprefectctl_plugin_metrics.so
         lib/prefectctl/plugins/libprefectctl_plugin_openshift_security.so
         lib/prefectctl/plugins/libprefectctl_plugin_postgres.so
         lib/prefectctl/plugins/libprefectctl_plugin_redis.so
@@ -85,6 +86,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/doc/prefectctl/values/agent.md
         share/doc/prefectctl/values/dask-rbac.md
         share/doc/prefectctl/values/global.md
+        share/doc/prefectctl/values/metrics.md
         share/doc/prefectctl/values/openshift-security.md
         share/doc/prefectctl/values/postgres.md
         share/doc/prefectctl/values/redis.md
