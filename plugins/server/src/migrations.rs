@@ -35,6 +35,35 @@ pub const CONTAINER: &str = "prefect-db-migrations";
 /// the Job has completed.
 pub const RUN_BEFORE: &str = "prefectctl.io/run-before";
 
+/// What the Job prints after a successful upgrade, before the database revision; prefectctl
+/// records the line, and `rollback` to an older Prefect names that revision.
+pub const REVISION_MARKER: &str = "prefect database revision: ";
+
+/// Runs `command`, then prints the newest PostgreSQL migration of the image's Prefect, which
+/// is where a successful upgrade leaves the database. A failure of the report (Prefect moved
+/// its migrations) does not fail the Job.
+const REPORT_SCRIPT: &str = r#"report="$1"; shift; "$@" || exit; python -c "$report" || true"#;
+
+/// The Python that prints the revision: alembic's head of Prefect's PostgreSQL migrations.
+const HEAD_REVISION: &str = "\
+import pathlib, prefect.server.database as d
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+m = pathlib.Path(d.__file__).parent / '_migrations'
+c = Config()
+c.set_main_option('script_location', str(m))
+c.set_main_option('version_locations', str(m / 'versions' / 'postgresql'))
+print('prefect database revision: ' + ScriptDirectory.from_config(c).get_current_head())
+";
+
+/// The container's arguments: `command`, then the revision report.
+fn report_revision(command: &[String]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["sh", "-c", REPORT_SCRIPT, "db-migrations", HEAD_REVISION].map(str::to_owned).to_vec();
+    args.extend_from_slice(command);
+    args
+}
+
 /// Whether the values and the database ask for the Job.
 pub fn enabled(values: &Values, database: &Database) -> bool {
     values.migrations.enabled && !database.is_sqlite()
@@ -56,7 +85,7 @@ pub fn build(
         image: Some(deployment::image_ref(ctx, values)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         command: Some(deployment::entrypoint()),
-        args: Some(migrations.command.clone()),
+        args: Some(report_revision(&migrations.command)),
         working_dir: Some(env::HOME.to_owned()),
         env: Some(env::migrations(values, wiring.database, problems)),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
@@ -113,4 +142,17 @@ pub fn build(
         }),
         ..Job::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_runs_the_command_first_and_prints_the_marker() {
+        let args = report_revision(&["prefect".to_owned(), "server".to_owned()]);
+        assert_eq!(args[..2], ["sh", "-c"]);
+        assert_eq!(args[5..], ["prefect", "server"]);
+        assert!(HEAD_REVISION.contains(&format!("print('{REVISION_MARKER}' + ")));
+    }
 }

@@ -1163,7 +1163,7 @@ fn on_postgres_a_job_migrates_the_database_before_the_server_processes_start() {
     assert_eq!(pod["serviceAccountName"], "prefect-server");
     let container = container_of(&items, "Job", "prefect-db-migrations");
     assert_eq!(container["name"], "prefect-db-migrations");
-    expect![[r#"["/usr/bin/tini","-g","--","/opt/prefect/entrypoint.sh"] ["prefect","server","database","upgrade","-y"]"#]]
+    expect![[r#"["/usr/bin/tini","-g","--","/opt/prefect/entrypoint.sh"] ["sh","-c","report=\"$1\"; shift; \"$@\" || exit; python -c \"$report\" || true","db-migrations","import pathlib, prefect.server.database as d\nfrom alembic.config import Config\nfrom alembic.script import ScriptDirectory\nm = pathlib.Path(d.__file__).parent / '_migrations'\nc = Config()\nc.set_main_option('script_location', str(m))\nc.set_main_option('version_locations', str(m / 'versions' / 'postgresql'))\nprint('prefect database revision: ' + ScriptDirectory.from_config(c).get_current_head())\n","prefect","server","database","upgrade","-y"]"#]]
         .assert_eq(&format!("{} {}", container["command"], container["args"]));
     expect![[
         r#"{"limits":{"cpu":"500m","memory":"256Mi"},"requests":{"cpu":"100m","memory":"128Mi"}}"#

@@ -367,7 +367,9 @@ pub struct Migrations {
     /// (they then start with `PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false`). Off, the
     /// server migrates on start.
     pub enabled: bool,
-    /// The command, run through the image's entrypoint.
+    /// The command, run through the image's entrypoint. When it succeeds, the Job prints the
+    /// database revision it leaves (`prefect database revision: ...`), which `prefectctl
+    /// rollback` uses to refuse an older Prefect on a newer database.
     pub command: Vec<String>,
     /// Seconds the Job may run before it fails (`activeDeadlineSeconds`); 0 for no limit.
     #[schemars(range(min = 0))]
