@@ -24,12 +24,26 @@ use anyhow::{Context as _, Result, bail};
 pub const PREFECT_RELEASES: &[(&str, &[&str])] = &[
     (
         "3.9.1",
-        &["prefect==3.9.1", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
+        &[
+            "prefect==3.9.1",
+            "prefect-kubernetes==0.8.0",
+            "asyncpg==0.31.0",
+            "prefect-redis==0.3.0",
+            "fastapi==0.150.0",
+        ],
     ),
-    // An older release, for upgrades: its database migrations stop before 3.9.1's.
+    // An older release, for upgrades: its database migrations stop before 3.9.1's. Its
+    // server does not start with FastAPI 0.165 (`Body(min_items=)`), which pip would pick; the
+    // image pins what it was released with.
     (
         "3.8.8",
-        &["prefect==3.8.8", "prefect-kubernetes==0.8.0", "asyncpg==0.31.0", "prefect-redis==0.3.0"],
+        &[
+            "prefect==3.8.8",
+            "prefect-kubernetes==0.8.0",
+            "asyncpg==0.31.0",
+            "prefect-redis==0.3.0",
+            "fastapi==0.150.0",
+        ],
     ),
 ];
 
