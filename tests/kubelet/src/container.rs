@@ -166,7 +166,14 @@ pub async fn start(
         enter.extend(["-t".to_owned(), pid.to_string()]);
     }
     enter.extend(["-m", "-p", "-n", "-u", "-i", "-r"].map(str::to_owned));
-    enter.push(format!("--wd={working_dir}"));
+    // nsenter opens the folder before it enters, so it is named through the container's own
+    // root: the image's working folder (such as redis's /data) need not exist on this machine.
+    match pid {
+        Some(pid) if working_dir.starts_with('/') => {
+            enter.push(format!("--wd=/proc/{pid}/root{working_dir}"))
+        }
+        _ => enter.push(format!("--wd={working_dir}")),
+    }
     enter.extend(sandbox.setpriv());
     Ok(Process {
         child,
