@@ -571,3 +571,103 @@ fn a_prefect_2_agent_is_refused_before_anything_is_written() {
         stack.cluster.kubectl(&["get", "deployments,pods", "-n", NAMESPACE, "-o", "name"], None);
     assert_eq!(written.stdout, "", "objects were written: {}", written.stdout);
 }
+
+/// Runs a flow on this machine against the API at `PREFECT_API_URL`; prints its final state.
+const LOCAL_FLOW: &str = r#"
+from prefect import flow
+
+@flow(name="through-redis")
+def through_redis():
+    return 1
+
+state = through_redis(return_state=True)
+print(state.type.value)
+"#;
+
+#[test]
+fn the_redis_stack_carries_prefects_messaging_with_the_password_only_in_its_secret() {
+    if !node::tier() {
+        return;
+    }
+    let stack = Stack::start();
+    stack.apply(&["--plugin", "postgres", "--plugin", "redis"]);
+    let ready = stack.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        NAMESPACE,
+        "-l",
+        "app.kubernetes.io/name=prefect-server",
+        "-o",
+        r#"jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}"#,
+    ]);
+    assert_eq!(ready, "True", "the server pod is not Ready");
+    let password = String::from_utf8(base64_decode(&stack.kubectl(&[
+        "get",
+        "secret",
+        "prefect-redis",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.data.redis-password}",
+    ])))
+    .unwrap();
+    assert_eq!(password.len(), 32, "the redis plugin generated no password");
+
+    // A flow run's states are events, which the server publishes through Redis.
+    let api = stack.api_url("prefect-server");
+    assert_eq!(stack.python(LOCAL_FLOW, &[], &api, None), "COMPLETED");
+
+    // Redis, asked from the pod network with the password from the Secret: Prefect's streams
+    // in database 0, Docket's keys in database 1; and nothing without the password.
+    let redis = stack.kubectl(&[
+        "get",
+        "service",
+        "prefect-redis",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    let cli = |auth: &str, args: &[&str]| {
+        let mut all = vec!["-h", redis.as_str(), "-p", "6379"];
+        all.extend_from_slice(args);
+        let out = stack.node.run(
+            std::path::Path::new("/usr/bin/redis-cli"),
+            &all,
+            &[("REDISCLI_AUTH", auth)],
+        );
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (messaging, docket) = loop {
+        let messaging = cli(&password, &["-n", "0", "--scan"]);
+        let docket = cli(&password, &["-n", "1", "--scan"]);
+        if messaging.lines().any(|key| key == "events") && !docket.trim().is_empty() {
+            break (messaging, docket);
+        }
+        if Instant::now() > deadline {
+            stack.fail(&format!(
+                "no events stream in Redis database 0, or no Docket keys in database 1:\n\
+                 0: {messaging}\n1: {docket}"
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(cli(&password, &["type", "events"]).trim(), "stream", "{messaging}");
+    assert!(docket.contains("prefect-server"), "Docket's keys are named after it: {docket}");
+    assert!(cli("", &["ping"]).contains("NOAUTH"), "Redis answers without the password");
+
+    // The password is in its Secret only: in no other object, command, or log.
+    let objects = stack.kubectl(&[
+        "get",
+        "statefulsets,deployments,jobs,pods,services,configmaps",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+    ]);
+    assert!(!objects.contains(&password), "an object holds the Redis password");
+    let leaked = stack.node.logs_containing(&password);
+    assert!(leaked.is_empty(), "the password is in what pods printed or ran: {leaked:?}");
+}

@@ -8,15 +8,24 @@
 //! (`PREFECT_REDIS_MESSAGING_HOST`, `_PORT`, `_DB`, `_PASSWORD` from the Secret), and Docket's
 //! URL, database 1, which names the password variable (`$(PREFECT_REDIS_MESSAGING_PASSWORD)`)
 //! for Kubernetes to expand: no manifest holds the password. A variable the user set (in
-//! `server.env`...) is left as it is.
+//! `server.env`...) is left as it is. An init container waits until Redis answers, since a
+//! Prefect server whose Redis is not there yet fails its startup and crash-loops.
 
 use prefect_plugin_sdk::{
     Context, Error, Problems,
-    k8s_openapi::api::{apps::v1::Deployment, core::v1::EnvVar},
+    k8s_openapi::{
+        api::{
+            apps::v1::Deployment,
+            core::v1::{Container, EnvVar, ResourceRequirements, SecurityContext},
+        },
+        apimachinery::pkg::api::resource::Quantity,
+    },
+    security::restricted_container_as_pod_user,
+    serde_json::{self, Value},
     workload::{env_from_secret, env_var},
 };
 
-use crate::{credentials::Password, services, values::Values};
+use crate::{credentials::Password, services, statefulset, values::Values};
 
 /// The server plugin's API server: Deployment suffix and container name.
 const SERVER: (&str, &str) = ("server", "prefect-server");
@@ -58,9 +67,10 @@ pub fn wire(
     problems: &mut Problems,
 ) -> Result<(), Error> {
     let settings = settings(ctx, values, password);
+    let wait = wait_for_redis(ctx, values, password);
     let (component, container) = SERVER;
     let name = ctx.full_name(component);
-    if !add_settings(ctx, &name, container, &settings)? {
+    if !add_settings(ctx, &name, container, &settings, &wait)? {
         problems.error(
             "",
             format!(
@@ -72,17 +82,18 @@ pub fn wire(
     }
     let (component, container) = BACKGROUND_SERVICES;
     let name = ctx.full_name(component);
-    add_settings(ctx, &name, container, &settings)?;
+    add_settings(ctx, &name, container, &settings, &wait)?;
     Ok(())
 }
 
 /// Appends each of `settings` that container `container` of Deployment `name` does not set
-/// yet; whether that container exists.
+/// yet, and the init container `wait`; whether that container exists.
 fn add_settings(
     ctx: &mut Context,
     name: &str,
     container: &str,
     settings: &[EnvVar],
+    wait: &Container,
 ) -> Result<bool, Error> {
     let mut found = false;
     ctx.update::<Deployment>(name, |deployment| {
@@ -99,6 +110,40 @@ fn add_settings(
                 env.push(setting.clone());
             }
         }
+        pod.init_containers.get_or_insert_with(Vec::new).push(wait.clone());
     })?;
     Ok(found)
+}
+
+/// The wait, with the host and port as the arguments `$1`, `$2`; redis-cli reads the password
+/// from `REDISCLI_AUTH`.
+const WAIT_SCRIPT: &str = r#"until [ "$(redis-cli -h "$1" -p "$2" ping 2>/dev/null)" = PONG ]; do echo "waiting for Redis at $1:$2"; sleep 2; done"#;
+
+/// An init container that waits until Redis answers an authenticated ping.
+fn wait_for_redis(ctx: &Context, values: &Values, password: &Password) -> Container {
+    let host = services::client_name(ctx);
+    let port = values.service.port.to_string();
+    let command = ["sh", "-c", WAIT_SCRIPT, "wait-for-redis", &host, &port];
+    let security: SecurityContext =
+        serde_json::from_value(Value::Object(restricted_container_as_pod_user()))
+            .unwrap_or_default();
+    Container {
+        name: "wait-for-redis".to_owned(),
+        image: Some(statefulset::image(ctx, values)),
+        image_pull_policy: Some(statefulset::pull_policy(ctx, values)),
+        command: Some(command.map(str::to_owned).to_vec()),
+        env: Some(vec![env_from_secret("REDISCLI_AUTH", &password.secret, &password.key)]),
+        resources: Some(ResourceRequirements {
+            requests: Some(
+                [("cpu", "10m"), ("memory", "16Mi")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
+                    .collect(),
+            ),
+            limits: Some([("memory".to_owned(), Quantity("64Mi".to_owned()))].into()),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(security),
+        ..Container::default()
+    }
 }

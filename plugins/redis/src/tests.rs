@@ -360,6 +360,19 @@ fn the_server_uses_redis_for_messaging_ordering_leases_and_docket() {
           }
         ]"#]]
     .assert_eq(&env_of(&response, "prefect-server"));
+    // The server waits for Redis, asking with the password from the Secret.
+    let wait = &response.changed[0]["spec"]["template"]["spec"]["initContainers"][0];
+    assert_eq!(wait["name"], "wait-for-redis");
+    assert_eq!(wait["image"], "redis:7.4");
+    assert_eq!(wait["command"][4], "prefect-redis");
+    assert_eq!(wait["command"][5], "6380");
+    assert_eq!(
+        wait["env"],
+        json!([{
+            "name": "REDISCLI_AUTH",
+            "valueFrom": { "secretKeyRef": { "key": "redis-password", "name": "prefect-redis" } },
+        }])
+    );
 }
 
 #[test]
