@@ -28,7 +28,10 @@ pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
     if apply.dry_run.is_some() {
         return dry_run(&session, args, apply);
     }
-    if apply.create_namespace {
+    if apply.create_namespace && !namespace_exists(&session)? {
+        // A new namespace holds no release to lock or to start from; the plugins see the
+        // values first, so that values they refuse leave no namespace behind.
+        check_plugins(&session, args, apply)?;
         create_namespace(&session)?;
     }
     let lock = take_lock(&session)?;
@@ -145,6 +148,23 @@ pub fn take_lock(session: &Session) -> Result<Lock, Failure> {
         )]),
         LockError::Cluster(err) => failure(err),
     })
+}
+
+/// Whether the release namespace exists.
+fn namespace_exists(session: &Session) -> Result<bool, Failure> {
+    let target = builtin("v1", "Namespace", "namespaces", false);
+    let live = session.block_on(session.cluster.get(&target, None, &session.namespace));
+    Ok(live.map_err(failure)?.is_some())
+}
+
+/// Runs the plugins on a release without history, writing nothing.
+fn check_plugins(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<(), Failure> {
+    let (history, info) = session.history_and_server()?;
+    let release = plan::prepare(session, args, &history, apply.reset_values)?;
+    let graph = plan::graph(session, &info, &release)?;
+    Plan::new(session, &info, graph, &[])?;
+    session.step("checked the plugins before creating the namespace");
+    Ok(())
 }
 
 /// Creates the release namespace unless it exists.
