@@ -17,6 +17,7 @@ mod loader;
 mod node;
 mod prefect;
 mod running;
+mod scale;
 mod snapshots;
 mod stacks;
 mod stand_in;

@@ -314,7 +314,7 @@ asyncio.run(main())
 "#;
 
 /// Creates flow `argv[1]`, or with `--check`, fails unless it exists.
-const FLOW_EXISTS: &str = r#"
+pub(crate) const FLOW_EXISTS: &str = r#"
 import asyncio, sys
 from prefect.client.orchestration import get_client
 
