@@ -161,6 +161,19 @@ fn migrations_run_before_the_new_server_and_guard_a_rollback_to_an_older_prefect
         );
     }
     assert_eq!(stack.server_version(&api), "3.9.1");
+    let logs = stack.kubectl(&["logs", "-n", NAMESPACE, "job/prefect-db-migrations"]);
+    let new_revision = logs
+        .lines()
+        .find_map(|line| line.strip_prefix("prefect database revision: "))
+        .unwrap_or_else(|| stack.fail(&format!("the migration printed no revision:\n{logs}")))
+        .trim()
+        .to_owned();
+    assert_ne!(new_revision, old_revision, "3.8.8 and 3.9.1 end at different migrations");
+    let status = stack.ctl(&["status"]).stdout;
+    assert!(
+        status.contains(&format!("Prefect 3.9.1, database postgresql at migration {new_revision}")),
+        "{status}"
+    );
     assert_eq!(
         stack.python(FLOW_EXISTS, &["kept-across-versions", "--check"], &api, None),
         "kept-across-versions"
@@ -321,8 +334,8 @@ fn scale_out_rules_are_refused_before_anything_is_written() {
         let stderr = crate::harness::prefectctl_in(dir.path(), &args).fails(1);
         assert!(stderr.contains(advice), "{flags:?}: {stderr}");
     }
-    let written =
-        cluster.kubectl(&["get", "all,secrets,configmaps,leases,namespaces", "-A", "-o", "name"], None);
+    let written = cluster
+        .kubectl(&["get", "all,secrets,configmaps,leases,namespaces", "-A", "-o", "name"], None);
     let ours: Vec<&str> = written.stdout.lines().filter(|l| l.contains("prefect")).collect();
     assert!(ours.is_empty(), "objects were written: {ours:?}");
 }

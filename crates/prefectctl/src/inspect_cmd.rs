@@ -92,7 +92,10 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
         })
         .collect();
     let stack = Stack::find(&session.namespace, &live.objects);
-    let prefect = report::gather(&session, &stack);
+    let mut prefect = report::gather(&session, &stack);
+    if let Some(server) = prefect.servers.iter_mut().find(|server| server.own) {
+        server.migration = crate::prefect::migrations::recorded(&live.history);
+    }
     if status_args.output == ReportFormat::Json {
         let document = json!({
             "release": session.release,

@@ -89,6 +89,11 @@ fn server(revision: &Revision) -> Option<Server> {
     })
 }
 
+/// The database revision the newest migration Job of the release recorded.
+pub fn recorded(history: &[Revision]) -> Option<String> {
+    database_revision(history, history.last()?.revision)
+}
+
 /// The database revision the newest migration Job recorded up to revision `upto`.
 fn database_revision(history: &[Revision], upto: u32) -> Option<String> {
     history.iter().rev().filter(|r| r.revision <= upto).find_map(|r| {

@@ -45,6 +45,9 @@ pub struct ServerReport {
     /// `sqlite`, `postgresql` (from the release's server settings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// The migration its database is at, as the release's migration Job last printed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
     /// Why it could not be asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -163,6 +166,7 @@ pub fn gather(session: &Session, stack: &Stack) -> PrefectReport {
             healthy: false,
             version: None,
             database: own.then(|| database(stack)).flatten(),
+            migration: None,
             error: None,
             pools: Vec::new(),
             flow_runs: None,
@@ -318,6 +322,9 @@ pub fn text(report: &PrefectReport) -> String {
         }
         if let Some(database) = &server.database {
             let _ = write!(out, ", database {database}");
+        }
+        if let Some(migration) = &server.migration {
+            let _ = write!(out, " at migration {migration}");
         }
         out.push('\n');
         if let Some(error) = &server.error {
