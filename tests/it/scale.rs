@@ -202,6 +202,13 @@ fn migrations_run_before_the_new_server_and_guard_a_rollback_to_an_older_prefect
         .jsonpath(&["deployment", "prefect-server"], "{.spec.template.spec.containers[0].image}");
     assert!(image.contains("3.9.1"), "the server was rolled back: {image}");
     assert_eq!(stack.server_version(&api), "3.9.1");
+    let status = stack.ctl(&["status"]).stdout;
+    assert!(
+        status.contains(
+            "the last log lines of Job/prefect/prefect-db-migrations in this failed revision:"
+        ),
+        "{status}"
+    );
     let history = stack.ctl(&["history"]).stdout;
     assert!(history.lines().last().is_some_and(|l| l.contains("failed")), "{history}");
 }

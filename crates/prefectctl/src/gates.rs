@@ -120,15 +120,17 @@ pub fn replace_changed(
     Ok(())
 }
 
-/// Waits until every gate of `gates` completed, at most `timeout`, and returns the last log
-/// lines of each, by key. When one fails or time runs out, the failure says which workloads
-/// were not applied and shows the gate's last log lines.
+/// Waits until every gate of `gates` completed, at most `timeout`, and adds the last log lines
+/// of each to `logs`, by key, whether it completed or not (the revision's record keeps them).
+/// When one fails or time runs out, the failure says which workloads were not applied and
+/// shows the gate's last log lines.
 pub fn run(
     session: &Session,
     plan: &Plan,
     gates: &[&ResourceKey],
     timeout: Duration,
-) -> Result<BTreeMap<String, String>, Failure> {
+    logs: &mut BTreeMap<String, String>,
+) -> Result<(), Failure> {
     for key in gates {
         let named =
             plan.graph.get(key).and_then(|o| order::gated_names(key, o)).unwrap_or_default();
@@ -138,23 +140,25 @@ pub fn run(
     }
     let outcome = wait::follow(session, plan, gates, timeout);
     let succeeded = outcome.is_ok();
-    let logs = gates.iter().filter_map(|key| {
-        let tail = log_tail(session, key.namespace.as_deref()?, &key.name, succeeded)?;
-        Some((key.to_string(), tail))
-    });
-    match outcome {
-        Ok(()) => Ok(logs.collect()),
-        Err(failed) => {
-            let failed = logs.fold(failed, |failed, (key, tail)| {
-                failed.and(format!("the last log lines of {key}:\n{tail}"))
-            });
-            Err(failed.and(
-                "the workloads these Jobs gate were not applied and keep running as they \
-                 were: fix the cause, then apply again (the revision is recorded as failed)"
-                    .to_owned(),
-            ))
-        }
-    }
+    let tails: Vec<(String, String)> = gates
+        .iter()
+        .filter_map(|key| {
+            let tail = log_tail(session, key.namespace.as_deref()?, &key.name, succeeded)?;
+            Some((key.to_string(), tail))
+        })
+        .collect();
+    logs.extend(tails.iter().cloned());
+    outcome.map_err(|failed| {
+        let failed = tails.into_iter().fold(failed, |failed, (key, tail)| {
+            failed.and(format!("the last log lines of {key}:\n{tail}"))
+        });
+        failed.and(
+            "the workloads these Jobs gate were not applied and keep running as they were: fix \
+             the cause, then apply again (the revision is recorded as failed, with these lines: \
+             prefectctl status shows them)"
+                .to_owned(),
+        )
+    })
 }
 
 /// The last log lines of the newest pod of the Job `name` (fewer when it `succeeded`, for the

@@ -1,11 +1,11 @@
 //! `status`, `list` and `history`: what the release records say, and (for `status`) whether
 //! each of the current revision's objects is ready and what its Prefect server says.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use prefect_cluster::{
     readiness::{Readiness, readiness},
-    record::Revision,
+    record::{Revision, Status},
 };
 use prefect_manifest::ResourceKey;
 
@@ -106,6 +106,7 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
             "lastDeployed": deployed.revision,
             "plugins": current.plugins.iter().map(|p| json!({ "name": p.name, "version": p.version })).collect::<Vec<_>>(),
             "objects": objects.iter().map(|(object, ready, detail)| json!({ "object": object, "ready": ready, "detail": detail })).collect::<Vec<_>>(),
+            "gateLogs": current.gate_logs,
             "prefect": prefect,
         });
         return Ok(format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
@@ -124,6 +125,12 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
         },
         plugins(current),
     );
+    if current.status == Status::Failed {
+        // Why a gate Job (a database migration) stopped the revision, as it said it.
+        for (job, tail) in &current.gate_logs {
+            let _ = writeln!(out, "the last log lines of {job} in this failed revision:\n{tail}\n");
+        }
+    }
     let mut rows = vec![["OBJECT".to_owned(), "READY".to_owned(), "DETAIL".to_owned()]];
     rows.extend(
         objects.into_iter().map(|(object, ready, detail)| [object, ready.to_owned(), detail]),

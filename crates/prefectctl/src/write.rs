@@ -202,7 +202,7 @@ fn apply(
         applied += wave.len();
         session.step(&format!("applied a wave of {}", wave.len()));
         if !gates.is_empty() {
-            gate_logs.extend(gates::run(session, plan, &gates, timeout)?);
+            gates::run(session, plan, &gates, timeout, gate_logs)?;
             session.step(&format!("{} gate Job(s) completed", gates.len()));
         }
     }
