@@ -22,13 +22,20 @@
 //! let response = Request::new(&["server", "hello"]).values(json!({ "greeting": "" })).run::<Hello>();
 //! assert_eq!(response.results[0].path.as_deref(), Some("greeting"));
 //! ```
+//!
+//! The functions beside it read a [`RunResponse`] as tests usually want it: [`names`] of what
+//! was added, the first [`item`] of a kind, the [`messages`] as users read them, a Secret's
+//! value ([`secret_value`]).
 
 use serde_json::Value;
 
 use crate::{
     PROTOCOL_VERSION, Plugin,
     export::run_plugin,
-    wire::{self, Capabilities, GlobalValues, Lookups, Release, RunRequest, RunResponse},
+    wire::{
+        self, Capabilities, GlobalValues, LookupResult, Lookups, ObjectRef, Release, RunRequest,
+        RunResponse, Severity,
+    },
 };
 
 /// A run request as the host would send it; see the [module documentation](self).
@@ -117,6 +124,14 @@ impl Request {
         self
     }
 
+    /// A run while applying, in which the host read `reference` from the cluster and found
+    /// `object` (`None`: there is no such object). Call it again for more objects.
+    pub fn live(mut self, reference: ObjectRef, object: Option<Value>) -> Request {
+        self.request.lookups.available = true;
+        self.request.lookups.results.push(LookupResult { reference, object });
+        self
+    }
+
     /// The request for plugin `P`: its defaults with the test's values over them.
     pub fn build<P: Plugin>(&self) -> RunRequest {
         let mut request = self.request.clone();
@@ -130,6 +145,54 @@ impl Request {
     pub fn run<P: Plugin>(&self) -> RunResponse {
         run_plugin::<P>(self.build::<P>())
     }
+}
+
+/// The Secret `name` in the namespace of [`Request::new`], as a plugin looks it up.
+pub fn secret_ref(name: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: "v1".to_owned(),
+        kind: "Secret".to_owned(),
+        namespace: Some("prefect".to_owned()),
+        name: name.to_owned(),
+    }
+}
+
+/// `Kind/name` of every resource the plugin added, in order.
+pub fn names(response: &RunResponse) -> Vec<String> {
+    response
+        .items
+        .iter()
+        .map(|item| {
+            let kind = item["kind"].as_str().unwrap_or_default();
+            format!("{kind}/{}", item["metadata"]["name"].as_str().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The first resource of `kind` the plugin added; panics when there is none.
+pub fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
+    response.items.iter().find(|item| item["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// The diagnostics, one a line: `error PATH: MESSAGE` or `warning PATH: MESSAGE`.
+pub fn messages(response: &RunResponse) -> Vec<String> {
+    response
+        .results
+        .iter()
+        .map(|result| {
+            let severity = if result.severity == Severity::Error { "error" } else { "warning" };
+            format!("{severity} {}: {}", result.path.as_deref().unwrap_or(""), result.message)
+        })
+        .collect()
+}
+
+/// The value under `key` of the first Secret the plugin added, as text; panics when there is
+/// no such Secret or key, or the value is not UTF-8.
+pub fn secret_value(response: &RunResponse, key: &str) -> String {
+    let encoded = item(response, "Secret")["data"][key].clone();
+    let bytes: k8s_openapi::ByteString =
+        serde_json::from_value(encoded).unwrap_or_else(|err| panic!("no key {key}: {err}"));
+    String::from_utf8(bytes.0).expect("a UTF-8 value")
 }
 
 fn coalesce(base: &mut Value, overrides: Value) {

@@ -1,7 +1,8 @@
 //! Pods built the same way by every plugin: the values users set on any component's pods
 //! ([`PodValues`], [`ProbeValues`], [`ImageValues`], [`ServiceAccountValues`]) and what turns
 //! them into Kubernetes objects; [`scaling`]: a component's HorizontalPodAutoscaler and
-//! PodDisruptionBudget.
+//! PodDisruptionBudget; [`stateful`]: a component run as a StatefulSet of one pod with its data
+//! on a claim, and its two Services.
 //!
 //! A plugin flattens [`PodValues`] into its values, so users find `nodeSelector`, `resources`,
 //! `podSecurityContext`... at the same place in every section:
@@ -29,6 +30,7 @@
 //! `flatten`, and the host validates against the schema before the plugin runs.)
 
 pub mod scaling;
+pub mod stateful;
 
 use std::collections::BTreeMap;
 
