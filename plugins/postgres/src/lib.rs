@@ -12,11 +12,12 @@
 
 pub mod credentials;
 pub mod server;
-pub mod services;
 pub mod statefulset;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{
+    Context, Error, Manifest, Plugin, Problems, export_plugin, workload::stateful,
+};
 
 use crate::values::Values;
 
@@ -53,11 +54,18 @@ impl Plugin for Postgres {
         if let Some(account) = account {
             ctx.add(account)?;
         }
-        if let Some(secret) = credentials::secret(ctx, &password) {
+        if let Some(secret) = password.secret(ctx, COMPONENT) {
             ctx.add(secret)?;
         }
-        ctx.add(services::headless(ctx))?;
-        ctx.add(services::client(ctx, &values.service))?;
+        ctx.add(stateful::headless_service(ctx, COMPONENT, PORT, PORT_NAME))?;
+        let service = &values.service;
+        ctx.add(stateful::client_service(
+            ctx,
+            COMPONENT,
+            service.port,
+            PORT_NAME,
+            &service.annotations,
+        ))?;
         ctx.add(statefulset)
     }
 }

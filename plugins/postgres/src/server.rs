@@ -21,12 +21,13 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::api::resource::Quantity,
     },
+    secrets::KeptPassword,
     security::restricted_container_as_pod_user,
     serde_json::{self, Value},
-    workload::{env_from_secret, env_var},
+    workload::{env_from_secret, env_var, stateful},
 };
 
-use crate::{credentials::Password, services, statefulset, values::Values};
+use crate::{COMPONENT, statefulset, values::Values};
 
 /// The server plugin's API server: component (the Deployment's suffix) and container.
 const SERVER: (&str, &str) = ("server", "prefect-server");
@@ -41,10 +42,10 @@ const MIGRATIONS: (&str, &str) = ("db-migrations", "prefect-db-migrations");
 pub fn wire(
     ctx: &mut Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     problems: &mut Problems,
 ) -> Result<(), Error> {
-    let host = services::client_name(ctx);
+    let host = stateful::client_service_name(ctx, COMPONENT);
     let settings = [
         env_var("PREFECT_SERVER_DATABASE_DRIVER", "postgresql+asyncpg"),
         env_var("PREFECT_SERVER_DATABASE_HOST", &host),

@@ -4,17 +4,15 @@
 
 use prefect_plugin_sdk::{
     Context, Problems,
-    k8s_openapi::{
-        api::{
-            apps::v1::{StatefulSet, StatefulSetSpec},
-            core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
-        },
-        apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    k8s_openapi::api::{
+        apps::v1::StatefulSet,
+        core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
     },
-    workload::{claim_spec, empty_dir, env_from_secret, env_var, mount},
+    secrets::KeptPassword,
+    workload::{claim_spec, empty_dir, env_from_secret, env_var, mount, stateful},
 };
 
-use crate::{COMPONENT, PORT, PORT_NAME, credentials::Password, services, values::Values};
+use crate::{COMPONENT, PORT, PORT_NAME, values::Values};
 
 /// Where the data volume is mounted; the data itself is in the `pgdata` folder below it, so
 /// that a filesystem's `lost+found` does not make initdb refuse the folder.
@@ -24,7 +22,7 @@ const DATA_MOUNT: &str = "/var/lib/postgresql/data";
 pub fn build(
     ctx: &Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     service_account: &str,
     problems: &mut Problems,
 ) -> StatefulSet {
@@ -51,24 +49,14 @@ pub fn build(
         spec.automount_service_account_token = Some(false);
         spec.enable_service_links = Some(false);
     }
-    StatefulSet {
-        metadata: ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(1),
-            service_name: Some(services::headless_name(ctx)),
-            selector: ctx.pod_selector(COMPONENT),
-            template,
-            volume_claim_templates: persistent.then(|| vec![claim(ctx, values)]),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
-    }
+    let claim = persistent.then(|| claim(ctx, values));
+    stateful::statefulset(ctx, COMPONENT, template, claim)
 }
 
 fn container(
     ctx: &Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     problems: &mut Problems,
 ) -> Container {
     let auth = &values.auth;
@@ -129,19 +117,9 @@ pub fn pull_policy(ctx: &Context, values: &Values) -> String {
     values.image.pull_policy.unwrap_or(ctx.global().prefect.image.pull_policy).as_str().to_owned()
 }
 
-/// The claim template; its labels go on the claims the StatefulSet makes, which are in no
-/// release record, so that `uninstall --delete-data` can find them.
+/// The claim template of the data volume, from `persistence`.
 fn claim(ctx: &Context, values: &Values) -> PersistentVolumeClaim {
     let persistence = &values.persistence;
-    PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some("data".to_owned()),
-            labels: Some(ctx.labels(COMPONENT)),
-            annotations: (!persistence.annotations.is_empty())
-                .then(|| persistence.annotations.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(claim_spec(&persistence.size, &persistence.storage_class)),
-        ..PersistentVolumeClaim::default()
-    }
+    let spec = claim_spec(&persistence.size, &persistence.storage_class);
+    stateful::data_claim(ctx, COMPONENT, spec, &persistence.annotations)
 }

@@ -3,7 +3,7 @@
 //! background services apart from them).
 //!
 //! It adds a StatefulSet of the official `redis` image ([`statefulset`]), a headless and a
-//! client Service ([`services`]), a ServiceAccount, and the Secret with the password, which is
+//! client Service (the SDK's `workload::stateful`), a ServiceAccount, and the Secret with the password, which is
 //! generated once and kept across every later apply ([`credentials`]). It then changes the
 //! server plugin's Deployments to use it ([`server`]).
 //!
@@ -25,11 +25,12 @@
 
 pub mod credentials;
 pub mod server;
-pub mod services;
 pub mod statefulset;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{
+    Context, Error, Manifest, Plugin, Problems, export_plugin, workload::stateful,
+};
 
 use crate::values::Values;
 
@@ -67,11 +68,18 @@ impl Plugin for Redis {
         if let Some(account) = account {
             ctx.add(account)?;
         }
-        if let Some(secret) = credentials::secret(ctx, &password) {
+        if let Some(secret) = password.secret(ctx, COMPONENT) {
             ctx.add(secret)?;
         }
-        ctx.add(services::headless(ctx))?;
-        ctx.add(services::client(ctx, &values.service))?;
+        ctx.add(stateful::headless_service(ctx, COMPONENT, PORT, PORT_NAME))?;
+        let service = &values.service;
+        ctx.add(stateful::client_service(
+            ctx,
+            COMPONENT,
+            service.port,
+            PORT_NAME,
+            &service.annotations,
+        ))?;
         ctx.add(statefulset)
     }
 }

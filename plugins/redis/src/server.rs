@@ -20,12 +20,13 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::api::resource::Quantity,
     },
+    secrets::KeptPassword,
     security::restricted_container_as_pod_user,
     serde_json::{self, Value},
-    workload::{env_from_secret, env_var},
+    workload::{env_from_secret, env_var, stateful},
 };
 
-use crate::{credentials::Password, services, statefulset, values::Values};
+use crate::{COMPONENT, statefulset, values::Values};
 
 /// The server plugin's API server: Deployment suffix and container name.
 const SERVER: (&str, &str) = ("server", "prefect-server");
@@ -39,8 +40,8 @@ pub const DOCKET_DB: u8 = 1;
 
 /// The settings every Prefect server process gets, in order: the password before Docket's URL,
 /// which refers to it.
-pub fn settings(ctx: &Context, values: &Values, password: &Password) -> Vec<EnvVar> {
-    let host = services::client_name(ctx);
+pub fn settings(ctx: &Context, values: &Values, password: &KeptPassword) -> Vec<EnvVar> {
+    let host = stateful::client_service_name(ctx, COMPONENT);
     let port = values.service.port;
     vec![
         env_var("PREFECT_MESSAGING_BROKER", "prefect_redis.messaging"),
@@ -63,7 +64,7 @@ pub fn settings(ctx: &Context, values: &Values, password: &Password) -> Vec<EnvV
 pub fn wire(
     ctx: &mut Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     problems: &mut Problems,
 ) -> Result<(), Error> {
     let settings = settings(ctx, values, password);
@@ -120,8 +121,8 @@ fn add_settings(
 const WAIT_SCRIPT: &str = r#"until [ "$(redis-cli -h "$1" -p "$2" ping 2>/dev/null)" = PONG ]; do echo "waiting for Redis at $1:$2"; sleep 2; done"#;
 
 /// An init container that waits until Redis answers an authenticated ping.
-fn wait_for_redis(ctx: &Context, values: &Values, password: &Password) -> Container {
-    let host = services::client_name(ctx);
+fn wait_for_redis(ctx: &Context, values: &Values, password: &KeptPassword) -> Container {
+    let host = stateful::client_service_name(ctx, COMPONENT);
     let port = values.service.port.to_string();
     let command = ["sh", "-c", WAIT_SCRIPT, "wait-for-redis", &host, &port];
     let security: SecurityContext =

@@ -8,17 +8,15 @@
 
 use prefect_plugin_sdk::{
     Context, Problems,
-    k8s_openapi::{
-        api::{
-            apps::v1::{StatefulSet, StatefulSetSpec},
-            core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
-        },
-        apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    k8s_openapi::api::{
+        apps::v1::StatefulSet,
+        core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
     },
-    workload::{claim_spec, empty_dir, env_from_secret, mount},
+    secrets::KeptPassword,
+    workload::{claim_spec, empty_dir, env_from_secret, mount, stateful},
 };
 
-use crate::{COMPONENT, PORT, PORT_NAME, credentials::Password, services, values::Values};
+use crate::{COMPONENT, PORT, PORT_NAME, values::Values};
 
 /// Where Redis keeps its files, as in the official image.
 const DATA_MOUNT: &str = "/data";
@@ -36,7 +34,7 @@ const PING_SCRIPT: &str =
 pub fn build(
     ctx: &Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     service_account: &str,
     problems: &mut Problems,
 ) -> StatefulSet {
@@ -68,18 +66,8 @@ pub fn build(
         spec.automount_service_account_token = Some(false);
         spec.enable_service_links = Some(false);
     }
-    StatefulSet {
-        metadata: ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(1),
-            service_name: Some(services::headless_name(ctx)),
-            selector: ctx.pod_selector(COMPONENT),
-            template,
-            volume_claim_templates: persistent.then(|| vec![claim(ctx, values)]),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
-    }
+    let claim = persistent.then(|| claim(ctx, values));
+    stateful::statefulset(ctx, COMPONENT, template, claim)
 }
 
 /// `redis-server`'s arguments after the password: an append-only file with persistence, no
@@ -91,7 +79,7 @@ fn server_arguments(persistent: bool) -> &'static [&'static str] {
 fn container(
     ctx: &Context,
     values: &Values,
-    password: &Password,
+    password: &KeptPassword,
     problems: &mut Problems,
 ) -> Container {
     let mut command = vec!["sh", "-c", START_SCRIPT, "redis-server"];
@@ -131,21 +119,10 @@ pub fn pull_policy(ctx: &Context, values: &Values) -> String {
     values.image.pull_policy.unwrap_or(ctx.global().prefect.image.pull_policy).as_str().to_owned()
 }
 
-/// The claim template; its labels go on the claims the StatefulSet makes, which are in no
-/// release record, so that `uninstall --delete-data` can find them.
+/// The claim template of the data volume, from `persistence` (with its access modes).
 fn claim(ctx: &Context, values: &Values) -> PersistentVolumeClaim {
     let persistence = &values.persistence;
     let mut spec = claim_spec(&persistence.size, &persistence.storage_class);
     spec.access_modes = Some(persistence.access_modes.clone());
-    PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some("data".to_owned()),
-            labels: Some(ctx.labels(COMPONENT)),
-            annotations: (!persistence.annotations.is_empty())
-                .then(|| persistence.annotations.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(spec),
-        ..PersistentVolumeClaim::default()
-    }
+    stateful::data_claim(ctx, COMPONENT, spec, &persistence.annotations)
 }

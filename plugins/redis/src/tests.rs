@@ -3,11 +3,11 @@
 use expect_test::expect;
 use prefect_plugin_sdk::{
     serde_json::{self, Value, json},
-    testing::Request,
-    wire::{LookupResult, Lookups, ObjectRef, RunResponse, Severity},
+    testing::{Request, item, messages, names, secret_ref, secret_value},
+    wire::{Lookups, RunResponse},
 };
 
-use crate::{Redis, credentials::GENERATED_LENGTH};
+use crate::Redis;
 
 /// The part of a server plugin's Deployment this plugin changes: `name`, with container
 /// `container` that sets `env`.
@@ -39,58 +39,13 @@ fn request(values: Value) -> Request {
     Request::new(&["server", "redis"]).items(vec![server_deployment()]).values(values)
 }
 
-fn secret_ref() -> ObjectRef {
-    ObjectRef {
-        api_version: "v1".to_owned(),
-        kind: "Secret".to_owned(),
-        namespace: Some("prefect".to_owned()),
-        name: "prefect-redis".to_owned(),
-    }
-}
-
 /// A run while applying, after the host read the password Secret (`None`: absent).
 fn applying(values: Value, live: Option<Value>) -> RunResponse {
-    let lookups = Lookups {
-        available: true,
-        results: vec![LookupResult { reference: secret_ref(), object: live }],
-    };
-    request(values).lookups(lookups).run::<Redis>()
-}
-
-fn kinds(response: &RunResponse) -> Vec<String> {
-    response
-        .items
-        .iter()
-        .map(|item| {
-            format!(
-                "{}/{}",
-                item["kind"].as_str().unwrap(),
-                item["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
-    response.items.iter().find(|item| item["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+    request(values).live(secret_ref("prefect-redis"), live).run::<Redis>()
 }
 
 fn password_in(response: &RunResponse) -> String {
-    let secret = item(response, "Secret");
-    let bytes: prefect_plugin_sdk::k8s_openapi::ByteString =
-        serde_json::from_value(secret["data"]["redis-password"].clone()).unwrap();
-    String::from_utf8(bytes.0).unwrap()
-}
-
-fn messages(response: &RunResponse) -> Vec<String> {
-    response
-        .results
-        .iter()
-        .map(|r| {
-            let severity = if r.severity == Severity::Error { "error" } else { "warning" };
-            format!("{severity} {}: {}", r.path.as_deref().unwrap_or(""), r.message)
-        })
-        .collect()
+    secret_value(response, "redis-password")
 }
 
 /// The env of the first container of the changed Deployment `name`.
@@ -108,7 +63,7 @@ fn env_of(response: &RunResponse, name: &str) -> String {
 fn render_leaves_the_generated_password_to_apply_and_says_so() {
     let response = request(json!({})).run::<Redis>();
     assert_eq!(
-        kinds(&response),
+        names(&response),
         [
             "ServiceAccount/prefect-redis",
             "Service/prefect-redis-hl",
@@ -415,7 +370,7 @@ fn the_background_services_get_the_same_settings_when_the_server_runs_them_apart
 fn the_first_apply_asks_for_the_live_secret_before_anything_else() {
     let response =
         request(json!({})).lookups(Lookups { available: true, results: vec![] }).run::<Redis>();
-    assert_eq!(response.lookups, [secret_ref()]);
+    assert_eq!(response.lookups, [secret_ref("prefect-redis")]);
     assert!(response.items.is_empty() && response.changed.is_empty());
 }
 
@@ -424,7 +379,7 @@ fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
     let first = applying(json!({}), None);
     assert_eq!(messages(&first), Vec::<String>::new());
     let password = password_in(&first);
-    assert_eq!(password.len(), GENERATED_LENGTH);
+    assert_eq!(password.len(), prefect_plugin_sdk::secrets::GENERATED_LENGTH);
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
     let secret = item(&first, "Secret");
     assert_eq!(secret["metadata"]["annotations"]["prefectctl.io/data"], "true");
@@ -485,7 +440,7 @@ fn an_existing_secret_is_used_as_it_is() {
     }))
     .run::<Redis>();
     assert_eq!(messages(&response), Vec::<String>::new());
-    assert!(!kinds(&response).iter().any(|k| k.starts_with("Secret/")));
+    assert!(!names(&response).iter().any(|k| k.starts_with("Secret/")));
     let reference = r#"{"secretKeyRef":{"key":"pw","name":"redis-credentials"}}"#;
     let redis = item(&response, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["env"]
         .to_string();
