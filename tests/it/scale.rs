@@ -127,6 +127,22 @@ fn migrations_run_before_the_new_server_and_guard_a_rollback_to_an_older_prefect
         .trim()
         .to_owned();
 
+    // What the upgrade will do: the Job's pod template cannot change, so it is replaced.
+    let bump = ["--set", "server.image.prefectTag=3.9.1-python3.12"];
+    let dry = stack.ctl(&[&["apply", "--dry-run=server"][..], &bump[..]].concat());
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("replace   Job/prefect/prefect-db-migrations"), "{}", dry.stdout);
+    let diff = stack.ctl(&[&["diff"][..], &bump[..]].concat());
+    assert_eq!(diff.code, 1, "{}", diff.stderr);
+    assert!(diff.stdout.contains("3.9.1-python3.12"), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains(
+            "+++ planned/Job/prefect/prefect-db-migrations (replaced: deleted, then created again)"
+        ),
+        "{}",
+        diff.stdout
+    );
+
     // The upgrade runs the migration again, and only then rolls the server.
     let out = stack.ctl(&[
         "apply",

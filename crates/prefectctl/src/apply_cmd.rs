@@ -93,9 +93,10 @@ fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<S
     let count = |verb: &str| changes.iter().filter(|c| c.verb() == verb).count();
     let _ = writeln!(
         out,
-        "{} to create, {} to update, {} to delete, {} unchanged; {} API requests",
+        "{} to create, {} to update, {} to replace, {} to delete, {} unchanged; {} API requests",
         count("create"),
         count("update"),
+        count("replace"),
         count("delete"),
         count("unchanged"),
         session.cluster.requests()

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     failure::Failure,
+    gates,
     plan::Plan,
     session::{Session, failure},
     write::is_data,
@@ -30,11 +31,18 @@ pub struct ObjectChange {
     pub planned: Option<Value>,
     /// An object earlier revisions applied that the plan drops but keeps, being data.
     pub kept: bool,
+    /// A gate Job whose spec changed: the write deletes it and creates it again (its pod
+    /// template cannot change in place), so `planned` is the object as planned, not as the
+    /// server would store it.
+    pub replaced: bool,
 }
 
 impl ObjectChange {
-    /// `create`, `update`, `unchanged`, `delete` or `keep`.
+    /// `create`, `update`, `replace`, `unchanged`, `delete` or `keep`.
     pub fn verb(&self) -> &'static str {
+        if self.replaced {
+            return "replace";
+        }
         match (&self.live, &self.planned) {
             (None, Some(_)) => "create",
             (Some(live), Some(planned)) if live == planned => "unchanged",
@@ -65,16 +73,22 @@ pub fn compute(
         |(key, object)| async move {
             let target = plan.target(key);
             let live = session.cluster.get(target, key.namespace.as_deref(), &key.name).await?;
+            // A server-side dry run of a changed pod template of a Job is refused (immutable):
+            // the write replaces such a gate, so the change is the planned object itself.
+            if let Some(live) = live.as_ref().filter(|live| gates::changed(key, object, live)) {
+                let change = ((*key).clone(), Some(live.clone()), (*object).clone(), true);
+                return Ok(change);
+            }
             let would = session.cluster.apply(target, object, dry_run).await?;
-            Ok::<_, prefect_cluster::Error>(((*key).clone(), live, would))
+            Ok::<_, prefect_cluster::Error>(((*key).clone(), live, would, false))
         },
     )));
     let mut changes = Vec::new();
     for result in results {
-        let (key, live, would) = result.map_err(failure)?;
+        let (key, live, would, replaced) = result.map_err(failure)?;
         let live = live.map(normalize);
         let planned = Some(normalize(would));
-        changes.push(ObjectChange { key, live, planned, kept: false });
+        changes.push(ObjectChange { key, live, planned, kept: false, replaced });
     }
 
     let keys: BTreeSet<ResourceKey> = planned.iter().map(|(key, _)| (*key).clone()).collect();
@@ -94,6 +108,7 @@ pub fn compute(
                 live: Some(normalize(live)),
                 planned: None,
                 kept: is_data(object),
+                replaced: false,
             });
         }
     }

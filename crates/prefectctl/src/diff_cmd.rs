@@ -65,7 +65,8 @@ fn unified(change: &ObjectChange, color: bool) -> Result<String, Failure> {
     let mut out = String::new();
     let name = change.key.to_string();
     out.push_str(&paint(&format!("--- live/{name}\n"), "1", color));
-    out.push_str(&paint(&format!("+++ planned/{name}\n"), "1", color));
+    let replaced = if change.replaced { " (replaced: deleted, then created again)" } else { "" };
+    out.push_str(&paint(&format!("+++ planned/{name}{replaced}\n"), "1", color));
     for hunk in text_diff.unified_diff().context_radius(3).iter_hunks() {
         out.push_str(&paint(&format!("{}\n", hunk.header()), "36", color));
         for line in hunk.iter_changes() {

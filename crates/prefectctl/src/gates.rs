@@ -69,6 +69,13 @@ fn spec_hash(spec: &Value) -> String {
     digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Whether `planned` is a gate Job whose spec differs from the `live` one's (by their spec
+/// hashes), so that a write replaces it.
+pub fn changed(key: &ResourceKey, planned: &Value, live: &Value) -> bool {
+    let hash = |object: &Value| object["metadata"]["annotations"][SPEC_HASH_ANNOTATION].clone();
+    order::gated_names(key, planned).is_some() && hash(planned) != hash(live)
+}
+
 /// The gate Jobs among `wave`.
 pub fn of<'a>(plan: &Plan, wave: &[&'a ResourceKey]) -> Vec<&'a ResourceKey> {
     wave.iter()
@@ -90,10 +97,8 @@ pub fn replace_changed(
         let live =
             session.block_on(session.cluster.get(target, namespace, &key.name)).map_err(failure)?;
         let Some(live) = live else { continue };
-        let wanted = &plan.graph.get(key).map(|o| &o["metadata"]["annotations"]);
-        let hash =
-            |annotations: &Value| annotations[SPEC_HASH_ANNOTATION].as_str().map(str::to_owned);
-        if wanted.and_then(hash) == hash(&live["metadata"]["annotations"]) {
+        let Some(planned) = plan.graph.get(key) else { continue };
+        if !changed(key, planned, &live) {
             continue;
         }
         eprintln!("replacing {key}: its spec changed, so it runs again");
