@@ -14,7 +14,8 @@ use std::{
 use crate::{ci::k8s_scripts, sh, workspace};
 
 /// The stack measured: every first-party plugin but the OpenShift one (no Route on a plain
-/// API server), with a fixed database password so that kubectl gets the same Secret.
+/// API server), with a fixed database password so that kubectl gets the same Secret, and no
+/// migration Job (no node runs its pod, and kubectl would not wait for it).
 const STACK: &[&str] = &[
     "--plugin",
     "agent",
@@ -23,7 +24,8 @@ const STACK: &[&str] = &[
     "--plugin",
     "dask-rbac",
     "--set",
-    "postgres.auth.password=bench-password,agent.podDisruptionBudget.enabled=true",
+    "postgres.auth.password=bench-password,agent.podDisruptionBudget.enabled=true,\
+     server.migrations.enabled=false",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
