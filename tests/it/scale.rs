@@ -132,6 +132,7 @@ fn migrations_run_before_the_new_server_and_guard_a_rollback_to_an_older_prefect
     let dry = stack.ctl(&[&["apply", "--dry-run=server"][..], &bump[..]].concat());
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert!(dry.stdout.contains("replace   Job/prefect/prefect-db-migrations"), "{}", dry.stdout);
+    assert!(dry.stdout.contains(" to update, 1 to replace, 0 to delete, "), "{}", dry.stdout);
     let diff = stack.ctl(&[&["diff"][..], &bump[..]].concat());
     assert_eq!(diff.code, 1, "{}", diff.stderr);
     assert!(diff.stdout.contains("3.9.1-python3.12"), "{}", diff.stdout);

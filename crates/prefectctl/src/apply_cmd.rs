@@ -91,12 +91,16 @@ fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<S
         let _ = writeln!(out, "{:<10}{}", change.verb(), change.key);
     }
     let count = |verb: &str| changes.iter().filter(|c| c.verb() == verb).count();
+    // Replacements are rare (a gate Job whose spec changed): named only when there are some.
+    let replace = match count("replace") {
+        0 => String::new(),
+        n => format!("{n} to replace, "),
+    };
     let _ = writeln!(
         out,
-        "{} to create, {} to update, {} to replace, {} to delete, {} unchanged; {} API requests",
+        "{} to create, {} to update, {replace}{} to delete, {} unchanged; {} API requests",
         count("create"),
         count("update"),
-        count("replace"),
         count("delete"),
         count("unchanged"),
         session.cluster.requests()
