@@ -112,7 +112,8 @@ fn migrations_run_before_the_new_server_and_guard_a_rollback_to_an_older_prefect
         "--set",
         "server.image.prefectTag=3.8.8-python3.12",
         "--set",
-        "server.migrations.backoffLimit=0",
+        // One retry: a failed migration fails the apply within seconds, not minutes.
+        "server.migrations.backoffLimit=1",
     ]);
     let api = stack.api_url("prefect-server");
     assert_eq!(stack.server_version(&api), "3.8.8");

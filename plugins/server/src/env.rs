@@ -93,7 +93,10 @@ pub fn background_services(
 /// The migrations Job's `env`: the database, then the server's `env` and `migrations.env`
 /// over it.
 pub fn migrations(values: &Values, database: &Database, problems: &mut Problems) -> Vec<EnvVar> {
-    let mut env = vec![env_var("HOME", HOME)];
+    // Prefect gives a connection 5 s; a migration often starts beside a database that has
+    // just started, on a busy cluster, and one refused connection fails the whole Job.
+    let mut env =
+        vec![env_var("HOME", HOME), env_var("PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT", "30")];
     env.extend(database_url(database));
     // The server's container reported the problems of `env` already.
     add_user_env(&mut env, &values.env, "env", &mut Problems::default());

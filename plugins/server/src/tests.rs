@@ -1173,6 +1173,7 @@ fn on_postgres_a_job_migrates_the_database_before_the_server_processes_start() {
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     expect![[r#"
         HOME=/home/prefect
+        PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT=30
         PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/connection-string
     "#]]
     .assert_eq(&env_lines(container));
