@@ -43,6 +43,12 @@ impl Graph {
         self.entries.get(key).map(|entry| &entry.object)
     }
 
+    /// Every resource, in key order (not the render order: see [`Graph::ordered`]), without
+    /// sorting them.
+    pub fn iter(&self) -> impl Iterator<Item = (&ResourceKey, &Value)> + Clone {
+        self.entries.iter().map(|(key, entry)| (key, &entry.object))
+    }
+
     /// Who added the resource with `key`, and which fields were changed since by whom.
     pub fn provenance(&self, key: &ResourceKey) -> Option<&Provenance> {
         self.entries.get(key).map(|entry| &entry.provenance)
@@ -204,7 +210,7 @@ impl Graph {
 
     /// The resources in order, each with its wave: its stage and its step among the workloads.
     fn placed(&self) -> Vec<(&ResourceKey, &Value, (usize, order::Step))> {
-        let resources = self.entries.iter().map(|(key, entry)| (key, &entry.object));
+        let resources = self.iter();
         let steps = order::steps(resources.clone());
         let mut placed: Vec<_> = resources
             .map(|(key, object)| {

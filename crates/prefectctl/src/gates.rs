@@ -42,9 +42,9 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Adds the hash of its spec to every gate Job of `graph`.
 pub fn stamp(graph: &mut Graph) -> Result<(), Failure> {
+    // Every render passes here: a scan, not a sort.
     let gates: Vec<ResourceKey> = graph
-        .ordered()
-        .into_iter()
+        .iter()
         .filter(|(key, object)| order::gated_names(key, object).is_some())
         .map(|(key, _)| key.clone())
         .collect();
