@@ -63,10 +63,21 @@ fn deployment(object: &Value) -> Readiness {
     let count = |field: &str| status[field].as_i64().unwrap_or(0);
     let (updated, available, total) =
         (count("updatedReplicas"), count("availableReplicas"), count("replicas"));
-    if updated < wanted {
-        Readiness::Waiting(format!("{updated} of {wanted} pods updated"))
-    } else if total > updated {
-        Readiness::Waiting(format!("{} old pods still running", total - updated))
+    // `replicas` counts the pods of every spec, `updatedReplicas` those of the latest one and
+    // `availableReplicas` the available ones of any spec: no count says which pods run, so the
+    // message names no phase.
+    let old = (total - updated).max(0);
+    if old > 0 {
+        let new = if updated < wanted {
+            format!("{updated} of {wanted} new")
+        } else {
+            format!("{updated} new")
+        };
+        Readiness::Waiting(format!(
+            "{available} of {total} pods available: {new}, {old} old still to be replaced"
+        ))
+    } else if updated < wanted {
+        Readiness::Waiting(format!("{updated} of {wanted} pods created"))
     } else if available < wanted {
         Readiness::Waiting(format!("{available} of {wanted} pods available"))
     } else {
@@ -86,7 +97,9 @@ fn stateful_set(object: &Value) -> Readiness {
     if rolling {
         let updated = status["updatedReplicas"].as_i64().unwrap_or(0);
         if updated < wanted {
-            return Readiness::Waiting(format!("{updated} of {wanted} pods updated"));
+            return Readiness::Waiting(format!(
+                "{ready} of {wanted} pods ready, {updated} of {wanted} on the new spec"
+            ));
         }
         if status["currentRevision"] != status["updateRevision"] {
             return Readiness::Waiting("the rolling update is not finished".to_owned());
@@ -168,7 +181,39 @@ mod tests {
                 2,
                 json!({ "observedGeneration": 2, "replicas": 3, "updatedReplicas": 2, "availableReplicas": 2 })
             )),
-            Readiness::Waiting("1 old pods still running".to_owned())
+            Readiness::Waiting(
+                "2 of 3 pods available: 2 new, 1 old still to be replaced".to_owned()
+            )
+        );
+        // A rollout whose pods are all Pending: the old pod is not running either.
+        assert_eq!(
+            readiness(&deployment(
+                1,
+                json!({ "observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 0 })
+            )),
+            Readiness::Waiting(
+                "0 of 2 pods available: 1 new, 1 old still to be replaced".to_owned()
+            )
+        );
+        assert_eq!(
+            readiness(&deployment(
+                3,
+                json!({ "observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "availableReplicas": 2 })
+            )),
+            Readiness::Waiting(
+                "2 of 3 pods available: 1 of 3 new, 2 old still to be replaced".to_owned()
+            )
+        );
+        assert_eq!(
+            readiness(&deployment(
+                1,
+                json!({ "observedGeneration": 2, "replicas": 1, "updatedReplicas": 1 })
+            )),
+            Readiness::Waiting("0 of 1 pods available".to_owned())
+        );
+        assert_eq!(
+            readiness(&deployment(2, json!({ "observedGeneration": 2 }))),
+            Readiness::Waiting("0 of 2 pods created".to_owned())
         );
         assert!(readiness(&deployment(2, json!({ "observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2 }))).is_ready());
         let stuck = deployment(
@@ -185,6 +230,12 @@ mod tests {
         let set = json!({ "kind": "StatefulSet", "metadata": { "generation": 1 }, "spec": { "replicas": 1 },
             "status": { "observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "a", "updateRevision": "a" } });
         assert!(readiness(&set).is_ready());
+        let rolling = json!({ "kind": "StatefulSet", "metadata": { "generation": 2 }, "spec": { "replicas": 2 },
+            "status": { "observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "a", "updateRevision": "b" } });
+        assert_eq!(
+            readiness(&rolling),
+            Readiness::Waiting("1 of 2 pods ready, 1 of 2 on the new spec".to_owned())
+        );
         let job = json!({ "kind": "Job", "status": { "conditions": [{ "type": "Failed", "status": "True", "message": "BackoffLimitExceeded" }] } });
         assert_eq!(
             readiness(&job),
