@@ -1,35 +1,24 @@
-//! Durations as users write them on the command line: `90s`, `5m`, `1h30m`, or plain seconds.
+//! Durations as Helm and kubectl users write them: Go's `500ms`, `90s`, `1h30m`, `1.5h`, or a
+//! bare number of seconds (kubectl's `--request-timeout` and earlier prefectctl take it).
+//!
+//! jiff's "friendly" format is a superset of Go's (it also reads `5 minutes` and ISO 8601's
+//! `PT5M`), so it parses; this module only adds the bare seconds and refuses negative spans.
 
 use std::time::Duration;
 
-/// Reads a duration: numbers each followed by `h`, `m` or `s`, or one bare number of seconds.
+use jiff::SignedDuration;
+
+/// Reads a duration.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let bad =
-        || format!("{text:?} is not a duration: write it as 90s, 5m, 1h30m or a number of seconds");
+    let bad = |why: String| {
+        format!("{text:?} is not a duration ({why}): write it as 500ms, 90s, 5m, 1h30m or 1.5h")
+    };
+    let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let value: u64 = number.parse().map_err(|_| bad())?;
-        total = value.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-        number.clear();
-    }
-    if !number.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    let signed: SignedDuration = text.parse().map_err(|err: jiff::Error| bad(err.to_string()))?;
+    Duration::try_from(signed).map_err(|_| bad("it is negative".to_owned()))
 }
 
 #[cfg(test)]
@@ -37,12 +26,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
+    fn go_durations_and_bare_seconds() {
         assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse("5 minutes").unwrap_err().contains("write it as 90s, 5m"));
+        assert_eq!(parse("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("2m30.5s"), Ok(Duration::from_millis(150_500)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        let err = parse("soon").unwrap_err();
+        assert!(err.starts_with("\"soon\" is not a duration ("), "{err}");
+        assert!(err.ends_with("write it as 500ms, 90s, 5m, 1h30m or 1.5h"), "{err}");
+        assert!(parse("-5m").unwrap_err().contains("it is negative"));
         assert!(parse("").is_err() && parse("5m3").is_err() && parse("m").is_err());
     }
 }
