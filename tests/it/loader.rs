@@ -6,12 +6,17 @@ use expect_test::{Expect, expect};
 use crate::harness::{TempDir, plugin_library, prefectctl, redact_paths};
 
 fn check_render_fails(plugins: &[&str], expect: Expect) {
+    check_render_fails_with(plugins, 1, expect);
+}
+
+/// [`check_render_fails`] with exit code `code`.
+fn check_render_fails_with(plugins: &[&str], code: i32, expect: Expect) {
     let mut args = Vec::new();
     for plugin in plugins {
         args.extend(["--plugin", plugin]);
     }
     args.push("render");
-    let stderr = prefectctl(&args).fails(1);
+    let stderr = prefectctl(&args).fails(code);
     expect.assert_eq(&redact_paths(&stderr));
 }
 
@@ -73,8 +78,10 @@ fn a_plugin_that_returns_invalid_items() {
 #[test]
 fn unknown_plugin_names_and_broken_libraries_are_all_reported() {
     let lib = plugin_library("fixture-not-a-plugin");
-    check_render_fails(
+    // Exit 2: a --plugin names nothing, a rejected flag, whatever else failed.
+    check_render_fails_with(
         &["nope", lib.to_str().unwrap()],
+        2,
         expect![[r#"
             error: $TARGET/libprefectctl_plugin_fixture_not_a_plugin.so is not a prefectctl plugin: it exports no plugin root module (a plugin crate calls `prefect_plugin_sdk::export_plugin!`)
             error: plugin `nope` not found: looked for libprefectctl_plugin_nope.so or prefectctl-plugin-nope in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path

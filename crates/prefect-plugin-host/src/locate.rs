@@ -89,7 +89,7 @@ impl Locator {
             .find(|path| path.is_file());
         found.ok_or_else(|| Error::NotFound {
             name: name.to_owned(),
-            hint: self.closest(name).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default(),
+            hint: self.hint(name),
             file: format!("{file} or {executable}"),
             searched: self
                 .dirs
@@ -98,6 +98,15 @@ impl Locator {
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+    }
+
+    /// ` (did you mean `agent`?)` when `name` is the name of a prefect-helm chart or component
+    /// a first-party plugin replaces, or close to an installed plugin's; else empty.
+    fn hint(&self, name: &str) -> String {
+        if let Some((plugin, why)) = helm_name(name) {
+            return format!(" (did you mean `{plugin}`? {why})");
+        }
+        self.closest(name).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
     }
 
     /// The installed plugin whose name is closest to `name`, if one is close enough to be a typo.
@@ -156,6 +165,24 @@ pub fn name_of_file(path: &Path) -> Option<String> {
     valid.then(|| name.to_owned())
 }
 
+/// The first-party plugin that stands for a prefect-helm chart or component a user coming from
+/// Helm would name, and how the two relate.
+fn helm_name(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "worker" | "prefect-worker" => {
+            ("agent", "prefect-helm's worker chart is the `agent` plugin")
+        }
+        "prefect-server" => ("server", "prefect-helm's server chart is the `server` plugin"),
+        "postgresql" | "bitnami-postgresql" => {
+            ("postgres", "the chart's bundled PostgreSQL is the `postgres` plugin")
+        }
+        "prometheus-prefect-exporter" | "exporter" => {
+            ("metrics", "the exporter chart is the `metrics` plugin")
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +229,14 @@ mod tests {
         assert_eq!(locator.find("labels").unwrap(), b.join("prefectctl-plugin-labels"));
         let err = locator.find("agent").unwrap_err().to_string();
         assert!(err.starts_with("plugin `agent` not found: looked for"), "{err}");
+        let err = locator.find("worker").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "plugin `worker` not found (did you mean `agent`? prefect-helm's worker chart is \
+                 the `agent` plugin)"
+            ),
+            "{err}"
+        );
         let err = locator.find("dask-rback").unwrap_err().to_string();
         assert!(
             err.starts_with("plugin `dask-rback` not found (did you mean `dask-rbac`?)"),

@@ -117,7 +117,10 @@ pub fn load_stack(
         eprintln!("debug: plugin folders, in search order: {}", dirs.join(", "));
     }
     let plugins = stack::resolve(base, &args.plugins, &args.without, &locator, pins, args.debug)
-        .map_err(|errors| Failure::runtime(errors.0))?;
+        .map_err(|errors| {
+            let failure = Failure::runtime(errors.messages);
+            if errors.flag_rejected { failure.with_code(2) } else { failure }
+        })?;
     if args.debug {
         let names: Vec<&str> = plugins.iter().map(Plugin::name).collect();
         eprintln!("debug: run order: {}", names.join(", "));

@@ -41,7 +41,13 @@ impl Base {
 
 /// A stack that could not be assembled; every problem, not just the first.
 #[derive(Debug)]
-pub struct StackErrors(pub Vec<String>);
+pub struct StackErrors {
+    /// What went wrong, one message per problem.
+    pub messages: Vec<String>,
+    /// Whether a `--plugin` the user gave names nothing that exists: a rejected flag (exit 2),
+    /// not a failure to load what exists (exit 1).
+    pub flag_rejected: bool,
+}
 
 /// The problems with `--plugin` and `--without` themselves, before anything is loaded: a
 /// plugin both selected and left out, or left out without being in the base.
@@ -79,15 +85,17 @@ pub fn resolve(
     debug: bool,
 ) -> Result<Vec<Plugin>, StackErrors> {
     let mut errors = Vec::new();
+    let mut flag_rejected = false;
+    let chosen: Vec<PluginSpec> = selected.iter().map(|arg| PluginSpec::parse(arg)).collect();
     let mut specs: Vec<PluginSpec> = base
         .plugins
         .iter()
         .filter(|(name, _)| !without.contains(name))
         .map(|(_, spec)| spec.clone())
         .collect();
-    for spec in selected.iter().map(|arg| PluginSpec::parse(arg)) {
-        if !specs.contains(&spec) {
-            specs.push(spec);
+    for spec in &chosen {
+        if !specs.contains(spec) {
+            specs.push(spec.clone());
         }
     }
 
@@ -103,6 +111,12 @@ pub fn resolve(
         let plugin = match load_spec(&spec, locator, pins) {
             Ok(plugin) => plugin,
             Err(err) => {
+                let missing = matches!(
+                    err,
+                    prefect_plugin_host::Error::NotFound { .. }
+                        | prefect_plugin_host::Error::MissingFile { .. }
+                );
+                flag_rejected |= missing && required_by.is_none() && chosen.contains(&spec);
                 errors.push(match required_by {
                     Some(by) => format!("{err} (it is required by `{by}`)"),
                     None => err.to_string(),
@@ -142,9 +156,9 @@ pub fn resolve(
         loaded.insert(plugin.name().to_owned(), plugin);
     }
     if !errors.is_empty() {
-        return Err(StackErrors(errors));
+        return Err(StackErrors { messages: errors, flag_rejected });
     }
-    ordered(loaded).map_err(|err| StackErrors(vec![err]))
+    ordered(loaded).map_err(|err| StackErrors { messages: vec![err], flag_rejected: false })
 }
 
 /// Loads the plugin `spec` names; when its name is pinned, only after its file's SHA-256
