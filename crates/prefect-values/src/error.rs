@@ -42,7 +42,8 @@ pub enum Error {
         /// What is wrong and what to do about it.
         message: String,
     },
-    /// A `--set` or `--set-string` argument is not in `KEY=VALUE` syntax.
+    /// A `--set`, `--set-string`, `--set-json` or `--set-file` argument is not in `KEY=VALUE`
+    /// syntax, its JSON is invalid, or its file cannot be read.
     #[error("{flag}: {message}")]
     Set {
         /// The flag and its argument as the user gave them, e.g. `--set server.replicas`.

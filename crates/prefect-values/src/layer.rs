@@ -28,8 +28,9 @@ impl Layer {
     /// Reads values from the YAML `text` of a file that messages call `display_name`.
     ///
     /// `text` is one YAML document whose top level is a mapping (an empty document is an empty
-    /// mapping). Scalars follow YAML 1.2: `yes`, `on`, `off` are strings, `0777` is the integer
-    /// 777, `~` is null. Keys are strings: a scalar key is taken as its text. Anchors, aliases
+    /// mapping). Scalars follow YAML 1.2: `yes`, `on`, `off` are strings (until
+    /// [`read_yaml11_booleans`](crate::read_yaml11_booleans) reads them where a boolean is
+    /// expected), `0777` is the integer 777, `~` is null. Keys are strings: a scalar key is taken as its text. Anchors, aliases
     /// and `<<` merge keys are expanded. Errors name the file and the line (and column).
     pub fn from_yaml_str(text: &str, display_name: &str) -> Result<Layer> {
         let (tree, origins) = yaml::load(text, display_name)?;
@@ -43,6 +44,27 @@ impl Layer {
     /// and its argument, e.g. `--set server.replicas: missing "=" (use --set KEY=VALUE)`.
     pub fn from_set(arg: &str, kind: SetKind) -> Result<Layer> {
         let (tree, origins) = set::parse(arg, kind)?;
+        Ok(Layer { tree, origins })
+    }
+
+    /// Reads the argument `arg` of a `--set-json` flag: `KEY=JSON` assignments with the keys of
+    /// `--set` (`a.b={"c":1},d=[1,2]`), or one JSON object merged at the top, as Helm reads
+    /// both (see the [module documentation of `set`](crate::set)). Errors name the flag and the
+    /// key, and say where the JSON is wrong.
+    pub fn from_set_json(arg: &str) -> Result<Layer> {
+        let (tree, origins) = set::parse_json(arg)?;
+        Ok(Layer { tree, origins })
+    }
+
+    /// Reads the argument `arg` of a `--set-file` flag: `KEY=PATH` assignments with the keys of
+    /// `--set`; each value is the text `read` returns for `PATH`, a string. Reading belongs to
+    /// the caller, which knows where paths are relative to and what `-` means. An error names
+    /// the flag, the key, the path and why `read` failed.
+    pub fn from_set_file(
+        arg: &str,
+        mut read: impl FnMut(&str) -> std::io::Result<String>,
+    ) -> Result<Layer> {
+        let (tree, origins) = set::parse_file(arg, &mut read)?;
         Ok(Layer { tree, origins })
     }
 
@@ -75,7 +97,7 @@ impl Layer {
 }
 
 /// Gives `origin` to every key and item below `path`.
-fn record_all(value: &Value, path: &ValuePath, origin: &Origin, origins: &mut Origins) {
+pub(crate) fn record_all(value: &Value, path: &ValuePath, origin: &Origin, origins: &mut Origins) {
     match value {
         Value::Object(map) => {
             for (key, item) in map {

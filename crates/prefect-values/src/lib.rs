@@ -4,13 +4,17 @@
 //! (`server:`, `agent:`...). They come in layers, later ones winning:
 //!
 //! 1. values files (`-f/--values FILE`, repeatable): [`Layer::from_yaml_file`];
-//! 2. then `--set` and `--set-string` flags, in Helm's syntax: [`Layer::from_set`].
+//! 2. then the flags, in Helm's syntax and Helm's order: `--set-json`
+//!    ([`Layer::from_set_json`]), `--set` and `--set-string` ([`Layer::from_set`]), `--set-file`
+//!    ([`Layer::from_set_file`]).
 //!
 //! [`merge`] merges the layers into [`Values`] that remember where each value came from
 //! ([`Origin`]: a file and line, or a flag). [`validate`] checks them against the sections in
 //! the stack and their JSON Schemas and returns every [`Problem`], each with its origin.
 //! [`coalesce`] puts a section's values over its defaults, as Helm does (a user `null` removes
 //! a default), and [`documented_yaml`] writes a section's defaults as a commented values file.
+//! [`read_yaml11_booleans`] reads a values file's `yes` or `off` as Helm does where a section
+//! expects a boolean.
 //!
 //! ```
 //! use prefect_values::{Layer, Section, SetKind, coalesce, merge, validate};
@@ -62,6 +66,7 @@ mod suggest;
 mod validate;
 mod values;
 mod yaml;
+mod yaml11;
 
 #[cfg(test)]
 mod tests;
@@ -77,3 +82,4 @@ pub use problem::{Problem, Severity};
 pub use set::SetKind;
 pub use validate::{Section, validate};
 pub use values::Values;
+pub use yaml11::read_yaml11_booleans;

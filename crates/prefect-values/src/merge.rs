@@ -11,7 +11,8 @@ use crate::{Layer, ValuePath, Values};
 /// default later, see [`coalesce`](crate::coalesce)).
 ///
 /// Each value keeps the origin of the layer that set it. Pass the `-f` files first, in command
-/// line order, then the `--set` and `--set-string` flags in command line order.
+/// line order, then the flags in Helm's order: `--set-json`, `--set`, `--set-string`,
+/// `--set-file`, each in command line order.
 pub fn merge(layers: &[Layer]) -> Values {
     let mut values = Values::new();
     for layer in layers {
@@ -47,22 +48,14 @@ fn merge_node(
                     }
                     None => {
                         dst_map.insert(key.clone(), src_value.clone());
-                        replace_origins(dst_origins, src_origins, &key_path);
+                        dst_origins.replace_subtree(src_origins, &key_path);
                     }
                 }
             }
         }
         (dst, src) => {
             *dst = src.clone();
-            replace_origins(dst_origins, src_origins, path);
+            dst_origins.replace_subtree(src_origins, path);
         }
-    }
-}
-
-/// Makes the origins of `path` and below those of `src_origins`.
-fn replace_origins(dst_origins: &mut Origins, src_origins: &Origins, path: &ValuePath) {
-    dst_origins.remove_subtree(path);
-    for (p, origin) in src_origins.subtree(path) {
-        dst_origins.insert(p.clone(), origin.clone());
     }
 }

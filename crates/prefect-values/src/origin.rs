@@ -1,6 +1,6 @@
 //! [`Origin`]: where a value came from, and [`Origins`], the origin of each path of a tree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::ValuePath;
@@ -15,10 +15,10 @@ pub enum Origin {
         /// The line (from 1) of the key, or of the sequence item, that holds the value.
         line: usize,
     },
-    /// A `--set` or `--set-string` flag.
+    /// A `--set`, `--set-string`, `--set-json` or `--set-file` flag.
     Flag {
         /// The flag and the key of the assignment, e.g. `--set server.replicas` (never the
-        /// value, which may be a secret).
+        /// value, which may be a secret); `--set-json {…}` for a JSON object.
         text: String,
     },
     /// The values recorded with an earlier revision of the release, which an upgrade reuses.
@@ -43,6 +43,9 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Origins {
     by_path: BTreeMap<ValuePath, Origin>,
+    /// The paths whose value is a plain scalar of a values file that YAML 1.1 (Helm) reads as a
+    /// boolean and YAML 1.2 as a string: `yes`, `off`... (see [`crate::yaml11`]).
+    yaml11_booleans: BTreeSet<ValuePath>,
 }
 
 impl Origins {
@@ -82,6 +85,32 @@ impl Origins {
         for p in doomed {
             self.by_path.remove(&p);
         }
+        self.yaml11_booleans.retain(|p| !p.starts_with(path));
+    }
+
+    /// Makes the origins of `path` and below those that `src` has there.
+    pub(crate) fn replace_subtree(&mut self, src: &Origins, path: &ValuePath) {
+        self.remove_subtree(path);
+        for (p, origin) in src.subtree(path) {
+            self.by_path.insert(p.clone(), origin.clone());
+        }
+        let marked = src.yaml11_booleans.range(path.clone()..).take_while(|p| p.starts_with(path));
+        self.yaml11_booleans.extend(marked.cloned());
+    }
+
+    /// Records that the value at `path` is a plain `yes`, `off`... of a values file.
+    pub(crate) fn mark_yaml11_boolean(&mut self, path: ValuePath) {
+        self.yaml11_booleans.insert(path);
+    }
+
+    /// The paths whose value is a plain `yes`, `off`... of a values file, in path order.
+    pub(crate) fn yaml11_booleans(&self) -> impl Iterator<Item = &ValuePath> {
+        self.yaml11_booleans.iter()
+    }
+
+    /// Forgets that the value at `path` is a plain `yes`, `off`...
+    pub(crate) fn unmark_yaml11_boolean(&mut self, path: &ValuePath) {
+        self.yaml11_booleans.remove(path);
     }
 
     /// Every path with its origin, in path order.

@@ -1,4 +1,5 @@
-//! The `--set` parser, in Helm's syntax (Helm's `strvals`).
+//! The `--set`, `--set-string`, `--set-json` and `--set-file` parser, in Helm's syntax (Helm's
+//! `strvals`).
 //!
 //! - `a.b=c` sets a nested key; `a=1,b=2` makes several assignments, in order;
 //! - `\` makes the next character literal: `a=x\,y` is `"x,y"`, and
@@ -13,6 +14,14 @@
 //! (and `0`) are integers; everything else, including `1.5` and `0777`, is a string. With
 //! [`SetKind::String`] (`--set-string`) every value is a string.
 //!
+//! `--set-json KEY=JSON` takes the same keys; each value is one JSON document (an object, a list,
+//! a number, `"text"`...), and assignments are separated by `,` after it:
+//! `a={"b":1},c=[1,2]`. An empty value is null. As in Helm, an argument that starts with `{`
+//! is a JSON object merged at the top (`--set-json '{"server":{"replicaCount":2}}'`).
+//!
+//! `--set-file KEY=PATH` takes the same keys; the value is the text of the file at `PATH` (the
+//! text after `=` up to an unescaped `,`), as a string.
+//!
 //! Values given on the command line may be secrets, so neither origins nor errors repeat them:
 //! a value's origin is its flag and key (`--set server.basicAuth.authString`), and an error
 //! shows only the key of the assignment it is in (`--set server.image[x]`, or `--set a=…` for
@@ -20,6 +29,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::layer::record_all;
 use crate::origin::{Origin, Origins};
 use crate::{Error, Result, Segment, ValuePath};
 
@@ -38,21 +48,92 @@ pub enum SetKind {
 impl SetKind {
     /// The flag's name: `--set` or `--set-string`.
     pub fn flag(self) -> &'static str {
-        match self {
-            SetKind::Typed => "--set",
-            SetKind::String => "--set-string",
+        Flag::from(self).name()
+    }
+}
+
+/// Which flag an argument belongs to, and so how its values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    Typed,
+    String,
+    Json,
+    File,
+}
+
+impl From<SetKind> for Flag {
+    fn from(kind: SetKind) -> Flag {
+        match kind {
+            SetKind::Typed => Flag::Typed,
+            SetKind::String => Flag::String,
         }
     }
 }
 
+impl Flag {
+    fn name(self) -> &'static str {
+        match self {
+            Flag::Typed => "--set",
+            Flag::String => "--set-string",
+            Flag::Json => "--set-json",
+            Flag::File => "--set-file",
+        }
+    }
+
+    /// How to write the flag, for messages: `--set KEY=VALUE`.
+    fn usage(self) -> String {
+        let value = match self {
+            Flag::Typed | Flag::String => "VALUE",
+            Flag::Json => "JSON",
+            Flag::File => "PATH",
+        };
+        format!("{} KEY={value}", self.name())
+    }
+}
+
+/// Reads the file a `--set-file` names: its text, or why it cannot be read.
+pub(crate) type ReadFile<'a> = &'a mut dyn FnMut(&str) -> std::io::Result<String>;
+
 /// The values set by `arg`, each with the flag as its origin.
 pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<(Value, Origins)> {
+    parse_flag(arg, Flag::from(kind), &mut no_files)
+}
+
+/// The values set by the argument `arg` of `--set-json`.
+pub(crate) fn parse_json(arg: &str) -> Result<(Value, Origins)> {
+    let trimmed = arg.trim();
+    if !trimmed.starts_with('{') {
+        return parse_flag(arg, Flag::Json, &mut no_files);
+    }
+    let tree: Value = serde_json::from_str(trimmed).map_err(|err| Error::Set {
+        flag: "--set-json {…}".to_owned(),
+        message: format!(
+            "invalid JSON object: {err} (give one JSON object, or use --set-json KEY=JSON)"
+        ),
+    })?;
+    let mut origins = Origins::default();
+    let origin = Origin::Flag { text: "--set-json {…}".to_owned() };
+    record_all(&tree, &ValuePath::root(), &origin, &mut origins);
+    Ok((tree, origins))
+}
+
+/// The values set by the argument `arg` of `--set-file`, the files read with `read`.
+pub(crate) fn parse_file(arg: &str, read: ReadFile<'_>) -> Result<(Value, Origins)> {
+    parse_flag(arg, Flag::File, read)
+}
+
+/// The reader of the flags that read no files.
+fn no_files(_: &str) -> std::io::Result<String> {
+    Err(std::io::Error::other("only --set-file reads files"))
+}
+
+fn parse_flag(arg: &str, flag: Flag, read: ReadFile<'_>) -> Result<(Value, Origins)> {
     let mut parser =
-        SetParser { chars: arg.chars().collect(), pos: 0, kind, start: 0, key_end: None };
+        SetParser { chars: arg.chars().collect(), pos: 0, flag, start: 0, key_end: None, read };
     if arg.is_empty() {
         return Err(Error::Set {
-            flag: format!("{} \"\"", kind.flag()),
-            message: format!("empty argument (use {} KEY=VALUE)", kind.flag()),
+            flag: format!("{} \"\"", flag.name()),
+            message: format!("empty argument (use {})", flag.usage()),
         });
     }
     let mut tree = Value::Object(Map::new());
@@ -64,17 +145,18 @@ pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<(Value, Origins)> {
     Ok((tree, origins))
 }
 
-struct SetParser {
+struct SetParser<'r> {
     chars: Vec<char>,
     pos: usize,
-    kind: SetKind,
+    flag: Flag,
     /// Where the assignment being read starts.
     start: usize,
     /// Where its key ends (at the `=`), once it is read.
     key_end: Option<usize>,
+    read: ReadFile<'r>,
 }
 
-impl SetParser {
+impl SetParser<'_> {
     /// One `KEY=VALUE`, and the `,` after it.
     fn assignment(&mut self) -> Result<(Vec<Segment>, Value)> {
         let start = self.pos;
@@ -82,6 +164,11 @@ impl SetParser {
         self.key_end = None;
         let path = self.key_path(start)?;
         self.key_end = Some(self.pos - 1);
+        match self.flag {
+            Flag::Json => return Ok((path, self.json()?)),
+            Flag::File => return Ok((path, self.file()?)),
+            Flag::Typed | Flag::String => {}
+        }
         if self.peek() != Some('{') {
             // Reads up to and including the `,` that ends the assignment.
             let (text, _) = self.until(&[',']);
@@ -104,7 +191,7 @@ impl SetParser {
             let (key, stop) = self.until(&['=', '.', '[', ',']);
             if key.is_empty() {
                 let hint = if path.is_empty() && stop != Some('.') {
-                    format!("use {} KEY=VALUE", self.kind.flag())
+                    format!("use {}", self.flag.usage())
                 } else {
                     "separate keys with one dot; escape a dot inside a key as \\.".to_owned()
                 };
@@ -157,6 +244,52 @@ impl SetParser {
         Ok(index)
     }
 
+    /// The JSON value after a `--set-json` key's `=`, and the `,` after it.
+    fn json(&mut self) -> Result<Value> {
+        self.skip_blanks();
+        if matches!(self.peek(), None | Some(',')) {
+            self.bump();
+            return Ok(Value::Null);
+        }
+        let rest: String = self.chars[self.pos..].iter().collect();
+        let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<Value>();
+        let value = match stream.next() {
+            Some(Ok(value)) => value,
+            Some(Err(err)) => {
+                return Err(self.error(format!(
+                    "invalid JSON after \"=\": {err} (quote text as JSON does: KEY='\"text\"')"
+                )));
+            }
+            None => Value::Null,
+        };
+        self.pos += rest[..stream.byte_offset()].chars().count();
+        self.skip_blanks();
+        match self.bump() {
+            None | Some(',') => Ok(value),
+            Some(other) => Err(self.error(format!(
+                "unexpected \"{other}\" after the JSON value (separate assignments with \",\")"
+            ))),
+        }
+    }
+
+    /// The text of the file named after a `--set-file` key's `=`, and the `,` after it.
+    fn file(&mut self) -> Result<Value> {
+        let (path, _) = self.until(&[',']);
+        if path.is_empty() {
+            return Err(self.error(format!("empty path (use {})", self.flag.usage())));
+        }
+        (self.read)(&path).map(Value::String).map_err(|err| Error::Set {
+            flag: self.origin().to_string(),
+            message: format!("cannot read {path:?} (check the path after \"=\"): {err}"),
+        })
+    }
+
+    fn skip_blanks(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
     /// The items of a `{x,y}` list whose `{` was just read, and the `}`.
     fn list(&mut self) -> Result<Value> {
         let mut items = Vec::new();
@@ -197,7 +330,7 @@ impl SetParser {
 
     /// Helm's typing of a value (see the module documentation).
     fn typed(&self, text: String) -> Value {
-        if self.kind == SetKind::String {
+        if self.flag == Flag::String {
             return Value::String(text);
         }
         if text.eq_ignore_ascii_case("true") {
@@ -229,7 +362,7 @@ impl SetParser {
         let whole = start == 0 && stop.is_none();
         let what =
             if whole { String::new() } else { format!(" after {:?}", self.slice(start, end)) };
-        self.error(format!("missing \"=\"{what} (use {} KEY=VALUE)", self.kind.flag()))
+        self.error(format!("missing \"=\"{what} (use {})", self.flag.usage()))
     }
 
     fn peek(&self) -> Option<char> {
@@ -256,7 +389,7 @@ impl SetParser {
     /// The flag and the key of the assignment just read: `--set server.replicaCount`.
     fn origin(&self) -> Origin {
         let end = self.key_end.unwrap_or(self.pos);
-        Origin::Flag { text: format!("{} {}", self.kind.flag(), self.slice(self.start, end)) }
+        Origin::Flag { text: format!("{} {}", self.flag.name(), self.slice(self.start, end)) }
     }
 
     /// An error in the assignment being read, shown up to its `=`.
@@ -271,7 +404,7 @@ impl SetParser {
             }
             Some(end) => format!("{}=…", self.slice(self.start, end)),
         };
-        Error::Set { flag: format!("{} {}", self.kind.flag(), shown), message }
+        Error::Set { flag: format!("{} {}", self.flag.name(), shown), message }
     }
 }
 

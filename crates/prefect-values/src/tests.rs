@@ -8,3 +8,4 @@ mod robustness;
 mod set;
 mod validate;
 mod yaml;
+mod yaml11;

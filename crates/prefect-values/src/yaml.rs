@@ -2,7 +2,8 @@
 //!
 //! Built on the event parser of `granit-parser`, whose events carry source positions. Scalars
 //! follow the YAML 1.2 core schema ([`crate::scalar`]); `!!str` forces a string and other tags
-//! are ignored. Anchors and aliases are expanded (an alias's values take the alias's line), and
+//! are ignored. A plain `yes`, `off`... (a YAML 1.1 boolean) is a string here, and marked so
+//! that [`crate::yaml11`] can read it as Helm does where a boolean is expected. Anchors and aliases are expanded (an alias's values take the alias's line), and
 //! `<<` merge keys copy the keys of a mapping (or of a list of mappings) that the mapping does
 //! not set itself, as Helm's YAML reader does. A scalar key is taken as its text (`1: x` has the
 //! key `"1"`, as Helm does); a mapping or a sequence as a key, an empty key and a repeated key
@@ -94,7 +95,12 @@ impl<'a> Loader<'a> {
             Event::Scalar(text, style, anchor, tag) => {
                 let forced_string = tag.is_some_and(|tag| tag.is_yaml_core_schema_tag("str"));
                 let value = if style == ScalarStyle::Plain && !forced_string {
-                    resolve_plain(&text).map_err(|message| self.content(&span, &message))?
+                    let value =
+                        resolve_plain(&text).map_err(|message| self.content(&span, &message))?;
+                    if self.recording && crate::yaml11::boolean(&text).is_some() {
+                        self.origins.mark_yaml11_boolean(path.clone());
+                    }
+                    value
                 } else {
                     Value::String(text.into_owned())
                 };

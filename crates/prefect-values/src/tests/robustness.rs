@@ -24,6 +24,11 @@ fn set_never_panics() {
                 validate(&merge(&[layer]), &sections);
             }
         }
+        let others =
+            [Layer::from_set_json(&arg), Layer::from_set_file(&arg, |path| Ok(path.to_owned()))];
+        for layer in others.into_iter().flatten() {
+            validate(&merge(&[layer]), &sections);
+        }
     }
 }
 

@@ -185,3 +185,141 @@ fn origins() {
             a[1] <- --set a"#]],
     );
 }
+
+fn check_json(arg: &str, expect: Expect) {
+    let actual = match Layer::from_set_json(arg) {
+        Ok(layer) => {
+            let mut lines = vec![layer.tree().to_string()];
+            lines.extend(layer.origins().map(|(path, origin)| format!("{path} <- {origin}")));
+            lines.join("\n")
+        }
+        Err(error) => format!("error: {error}"),
+    };
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn json_values() {
+    check_json(
+        r#"a.b={"c":[1,2.5,"x",null,true]}"#,
+        expect![[r#"
+            {"a":{"b":{"c":[1,2.5,"x",null,true]}}}
+            a <- --set-json a.b
+            a.b <- --set-json a.b"#]],
+    );
+    check_json(
+        r#"a=1,d=,e"#,
+        expect![[r#"error: --set-json e: missing "=" after "e" (use --set-json KEY=JSON)"#]],
+    );
+    // Blanks after a value are skipped; an empty value is null, as in Helm.
+    check_json(
+        r#"a=1 ,b=[],c= "x,y",d="#,
+        expect![[r#"
+            {"a":1,"b":[],"c":"x,y","d":null}
+            a <- --set-json a
+            b <- --set-json b
+            c <- --set-json c
+            d <- --set-json d"#]],
+    );
+    check_json(
+        r#"list[1]={"name":"x"},annotations.kubernetes\.io/x="y""#,
+        expect![[r#"
+            {"list":[null,{"name":"x"}],"annotations":{"kubernetes.io/x":"y"}}
+            annotations <- --set-json annotations.kubernetes\.io/x
+            annotations["kubernetes.io/x"] <- --set-json annotations.kubernetes\.io/x
+            list <- --set-json list[1]
+            list[0] <- --set-json list[1]
+            list[1] <- --set-json list[1]"#]],
+    );
+    // A JSON object as the whole argument merges at the top, as in Helm 3.18.
+    check_json(
+        r#" {"server": {"replicaCount": 2, "args": ["a"]}} "#,
+        expect![[r#"
+            {"server":{"replicaCount":2,"args":["a"]}}
+            server <- --set-json {…}
+            server.args <- --set-json {…}
+            server.args[0] <- --set-json {…}
+            server.replicaCount <- --set-json {…}"#]],
+    );
+}
+
+#[test]
+fn json_errors_say_where() {
+    check_json(
+        "server.image.tag=3.1.0",
+        expect![[
+            r#"error: --set-json server.image.tag=…: invalid JSON after "=": trailing characters at line 1 column 4 (quote text as JSON does: KEY='"text"')"#
+        ]],
+    );
+    check_json(
+        "server.image.tag=latest",
+        expect![[
+            r#"error: --set-json server.image.tag=…: invalid JSON after "=": expected value at line 1 column 1 (quote text as JSON does: KEY='"text"')"#
+        ]],
+    );
+    check_json(
+        r#"a={"b": 1,}"#,
+        expect![[
+            r#"error: --set-json a=…: invalid JSON after "=": trailing comma at line 1 column 9 (quote text as JSON does: KEY='"text"')"#
+        ]],
+    );
+    check_json(
+        r#"a=[1] b=2"#,
+        expect![[
+            r#"error: --set-json a=…: unexpected "b" after the JSON value (separate assignments with ",")"#
+        ]],
+    );
+    check_json(
+        "{\"server\":\n  {\"replicaCount\": 2,}}",
+        expect![[
+            r#"error: --set-json {…}: invalid JSON object: trailing comma at line 2 column 22 (give one JSON object, or use --set-json KEY=JSON)"#
+        ]],
+    );
+    check_json("", expect![[r#"error: --set-json "": empty argument (use --set-json KEY=JSON)"#]]);
+}
+
+fn check_file(arg: &str, expect: Expect) {
+    let read = |path: &str| match path {
+        "template.json" => Ok("{\"variables\": {}}\n".to_owned()),
+        "a,b.txt" => Ok("comma".to_owned()),
+        _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+    };
+    let actual = match Layer::from_set_file(arg, read) {
+        Ok(layer) => {
+            let mut lines = vec![layer.tree().to_string()];
+            lines.extend(layer.origins().map(|(path, origin)| format!("{path} <- {origin}")));
+            lines.join("\n")
+        }
+        Err(error) => format!("error: {error}"),
+    };
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn file_values() {
+    check_file(
+        "agent.config.baseJobTemplate.configuration=template.json",
+        expect![[r#"
+            {"agent":{"config":{"baseJobTemplate":{"configuration":"{\"variables\": {}}\n"}}}}
+            agent <- --set-file agent.config.baseJobTemplate.configuration
+            agent.config <- --set-file agent.config.baseJobTemplate.configuration
+            agent.config.baseJobTemplate <- --set-file agent.config.baseJobTemplate.configuration
+            agent.config.baseJobTemplate.configuration <- --set-file agent.config.baseJobTemplate.configuration"#]],
+    );
+    check_file(
+        r"a=template.json,b[0]=a\,b.txt",
+        expect![[r#"
+            {"a":"{\"variables\": {}}\n","b":["comma"]}
+            a <- --set-file a
+            b <- --set-file b[0]
+            b[0] <- --set-file b[0]"#]],
+    );
+    check_file(
+        "a.b=missing.json",
+        expect![[
+            r#"error: --set-file a.b: cannot read "missing.json" (check the path after "="): entity not found"#
+        ]],
+    );
+    check_file("a=", expect![[r#"error: --set-file a=…: empty path (use --set-file KEY=PATH)"#]]);
+    check_file("a", expect![[r#"error: --set-file a: missing "=" (use --set-file KEY=PATH)"#]]);
+}
