@@ -85,7 +85,7 @@ pub enum Command {
     Diff(DiffArgs),
     /// Show the release's current revision, whether each of its objects is ready, and what
     /// its Prefect server says (health, version, work pools, late and crashed flow runs)
-    Status(StatusArgs),
+    Status(StatusOutputArgs),
     /// Check that the release works as a Prefect deployment, and say what to fix (exit 1 when
     /// a check fails)
     Doctor(StatusArgs),
@@ -94,9 +94,19 @@ pub enum Command {
         /// List the releases of every namespace
         #[arg(short = 'A', long)]
         all_namespaces: bool,
+        /// Output format
+        #[arg(short = 'o', long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
     },
     /// List the release's revisions
-    History,
+    History {
+        /// Output format
+        #[arg(short = 'o', long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
+    },
+    /// Print what a revision of the release recorded: its values or its objects
+    #[command(subcommand)]
+    Get(GetCommand),
     /// Apply an earlier revision's objects again, as a new revision
     Rollback(RollbackArgs),
     /// Delete the release's objects, keeping its data unless asked, and its records last
@@ -183,7 +193,84 @@ pub enum Color {
     Never,
 }
 
-/// `status` and `doctor`.
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusOutputArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = StatusFormat::Text)]
+    pub output: StatusFormat,
+}
+
+/// Output formats of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// For people
+    Text,
+    /// The same as one JSON document, for programs
+    Json,
+    /// The same document as YAML
+    Yaml,
+}
+
+/// Output formats of `history` and `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// A table, for people
+    Table,
+    /// A JSON list, with Helm's field names where they fit
+    Json,
+    /// The same list as YAML
+    Yaml,
+}
+
+/// `get ...`.
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// Print the values a revision recorded (-f and --set merged), or with --all every value
+    /// the plugins ran with; secrets are shown as ***
+    ///
+    /// Values the plugins' schemas mark secret (writeOnly: passwords, connection URLs), which
+    /// the plugins keep in Secrets, are shown as *** and named on standard error. The revision's
+    /// plugins are loaded (from the plugin folders, as for `apply`) for their schemas and
+    /// defaults.
+    Values(GetValuesArgs),
+    /// Print the objects a revision applied, in apply order, as a YAML stream (the values of
+    /// Secrets shown as ***)
+    Manifest(GetManifestArgs),
+}
+
+/// `get values`.
+#[derive(Debug, Args)]
+pub struct GetValuesArgs {
+    /// Every value the plugins ran with: each plugin's defaults under the recorded values
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// The revision to read: default the latest
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u32>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = ValuesFormat::Yaml)]
+    pub output: ValuesFormat,
+}
+
+/// Output formats of `get values`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValuesFormat {
+    /// A values file, as `-f` reads it
+    Yaml,
+    /// The same values as JSON
+    Json,
+}
+
+/// `get manifest`.
+#[derive(Debug, Args)]
+pub struct GetManifestArgs {
+    /// The revision to read: default the latest
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u32>,
+}
+
+/// `doctor`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Output format
@@ -191,7 +278,7 @@ pub struct StatusArgs {
     pub output: ReportFormat,
 }
 
-/// Output formats of `status` and `doctor`.
+/// Output formats of `doctor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     /// For people

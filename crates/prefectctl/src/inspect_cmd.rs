@@ -1,5 +1,7 @@
 //! `status`, `list` and `history`: what the release records say, and (for `status`) whether
-//! each of the current revision's objects is ready and what its Prefect server says.
+//! each of the current revision's objects is ready and what its Prefect server says. Each
+//! prints a table or text for people, or one JSON or YAML document (`-o`), with Helm's field
+//! names where they fit (`plugins` where Helm has `chart`).
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
@@ -12,11 +14,14 @@ use prefect_manifest::ResourceKey;
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{ReleaseArgs, ReportFormat, StatusArgs},
+    cli::{ReleaseArgs, StatusFormat, StatusOutputArgs, TableFormat},
     failure::Failure,
     output::table,
     plan::{Plan, base_revision, recorded_graph},
-    prefect::{report, stack::Stack},
+    prefect::{
+        report,
+        stack::{Stack, image_version},
+    },
     session::{Session, failure},
 };
 
@@ -68,7 +73,7 @@ impl Live {
 }
 
 /// `prefectctl status`.
-pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Failure> {
+pub fn status(args: &ReleaseArgs, status_args: &StatusOutputArgs) -> Result<String, Failure> {
     let session = Session::open(args)?;
     let live = Live::read(&session)?;
     let current = live.current();
@@ -96,8 +101,13 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
     if let Some(server) = prefect.servers.iter_mut().find(|server| server.own) {
         server.migration = crate::prefect::migrations::recorded(&live.history);
     }
-    if status_args.output == ReportFormat::Json {
-        let document = json!({
+    let format = match status_args.output {
+        StatusFormat::Text => None,
+        StatusFormat::Json => Some(DocumentFormat::Json),
+        StatusFormat::Yaml => Some(DocumentFormat::Yaml),
+    };
+    if let Some(format) = format {
+        let status = json!({
             "release": session.release,
             "namespace": session.namespace,
             "revision": current.revision,
@@ -109,7 +119,7 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
             "gateLogs": current.gate_logs,
             "prefect": prefect,
         });
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()));
+        return document(&status, format);
     }
     let mut out = format!(
         "release:   {}\nnamespace: {}\nrevision:  {} ({}, {}){}\nplugins:   {}\n\n",
@@ -142,10 +152,31 @@ pub fn status(args: &ReleaseArgs, status_args: &StatusArgs) -> Result<String, Fa
 }
 
 /// `prefectctl list`.
-pub fn list(args: &ReleaseArgs, all_namespaces: bool) -> Result<String, Failure> {
+pub fn list(
+    args: &ReleaseArgs,
+    all_namespaces: bool,
+    output: TableFormat,
+) -> Result<String, Failure> {
     let session = Session::open(args)?;
     let namespace = (!all_namespaces).then_some(session.namespace.as_str());
     let releases = session.block_on(session.cluster.releases(namespace)).map_err(failure)?;
+    if let Some(format) = output.document() {
+        let releases: Vec<Value> = releases
+            .iter()
+            .map(|release| {
+                json!({
+                    "name": release.release,
+                    "namespace": release.namespace,
+                    "revision": release.revision,
+                    "updated": release.time,
+                    "status": release.status.as_str(),
+                    "plugins": plugin_list(release),
+                    "app_version": app_version(release),
+                })
+            })
+            .collect();
+        return document(&Value::Array(releases), format);
+    }
     let mut rows =
         vec![["NAME", "NAMESPACE", "REVISION", "STATUS", "UPDATED", "PLUGINS"].map(str::to_owned)];
     for release in &releases {
@@ -162,11 +193,27 @@ pub fn list(args: &ReleaseArgs, all_namespaces: bool) -> Result<String, Failure>
 }
 
 /// `prefectctl history`.
-pub fn history(args: &ReleaseArgs) -> Result<String, Failure> {
+pub fn history(args: &ReleaseArgs, output: TableFormat) -> Result<String, Failure> {
     let session = Session::open(args)?;
     let history = session.history()?;
     if history.is_empty() {
         return Err(not_installed(&session));
+    }
+    if let Some(format) = output.document() {
+        let revisions: Vec<Value> = history
+            .iter()
+            .map(|revision| {
+                json!({
+                    "revision": revision.revision,
+                    "updated": revision.time,
+                    "status": revision.status.as_str(),
+                    "plugins": plugin_list(revision),
+                    "app_version": app_version(revision),
+                    "description": revision.description,
+                })
+            })
+            .collect();
+        return document(&Value::Array(revisions), format);
     }
     let mut rows =
         vec![["REVISION", "UPDATED", "STATUS", "PLUGINS", "DESCRIPTION"].map(str::to_owned)];
@@ -190,6 +237,66 @@ fn plugins(revision: &Revision) -> String {
         .map(|p| format!("{} {}", p.name, p.version))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `[{"name": "server", "version": "0.1.0"}]`, as `status -o json` lists them.
+fn plugin_list(revision: &Revision) -> Vec<Value> {
+    revision.plugins.iter().map(|p| json!({ "name": p.name, "version": p.version })).collect()
+}
+
+/// Helm's `app_version`: the Prefect version the tag of the revision's server image says, else
+/// a worker's (a worker-only release); empty when no tag says it (`latest`, a digest).
+fn app_version(revision: &Revision) -> String {
+    let version = |component: &str, container: &str| {
+        revision.objects.iter().find_map(|object| {
+            let labels = &object["metadata"]["labels"];
+            if object["kind"] != "Deployment" || labels["app.kubernetes.io/component"] != component
+            {
+                return None;
+            }
+            let containers = object["spec"]["template"]["spec"]["containers"].as_array()?;
+            let found = containers.iter().find(|c| c["name"] == container)?;
+            image_version(found["image"].as_str()?)
+        })
+    };
+    version("server", "prefect-server")
+        .or_else(|| version("worker", "prefect-worker"))
+        .unwrap_or_default()
+}
+
+/// How a command prints one document for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentFormat {
+    /// Pretty-printed JSON.
+    Json,
+    /// YAML, as `render` writes it.
+    Yaml,
+}
+
+impl TableFormat {
+    /// The document format, or `None` for a table.
+    fn document(self) -> Option<DocumentFormat> {
+        match self {
+            TableFormat::Table => None,
+            TableFormat::Json => Some(DocumentFormat::Json),
+            TableFormat::Yaml => Some(DocumentFormat::Yaml),
+        }
+    }
+}
+
+/// `value` as one document, ending with a line break.
+pub fn document(value: &Value, format: DocumentFormat) -> Result<String, Failure> {
+    let mut text = match format {
+        DocumentFormat::Json => serde_json::to_string_pretty(value).map_err(anyhow::Error::from)?,
+        DocumentFormat::Yaml => {
+            serde_saphyr::to_string_with_options(value, prefect_plugin_host::yaml_options())
+                .map_err(|err| Failure::runtime(vec![format!("cannot write YAML: {err}")]))?
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// The failure of a command about a release that has no record.

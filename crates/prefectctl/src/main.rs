@@ -14,6 +14,7 @@ mod doctor_cmd;
 mod duration;
 mod failure;
 mod gates;
+mod get_cmd;
 mod inspect_cmd;
 mod output;
 mod plan;
@@ -35,7 +36,7 @@ use std::{io::Write, process::ExitCode};
 use clap::{CommandFactory, Parser};
 
 use crate::{
-    cli::{Cli, Command},
+    cli::{Cli, Command, GetCommand},
     failure::Failure,
 };
 
@@ -65,8 +66,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print(&doctor.text);
             return if doctor.failed { Err(Failure::quiet(1)) } else { Ok(()) };
         }
-        Command::List { all_namespaces } => inspect_cmd::list(&cli.release, *all_namespaces)?,
-        Command::History => inspect_cmd::history(&cli.release)?,
+        Command::List { all_namespaces, output } => {
+            inspect_cmd::list(&cli.release, *all_namespaces, *output)?
+        }
+        Command::History { output } => inspect_cmd::history(&cli.release, *output)?,
+        Command::Get(GetCommand::Values(args)) => get_cmd::values(&cli.release, args)?,
+        Command::Get(GetCommand::Manifest(args)) => get_cmd::manifest(&cli.release, args)?,
         Command::Rollback(args) => rollback_cmd::run(&cli.release, args)?,
         Command::Uninstall(args) => uninstall_cmd::run(&cli.release, args)?,
         Command::Completions { shell } => {
