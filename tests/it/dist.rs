@@ -136,5 +136,5 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
     assert!(man.contains(".TH prefectctl-render 1"), "{man}");
     let bash =
         std::fs::read_to_string(root.join("share/bash-completion/completions/prefectctl")).unwrap();
-    assert!(bash.contains("complete -F _prefectctl"), "{bash}");
+    assert!(bash.contains("-F _clap_complete_prefectctl prefectctl"), "{bash}");
 }

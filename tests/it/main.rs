@@ -8,6 +8,7 @@
 
 mod cli;
 mod cluster;
+mod completion;
 mod database;
 mod dist;
 mod doctor;

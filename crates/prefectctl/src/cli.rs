@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::Shell;
+use clap_complete::{Shell, engine::ArgValueCompleter};
 
 /// Deploy the Prefect workflow platform onto Kubernetes from composable plugins.
 #[derive(Debug, Parser)]
@@ -25,10 +25,20 @@ pub struct Cli {
 pub struct ReleaseArgs {
     /// Add a plugin to the stack, by name or by library path (repeatable); the default stack
     /// is `server`
-    #[arg(long = "plugin", value_name = "NAME|PATH", global = true)]
+    #[arg(
+        long = "plugin",
+        value_name = "NAME|PATH",
+        global = true,
+        add = ArgValueCompleter::new(crate::complete::plugin)
+    )]
     pub plugins: Vec<String>,
     /// Leave a default plugin out of the stack (`--without server` for a worker-only install)
-    #[arg(long = "without", value_name = "NAME", global = true)]
+    #[arg(
+        long = "without",
+        value_name = "NAME",
+        global = true,
+        add = ArgValueCompleter::new(crate::complete::without)
+    )]
     pub without: Vec<String>,
     /// Refuse to load plugin NAME unless its file has this SHA-256 (repeatable; also
     /// global.pluginSha256 in values)
@@ -291,6 +301,7 @@ pub enum ReportFormat {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The revision to go back to: default the one before the current
+    #[arg(add = ArgValueCompleter::new(crate::complete::revision))]
     pub revision: Option<u32>,
     /// Roll back even to a Prefect older than the one that migrated the database (its
     /// migration Job will then fail, leaving the running server as it is)
@@ -342,6 +353,7 @@ pub enum PluginsCommand {
     /// Show what a plugin is, needs and accepts
     Describe {
         /// Plugin name or library path
+        #[arg(add = ArgValueCompleter::new(crate::complete::plugin))]
         name: String,
         /// Output format
         #[arg(short = 'o', long, value_enum, default_value_t = DescribeFormat::Text)]

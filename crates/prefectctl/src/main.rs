@@ -9,6 +9,7 @@ mod build;
 mod capabilities;
 mod changes;
 mod cli;
+mod complete;
 mod diff_cmd;
 mod doctor_cmd;
 mod duration;
@@ -41,6 +42,7 @@ use crate::{
 };
 
 fn main() -> ExitCode {
+    complete::from_env();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,11 +76,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Get(GetCommand::Manifest(args)) => get_cmd::manifest(&cli.release, args)?,
         Command::Rollback(args) => rollback_cmd::run(&cli.release, args)?,
         Command::Uninstall(args) => uninstall_cmd::run(&cli.release, args)?,
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "prefectctl", &mut script);
-            String::from_utf8_lossy(&script).into_owned()
-        }
+        Command::Completions { shell } => complete::registration(*shell)?,
         Command::Man { dir } => {
             let written = std::fs::create_dir_all(dir)
                 .and_then(|()| clap_mangen::generate_to(Cli::command(), dir));
