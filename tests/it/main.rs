@@ -12,6 +12,7 @@ mod completion;
 mod database;
 mod dist;
 mod doctor;
+mod get;
 mod harness;
 mod lifecycle;
 mod loader;
