@@ -3,7 +3,9 @@
 
 use std::{collections::BTreeMap, fmt::Write};
 
-use prefect_plugin_sdk::{Context, Problems, k8s_openapi::api::core::v1::ConfigMap};
+use prefect_plugin_sdk::{
+    Context, Problems, k8s_openapi::api::core::v1::ConfigMap, serde_json, serde_json::Value,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{COMPONENT, values::BaseJobTemplate};
@@ -39,10 +41,25 @@ pub fn resolve(
     template: &BaseJobTemplate,
     problems: &mut Problems,
 ) -> Option<Template> {
-    let inline = template.configuration.as_ref().map(|configuration| {
+    let inline = template.configuration.as_ref().map(|given| {
+        let configuration = match given {
+            // The text of a JSON file, as `--set-file` gives it (prefect-helm documents it so).
+            Value::String(text) => serde_json::from_str(text)
+                .map_err(|err| {
+                    problems.error(
+                        "config.baseJobTemplate.configuration",
+                        format!(
+                            "a base job template given as text must be JSON ({err}): start from \
+                             `prefect work-pool get-default-base-job-template --type kubernetes`"
+                        ),
+                    );
+                })
+                .unwrap_or(Value::Null),
+            other => other.clone(),
+        };
         let is_template = configuration.get("job_configuration").is_some()
             && configuration.get("variables").is_some();
-        if !is_template {
+        if !is_template && !(given.is_string() && configuration.is_null()) {
             problems.error(
                 "config.baseJobTemplate.configuration",
                 "a base job template is a mapping with `job_configuration` and `variables`: \

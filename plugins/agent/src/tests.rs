@@ -457,6 +457,26 @@ fn a_base_job_template_is_mounted_from_a_config_map() {
             .contains("--base-job-template /etc/prefect/base-job-template/baseJobTemplate.json")
     );
 
+    // The same template as the text of a JSON file, as `--set-file` gives it.
+    let text = format!("{template:#}\n");
+    let from_file =
+        with_server(json!({ "config": { "baseJobTemplate": { "configuration": text } } }));
+    assert_eq!(from_file.results, []);
+    assert_eq!(item(&from_file, "ConfigMap"), map);
+    assert_eq!(item(&from_file, "Deployment"), item(&response, "Deployment"));
+    check_problems(
+        with_server(json!({ "config": { "baseJobTemplate": { "configuration": "{\"a\": 1,}" } } })),
+        expect![
+            "error config.baseJobTemplate.configuration: a base job template given as text must be JSON (trailing comma at line 1 column 9): start from `prefect work-pool get-default-base-job-template --type kubernetes`"
+        ],
+    );
+    check_problems(
+        with_server(json!({ "config": { "baseJobTemplate": { "configuration": "[1]" } } })),
+        expect![
+            "error config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`"
+        ],
+    );
+
     let existing = with_server(
         json!({ "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } } }),
     );

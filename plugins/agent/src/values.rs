@@ -320,7 +320,8 @@ impl InstallPolicy {
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct BaseJobTemplate {
     /// The template itself (`job_configuration` and `variables`, as
-    /// `prefect work-pool get-default-base-job-template --type kubernetes` prints it); the
+    /// `prefect work-pool get-default-base-job-template --type kubernetes` prints it), or its
+    /// JSON text (`--set-file agent.config.baseJobTemplate.configuration=template.json`); the
     /// plugin puts it in a ConfigMap.
     pub configuration: Option<Value>,
     /// Name of an existing ConfigMap that holds the template under the key
