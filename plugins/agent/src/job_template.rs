@@ -42,35 +42,32 @@ pub fn resolve(
     problems: &mut Problems,
 ) -> Option<Template> {
     let inline = template.configuration.as_ref().map(|given| {
-        let configuration = match given {
-            // The text of a JSON file, as `--set-file` gives it (prefect-helm documents it so).
-            Value::String(text) => serde_json::from_str(text)
-                .map_err(|err| {
-                    problems.error(
-                        "config.baseJobTemplate.configuration",
-                        format!(
-                            "a base job template given as text must be JSON ({err}): start from \
-                             `prefect work-pool get-default-base-job-template --type kubernetes`"
-                        ),
-                    );
-                })
-                .unwrap_or(Value::Null),
-            other => other.clone(),
+        // The text of a JSON file, as `--set-file` gives it (prefect-helm documents it so).
+        let parsed = given.as_str().map(serde_json::from_str::<Value>);
+        let configuration = match parsed {
+            Some(Ok(parsed)) => parsed,
+            Some(Err(err)) => {
+                problems.error(
+                    "config.baseJobTemplate.configuration",
+                    format!(
+                        "a base job template given as text must be JSON ({err}): start from \
+                         `prefect work-pool get-default-base-job-template --type kubernetes`"
+                    ),
+                );
+                return template_map(ctx, given);
+            }
+            None => given.clone(),
         };
         let is_template = configuration.get("job_configuration").is_some()
             && configuration.get("variables").is_some();
-        if !is_template && !(given.is_string() && configuration.is_null()) {
+        if !is_template {
             problems.error(
                 "config.baseJobTemplate.configuration",
                 "a base job template is a mapping with `job_configuration` and `variables`: \
                  start from `prefect work-pool get-default-base-job-template --type kubernetes`",
             );
         }
-        ConfigMap {
-            metadata: ctx.metadata(&own_name(ctx), COMPONENT),
-            data: Some(BTreeMap::from([(KEY.to_owned(), format!("{configuration:#}"))])),
-            ..ConfigMap::default()
-        }
+        template_map(ctx, &configuration)
     });
     match (inline, template.existing_config_map_name.is_empty()) {
         (Some(_), false) => {
@@ -88,6 +85,15 @@ pub fn resolve(
             config_map: None,
         }),
         (None, true) => None,
+    }
+}
+
+/// The ConfigMap that holds `configuration` as JSON.
+fn template_map(ctx: &Context, configuration: &Value) -> ConfigMap {
+    ConfigMap {
+        metadata: ctx.metadata(&own_name(ctx), COMPONENT),
+        data: Some(BTreeMap::from([(KEY.to_owned(), format!("{configuration:#}"))])),
+        ..ConfigMap::default()
     }
 }
 
