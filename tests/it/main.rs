@@ -14,6 +14,7 @@ mod dist;
 mod doctor;
 mod get;
 mod harness;
+mod inputs;
 mod lifecycle;
 mod loader;
 mod node;

@@ -48,7 +48,9 @@ pub struct ReleaseArgs {
     /// (repeatable)
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
     pub plugin_dirs: Vec<PathBuf>,
-    /// Values file (repeatable; later files win, mappings merge deeply)
+    /// Values file, `-` for standard input (repeatable; later files win, mappings merge deeply;
+    /// then the flags, in Helm's order whatever their place: --set-json, --set, --set-string,
+    /// --set-file)
     #[arg(short = 'f', long = "values", value_name = "FILE", global = true)]
     pub values: Vec<PathBuf>,
     /// Set a value with Helm's syntax (repeatable, after -f).
@@ -56,12 +58,20 @@ pub struct ReleaseArgs {
         long = "set",
         value_name = "KEY=VALUE",
         global = true,
-        help = "Set a value: a.b=c, a[0]=x, list={x,y}, escaped dots a\\.b=c (repeatable, after -f)"
+        help = "Set a value: a.b=c, a[0]=x, list={x,y}, escaped dots a\\.b=c (repeatable, after --set-json)"
     )]
     pub set: Vec<String>,
     /// Set a value as a string, whatever it looks like (repeatable, after --set)
     #[arg(long = "set-string", value_name = "KEY=VALUE", global = true)]
     pub set_string: Vec<String>,
+    /// Set a value as JSON: a.b={"c":1}, list=[1,2], or a whole '{"server":{...}}'
+    /// (repeatable, after -f)
+    #[arg(long = "set-json", value_name = "KEY=JSON", global = true)]
+    pub set_json: Vec<String>,
+    /// Set a value to the text of a file, `-` for standard input (repeatable, after
+    /// --set-string: last)
+    #[arg(long = "set-file", value_name = "KEY=PATH", global = true)]
+    pub set_file: Vec<String>,
     /// Release name: the prefix of every resource's name
     #[arg(long, value_name = "NAME", default_value = "prefect", global = true)]
     pub release: String,

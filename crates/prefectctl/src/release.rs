@@ -43,9 +43,9 @@ pub fn prepare_on(
     recorded: Option<Layer>,
 ) -> Result<Release, Failure> {
     check_names(&args.release, namespace)?;
-    let values = read_values(args, recorded)?;
+    let mut values = read_values(args, recorded)?;
     let plugins = load_stack(args, base, &pins(args, Some(&values))?)?;
-    validate(&values, &plugins)?;
+    validate(&mut values, &plugins)?;
     Ok(Release { name: args.release.clone(), namespace: namespace.to_owned(), plugins, values })
 }
 
@@ -137,22 +137,36 @@ pub fn load_stack(
     Ok(plugins)
 }
 
-/// Reads `-f` files, then `--set`, then `--set-string`, in that order as Helm does, over the
-/// values a release recorded, if any.
+/// Reads `-f` files in command line order, then the flags in Helm's order whatever their
+/// place on the command line: `--set-json`, `--set`, `--set-string`, `--set-file`; over the
+/// values a release recorded, if any. `-f -` and `--set-file KEY=-` read standard input, once.
 pub fn read_values(args: &ReleaseArgs, recorded: Option<Layer>) -> Result<Values, Failure> {
+    let mut read: Vec<Result<Layer, String>> = Vec::new();
+    let mut stdin = Stdin::default();
+    for file in &args.values {
+        read.push(if file.as_os_str() == "-" {
+            let text = stdin.read("-f -").map_err(|message| format!("-f -: {message}"));
+            text.and_then(|text| Layer::from_yaml_str(&text, STDIN).map_err(|e| e.to_string()))
+        } else {
+            Layer::from_yaml_file(file).map_err(|err| err.to_string())
+        });
+    }
+    let flags = (args.set_json.iter().map(|arg| Layer::from_set_json(arg)))
+        .chain(args.set.iter().map(|arg| Layer::from_set(arg, SetKind::Typed)))
+        .chain(args.set_string.iter().map(|arg| Layer::from_set(arg, SetKind::String)))
+        .chain(args.set_file.iter().map(|arg| {
+            Layer::from_set_file(arg, |path| match path {
+                "-" => stdin.read(&format!("--set-file {arg}")).map_err(std::io::Error::other),
+                path => std::fs::read_to_string(path),
+            })
+        }));
+    read.extend(flags.map(|layer| layer.map_err(|err| err.to_string())));
     let mut layers: Vec<Layer> = recorded.into_iter().collect();
     let mut errors = Vec::new();
-    for file in &args.values {
-        match Layer::from_yaml_file(file) {
+    for layer in read {
+        match layer {
             Ok(layer) => layers.push(layer),
-            Err(err) => errors.push(err.to_string()),
-        }
-    }
-    let sets = args.set.iter().map(|s| (s, SetKind::Typed));
-    for (arg, kind) in sets.chain(args.set_string.iter().map(|s| (s, SetKind::String))) {
-        match Layer::from_set(arg, kind) {
-            Ok(layer) => layers.push(layer),
-            Err(err) => errors.push(err.to_string()),
+            Err(message) => errors.push(message),
         }
     }
     if !errors.is_empty() {
@@ -160,13 +174,39 @@ pub fn read_values(args: &ReleaseArgs, recorded: Option<Layer>) -> Result<Values
     }
     if args.debug {
         eprintln!(
-            "debug: values from {} file(s), {} --set and {} --set-string flag(s), later ones winning",
+            "debug: values from {} file(s), then {} --set-json, {} --set, {} --set-string and {} --set-file flag(s), later ones winning",
             args.values.len(),
+            args.set_json.len(),
             args.set.len(),
-            args.set_string.len()
+            args.set_string.len(),
+            args.set_file.len()
         );
     }
     Ok(prefect_values::merge(&layers))
+}
+
+/// How messages name standard input read as a values file.
+const STDIN: &str = "<stdin>";
+
+/// Standard input, which one flag may read.
+#[derive(Default)]
+struct Stdin {
+    /// The flag that read it.
+    read_by: Option<String>,
+}
+
+impl Stdin {
+    /// The text of standard input, for `flag`; an error if another flag read it already.
+    fn read(&mut self, flag: &str) -> Result<String, String> {
+        if let Some(first) = &self.read_by {
+            return Err(format!(
+                "standard input can be read once, and {first} read it: save one of them to a file"
+            ));
+        }
+        self.read_by = Some(flag.to_owned());
+        std::io::read_to_string(std::io::stdin().lock())
+            .map_err(|err| format!("cannot read standard input: {err}"))
+    }
 }
 
 /// The schema sections of a stack: `global` and one per plugin.
@@ -180,10 +220,14 @@ pub fn sections(plugins: &[Plugin]) -> Vec<Section> {
         .collect()
 }
 
-fn validate(values: &Values, plugins: &[Plugin]) -> Result<(), Failure> {
-    let problems = prefect_values::validate(values, &sections(plugins));
+/// Reads a values file's `yes`, `off`... where a plugin expects a boolean, as Helm does (with a
+/// warning), then checks every value against its section's schema.
+fn validate(values: &mut Values, plugins: &[Plugin]) -> Result<(), Failure> {
+    let sections = sections(plugins);
+    let booleans = prefect_values::read_yaml11_booleans(values, &sections);
+    let problems = prefect_values::validate(values, &sections);
     let mut errors = Vec::new();
-    for problem in problems {
+    for problem in booleans.into_iter().chain(problems) {
         match problem.severity {
             Severity::Error => errors.push(problem.to_string()),
             Severity::Warning => eprintln!("warning: {problem}"),
