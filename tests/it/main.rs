@@ -19,6 +19,7 @@ mod lifecycle;
 mod loader;
 mod node;
 mod prefect;
+mod progress;
 mod running;
 mod scale;
 mod snapshots;
