@@ -3,7 +3,7 @@
 
 use expect_test::{Expect, expect};
 
-use crate::harness::{TempDir, prefectctl, prefectctl_in, redact_paths};
+use crate::harness::{TempDir, prefectctl, prefectctl_env, prefectctl_in, redact_paths};
 
 /// Runs `prefectctl ARGS` in a folder holding `files`, expects exit code `code` and compares
 /// standard error.
@@ -109,7 +109,8 @@ fn bad_release_and_namespace_names() {
 
 #[test]
 fn unknown_plugin_name() {
-    let stderr = prefectctl(&["--plugin", "no-such-plugin", "render"]).fails(1);
+    // Exit 2 like any other rejected flag, as the README promises.
+    let stderr = prefectctl(&["--plugin", "no-such-plugin", "render"]).fails(2);
     expect![[r#"
         error: plugin `no-such-plugin` not found: looked for libprefectctl_plugin_no_such_plugin.so or prefectctl-plugin-no-such-plugin in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path
     "#]].assert_eq(&redact_paths(&stderr));
@@ -117,7 +118,7 @@ fn unknown_plugin_name() {
 
 #[test]
 fn a_misspelt_plugin_name_gets_a_suggestion() {
-    let stderr = prefectctl(&["--plugin", "sevrer", "render"]).fails(1);
+    let stderr = prefectctl(&["--plugin", "sevrer", "render"]).fails(2);
     expect![[r#"
         error: plugin `sevrer` not found (did you mean `server`?): looked for libprefectctl_plugin_sevrer.so or prefectctl-plugin-sevrer in $TARGET, $TARGET/../lib/prefectctl/plugins; pass --plugin-dir DIR, set PREFECTCTL_PLUGIN_PATH, or give the plugin's path
     "#]].assert_eq(&redact_paths(&stderr));
@@ -348,4 +349,116 @@ fn api_versions_are_checked_and_only_render_takes_them() {
         let stderr = prefectctl(&[command, "--api-versions", "monitoring.coreos.com/v1"]).fails(2);
         assert!(stderr.contains("unexpected argument '--api-versions'"), "{stderr}");
     }
+}
+
+#[test]
+fn prefect_helm_chart_names_point_at_their_plugin() {
+    let stderr = prefectctl(&["--plugin", "worker", "render"]).fails(2);
+    assert!(
+        stderr.starts_with(
+            "error: plugin `worker` not found (did you mean `agent`? prefect-helm's worker chart \
+             is the `agent` plugin): looked for"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn commands_refuse_the_stack_flags_they_would_ignore() {
+    check_error(
+        &[("v.yaml", "server: {}\n")],
+        &["status", "-f", "v.yaml", "--set", "server.replicaCount=2", "--plugin", "agent"],
+        2,
+        expect![[r#"
+            error: `status` does not take -f/--values, --set, --plugin: it reads the release as its revisions recorded it; give values and plugins to `apply`; `get values` shows what the release has
+        "#]],
+    );
+    check_error(
+        &[],
+        &["rollback", "--without", "server"],
+        2,
+        expect![[r#"
+            error: `rollback` does not take --without: it applies the revision's recorded objects again; to change them, run `apply`
+        "#]],
+    );
+    check_error(
+        &[],
+        &["--set", "a=b", "uninstall"],
+        2,
+        expect![[r#"
+            error: `uninstall` does not take --set: it deletes what the release recorded
+        "#]],
+    );
+    // `get values` loads the recorded plugins, so it takes where to find them, but not others.
+    check_error(
+        &[],
+        &["get", "values", "--plugin-dir", ".", "--plugin", "agent"],
+        2,
+        expect![[r#"
+            error: `get values` does not take --plugin: it prints what a revision recorded; give values and plugins to `apply`
+        "#]],
+    );
+    // `values` finds plugins but takes no values.
+    check_error(
+        &[],
+        &["values", "--plugin", "agent", "--set-string", "a=b"],
+        2,
+        expect![[r#"
+            error: `values` does not take --set-string: it prints the stack's default values; `render -f FILE` shows what yours make
+        "#]],
+    );
+    assert!(prefectctl(&["values", "--plugin", "agent"]).ok().contains("agent:"));
+}
+
+#[test]
+fn help_shows_a_commands_own_flags_apart_from_the_global_ones() {
+    let help = prefectctl(&["apply", "--help"]).ok();
+    let headings: Vec<&str> =
+        help.lines().filter(|l| l.ends_with(':') && !l.starts_with(' ')).collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Stack options (render, apply, diff; --plugin* also values, plugins):",
+            "Global options:",
+        ]
+    );
+    let own = &help[help.find("Options:").unwrap()..help.find("Stack options").unwrap()];
+    assert!(own.contains("--dry-run [<MODE>]") && own.contains("--timeout <DURATION>"), "{own}");
+    assert!(!own.contains("--namespace") && !own.contains("--plugin"), "{own}");
+    let global = &help[help.find("Global options:").unwrap()..];
+    assert!(global.contains("[env: PREFECTCTL_NAMESPACE=]"), "{global}");
+    assert!(global.contains("[env: PREFECTCTL_RELEASE=]"), "{global}");
+    assert!(global.contains("[alias: --context]"), "{global}");
+}
+
+#[test]
+fn release_and_namespace_default_from_the_environment_and_flags_win() {
+    let dir = TempDir::new("env");
+    let env = [("PREFECTCTL_NAMESPACE", "flows"), ("PREFECTCTL_RELEASE", "orion")];
+    let out = prefectctl_env(dir.path(), &["render"], None, &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("name: orion-server\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("namespace: flows\n"), "{}", out.stdout);
+    let out = prefectctl_env(dir.path(), &["render", "-n", "other", "--release", "x"], None, &env);
+    assert!(out.stdout.contains("name: x-server\n") && out.stdout.contains("namespace: other\n"));
+}
+
+#[test]
+fn timeouts_are_go_durations() {
+    // Accepted values reach the command (which then fails on the missing cluster, not the flag).
+    for timeout in ["500ms", "1.5h", "2m30s", "90"] {
+        let stderr = prefectctl(&["apply", "--timeout", timeout, "--kubeconfig", "/nonexistent"])
+            .fails_with_any();
+        assert!(!stderr.contains("is not a duration"), "{timeout}: {stderr}");
+    }
+    let stderr = prefectctl(&["apply", "--timeout", "soon"]).fails(2);
+    assert!(
+        stderr.contains(
+            "invalid value 'soon' for '--timeout <DURATION>': \"soon\" is not a duration ("
+        ) && stderr.contains("write it as 500ms, 90s, 5m, 1h30m or 1.5h"),
+        "{stderr}"
+    );
+    let stderr = prefectctl(&["apply", "--timeout=-5m"]).fails(2);
+    assert!(stderr.contains("it is negative"), "{stderr}");
 }

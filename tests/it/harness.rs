@@ -178,13 +178,30 @@ pub fn prefectctl_in(cwd: &Path, args: &[&str]) -> Run {
 
 /// Like [`prefectctl_in`], with `stdin` fed to the process.
 pub fn prefectctl_with(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    prefectctl_env(cwd, args, stdin, &[])
+}
+
+/// Like [`prefectctl_with`], with the variables `env` set (and none of prefectctl's own or of
+/// the colour conventions inherited from the test's environment).
+pub fn prefectctl_env(cwd: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let bin = built().join(format!("prefectctl{}", std::env::consts::EXE_SUFFIX));
     let mut command = Command::new(bin);
-    command
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("PREFECTCTL_PLUGIN_PATH")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.current_dir(cwd).args(args);
+    for inherited in [
+        "PREFECTCTL_PLUGIN_PATH",
+        "PREFECTCTL_NAMESPACE",
+        "PREFECTCTL_RELEASE",
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+    ] {
+        command.env_remove(inherited);
+    }
+    command.envs(env.iter().copied()).stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let Output { status, stdout, stderr } = match stdin {
         None => command.output().expect("prefectctl runs"),
         Some(text) => {

@@ -1,7 +1,9 @@
 //! The command line: flags and subcommands, as clap types.
 //!
 //! Flags that shape the release (`--plugin`, `-f`, `--set`, `-n`, ...) are global: they work
-//! before or after the subcommand, as Helm's and kubectl's do.
+//! before or after the subcommand, as Helm's and kubectl's do. The stack flags mean something
+//! only to the commands that build a stack; `main` refuses them elsewhere
+//! ([`ReleaseArgs::values_flags_given`]).
 
 use std::path::PathBuf;
 
@@ -20,6 +22,11 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the flags every command takes.
+const GLOBAL_OPTIONS: &str = "Global options";
+/// The help heading of the flags that say what the stack is made of.
+const STACK_OPTIONS: &str = "Stack options (render, apply, diff; --plugin* also values, plugins)";
+
 /// The flags that say what the release is made of.
 #[derive(Debug, Args, Clone)]
 pub struct ReleaseArgs {
@@ -29,6 +36,7 @@ pub struct ReleaseArgs {
         long = "plugin",
         value_name = "NAME|PATH",
         global = true,
+        help_heading = STACK_OPTIONS,
         add = ArgValueCompleter::new(crate::complete::plugin)
     )]
     pub plugins: Vec<String>,
@@ -37,56 +45,108 @@ pub struct ReleaseArgs {
         long = "without",
         value_name = "NAME",
         global = true,
+        help_heading = STACK_OPTIONS,
         add = ArgValueCompleter::new(crate::complete::without)
     )]
     pub without: Vec<String>,
     /// Refuse to load plugin NAME unless its file has this SHA-256 (repeatable; also
     /// global.pluginSha256 in values)
-    #[arg(long = "plugin-sha256", value_name = "NAME=HEX", global = true)]
+    #[arg(long = "plugin-sha256", value_name = "NAME=HEX", global = true, help_heading = STACK_OPTIONS)]
     pub plugin_sha256: Vec<String>,
     /// Look for plugins in DIR before $PREFECTCTL_PLUGIN_PATH and the installation's folders
     /// (repeatable)
-    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true, help_heading = STACK_OPTIONS)]
     pub plugin_dirs: Vec<PathBuf>,
     /// Values file, `-` for standard input (repeatable; later files win, mappings merge deeply;
     /// then the flags, in Helm's order whatever their place: --set-json, --set, --set-string,
     /// --set-file)
-    #[arg(short = 'f', long = "values", value_name = "FILE", global = true)]
+    #[arg(short = 'f', long = "values", value_name = "FILE", global = true, help_heading = STACK_OPTIONS)]
     pub values: Vec<PathBuf>,
     /// Set a value with Helm's syntax (repeatable, after -f).
     #[arg(
         long = "set",
         value_name = "KEY=VALUE",
         global = true,
+        help_heading = STACK_OPTIONS,
         help = "Set a value: a.b=c, a[0]=x, list={x,y}, escaped dots a\\.b=c (repeatable, after --set-json)"
     )]
     pub set: Vec<String>,
     /// Set a value as a string, whatever it looks like (repeatable, after --set)
-    #[arg(long = "set-string", value_name = "KEY=VALUE", global = true)]
+    #[arg(long = "set-string", value_name = "KEY=VALUE", global = true, help_heading = STACK_OPTIONS)]
     pub set_string: Vec<String>,
     /// Set a value as JSON: a.b={"c":1}, list=[1,2], or a whole '{"server":{...}}'
     /// (repeatable, after -f)
-    #[arg(long = "set-json", value_name = "KEY=JSON", global = true)]
+    #[arg(long = "set-json", value_name = "KEY=JSON", global = true, help_heading = STACK_OPTIONS)]
     pub set_json: Vec<String>,
     /// Set a value to the text of a file, `-` for standard input (repeatable, after
     /// --set-string: last)
-    #[arg(long = "set-file", value_name = "KEY=PATH", global = true)]
+    #[arg(long = "set-file", value_name = "KEY=PATH", global = true, help_heading = STACK_OPTIONS)]
     pub set_file: Vec<String>,
     /// Release name: the prefix of every resource's name
-    #[arg(long, value_name = "NAME", default_value = "prefect", global = true)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "prefect",
+        env = "PREFECTCTL_RELEASE",
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub release: String,
     /// Namespace of the release: default the kubeconfig context's, else `default`
-    #[arg(short = 'n', long, value_name = "NAMESPACE", global = true)]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAMESPACE",
+        env = "PREFECTCTL_NAMESPACE",
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub namespace: Option<String>,
     /// Kubeconfig file: default $KUBECONFIG, else ~/.kube/config
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, help_heading = GLOBAL_OPTIONS)]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context to use: default the current context
-    #[arg(long = "kube-context", value_name = "NAME", global = true)]
+    #[arg(
+        long = "kube-context",
+        visible_alias = "context",
+        value_name = "NAME",
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub kube_context: Option<String>,
     /// Print what happens, step by step, to standard error
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub debug: bool,
+}
+
+impl ReleaseArgs {
+    /// The flags given that choose plugins.
+    pub fn plugin_flags_given(&self) -> Vec<&'static str> {
+        given(&[("--plugin", !self.plugins.is_empty()), ("--without", !self.without.is_empty())])
+    }
+
+    /// The flags given that say where plugins are and what their files must be.
+    pub fn plugin_file_flags_given(&self) -> Vec<&'static str> {
+        given(&[
+            ("--plugin-dir", !self.plugin_dirs.is_empty()),
+            ("--plugin-sha256", !self.plugin_sha256.is_empty()),
+        ])
+    }
+
+    /// The flags given that set values.
+    pub fn values_flags_given(&self) -> Vec<&'static str> {
+        given(&[
+            ("-f/--values", !self.values.is_empty()),
+            ("--set", !self.set.is_empty()),
+            ("--set-string", !self.set_string.is_empty()),
+            ("--set-json", !self.set_json.is_empty()),
+            ("--set-file", !self.set_file.is_empty()),
+        ])
+    }
+}
+
+fn given(flags: &[(&'static str, bool)]) -> Vec<&'static str> {
+    flags.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect()
 }
 
 /// The subcommands.
@@ -145,7 +205,7 @@ pub enum Command {
     },
 }
 
-/// How long to wait, as `90s`, `5m`, `1h30m` or seconds.
+/// How long to wait, as Go writes durations (`500ms`, `90s`, `1h30m`, `1.5h`) or seconds.
 fn duration(text: &str) -> Result<std::time::Duration, String> {
     crate::duration::parse(text)
 }
@@ -173,8 +233,9 @@ pub struct ApplyArgs {
     /// Create the namespace when it does not exist
     #[arg(long)]
     pub create_namespace: bool,
-    /// `server`: the API server checks everything and stores nothing; show what would change
-    #[arg(long, value_name = "MODE", value_enum)]
+    /// `server` (also bare `--dry-run`): the API server checks everything and stores nothing;
+    /// show what would change
+    #[arg(long, value_name = "MODE", value_enum, num_args = 0..=1, default_missing_value = "server")]
     pub dry_run: Option<DryRun>,
     /// Forget the values recorded by the release's earlier revisions: only -f and --set count
     #[arg(long)]
@@ -197,7 +258,8 @@ pub struct DiffArgs {
     /// Show the result of taking over fields that another field manager owns
     #[arg(long)]
     pub force_conflicts: bool,
-    /// Colour the diff: `auto` when standard output is a terminal
+    /// Colour the diff: `auto` on a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb say not
+    /// to (CLICOLOR_FORCE colours even into a pipe)
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 }

@@ -14,6 +14,7 @@ mod diff_cmd;
 mod doctor_cmd;
 mod duration;
 mod failure;
+mod flags;
 mod gates;
 mod get_cmd;
 mod inspect_cmd;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    flags::refuse_unused(&cli)?;
     let text = match &cli.command {
         Command::Render(args) => render::run(&cli.release, args)?,
         Command::Plugins(command) => plugins_cmd::run(&cli.release, command)?,
