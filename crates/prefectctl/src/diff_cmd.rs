@@ -2,8 +2,7 @@
 //! what the API server would store (a server-side dry run), like `kubectl diff`. Secret values
 //! are masked. Exit code 0 when nothing would change, 1 when something would, 2 on error.
 
-use std::io::IsTerminal;
-
+use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use crate::{
@@ -35,7 +34,10 @@ pub fn run(args: &ReleaseArgs, diff: &DiffArgs) -> Result<Diff, Failure> {
     let color = match diff.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stdout().is_terminal(),
+        // NO_COLOR, CLICOLOR, CLICOLOR_FORCE and TERM=dumb, then whether it is a terminal.
+        Color::Auto => {
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+        }
     };
     let mut text = String::new();
     for change in changes.iter().filter(|c| c.changes()) {
@@ -64,31 +66,33 @@ fn unified(change: &ObjectChange, color: bool) -> Result<String, Failure> {
     let text_diff = TextDiff::from_lines(&before, &after);
     let mut out = String::new();
     let name = change.key.to_string();
-    out.push_str(&paint(&format!("--- live/{name}\n"), "1", color));
+    let bold = Style::new().bold();
+    out.push_str(&paint(&format!("--- live/{name}\n"), bold, color));
     let replaced = if change.replaced { " (replaced: deleted, then created again)" } else { "" };
-    out.push_str(&paint(&format!("+++ planned/{name}{replaced}\n"), "1", color));
+    out.push_str(&paint(&format!("+++ planned/{name}{replaced}\n"), bold, color));
     for hunk in text_diff.unified_diff().context_radius(3).iter_hunks() {
-        out.push_str(&paint(&format!("{}\n", hunk.header()), "36", color));
+        out.push_str(&paint(&format!("{}\n", hunk.header()), AnsiColor::Cyan.on_default(), color));
         for line in hunk.iter_changes() {
-            let (sign, code) = match line.tag() {
-                ChangeTag::Delete => ("-", "31"),
-                ChangeTag::Insert => ("+", "32"),
-                ChangeTag::Equal => (" ", ""),
+            let (sign, style) = match line.tag() {
+                ChangeTag::Delete => ("-", AnsiColor::Red.on_default()),
+                ChangeTag::Insert => ("+", AnsiColor::Green.on_default()),
+                ChangeTag::Equal => (" ", Style::new()),
             };
             let mut text = format!("{sign}{}", line.value());
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            out.push_str(&paint(&text, code, color));
+            out.push_str(&paint(&text, style, color));
         }
     }
     Ok(out)
 }
 
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if !color || code.is_empty() {
+/// `text` (one line) in `style`, the reset before the newline so that pagers keep lines apart.
+fn paint(text: &str, style: Style, color: bool) -> String {
+    if !color || style == Style::new() {
         return text.to_owned();
     }
     let body = text.strip_suffix('\n').unwrap_or(text);
-    format!("\x1b[{code}m{body}\x1b[0m\n")
+    format!("{style}{body}{style:#}\n")
 }
