@@ -13,6 +13,7 @@ mod database;
 mod dist;
 mod doctor;
 mod get;
+mod habits;
 mod harness;
 mod inputs;
 mod lifecycle;

@@ -17,6 +17,7 @@ use crate::{
     cli::{ApplyArgs, ReleaseArgs},
     failure::Failure,
     plan::{self, Plan},
+    prefect::notes,
     release::Release,
     session::{Session, failure},
     write::{self, Change},
@@ -74,6 +75,11 @@ fn install_or_upgrade(
         let _ = write!(out, "; kept, being data: {}", written.kept.join(", "));
     }
     let _ = writeln!(out, "; {} API requests", session.cluster.requests());
+    if !upgrade {
+        let objects: Vec<_> =
+            plan.graph.ordered().into_iter().map(|(k, o)| (k.clone(), o.clone())).collect();
+        out.push_str(&notes::after_install(&session.namespace, &session.release, &objects));
+    }
     Ok(out)
 }
 

@@ -3,7 +3,7 @@
 //! how their settings resolve ([`mod@env`]), how to ask a Prefect server inside the cluster
 //! ([`api`]), and what it answers about itself, its work pools and its flow runs
 //! ([`report`]); and for `rollback`, whether the target's Prefect can use the database a newer
-//! one migrated ([`migrations`]).
+//! one migrated ([`migrations`]); and after a first install, how to reach it ([`notes`]).
 //!
 //! This is the one place where the host knows Prefect; plugins stay the only authors of
 //! objects.
@@ -11,5 +11,6 @@
 pub mod api;
 pub mod env;
 pub mod migrations;
+pub mod notes;
 pub mod report;
 pub mod stack;
