@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::origin::{Origin, Origins};
-use crate::set::{self, SetKind};
+use crate::set::{self, Assignments, SetKind};
 use crate::{Error, Result, ValuePath, yaml};
 
 /// The values of one source, a values file or a `--set` flag, with the [`Origin`] of each
@@ -12,6 +12,9 @@ use crate::{Error, Result, ValuePath, yaml};
 pub struct Layer {
     pub(crate) tree: Value,
     pub(crate) origins: Origins,
+    /// A flag's assignments, which [`merge`](crate::merge) applies one by one to the values
+    /// below, as Helm does, instead of merging `tree` over them; `None` for a file.
+    pub(crate) assignments: Option<Assignments>,
 }
 
 impl Layer {
@@ -34,7 +37,7 @@ impl Layer {
     /// and `<<` merge keys are expanded. Errors name the file and the line (and column).
     pub fn from_yaml_str(text: &str, display_name: &str) -> Result<Layer> {
         let (tree, origins) = yaml::load(text, display_name)?;
-        Ok(Layer { tree, origins })
+        Ok(Layer { tree, origins, assignments: None })
     }
 
     /// Reads the argument `arg` of a `--set` (or, for [`SetKind::String`], `--set-string`)
@@ -43,8 +46,7 @@ impl Layer {
     /// The [module documentation of `set`](crate::set) has the details. Errors name the flag
     /// and its argument, e.g. `--set server.replicas: missing "=" (use --set KEY=VALUE)`.
     pub fn from_set(arg: &str, kind: SetKind) -> Result<Layer> {
-        let (tree, origins) = set::parse(arg, kind)?;
-        Ok(Layer { tree, origins })
+        Ok(Layer::of_assignments(set::parse(arg, kind)?))
     }
 
     /// Reads the argument `arg` of a `--set-json` flag: `KEY=JSON` assignments with the keys of
@@ -52,8 +54,10 @@ impl Layer {
     /// both (see the [module documentation of `set`](crate::set)). Errors name the flag and the
     /// key, and say where the JSON is wrong.
     pub fn from_set_json(arg: &str) -> Result<Layer> {
-        let (tree, origins) = set::parse_json(arg)?;
-        Ok(Layer { tree, origins })
+        Ok(match set::parse_json(arg)? {
+            Ok(assignments) => Layer::of_assignments(assignments),
+            Err((tree, origins)) => Layer { tree, origins, assignments: None },
+        })
     }
 
     /// Reads the argument `arg` of a `--set-file` flag: `KEY=PATH` assignments with the keys of
@@ -64,8 +68,14 @@ impl Layer {
         arg: &str,
         mut read: impl FnMut(&str) -> std::io::Result<String>,
     ) -> Result<Layer> {
-        let (tree, origins) = set::parse_file(arg, &mut read)?;
-        Ok(Layer { tree, origins })
+        Ok(Layer::of_assignments(set::parse_file(arg, &mut read)?))
+    }
+
+    fn of_assignments(assignments: Assignments) -> Layer {
+        let mut tree = Value::Object(Default::default());
+        let mut origins = Origins::default();
+        assignments.apply(&mut tree, &mut origins);
+        Layer { tree, origins, assignments: Some(assignments) }
     }
 
     /// Values kept from elsewhere, such as the values an earlier revision of the release
@@ -76,7 +86,7 @@ impl Layer {
         let mut origins = Origins::default();
         let origin = Origin::Recorded { source: source.to_owned() };
         record_all(&tree, &ValuePath::root(), &origin, &mut origins);
-        Layer { tree, origins }
+        Layer { tree, origins, assignments: None }
     }
 
     /// The values, a JSON object.

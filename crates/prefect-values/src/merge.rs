@@ -8,7 +8,10 @@ use crate::{Layer, ValuePath, Values};
 /// Merges `layers` in order, a later layer winning: mappings are merged key by key, at any
 /// depth; a sequence or a scalar (or a mapping over a non-mapping) replaces what was there,
 /// with everything under it. A `null` replaces too, and stays in the result (it removes a
-/// default later, see [`coalesce`](crate::coalesce)).
+/// default later, see [`coalesce`](crate::coalesce)). A flag's layer is not merged but
+/// applied, assignment by assignment, to what the layers before it made, as Helm applies
+/// `--set`: `a[0].b=x` changes one key of the first item of a list a file (or an earlier
+/// flag) gave, and keeps the rest.
 ///
 /// Each value keeps the origin of the layer that set it. Pass the `-f` files first, in command
 /// line order, then the flags in Helm's order: `--set-json`, `--set`, `--set-string`,
@@ -16,6 +19,10 @@ use crate::{Layer, ValuePath, Values};
 pub fn merge(layers: &[Layer]) -> Values {
     let mut values = Values::new();
     for layer in layers {
+        if let Some(assignments) = &layer.assignments {
+            assignments.apply(&mut values.tree, &mut values.origins);
+            continue;
+        }
         merge_node(
             &mut values.tree,
             &mut values.origins,

@@ -95,15 +95,18 @@ impl Flag {
 pub(crate) type ReadFile<'a> = &'a mut dyn FnMut(&str) -> std::io::Result<String>;
 
 /// The values set by `arg`, each with the flag as its origin.
-pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<(Value, Origins)> {
+pub(crate) fn parse(arg: &str, kind: SetKind) -> Result<Assignments> {
     parse_flag(arg, Flag::from(kind), &mut no_files)
 }
 
 /// The values set by the argument `arg` of `--set-json`.
-pub(crate) fn parse_json(arg: &str) -> Result<(Value, Origins)> {
+///
+/// `KEY=JSON` gives assignments; a whole JSON object is a tree, merged at the top as a values
+/// file is.
+pub(crate) fn parse_json(arg: &str) -> Result<std::result::Result<Assignments, (Value, Origins)>> {
     let trimmed = arg.trim();
     if !trimmed.starts_with('{') {
-        return parse_flag(arg, Flag::Json, &mut no_files);
+        return parse_flag(arg, Flag::Json, &mut no_files).map(Ok);
     }
     let tree: Value = serde_json::from_str(trimmed).map_err(|err| Error::Set {
         flag: "--set-json {…}".to_owned(),
@@ -114,11 +117,11 @@ pub(crate) fn parse_json(arg: &str) -> Result<(Value, Origins)> {
     let mut origins = Origins::default();
     let origin = Origin::Flag { text: "--set-json {…}".to_owned() };
     record_all(&tree, &ValuePath::root(), &origin, &mut origins);
-    Ok((tree, origins))
+    Ok(Err((tree, origins)))
 }
 
 /// The values set by the argument `arg` of `--set-file`, the files read with `read`.
-pub(crate) fn parse_file(arg: &str, read: ReadFile<'_>) -> Result<(Value, Origins)> {
+pub(crate) fn parse_file(arg: &str, read: ReadFile<'_>) -> Result<Assignments> {
     parse_flag(arg, Flag::File, read)
 }
 
@@ -127,7 +130,25 @@ fn no_files(_: &str) -> std::io::Result<String> {
     Err(std::io::Error::other("only --set-file reads files"))
 }
 
-fn parse_flag(arg: &str, flag: Flag, read: ReadFile<'_>) -> Result<(Value, Origins)> {
+/// The assignments of one flag, in order: Helm applies each to the values so far (the files'
+/// and earlier flags'), so that `--set a[0].name=x --set a[0].value=y` makes one list item,
+/// and `--set a[1]=z` changes the second item of a list a file gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Assignments(Vec<(Vec<Segment>, Value, Origin)>);
+
+impl Assignments {
+    /// Applies every assignment to `tree`, in order, recording their origins in `origins`.
+    pub(crate) fn apply(&self, tree: &mut Value, origins: &mut Origins) {
+        for (path, value, origin) in &self.0 {
+            if !tree.is_object() {
+                *tree = Value::Object(Map::new());
+            }
+            assign(tree, origins, path, value.clone(), origin);
+        }
+    }
+}
+
+fn parse_flag(arg: &str, flag: Flag, read: ReadFile<'_>) -> Result<Assignments> {
     let mut parser =
         SetParser { chars: arg.chars().collect(), pos: 0, flag, start: 0, key_end: None, read };
     if arg.is_empty() {
@@ -136,13 +157,12 @@ fn parse_flag(arg: &str, flag: Flag, read: ReadFile<'_>) -> Result<(Value, Origi
             message: format!("empty argument (use {})", flag.usage()),
         });
     }
-    let mut tree = Value::Object(Map::new());
-    let mut origins = Origins::default();
+    let mut assignments = Vec::new();
     while parser.pos < parser.chars.len() {
         let (path, value) = parser.assignment()?;
-        assign(&mut tree, &mut origins, &path, value, &parser.origin());
+        assignments.push((path, value, parser.origin()));
     }
-    Ok((tree, origins))
+    Ok(Assignments(assignments))
 }
 
 struct SetParser<'r> {

@@ -100,15 +100,50 @@ fn flags_after_files() {
             "--set-string server.image.tag=3.10",
         ],
         expect![[r#"
-            {"server":{"replicas":"abc","tolerations":[null,{"key":"b"}],"image":{"tag":"3.10"}}}
+            {"server":{"replicas":"abc","tolerations":[{"key":"a"},{"key":"b"}],"image":{"tag":"3.10"}}}
             server <- --set-string server.image.tag
             server.replicas <- --set server.replicas
             server.tolerations <- --set server.tolerations[1].key
-            server.tolerations[0] <- --set server.tolerations[1].key
+            server.tolerations[0] <- values.yaml:4
+            server.tolerations[0].key <- values.yaml:4
             server.tolerations[1] <- --set server.tolerations[1].key
             server.tolerations[1].key <- --set server.tolerations[1].key
             server.image <- --set-string server.image.tag
             server.image.tag <- --set-string server.image.tag"#]],
+    );
+}
+
+/// Helm applies each `--set` to the values so far: two flags build one list item, and an
+/// index changes the item a file gave instead of replacing the list.
+#[test]
+fn flags_edit_lists_item_by_item() {
+    check(
+        &[
+            "-f values.yaml\nenv:\n  - {name: A, value: a}\n  - {name: B, value: b}\n",
+            "--set env[1].value=changed",
+            "--set env[2].name=C",
+            "--set env[2].value=c",
+        ],
+        expect![[r#"
+            {"env":[{"name":"A","value":"a"},{"name":"B","value":"changed"},{"name":"C","value":"c"}]}
+            env <- --set env[2].value
+            env[0] <- values.yaml:2
+            env[0].name <- values.yaml:2
+            env[0].value <- values.yaml:2
+            env[1] <- --set env[1].value
+            env[1].name <- values.yaml:3
+            env[1].value <- --set env[1].value
+            env[2] <- --set env[2].value
+            env[2].name <- --set env[2].name
+            env[2].value <- --set env[2].value"#]],
+    );
+    // A whole list, `{...}`, still replaces.
+    check(
+        &["-f values.yaml\nargs: [a, b, c]\n", "--set args={x}"],
+        expect![[r#"
+            {"args":["x"]}
+            args <- --set args
+            args[0] <- --set args"#]],
     );
 }
 
