@@ -74,7 +74,7 @@ pub struct ReleaseArgs {
     /// Set a value as a string, whatever it looks like (repeatable, after --set)
     #[arg(long = "set-string", value_name = "KEY=VALUE", global = true, help_heading = STACK_OPTIONS)]
     pub set_string: Vec<String>,
-    /// Set a value as JSON: a.b={"c":1}, list=[1,2], or a whole '{"server":{...}}'
+    /// Set a value as JSON: `a.b={"c":1}`, `list=[1,2]`, or a whole `'{"server":{...}}'`
     /// (repeatable, after -f)
     #[arg(long = "set-json", value_name = "KEY=JSON", global = true, help_heading = STACK_OPTIONS)]
     pub set_json: Vec<String>,
