@@ -20,6 +20,24 @@ pub enum Error {
         /// The folders searched, joined for display.
         searched: String,
     },
+    /// A name finds both an executable and a library in the plugin folders: an executable
+    /// named like a first-party plugin would otherwise stand in for it unnoticed.
+    #[error(
+        "plugin `{name}` is both the executable {} and the library {}: prefectctl will not \
+         choose between them; remove or rename one (an executable plugin is called \
+         prefectctl-plugin-NAME and names itself NAME in its manifest), or give the one you \
+         mean by its path (--plugin PATH, with --without {name} when the release has `{name}`)",
+        executable.display(),
+        library.display()
+    )]
+    Ambiguous {
+        /// The name asked for.
+        name: String,
+        /// The executable it finds.
+        executable: PathBuf,
+        /// The library it finds.
+        library: PathBuf,
+    },
     /// A path given with `--plugin` does not exist.
     #[error("plugin library {} does not exist", path.display())]
     MissingFile {

@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 mod checksum;
+mod elf;
 mod error;
 mod executable;
 mod library;

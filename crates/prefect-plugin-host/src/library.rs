@@ -1,6 +1,7 @@
 //! Library plugins: an abi_stable root module, opened with `lib_header_from_path` (which,
 //! unlike `RootModule::load_from_file`, does not cache one library per interface type) and
-//! checked for layout before any of its code runs.
+//! checked for layout before any of its code runs; before that, its ELF headers are checked
+//! against the file (`elf`), which the dynamic loader trusts.
 
 use std::path::Path;
 
@@ -24,6 +25,14 @@ impl Library {
         // dlopen searches the system's library folders for a bare file name: `--plugin
         // libmine.so` means the file here, as it would for any other command's argument.
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if !absolute.exists() {
+            return Err(Error::MissingFile { path: path.to_path_buf() });
+        }
+        // A file the dynamic loader would map past its end kills the process with SIGBUS.
+        if cfg!(all(unix, not(target_vendor = "apple"))) {
+            crate::elf::check(&absolute)
+                .map_err(|reason| Error::Open { path: path.to_path_buf(), reason })?;
+        }
         let header = lib_header_from_path(&absolute).map_err(|err| open_error(path, err))?;
         let module =
             header.init_root_module::<PluginModuleRef>().map_err(|err| open_error(path, err))?;

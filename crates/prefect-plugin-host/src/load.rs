@@ -94,8 +94,10 @@ impl Plugin {
             Kind::Library(library) => library.run(&json),
             Kind::Executable(executable) => executable.run(name, &json)?,
         };
-        serde_json::from_str(&out)
-            .map_err(|err| Error::Response { plugin: name.clone(), reason: err.to_string() })
+        serde_json::from_str(&out).map_err(|err| Error::Response {
+            plugin: name.clone(),
+            reason: format!("{err}; {}", first_bytes(&out)),
+        })
     }
 }
 
@@ -122,7 +124,10 @@ fn protocol_of(path: &Path, manifest_json: &str) -> Result<u32> {
     let manifest: serde_json::Value =
         serde_json::from_str(manifest_json).map_err(|err| Error::Manifest {
             path: path.to_path_buf(),
-            reason: format!("is not JSON ({err}): `manifest` must print the plugin's manifest"),
+            reason: format!(
+                "is not JSON ({err}): `manifest` must print the plugin's manifest; {}",
+                first_bytes(manifest_json)
+            ),
         })?;
     let version = manifest.get("protocolVersion").and_then(serde_json::Value::as_u64);
     Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
@@ -138,8 +143,8 @@ pub fn is_plugin_name(name: &str) -> bool {
 
 fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifest> {
     let bad = |reason: String| Error::Manifest { path: path.to_path_buf(), reason };
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|err| bad(format!("is not JSON: {err}")))?;
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|err| bad(format!("is not JSON: {err}; {}", first_bytes(json))))?;
     if let Some(message) = value.get("error").and_then(|e| e.as_str()) {
         return Err(bad(format!("could not be built: {message}")));
     }
@@ -158,4 +163,40 @@ fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifes
         )));
     }
     Ok(manifest)
+}
+
+/// What a plugin printed, for an error saying it is not the document expected: its first
+/// characters, quoted with escapes, and its length when it goes on.
+pub(crate) fn first_bytes(out: &str) -> String {
+    if out.is_empty() {
+        return "it printed nothing".to_owned();
+    }
+    format!("it printed {}", quote_start(out))
+}
+
+/// The first characters of `text`, quoted with escapes, and its length when it goes on.
+pub(crate) fn quote_start(text: &str) -> String {
+    const SHOWN: usize = 120;
+    let end = text.char_indices().nth(SHOWN).map_or(text.len(), |(at, _)| at);
+    if end == text.len() {
+        format!("{text:?}")
+    } else {
+        format!("{:?}… ({} bytes in all)", &text[..end], text.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_plugin_printed_is_quoted_by_its_first_characters() {
+        assert_eq!(first_bytes(""), "it printed nothing");
+        assert_eq!(first_bytes("hello\n"), r#"it printed "hello\n""#);
+        let long = format!("Traceback \"x\"{}", "y".repeat(500));
+        assert_eq!(
+            first_bytes(&long),
+            format!(r#"it printed "Traceback \"x\"{}"… (513 bytes in all)"#, "y".repeat(107))
+        );
+    }
 }

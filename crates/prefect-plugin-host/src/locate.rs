@@ -77,17 +77,22 @@ impl Locator {
     }
 
     /// The plugin called `name`: in the first folder that holds its library
-    /// (`libprefectctl_plugin_NAME.so`) or its executable (`prefectctl-plugin-NAME`), the
-    /// library first.
+    /// (`libprefectctl_plugin_NAME.so`) or its executable (`prefectctl-plugin-NAME`). A name
+    /// that finds both, in any folders, is an error: an executable `prefectctl-plugin-server`
+    /// in a plugin folder must not replace the first-party `server` library unnoticed.
     pub fn find(&self, name: &str) -> Result<PathBuf> {
         let file = library_file_name(name);
         let executable = executable_file_name(name);
-        let found = self
-            .dirs
-            .iter()
-            .flat_map(|dir| [dir.join(&file), dir.join(&executable)])
-            .find(|path| path.is_file());
-        found.ok_or_else(|| Error::NotFound {
+        let in_folder =
+            |file: &str| self.dirs.iter().map(|dir| dir.join(file)).find(|p| p.is_file());
+        match (in_folder(&file), in_folder(&executable)) {
+            (Some(library), Some(executable)) => {
+                return Err(Error::Ambiguous { name: name.to_owned(), executable, library });
+            }
+            (Some(found), None) | (None, Some(found)) => return Ok(found),
+            (None, None) => {}
+        }
+        Err(Error::NotFound {
             name: name.to_owned(),
             hint: self.hint(name),
             file: format!("{file} or {executable}"),
@@ -246,6 +251,31 @@ mod tests {
             err.contains(&a.display().to_string()) && err.contains(&b.display().to_string()),
             "{err}"
         );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_name_that_finds_an_executable_and_a_library_is_refused() {
+        let root =
+            std::env::temp_dir().join(format!("prefectctl-ambiguous-{}", std::process::id()));
+        let (mine, installed) = (root.join("mine"), root.join("installed"));
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::write(installed.join(library_file_name("server")), "").unwrap();
+        std::fs::write(mine.join("prefectctl-plugin-server"), "").unwrap();
+        let locator = Locator::new(&[mine.clone(), installed.clone()], None, None);
+        let err = locator.find("server").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "plugin `server` is both the executable {} and the library {}: ",
+                mine.join("prefectctl-plugin-server").display(),
+                installed.join(library_file_name("server")).display()
+            )),
+            "{err}"
+        );
+        // Whichever folder comes first.
+        let reversed = Locator::new(&[installed.clone(), mine.clone()], None, None);
+        assert!(matches!(reversed.find("server"), Err(Error::Ambiguous { .. })));
         std::fs::remove_dir_all(root).unwrap();
     }
 }
