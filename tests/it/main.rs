@@ -19,6 +19,7 @@ mod inputs;
 mod lifecycle;
 mod loader;
 mod node;
+mod outage;
 mod prefect;
 mod progress;
 mod running;

@@ -3,6 +3,9 @@
 //! The kubeconfig is `--kubeconfig`, else `$KUBECONFIG`, else `~/.kube/config`, else the
 //! in-cluster service account; the context is `--kube-context`, else the kubeconfig's current
 //! one. The namespace a command works in is `-n`, else the context's, else `default`.
+//!
+//! Every request is bounded by the request timeout ([`crate::transport`]), and one that the
+//! server answers with 429, 503 or 504 is sent again, as kube's own stack does, a few times.
 
 use std::{
     collections::BTreeMap,
@@ -12,18 +15,19 @@ use std::{
         atomic::{AtomicUsize, Ordering},
     },
     task::{Context, Poll},
+    time::Duration,
 };
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource;
 
 use kube::{
     Client, Config,
-    client::ClientBuilder,
+    client::{ClientBuilder, retry::RetryPolicy},
     config::{KubeConfigOptions, Kubeconfig},
 };
-use tower::{Layer, Service};
+use tower::{Layer, Service, retry::RetryLayer};
 
-use crate::{Error, Result};
+use crate::{Error, Result, transport::Deadline};
 
 /// A client for one API server, and the namespace the kubeconfig's context names.
 #[derive(Clone)]
@@ -37,11 +41,17 @@ pub struct Cluster {
     /// For connection upgrades (port-forwards), which HTTP/2 cannot carry to a 1.20 server.
     config: Config,
     counting: Counting,
+    deadline: Deadline,
 }
 
 impl Cluster {
-    /// Connects as the kubeconfig says (no request is sent yet).
-    pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster> {
+    /// Connects as the kubeconfig says (no request is sent yet); each request then gets at
+    /// most `request_timeout` (`None`: as long as it takes) for its answer.
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        request_timeout: Option<Duration>,
+    ) -> Result<Cluster> {
         let options = KubeConfigOptions {
             context: context.map(str::to_owned),
             ..KubeConfigOptions::default()
@@ -52,14 +62,18 @@ impl Cluster {
                     path: path.to_path_buf(),
                     reason: crate::error::one_line(&err.to_string()),
                 })?;
+                known_context(&file, context, Some(path))?;
                 Config::from_custom_kubeconfig(file, &options)
                     .await
                     .map_err(|err| context_error(context, err))?
             }
             None => match Kubeconfig::read() {
-                Ok(file) => Config::from_custom_kubeconfig(file, &options)
-                    .await
-                    .map_err(|err| context_error(context, err))?,
+                Ok(file) => {
+                    known_context(&file, context, None)?;
+                    Config::from_custom_kubeconfig(file, &options)
+                        .await
+                        .map_err(|err| context_error(context, err))?
+                }
                 Err(read) => Config::incluster().map_err(|_| Error::NoConfig {
                     reason: crate::error::one_line(&read.to_string()),
                 })?,
@@ -69,18 +83,20 @@ impl Cluster {
         let default_namespace = config.default_namespace.clone();
         let requests = Arc::new(AtomicUsize::new(0));
         let counting = Counting { requests: requests.clone() };
+        let deadline = Deadline::new(&server, request_timeout);
         let unreachable = |err: kube::Error| Error::Unreachable {
             server: server.clone(),
             reason: crate::error::one_line(&err.to_string()),
         };
         let client = if config.proxy_url.is_some() {
-            // kube's own stack knows proxies (HTTP/1 only).
+            // kube's own stack knows proxies (HTTP/1 only) and retries by itself.
             ClientBuilder::try_from(config.clone())
                 .map_err(unreachable)?
                 .with_layer(&counting)
+                .with_layer(&deadline)
                 .build()
         } else {
-            multiplexed(config.clone(), counting.clone()).map_err(unreachable)?
+            multiplexed(config.clone(), counting.clone(), deadline.clone()).map_err(unreachable)?
         };
         Ok(Cluster {
             client,
@@ -90,6 +106,7 @@ impl Cluster {
             resources: Arc::default(),
             config,
             counting,
+            deadline,
         })
     }
 
@@ -101,7 +118,8 @@ impl Cluster {
                 server: self.server.clone(),
                 reason: crate::error::one_line(&err.to_string()),
             })?;
-        Ok(client.with_layer(&self.counting).build())
+        // The deadline ends at the upgrade's answer: the port-forward that follows has none.
+        Ok(client.with_layer(&self.counting).with_layer(&self.deadline).build())
     }
 
     /// The namespace of the kubeconfig's context (`default` when it names none).
@@ -122,9 +140,10 @@ impl Cluster {
 
 /// A client whose connection speaks HTTP/2 when the server does (as API servers do): every
 /// request of a command, concurrent ones too, shares one TLS connection, where HTTP/1 would
-/// open one per request in flight. The layers are kube's: base URI, authentication (tokens,
-/// exec plugins), extra headers.
-fn multiplexed(config: Config, counting: Counting) -> kube::Result<Client> {
+/// open one per request in flight. The layers are kube's: base URI, retries of 429, 503 and
+/// 504 answers, authentication (tokens, exec plugins), extra headers; then the request counter
+/// (which counts each attempt) and the deadline of each attempt.
+fn multiplexed(config: Config, counting: Counting, deadline: Deadline) -> kube::Result<Client> {
     use kube::client::ConfigExt;
 
     let tls = config.rustls_client_config()?;
@@ -139,16 +158,46 @@ fn multiplexed(config: Config, counting: Counting) -> kube::Result<Client> {
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
-    let transport: hyper_util::client::legacy::Client<_, kube::client::Body> =
-        hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new()).build(https);
+    // A connection that stops answering pings is closed (client-go's HTTP/2 health check:
+    // 30 s idle, 15 s for the ping), so that a later request opens a new one.
+    let mut builder =
+        hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .http2_keep_alive_timeout(Duration::from_secs(15));
+    let transport: hyper_util::client::legacy::Client<_, kube::client::Body> = builder.build(https);
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
+        .layer(RetryLayer::new(retries()))
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .layer(counting)
-        .map_err(tower::BoxError::from)
+        .layer(deadline)
         .service(transport);
     Ok(Client::new(service, config.default_namespace))
+}
+
+/// kube's retry policy for 429, 503 and 504 answers (honouring `Retry-After`), with a command
+/// line's patience: three more attempts within about four seconds, where kube's default, made
+/// for controllers, tries fifteen times over minutes.
+fn retries() -> RetryPolicy {
+    RetryPolicy::new(Duration::from_millis(500), Duration::from_secs(2), 3, true)
+        .expect("the delays are in order")
+}
+
+/// Refuses a `--kube-context` that the kubeconfig does not have, naming those it has.
+fn known_context(file: &Kubeconfig, context: Option<&str>, path: Option<&Path>) -> Result<()> {
+    let Some(context) = context else { return Ok(()) };
+    if file.contexts.iter().any(|named| named.name == context) {
+        return Ok(());
+    }
+    Err(Error::UnknownContext {
+        context: context.to_owned(),
+        file: path.map(Path::to_path_buf),
+        known: file.contexts.iter().map(|named| named.name.clone()).collect(),
+        current: file.current_context.clone(),
+    })
 }
 
 fn context_error(context: Option<&str>, err: kube::config::KubeconfigError) -> Error {

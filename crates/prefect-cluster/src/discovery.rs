@@ -142,10 +142,14 @@ impl Cluster {
         Ok(if missing.is_empty() { Ok(targets) } else { Err(missing) })
     }
 
-    /// A transport failure as [`Error::Unreachable`], anything else as [`Error::Api`].
+    /// A transport failure as [`Error::NoAnswer`] (else [`Error::Unreachable`]), anything else
+    /// as [`Error::Api`].
     pub(crate) fn unreachable_or(&self, action: &str, err: kube::Error) -> Error {
         match err {
             kube::Error::Api(_) => Error::api(action, err),
+            kube::Error::Service(ref cause) if cause.is::<crate::transport::NoAnswer>() => {
+                Error::api(action, err)
+            }
             other => Error::Unreachable {
                 server: self.server().to_owned(),
                 reason: crate::error::one_line(&other.to_string()),

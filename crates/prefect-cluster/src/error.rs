@@ -33,6 +33,47 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// `--kube-context` names a context the kubeconfig does not have.
+    #[error(
+        "the kubeconfig{} has no context `{context}`; {}",
+        file.as_ref().map(|f| format!(" {}", f.display())).unwrap_or_default(),
+        if known.is_empty() {
+            "it has no contexts at all: add one (kubectl config set-context) or use another \
+             kubeconfig".to_owned()
+        } else {
+            format!(
+                "pass one of its contexts to --kube-context: {}",
+                known
+                    .iter()
+                    .map(|name| if current.as_ref() == Some(name) {
+                        format!("{name} (current)")
+                    } else {
+                        name.clone()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    )]
+    UnknownContext {
+        /// The context asked for.
+        context: String,
+        /// The kubeconfig file, when one was named.
+        file: Option<PathBuf>,
+        /// The contexts it has.
+        known: Vec<String>,
+        /// Its current context.
+        current: Option<String>,
+    },
+    /// A request got no answer: the server refused the connection, its name did not resolve,
+    /// TLS failed, or it did not answer within the request timeout.
+    #[error("{action}: {reason}")]
+    NoAnswer {
+        /// What was being done, e.g. `read the release records`.
+        action: String,
+        /// What kept the request from the server, naming its URL.
+        reason: String,
+    },
     /// The API server could not be reached.
     #[error("cannot reach the API server at {server}: {reason}")]
     Unreachable {
@@ -124,8 +165,19 @@ impl Error {
                 };
                 Error::Api { action, reason, code }
             }
+            kube::Error::Service(ref cause)
+                if let Some(failed) = cause.downcast_ref::<crate::transport::NoAnswer>() =>
+            {
+                Error::NoAnswer { action, reason: failed.reason.clone() }
+            }
             other => Error::Api { action, reason: one_line(&other.to_string()), code: 0 },
         }
+    }
+
+    /// Whether the server gave no answer (unreachable, or not in time), as opposed to an
+    /// answer that refuses.
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, Error::NoAnswer { .. })
     }
 
     /// The HTTP status of a refused request, if the server answered.

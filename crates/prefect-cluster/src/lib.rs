@@ -21,6 +21,7 @@ pub mod objects;
 pub mod reach;
 pub mod readiness;
 pub mod record;
+mod transport;
 mod workloads;
 
 /// The Kubernetes types the pods, Jobs and StorageClasses are read as.

@@ -145,11 +145,7 @@ impl Cluster {
             reason: err.to_string(),
             code: 0,
         })?;
-        let response = self.client.send(built).await.map_err(|err| Error::Api {
-            action: action.to_owned(),
-            reason: crate::error::one_line(&err.to_string()),
-            code: 0,
-        })?;
+        let response = self.client.send(built).await.map_err(|err| Error::api(action, err))?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.map_err(|err| Error::Api {
             action: action.to_owned(),

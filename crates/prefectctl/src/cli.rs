@@ -114,6 +114,17 @@ pub struct ReleaseArgs {
         help_heading = GLOBAL_OPTIONS
     )]
     pub kube_context: Option<String>,
+    /// How long one request to the API server may take (a duration, `0`: no limit), as
+    /// kubectl's flag; a server that does not answer fails the command after it
+    #[arg(
+        long = "request-timeout",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = duration,
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
+    pub request_timeout: std::time::Duration,
     /// Print what happens, step by step, to standard error
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub debug: bool,

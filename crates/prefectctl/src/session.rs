@@ -34,7 +34,11 @@ impl Session {
                 Failure::runtime(vec![format!("cannot start the async runtime: {err}")])
             })?;
         let cluster = runtime
-            .block_on(Cluster::connect(args.kubeconfig.as_deref(), args.kube_context.as_deref()))
+            .block_on(Cluster::connect(
+                args.kubeconfig.as_deref(),
+                args.kube_context.as_deref(),
+                Some(args.request_timeout).filter(|timeout| !timeout.is_zero()),
+            ))
             .map_err(failure)?;
         let namespace =
             args.namespace.clone().unwrap_or_else(|| cluster.default_namespace().to_owned());

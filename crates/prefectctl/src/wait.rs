@@ -26,6 +26,10 @@ const POLL: Duration = Duration::from_secs(2);
 /// How often the live display redraws its clock between reads.
 const TICK: Duration = Duration::from_secs(1);
 
+/// How long the API server may go without answering before `--wait` gives up on it: long
+/// enough for a restart behind a load balancer, far shorter than a `--timeout`.
+const OUTAGE: Duration = Duration::from_secs(15);
+
 /// Waits until every followed object of `plan` is ready, at most `timeout`.
 pub fn until_ready(session: &Session, plan: &Plan, timeout: Duration) -> Result<(), Failure> {
     let followed: Vec<&ResourceKey> = plan
@@ -58,9 +62,18 @@ pub fn follow(
     let started = Instant::now();
     let deadline = started + timeout;
     let mut display = Display::new(followed, started, timeout);
+    let mut answered = started;
     loop {
-        let states = observe(session, plan, followed);
+        let (states, no_answer) = observe(session, plan, followed);
         display.show(&states);
+        match no_answer {
+            None => answered = Instant::now(),
+            Some(err) if answered.elapsed() >= OUTAGE => {
+                display.finish(&states);
+                return Err(lost(session, &err, answered.elapsed()));
+            }
+            Some(_) => {}
+        }
         let failed: Vec<&ResourceKey> = states
             .iter()
             .filter(|(_, seen)| matches!(seen.readiness, Readiness::Failed(_)))
@@ -84,14 +97,22 @@ pub fn follow(
     }
 }
 
-/// Reads every followed object once, together.
+/// Reads every followed object once, together; and when no read got an answer from the API
+/// server, why.
 fn observe(
     session: &Session,
     plan: &Plan,
     followed: &[&ResourceKey],
-) -> BTreeMap<ResourceKey, Observed> {
-    let states = session.block_on(futures::future::join_all(followed.iter().map(|key| async {
+) -> (BTreeMap<ResourceKey, Observed>, Option<prefect_cluster::Error>) {
+    let reads = session.block_on(futures::future::join_all(followed.iter().map(|key| async move {
         let live = session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name).await;
+        (key, live)
+    })));
+    let mut no_answer = None;
+    let mut answered = false;
+    let mut states = BTreeMap::new();
+    for (key, live) in reads {
+        answered |= !matches!(&live, Err(err) if err.is_no_answer());
         let seen = match live {
             Ok(Some(object)) => Observed { readiness: readiness(&object), live: Some(object) },
             Ok(None) => Observed {
@@ -100,14 +121,36 @@ fn observe(
                 ),
                 live: None,
             },
+            Err(err) if err.is_no_answer() => {
+                let seen = Observed {
+                    readiness: Readiness::Waiting("the API server does not answer".to_owned()),
+                    live: None,
+                };
+                no_answer.get_or_insert(err);
+                seen
+            }
             Err(err) => Observed {
                 readiness: Readiness::Waiting(format!("cannot read it: {err}")),
                 live: None,
             },
         };
-        ((*key).clone(), seen)
-    })));
-    states.into_iter().collect()
+        states.insert((*key).clone(), seen);
+    }
+    (states, if answered { None } else { no_answer })
+}
+
+/// The failure when the API server has not answered for `since`: the objects were written, and
+/// what they are now is for a later command to read.
+fn lost(session: &Session, err: &prefect_cluster::Error, since: Duration) -> Failure {
+    Failure::runtime(vec![format!(
+        "stopped waiting: the API server has not answered for {} ({err})",
+        duration(since)
+    )])
+    .and(format!(
+        "what was applied stays applied; once the server answers again, `prefectctl -n {} \
+         status` shows whether it got ready, and the same command with --wait waits again",
+        session.namespace
+    ))
 }
 
 /// The failure after `timeout`. The display above it already shows each object's state, so it
