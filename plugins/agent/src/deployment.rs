@@ -134,13 +134,9 @@ fn container(
     pool_template: PoolTemplate,
     problems: &mut Problems,
 ) -> Container {
-    let health = values.liveness_probe.enabled && values.mode == Mode::Worker;
-    if values.liveness_probe.enabled && values.mode == Mode::Agent {
-        problems.error(
-            "livenessProbe.enabled",
-            "Prefect 2's agent has no health check: turn the probe off in agent mode",
-        );
-    }
+    // Prefect 2's agent has no health check: the probes, on by default, are left out there.
+    let probed = values.liveness_probe.enabled || values.readiness_probe.enabled;
+    let health = probed && values.mode == Mode::Worker;
     let mut env = api_env(api);
     env.extend(settings(ctx, values, health));
     for (index, item) in values.extra_env_vars.iter().enumerate() {
@@ -187,7 +183,12 @@ fn container(
             }]
         }),
         liveness_probe: if health {
-            values.liveness_probe.probe(check, "livenessProbe", problems)
+            values.liveness_probe.probe(check.clone(), "livenessProbe", problems)
+        } else {
+            None
+        },
+        readiness_probe: if health {
+            values.readiness_probe.probe(check, "readinessProbe", problems)
         } else {
             None
         },

@@ -135,9 +135,11 @@ fn with_the_server_in_the_stack_the_worker_needs_no_configuration() {
         PREFECT_API_URL=http://prefect-server.prefect.svc:4200/api
         PREFECT_WORKER_QUERY_SECONDS=5
         PREFECT_KUBERNETES_CLUSTER_UID=prefect/prefect
-        PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=prefect"#]]
+        PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=prefect
+        PREFECT_WORKER_WEBSERVER_HOST=0.0.0.0
+        PREFECT_WORKER_WEBSERVER_PORT=8080"#]]
     .assert_eq(&env(&response));
-    expect!["prefect worker start --type kubernetes --pool kubernetes --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --prefetch-seconds 10"].assert_eq(&args(&response));
+    expect!["prefect worker start --type kubernetes --pool kubernetes --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --prefetch-seconds 10 --with-healthcheck"].assert_eq(&args(&response));
     assert_eq!(container(&response)["image"], "prefecthq/prefect:3.9.1-python3.12-kubernetes");
     assert_eq!(item(&response, "ServiceAccount")["automountServiceAccountToken"], true);
 }
@@ -198,7 +200,7 @@ fn prefect_cloud() {
         "{env}"
     );
     assert!(env.contains("PREFECT_API_KEY<-prefect-api-key/key"), "{env}");
-    expect!["prefect worker start --type kubernetes --pool k8s --work-queue high --work-queue low --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --limit 5 --prefetch-seconds 10"].assert_eq(&args(&response));
+    expect!["prefect worker start --type kubernetes --pool k8s --work-queue high --work-queue low --install-policy if-not-present --base-job-template /tmp/prefectctl-base-job-template.json --limit 5 --prefetch-seconds 10 --with-healthcheck"].assert_eq(&args(&response));
 
     check_problems(
         alone(json!({ "apiConfig": "cloud" })),
@@ -569,6 +571,10 @@ fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
     }));
     assert_eq!(agent_mode.results, []);
     assert_eq!(init_containers(&agent_mode).len(), 0, "Prefect 2's agent has no work pools");
+    // Nor a health check: the probes, on by default, are left out in agent mode.
+    let agent = container(&agent_mode);
+    assert!(agent.get("livenessProbe").is_none() && agent.get("readinessProbe").is_none());
+    assert!(!args(&agent_mode).contains("--with-healthcheck"), "{}", args(&agent_mode));
 }
 
 /// A `prefect` that logs its arguments to `$FAKE_LOG` and knows one pool, `$FAKE_POOL`:

@@ -68,8 +68,13 @@ pub struct Values {
     pub extra_args: Vec<String>,
 
     /// Restarts the worker when its health check (`--with-healthcheck`, `GET /health` on
-    /// port 8080) keeps failing.
+    /// port 8080) keeps failing: the worker answers 503 once it has not polled its pool for
+    /// a while. Left out in agent mode, since Prefect 2's agent has no health check.
     pub liveness_probe: ProbeValues,
+
+    /// Marks the worker pod ready once its health check answers (the same `GET /health`), so
+    /// that `apply --wait` and rollouts wait for a worker that polls. Left out in agent mode.
+    pub readiness_probe: ProbeValues,
 
     /// A HorizontalPodAutoscaler for the worker Deployment (`autoscaling/v2`, or `v2beta2` on
     /// clusters before 1.23, or `v1`, CPU only, on older ones); `replicaCount` is then left to
@@ -115,7 +120,8 @@ impl Default for Values {
             replica_count: 1,
             extra_env_vars: Vec::new(),
             extra_args: Vec::new(),
-            liveness_probe: ProbeValues::new(false, 10),
+            liveness_probe: ProbeValues::new(true, 10),
+            readiness_probe: ProbeValues::new(true, 10),
             autoscaling: Autoscaling::default(),
             pod_disruption_budget: DisruptionBudgetValues::default(),
             deployment_labels: BTreeMap::new(),

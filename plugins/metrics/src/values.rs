@@ -93,7 +93,7 @@ impl Default for Values {
                 EXPORTER_UID,
                 json!({
                     "requests": { "cpu": "50m", "memory": "192Mi" },
-                    "limits": { "memory": "512Mi" },
+                    "limits": { "cpu": "250m", "memory": "512Mi" },
                 }),
             ),
             service_account: ServiceAccountValues::default(),

@@ -138,7 +138,12 @@ fn wait_for_database(ctx: &Context, values: &Values, host: &str) -> Container {
                     .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
                     .collect(),
             ),
-            limits: Some([("memory".to_owned(), Quantity("64Mi".to_owned()))].into()),
+            limits: Some(
+                [("cpu", "100m"), ("memory", "64Mi")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
+                    .collect(),
+            ),
             ..ResourceRequirements::default()
         }),
         security_context: Some(security),

@@ -163,6 +163,7 @@ fn the_statefulset_runs_the_official_image_restricted_on_a_claim() {
                     },
                     "resources": {
                       "limits": {
+                        "cpu": "1",
                         "memory": "1Gi"
                       },
                       "requests": {
@@ -310,6 +311,7 @@ fn the_server_connects_with_prefects_database_settings_and_waits_for_the_databas
             "name": "wait-for-database",
             "resources": {
               "limits": {
+                "cpu": "100m",
                 "memory": "64Mi"
               },
               "requests": {

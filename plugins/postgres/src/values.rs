@@ -62,7 +62,7 @@ impl Default for Values {
                 POSTGRES_UID,
                 json!({
                     "requests": { "cpu": "250m", "memory": "256Mi" },
-                    "limits": { "memory": "1Gi" },
+                    "limits": { "cpu": "1", "memory": "1Gi" },
                 }),
             ),
             service_account: ServiceAccountValues::default(),

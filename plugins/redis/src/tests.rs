@@ -180,6 +180,7 @@ fn the_statefulset_runs_the_official_image_restricted_with_an_append_only_file_o
                     },
                     "resources": {
                       "limits": {
+                        "cpu": "500m",
                         "memory": "512Mi"
                       },
                       "requests": {

@@ -60,7 +60,7 @@ impl Default for Values {
                 REDIS_UID,
                 json!({
                     "requests": { "cpu": "100m", "memory": "128Mi" },
-                    "limits": { "memory": "512Mi" },
+                    "limits": { "cpu": "500m", "memory": "512Mi" },
                 }),
             ),
             service_account: ServiceAccountValues::default(),
