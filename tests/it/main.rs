@@ -19,6 +19,7 @@ mod inputs;
 mod lifecycle;
 mod loader;
 mod node;
+mod plugin_hardening;
 mod outage;
 mod prefect;
 mod progress;

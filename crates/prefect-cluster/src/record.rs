@@ -60,8 +60,16 @@ pub struct PluginRecord {
     pub name: String,
     /// Its version.
     pub version: String,
-    /// How it was selected: its name, or the library's path (`--plugin ./lib.so`).
+    /// How it was selected: its name, or the library's path (`--plugin ./lib.so`), which
+    /// the next upgrade loads it from.
     pub spec: String,
+    /// The file it was loaded from, as an absolute path (not in records written before
+    /// prefectctl kept it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The SHA-256 of that file, in lower-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Where a revision stands.
@@ -236,13 +244,26 @@ mod tests {
             status: Status::Deployed,
             time: "2026-11-24T10:00:00Z".to_owned(),
             description: "Upgrade complete".to_owned(),
-            plugins: vec![PluginRecord { name: "server".to_owned(), version: "0.1.0".to_owned(), spec: "server".to_owned() }],
+            plugins: vec![PluginRecord {
+                name: "server".to_owned(),
+                version: "0.1.0".to_owned(),
+                spec: "server".to_owned(),
+                path: Some("/opt/prefectctl/lib/libprefectctl_plugin_server.so".to_owned()),
+                sha256: Some("ab".repeat(32)),
+            }],
             values: json!({ "server": { "replicaCount": 1 } }),
             objects: (0..200)
                 .map(|i| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("c{i}") }, "data": { "k": "v".repeat(100) } }))
                 .collect(),
             gate_logs: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_plugin_recorded_before_its_path_and_checksum_were_kept_still_reads() {
+        let old: PluginRecord =
+            serde_json::from_str(r#"{"name":"mine","version":"1","spec":"/p/libmine.so"}"#).unwrap();
+        assert_eq!((old.path, old.sha256), (None, None));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub struct Plugin {
     /// What it says about itself.
     pub manifest: PluginManifest,
     kind: Kind,
+    by_path: bool,
 }
 
 #[derive(Clone)]
@@ -58,7 +59,7 @@ pub fn load(path: &Path, expected_name: Option<&str>) -> Result<Plugin> {
             actual: manifest.name,
         });
     }
-    Ok(Plugin { path: path.to_path_buf(), manifest, kind })
+    Ok(Plugin { path: path.to_path_buf(), manifest, kind, by_path: expected_name.is_none() })
 }
 
 impl std::fmt::Debug for Plugin {
@@ -74,6 +75,12 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.manifest.name
+    }
+
+    /// Whether the plugin was loaded from a path the user gave rather than found by name, so
+    /// that a release records that path.
+    pub fn given_by_path(&self) -> bool {
+        self.by_path
     }
 
     /// Whether the plugin is an executable rather than a library.

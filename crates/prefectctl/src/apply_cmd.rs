@@ -9,7 +9,7 @@ use prefect_cluster::{
     lock::{Lock, LockError},
     record::{PluginRecord, Status},
 };
-use prefect_plugin_host::PluginSpec;
+use prefect_plugin_host::checksum;
 use serde_json::json;
 
 use crate::{
@@ -58,7 +58,7 @@ fn install_or_upgrade(
     let upgrade = history.iter().any(|r| r.status == Status::Deployed);
     let change = Change {
         description: if upgrade { "Upgrade complete" } else { "Install complete" }.to_owned(),
-        plugins: plugin_records(&release, args),
+        plugins: plugin_records(&release),
         values: release.values.tree().clone(),
     };
     let written = write::write(session, &plan, &history, change, &apply.write)?;
@@ -114,31 +114,23 @@ fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<S
     Ok(out)
 }
 
-/// How each plugin was selected, for the record: by name, or by its library's full path.
-pub fn plugin_records(release: &Release, args: &ReleaseArgs) -> Vec<PluginRecord> {
-    let paths: Vec<std::path::PathBuf> = args
-        .plugins
-        .iter()
-        .filter_map(|arg| match PluginSpec::parse(arg) {
-            PluginSpec::Path(path) => std::fs::canonicalize(path).ok(),
-            PluginSpec::Name(_) => None,
-        })
-        .collect();
+/// How each plugin was selected, for the record: by name, or by its file's full path (when
+/// given by path, on the command line or by the release's record), which the next upgrade
+/// loads it from; and the file it was loaded from and its SHA-256 either way.
+pub fn plugin_records(release: &Release) -> Vec<PluginRecord> {
     release
         .plugins
         .iter()
         .map(|plugin| {
             let canonical =
                 std::fs::canonicalize(&plugin.path).unwrap_or_else(|_| plugin.path.clone());
-            let by_path = paths.contains(&canonical);
+            let path = canonical.display().to_string();
             PluginRecord {
                 name: plugin.name().to_owned(),
                 version: plugin.manifest.version.clone(),
-                spec: if by_path {
-                    canonical.display().to_string()
-                } else {
-                    plugin.name().to_owned()
-                },
+                spec: if plugin.given_by_path() { path.clone() } else { plugin.name().to_owned() },
+                sha256: checksum(&plugin.path).ok(),
+                path: Some(path),
             }
         })
         .collect()

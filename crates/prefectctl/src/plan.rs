@@ -151,7 +151,34 @@ pub fn prepare(
     let base_stack = Base { plugins, what: session.describe() };
     let source = format!("release {} revision {}", session.release, base.revision);
     let recorded = (!reset_values).then(|| Layer::recorded(base.values.clone(), &source));
-    release::prepare_on(args, &session.namespace, &base_stack, recorded)
+    let release = release::prepare_on(args, &session.namespace, &base_stack, recorded)?;
+    warn_changed_files(base, &release);
+    Ok(release)
+}
+
+/// Warns about each plugin the release recorded by path whose file has changed since: the
+/// upgrade runs the file as it is now.
+fn warn_changed_files(base: &Revision, release: &Release) {
+    for recorded in &base.plugins {
+        let (Some(path), Some(then)) = (&recorded.path, &recorded.sha256) else { continue };
+        let Some(plugin) = release.plugins.iter().find(|p| p.name() == recorded.name) else {
+            continue;
+        };
+        let same_file =
+            std::fs::canonicalize(&plugin.path).is_ok_and(|p| p.as_os_str() == path.as_str());
+        if !plugin.given_by_path() || !same_file {
+            continue;
+        }
+        if let Ok(now) = prefect_plugin_host::checksum(&plugin.path)
+            && now != *then
+        {
+            eprintln!(
+                "warning: plugin `{}`: {path} has changed since revision {} recorded it \
+                 (SHA-256 {then}, now {now}); this upgrade runs it as it is now",
+                recorded.name, base.revision
+            );
+        }
+    }
 }
 
 /// The cluster's capabilities, as plugins see them.

@@ -99,6 +99,8 @@ pub fn resolve(
         }
     }
 
+    // A file the release recorded that is gone, unless a `--plugin` brings that plugin anew.
+    let mut recorded_gone: Vec<(String, String)> = Vec::new();
     let mut loaded: BTreeMap<String, Plugin> = BTreeMap::new();
     let mut queue: Vec<(PluginSpec, Option<String>)> =
         specs.into_iter().map(|s| (s, None)).collect();
@@ -110,6 +112,23 @@ pub fn resolve(
         }
         let plugin = match load_spec(&spec, locator, pins) {
             Ok(plugin) => plugin,
+            Err(prefect_plugin_host::Error::MissingFile { path })
+                if required_by.is_none() && !chosen.contains(&spec) =>
+            {
+                let name = base.plugins.iter().find(|(_, s)| *s == spec).map(|(n, _)| n.clone());
+                let name = name.unwrap_or_else(|| path.display().to_string());
+                recorded_gone.push((
+                    name.clone(),
+                    format!(
+                        "plugin `{name}`: {} recorded it as {}, which does not exist any more: \
+                         put the file back, give its new place with --plugin PATH, or drop it \
+                         from the release with --without {name}",
+                        base.what,
+                        path.display()
+                    ),
+                ));
+                continue;
+            }
             Err(err) => {
                 let missing = matches!(
                     err,
@@ -155,6 +174,12 @@ pub fn resolve(
         }
         loaded.insert(plugin.name().to_owned(), plugin);
     }
+    errors.extend(
+        recorded_gone
+            .into_iter()
+            .filter(|(name, _)| !loaded.contains_key(name))
+            .map(|(_, message)| message),
+    );
     if !errors.is_empty() {
         return Err(StackErrors { messages: errors, flag_rejected });
     }
