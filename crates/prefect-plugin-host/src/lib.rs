@@ -7,6 +7,7 @@
 //! This is the only crate that loads code into the process. A plugin is a library (an
 //! abi_stable root module) or an executable that speaks the same JSON documents over standard
 //! input and output. Loading a library checks, in order, before any plugin function runs: that
+//! its ELF headers lie within the file (a file cut short would crash the dynamic loader), that
 //! the file is an abi_stable library, that its root module's layout matches
 //! [`prefect_plugin_abi::PluginModule`], and then (calling the plugin's first function) that it
 //! speaks a protocol version this host speaks. A pinned checksum is checked before the file is
