@@ -18,6 +18,7 @@ mod harness;
 mod inputs;
 mod lifecycle;
 mod loader;
+mod network_policy;
 mod node;
 mod plugin_hardening;
 mod outage;
