@@ -257,7 +257,15 @@ fn default_values_round_trip_through_a_values_file() {
 #[test]
 fn each_plugins_documented_defaults_render_the_same_as_no_values() {
     let dir = TempDir::new("plugin-values");
-    for plugin in ["agent", "postgres", "redis", "openshift-security", "dask-rbac", "metrics"] {
+    for plugin in [
+        "agent",
+        "postgres",
+        "redis",
+        "openshift-security",
+        "dask-rbac",
+        "metrics",
+        "network-policy",
+    ] {
         let defaults = prefectctl_in(dir.path(), &["values", "--plugin", plugin]).ok();
         assert!(defaults.contains(&format!("\n{plugin}:\n")), "{defaults}");
         dir.write("defaults.yaml", &defaults);

@@ -14,8 +14,16 @@ use crate::{
     harness::{TempDir, built_binary, prefectctl},
 };
 
-const FIRST_PARTY: [&str; 7] =
-    ["agent", "dask-rbac", "metrics", "openshift-security", "postgres", "redis", "server"];
+const FIRST_PARTY: [&str; 8] = [
+    "agent",
+    "dask-rbac",
+    "metrics",
+    "network-policy",
+    "openshift-security",
+    "postgres",
+    "redis",
+    "server",
+];
 
 /// The candidates for `words[index]` in `shell`'s format, one a line (fish: `value\thelp`).
 /// Standard error must stay empty: it would land on the user's prompt.

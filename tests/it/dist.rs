@@ -77,6 +77,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         lib/prefectctl/plugins/libprefectctl_plugin_agent.so
         lib/prefectctl/plugins/libprefectctl_plugin_dask_rbac.so
         lib/prefectctl/plugins/libprefectctl_plugin_metrics.so
+        lib/prefectctl/plugins/libprefectctl_plugin_network_policy.so
         lib/prefectctl/plugins/libprefectctl_plugin_openshift_security.so
         lib/prefectctl/plugins/libprefectctl_plugin_postgres.so
         lib/prefectctl/plugins/libprefectctl_plugin_redis.so
@@ -87,6 +88,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/doc/prefectctl/values/dask-rbac.md
         share/doc/prefectctl/values/global.md
         share/doc/prefectctl/values/metrics.md
+        share/doc/prefectctl/values/network-policy.md
         share/doc/prefectctl/values/openshift-security.md
         share/doc/prefectctl/values/postgres.md
         share/doc/prefectctl/values/redis.md
