@@ -10,14 +10,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why a values file or a `--set` flag could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A values file could not be read from disk.
-    #[error("cannot read values file {path} (check the path given to -f/--values)")]
+    /// A values file could not be read: the system's reason (missing, a folder, no
+    /// permission...), or text larger than [`MAX_INPUT_BYTES`](crate::MAX_INPUT_BYTES) or not
+    /// UTF-8 ([`read_text`](crate::read_text)).
+    #[error("cannot read values file {path}: {reason}{}", hint(reason.kind()))]
     Read {
         /// The file's name as the user gave it.
         path: String,
-        /// Why reading failed.
-        #[source]
-        source: std::io::Error,
+        /// Why reading failed; part of the message.
+        reason: std::io::Error,
     },
     /// A values file is not valid YAML.
     #[error("{path}:{line}:{column}: invalid YAML: {message}")]
@@ -51,4 +52,13 @@ pub enum Error {
         /// What is wrong and what to do about it.
         message: String,
     },
+}
+
+/// What to do about a values file that cannot be read, when the system's reason does not say.
+fn hint(kind: std::io::ErrorKind) -> &'static str {
+    match kind {
+        std::io::ErrorKind::NotFound => " (check the path given to -f/--values)",
+        std::io::ErrorKind::IsADirectory => " (give a file, not a folder)",
+        _ => "",
+    }
 }

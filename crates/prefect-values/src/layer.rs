@@ -18,13 +18,14 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Reads the values file at `path` (`-f/--values`); messages show `path` as given.
+    /// Reads the values file at `path` (`-f/--values`) as [`read_text`](crate::read_text)
+    /// does; messages show `path` as given.
     ///
     /// See [`Layer::from_yaml_str`] for what the file may hold.
     pub fn from_yaml_file(path: impl AsRef<std::path::Path>) -> Result<Layer> {
         let name = path.as_ref().display().to_string();
-        let text = std::fs::read_to_string(path.as_ref())
-            .map_err(|source| Error::Read { path: name.clone(), source })?;
+        let text = crate::read_text_file(path.as_ref())
+            .map_err(|reason| Error::Read { path: name.clone(), reason })?;
         Layer::from_yaml_str(&text, &name)
     }
 

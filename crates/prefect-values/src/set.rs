@@ -36,6 +36,14 @@ use crate::{Error, Result, Segment, ValuePath};
 /// The largest list index `--set` accepts, as in Helm.
 const MAX_INDEX: usize = 65536;
 
+/// The longest key a flag's assignment may have, in characters.
+const MAX_KEY_CHARS: usize = 4096;
+
+/// How much the list indexes of one flag may make: the items before each index are made too
+/// (as null), each with a path as deep as the index's, so `a[65536][65536]...` would take all
+/// memory. The sum of `(index + 1) * depth` over a flag's indexes, far above Helm's usual use.
+const MAX_INDEX_COST: usize = 2_000_000;
+
 /// How a `--set` flag types its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetKind {
@@ -149,8 +157,15 @@ impl Assignments {
 }
 
 fn parse_flag(arg: &str, flag: Flag, read: ReadFile<'_>) -> Result<Assignments> {
-    let mut parser =
-        SetParser { chars: arg.chars().collect(), pos: 0, flag, start: 0, key_end: None, read };
+    let mut parser = SetParser {
+        chars: arg.chars().collect(),
+        pos: 0,
+        flag,
+        start: 0,
+        key_end: None,
+        read,
+        index_cost: 0,
+    };
     if arg.is_empty() {
         return Err(Error::Set {
             flag: format!("{} \"\"", flag.name()),
@@ -174,6 +189,8 @@ struct SetParser<'r> {
     /// Where its key ends (at the `=`), once it is read.
     key_end: Option<usize>,
     read: ReadFile<'r>,
+    /// What the list indexes read so far make (see [`MAX_INDEX_COST`]).
+    index_cost: usize,
 }
 
 impl SetParser<'_> {
@@ -218,9 +235,22 @@ impl SetParser<'_> {
                 return Err(self.error(format!("empty key in {:?} ({hint})", self.text(start))));
             }
             path.push(Segment::Key(key));
+            self.check_key(start, &path)?;
             let mut stop = stop;
             while stop == Some('[') {
-                path.push(Segment::Index(self.index(start)?));
+                let index = self.index(start)?;
+                path.push(Segment::Index(index));
+                self.check_key(start, &path)?;
+                self.index_cost =
+                    self.index_cost.saturating_add((index + 1).saturating_mul(path.len()));
+                if self.index_cost > MAX_INDEX_COST {
+                    return Err(self.error(
+                        "the list indexes of this flag make too many items (each index makes \
+                         the items before it too): use smaller indexes, or give long lists in a \
+                         values file"
+                            .to_owned(),
+                    ));
+                }
                 stop = self.bump();
                 if let Some(other) = stop.filter(|c| !matches!(c, '=' | '.' | '[' | ',')) {
                     return Err(self.error(format!(
@@ -235,6 +265,26 @@ impl SetParser<'_> {
                 _ => return Err(self.missing_equals(start, stop)),
             }
         }
+    }
+
+    /// Refuses a key deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) levels or longer than
+    /// [`MAX_KEY_CHARS`], shown by its first characters only.
+    fn check_key(&self, start: usize, path: &[Segment]) -> Result<()> {
+        let problem = if path.len() > crate::MAX_DEPTH {
+            format!(
+                "the key has more than {} levels (keys and list indexes), the most values may nest",
+                crate::MAX_DEPTH
+            )
+        } else if self.pos - start > MAX_KEY_CHARS {
+            format!("the key is longer than {MAX_KEY_CHARS} characters")
+        } else {
+            return Ok(());
+        };
+        let shown: String = self.chars[start..self.pos].iter().take(40).collect();
+        Err(Error::Set {
+            flag: format!("{} {shown}…", self.flag.name()),
+            message: format!("{problem}: check the key (use {})", self.flag.usage()),
+        })
     }
 
     /// The index after a `[`, and the `]`.
@@ -298,9 +348,16 @@ impl SetParser<'_> {
         if path.is_empty() {
             return Err(self.error(format!("empty path (use {})", self.flag.usage())));
         }
-        (self.read)(&path).map(Value::String).map_err(|err| Error::Set {
-            flag: self.origin().to_string(),
-            message: format!("cannot read {path:?} (check the path after \"=\"): {err}"),
+        (self.read)(&path).map(Value::String).map_err(|err| {
+            let hint = match err.kind() {
+                std::io::ErrorKind::NotFound => " (check the path after \"=\")",
+                std::io::ErrorKind::IsADirectory => " (give a file, not a folder)",
+                _ => "",
+            };
+            Error::Set {
+                flag: self.origin().to_string(),
+                message: format!("cannot read {path:?}: {err}{hint}"),
+            }
         })
     }
 

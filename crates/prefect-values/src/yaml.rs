@@ -32,6 +32,7 @@ pub(crate) fn load(text: &str, path: &str) -> Result<(Value, Origins)> {
         origins: Origins::default(),
         recording: true,
         nodes: 0,
+        depth: 0,
     };
     let value = loader.document()?;
     Ok((value, loader.origins))
@@ -47,6 +48,8 @@ struct Loader<'a> {
     recording: bool,
     /// Values made so far, counting those copied by aliases.
     nodes: usize,
+    /// How many mappings and sequences the node being read is in.
+    depth: usize,
 }
 
 impl<'a> Loader<'a> {
@@ -108,6 +111,7 @@ impl<'a> Loader<'a> {
                 Ok(value)
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.enter(&span)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -118,12 +122,15 @@ impl<'a> Loader<'a> {
                     self.record(&item_path, &span);
                     items.push(self.node(event, span, &item_path)?);
                 }
+                self.depth -= 1;
                 let value = Value::Array(items);
                 self.remember(anchor, &value);
                 Ok(value)
             }
             Event::MappingStart(_, anchor, _) => {
+                self.enter(&span)?;
                 let value = Value::Object(self.mapping(path)?);
+                self.depth -= 1;
                 self.remember(anchor, &value);
                 Ok(value)
             }
@@ -132,6 +139,10 @@ impl<'a> Loader<'a> {
                     self.content(&span, "an alias cannot refer to a value that contains it")
                 })?;
                 self.count(size(&value), &span)?;
+                // Aliases of aliases would nest without end otherwise.
+                if self.depth + depth(&value) > crate::MAX_DEPTH {
+                    return Err(self.too_deep(&span));
+                }
                 Ok(value)
             }
             _ => Err(self.content(&span, "expected a value")),
@@ -272,10 +283,33 @@ impl<'a> Loader<'a> {
         if self.nodes > MAX_NODES {
             return Err(self.content(
                 span,
-                &format!("aliases expand to more than {MAX_NODES} values; use fewer aliases"),
+                &format!(
+                    "the file makes more than {MAX_NODES} values (an alias counts every value it \
+                     copies): use fewer aliases, or is it the file you meant?"
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// Goes one mapping or sequence deeper, up to [`MAX_DEPTH`](crate::MAX_DEPTH) levels.
+    fn enter(&mut self, span: &Span) -> Result<()> {
+        if self.depth == crate::MAX_DEPTH {
+            return Err(self.too_deep(span));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn too_deep(&self, span: &Span) -> Error {
+        self.content(
+            span,
+            &format!(
+                "values nest more than {} levels deep here, the most they may: is it the file \
+                 you meant?",
+                crate::MAX_DEPTH
+            ),
+        )
     }
 
     fn record(&mut self, path: &ValuePath, span: &Span) {
@@ -298,6 +332,15 @@ impl<'a> Loader<'a> {
 fn span_start() -> Span {
     let start = granit_parser::Marker::new(0, 1, 0);
     Span::new(start, start)
+}
+
+/// How many mappings and sequences deep `value` is.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// How many values `value` holds, itself included.

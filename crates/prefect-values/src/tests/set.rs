@@ -317,7 +317,7 @@ fn file_values() {
     check_file(
         "a.b=missing.json",
         expect![[
-            r#"error: --set-file a.b: cannot read "missing.json" (check the path after "="): entity not found"#
+            r#"error: --set-file a.b: cannot read "missing.json": entity not found (check the path after "=")"#
         ]],
     );
     check_file("a=", expect![[r#"error: --set-file a=…: empty path (use --set-file KEY=PATH)"#]]);

@@ -258,8 +258,9 @@ fn syntax_errors() {
 #[test]
 fn file_errors() {
     let error = Layer::from_yaml_file("/nonexistent/values.yaml").unwrap_err();
-    expect![
-        "cannot read values file /nonexistent/values.yaml (check the path given to -f/--values)"
-    ]
+    expect![[r#"cannot read values file /nonexistent/values.yaml: No such file or directory (os error 2) (check the path given to -f/--values)"#]]
     .assert_eq(&error.to_string());
+    let error = Layer::from_yaml_file("/").unwrap_err();
+    expect!["cannot read values file /: Is a directory (os error 21) (give a file, not a folder)"]
+        .assert_eq(&error.to_string());
 }
