@@ -13,7 +13,9 @@
 //!   [`Graph::waves`]; the order is described in [`order`]).
 //!
 //! A response is applied all or nothing: when anything in it is wrong, every problem is returned
-//! and the graph stays as it was.
+//! and the graph stays as it was. Once every plugin has run, [`check::check`] finds what the API
+//! server would refuse in the finished graph (a quantity, a name, a negative period), so that it
+//! is refused before anything is written.
 //!
 //! ```
 //! use prefect_manifest::Graph;
@@ -43,6 +45,7 @@
 //! This crate does no I/O and knows nothing of YAML, kube-rs, plugins' loading or the CLI.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod diff;
 mod error;
 mod graph;

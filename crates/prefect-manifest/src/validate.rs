@@ -310,7 +310,7 @@ fn subdomain(name: &str) -> Result<(), String> {
 }
 
 /// A DNS-1123 label, as `metadata.namespace` must be.
-fn dns_label(name: &str) -> Result<(), String> {
+pub(crate) fn dns_label(name: &str) -> Result<(), String> {
     if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err("use lower-case letters, digits and '-'".to_owned());
     }
