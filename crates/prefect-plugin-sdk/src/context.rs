@@ -119,11 +119,19 @@ impl Context {
 
     /// `repository:tag`, with `global.imageRegistry` in front when it is set.
     pub fn image(&self, repository: &str, tag: &str) -> String {
+        self.pinned_image(repository, tag, "")
+    }
+
+    /// [`Context::image`] followed by `@digest` when `digest` is not empty: the runtime pulls
+    /// exactly that image, and the tag stays for people reading the manifest. Check the digest
+    /// first with [`crate::workload::check_digest`].
+    pub fn pinned_image(&self, repository: &str, tag: &str, digest: &str) -> String {
         let registry = self.global.image_registry.trim_end_matches('/');
+        let at = if digest.is_empty() { String::new() } else { format!("@{digest}") };
         if registry.is_empty() {
-            format!("{repository}:{tag}")
+            format!("{repository}:{tag}{at}")
         } else {
-            format!("{registry}/{repository}:{tag}")
+            format!("{registry}/{repository}:{tag}{at}")
         }
     }
 

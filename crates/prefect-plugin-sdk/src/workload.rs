@@ -349,19 +349,39 @@ pub struct ImageValues {
     pub prefect_tag: String,
     /// Pull policy; null uses `global.prefect.image.pullPolicy`.
     pub pull_policy: Option<PullPolicy>,
+    /// Image digest (`sha256:` and 64 hex digits) put after the tag, so that the pods run
+    /// exactly this image whatever the tag points at later; empty runs the tag.
+    pub digest: String,
 }
 
 impl ImageValues {
-    /// The image reference, with `default_tag` when no tag is set here.
+    /// The image reference, with `default_tag` when no tag is set here, pinned to `digest`.
     pub fn image(&self, ctx: &Context, default_tag: &str) -> String {
         let global = &ctx.global().prefect.image;
         let repository = or(&self.repository, &global.repository);
-        ctx.image(repository, or(&self.prefect_tag, default_tag))
+        ctx.pinned_image(repository, or(&self.prefect_tag, default_tag), &self.digest)
     }
 
     /// The pull policy, Kubernetes' spelling.
     pub fn pull_policy(&self, ctx: &Context) -> String {
         self.pull_policy.unwrap_or(ctx.global().prefect.image.pull_policy).as_str().to_owned()
+    }
+}
+
+/// Reports a `digest` (at value path `path`) that is not empty and not `sha256:` followed by
+/// 64 lower-case hex digits, the only form registries and the kubelet accept.
+pub fn check_digest(digest: &str, path: &str, problems: &mut Problems) {
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !digest.is_empty() && !valid {
+        problems.error(
+            path,
+            format!(
+                "{digest:?} is not an image digest: give `sha256:` and the 64 lower-case hex \
+                 digits a registry prints (`crane digest IMAGE`, `docker buildx imagetools \
+                 inspect IMAGE`), or leave it empty to run the tag"
+            ),
+        );
     }
 }
 

@@ -16,7 +16,7 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
-    workload::{empty_dir, env_var, mount, set_env},
+    workload::{check_digest, empty_dir, env_var, mount, set_env},
 };
 
 use crate::{
@@ -233,6 +233,7 @@ fn image(ctx: &Context, values: &Values, api: &Api, problems: &mut Problems) -> 
         Tag::Own(&values.image.prefect_tag)
     };
     prefect_version::check(values, tag, api.stack_server, problems);
+    check_digest(&values.image.digest, "image.digest", problems);
     values.image.image(ctx, &default_tag)
 }
 

@@ -11,7 +11,7 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
-    workload::{empty_dir, env_var, mount, set_env},
+    workload::{check_digest, empty_dir, env_var, mount, set_env},
 };
 
 use crate::{COMPONENT, PORT, PORT_NAME, server::Connection, values::Values};
@@ -27,6 +27,7 @@ pub fn build(
     service_account: &str,
     problems: &mut Problems,
 ) -> Deployment {
+    check_digest(&values.image.digest, "image.digest", problems);
     let mut template = values.pod.template(
         ctx,
         COMPONENT,
@@ -71,7 +72,11 @@ fn container(
     };
     Container {
         name: CONTAINER.to_owned(),
-        image: Some(ctx.image(&values.image.repository, &values.image.tag)),
+        image: Some(ctx.pinned_image(
+            &values.image.repository,
+            &values.image.tag,
+            &values.image.digest,
+        )),
         image_pull_policy: Some(
             values
                 .image

@@ -112,6 +112,9 @@ pub struct Image {
     pub tag: String,
     /// Pull policy; null uses `global.prefect.image.pullPolicy`.
     pub pull_policy: Option<PullPolicy>,
+    /// Image digest (`sha256:` and 64 hex digits) put after the tag, so that the pods run
+    /// exactly this image whatever the tag points at later; empty runs the tag.
+    pub digest: String,
 }
 
 impl Default for Image {
@@ -120,6 +123,7 @@ impl Default for Image {
             repository: "prefecthq/prometheus-prefect-exporter".to_owned(),
             tag: "3.6.1".to_owned(),
             pull_policy: None,
+            digest: String::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use prefect_plugin_sdk::{
         core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
     },
     secrets::KeptPassword,
-    workload::{claim_spec, empty_dir, env_from_secret, env_var, mount, stateful},
+    workload::{check_digest, claim_spec, empty_dir, env_from_secret, env_var, mount, stateful},
 };
 
 use crate::{COMPONENT, PORT, PORT_NAME, values::Values};
@@ -26,6 +26,7 @@ pub fn build(
     service_account: &str,
     problems: &mut Problems,
 ) -> StatefulSet {
+    check_digest(&values.image.digest, "image.digest", problems);
     let persistent = values.persistence.enabled;
     if persistent && values.persistence.size.trim().is_empty() {
         problems.error(
@@ -109,7 +110,7 @@ fn container(
 
 /// The image reference, with `global.imageRegistry` in front.
 pub fn image(ctx: &Context, values: &Values) -> String {
-    ctx.image(&values.image.repository, &values.image.tag)
+    ctx.pinned_image(&values.image.repository, &values.image.tag, &values.image.digest)
 }
 
 /// The image's pull policy, `global.prefect.image.pullPolicy` unless set here.

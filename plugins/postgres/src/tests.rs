@@ -528,3 +528,14 @@ fn every_server_pod_template_connects_and_waits_for_the_database() {
         messages(&response).iter().any(|m| m.contains("the server's Deployment prefect-server"))
     );
 }
+
+#[test]
+fn a_digest_pins_the_database_and_its_wait_in_the_server_pods() {
+    let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let response = request(json!({ "image": { "digest": digest } })).run::<Postgres>();
+    let pinned = format!("postgres:17@{digest}");
+    let statefulset = response.items.iter().find(|i| i["kind"] == "StatefulSet").unwrap();
+    assert_eq!(statefulset["spec"]["template"]["spec"]["containers"][0]["image"], pinned.as_str());
+    let server = &response.changed[0]["spec"]["template"]["spec"];
+    assert_eq!(server["initContainers"][0]["image"], pinned.as_str());
+}

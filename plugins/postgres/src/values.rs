@@ -83,11 +83,19 @@ pub struct Image {
     pub tag: String,
     /// Pull policy; null uses `global.prefect.image.pullPolicy`.
     pub pull_policy: Option<PullPolicy>,
+    /// Image digest (`sha256:` and 64 hex digits) put after the tag, so that the pods run
+    /// exactly this image whatever the tag points at later; empty runs the tag.
+    pub digest: String,
 }
 
 impl Default for Image {
     fn default() -> Self {
-        Image { repository: "postgres".to_owned(), tag: "17".to_owned(), pull_policy: None }
+        Image {
+            repository: "postgres".to_owned(),
+            tag: "17".to_owned(),
+            pull_policy: None,
+            digest: String::new(),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use prefect_plugin_sdk::{
         apimachinery::pkg::util::intstr::IntOrString,
     },
     wire::DEFAULT_PREFECT_TAG,
-    workload::{empty_dir, mount},
+    workload::{check_digest, empty_dir, mount},
 };
 
 use crate::{
@@ -175,6 +175,7 @@ fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
             ),
         );
     }
+    check_digest(&values.image.digest, "image.digest", problems);
     image_ref(ctx, values)
 }
 

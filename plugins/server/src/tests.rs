@@ -1355,3 +1355,24 @@ fn messaging_without_services_apart_reaches_the_server() {
     expect![[r#"["prefect","server","start","--port","4200"]"#]]
         .assert_eq(&container(&items)["args"].to_string());
 }
+
+const DIGEST: &str = "sha256:4f8ab0b3a2b5c1d9e0f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5";
+
+#[test]
+fn a_digest_pins_every_server_pod_and_a_malformed_one_is_refused() {
+    let items = render(scaled_out(json!({ "image": { "digest": DIGEST } })));
+    let pinned = format!("prefecthq/prefect:3.9.1-python3.12@{DIGEST}");
+    for (kind, name) in [
+        ("Deployment", "prefect-server"),
+        ("Deployment", "prefect-background-services"),
+        ("Job", "prefect-db-migrations"),
+    ] {
+        assert_eq!(container_of(&items, kind, name)["image"], pinned.as_str(), "{kind}/{name}");
+    }
+    check_problems(
+        json!({ "image": { "digest": "sha256:abc" } }),
+        expect![[r#"
+            error image.digest: "sha256:abc" is not an image digest: give `sha256:` and the 64 lower-case hex digits a registry prints (`crane digest IMAGE`, `docker buildx imagetools inspect IMAGE`), or leave it empty to run the tag
+        "#]],
+    );
+}
