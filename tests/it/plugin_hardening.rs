@@ -272,6 +272,23 @@ fn a_plugin_given_by_path_is_kept_and_its_absence_explained() {
         assert_eq!(greeting, value);
     }
 
+    // Changed in place (rebuilt): loaded, with a warning naming both checksums.
+    let mut bytes = std::fs::read(&library).unwrap();
+    bytes.push(0);
+    std::fs::write(&library, bytes).unwrap();
+    let run = ctl(elsewhere.path(), &["--set", "fixture-protocol-v1.greeting=d", "apply"]);
+    let changed = sha256sum(&library);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: plugin `fixture-protocol-v1`: {} has changed since revision 3 recorded it \
+             (SHA-256 {sha256}, now {changed}); this upgrade runs it as it is now\n",
+            library.display()
+        )),
+        "{}",
+        run.stderr
+    );
+
     // Gone: the error says which file the release recorded, and how to go on.
     let moved = elsewhere.path().join("libmine-moved.so");
     std::fs::rename(&library, &moved).unwrap();
@@ -286,8 +303,9 @@ fn a_plugin_given_by_path_is_kept_and_its_absence_explained() {
         )
     );
     // Its new place, given once, is what the release records from then on.
-    ctl(elsewhere.path(), &["--plugin", moved.to_str().unwrap(), "apply"]).ok();
-    let plugins = recorded_plugins(&cluster, 4);
+    let set = "fixture-protocol-v1.greeting=c";
+    ctl(elsewhere.path(), &["--plugin", moved.to_str().unwrap(), "--set", set, "apply"]).ok();
+    let plugins = recorded_plugins(&cluster, 5);
     let moved = std::fs::canonicalize(&moved).unwrap();
     assert!(
         plugins.as_array().unwrap().iter().any(|p| p["spec"] == moved.display().to_string()),

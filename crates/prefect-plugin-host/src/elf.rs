@@ -194,7 +194,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 /// `offset + length`, or `u64::MAX` when that overflows (which lies past any file).
 fn end_of(offset: u64, length: u64) -> u64 {
-    offset.checked_add(length).unwrap_or(u64::MAX)
+    offset.saturating_add(length)
 }
 
 fn cut_short(what: &str, end: u64, size: u64) -> String {
