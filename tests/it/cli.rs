@@ -64,8 +64,8 @@ fn a_missing_values_file_is_an_input_error() {
         &["-f", "missing.yaml", "render"],
         2,
         expect![[r#"
-        error: cannot read values file missing.yaml (check the path given to -f/--values)
-    "#]],
+            error: cannot read values file missing.yaml: No such file or directory (os error 2) (check the path given to -f/--values)
+        "#]],
     );
 }
 

@@ -174,7 +174,7 @@ fn values_from_standard_input() {
         Some("server: {}\n"),
         expect![[r#"
             error: -f -: standard input can be read once, and -f - read it: save one of them to a file
-            error: --set-file server.podAnnotations.a: cannot read "-" (check the path after "="): standard input can be read once, and -f - read it: save one of them to a file
+            error: --set-file server.podAnnotations.a: cannot read "-": standard input can be read once, and -f - read it: save one of them to a file
         "#]],
     );
 }
@@ -218,7 +218,7 @@ fn bad_inputs_name_the_flag_the_key_and_what_is_wrong() {
             error: --set-json server.env=…: invalid JSON after "=": trailing comma at line 1 column 15 (quote text as JSON does: KEY='"text"')
             error: --set-json server.image.tag=…: invalid JSON after "=": expected value at line 1 column 1 (quote text as JSON does: KEY='"text"')
             error: --set-json {…}: invalid JSON object: EOF while parsing an object at line 1 column 29 (give one JSON object, or use --set-json KEY=JSON)
-            error: --set-file agent.config.baseJobTemplate.configuration: cannot read "missing.json" (check the path after "="): No such file or directory (os error 2)
+            error: --set-file agent.config.baseJobTemplate.configuration: cannot read "missing.json": No such file or directory (os error 2) (check the path after "=")
             error: --set-file server.podAnnotations.a: missing "=" (use --set-file KEY=PATH)
         "#]],
     );
