@@ -116,32 +116,35 @@ fn every_pod_of_every_stack_is_selected_and_only_the_stacks_own_connections_pass
             assert!(!selecting(&items, labels).is_empty(), "{plugins:?}: no policy selects {name}");
         }
         let pod = |name: &str| labels_of(&pods, name);
-        let server = pod(SERVER.0).expect("the server");
+        let has = |name: &str| pod(name).is_some();
         // Who talks to whom, and on which port.
         let mut expected = vec![];
-        if let Some(worker) = pod("prefect-worker") {
-            expected.push((worker, server, SERVER.1));
-        }
-        if let Some(exporter) = pod(METRICS.0) {
-            expected.push((exporter, server, SERVER.1));
-        }
-        for (backend, port) in [POSTGRES, REDIS] {
-            let Some(target) = pod(backend) else { continue };
-            expected.push((server, target, port));
-            if let Some(services) = pod("prefect-background-services") {
-                expected.push((services, target, port));
+        for client in ["prefect-worker", METRICS.0] {
+            if has(client) {
+                expected.push((client, SERVER));
             }
         }
-        if let (Some(migrations), Some(database)) = (pod("prefect-db-migrations"), pod(POSTGRES.0))
-        {
-            expected.push((migrations, database, POSTGRES.1));
+        for backend in [POSTGRES, REDIS] {
+            for client in [SERVER.0, "prefect-background-services"] {
+                if has(client) && has(backend.0) {
+                    expected.push((client, backend));
+                }
+            }
         }
-        for (from, to, port) in &expected {
+        if has("prefect-db-migrations") && has(POSTGRES.0) {
+            expected.push(("prefect-db-migrations", POSTGRES));
+        }
+        for (from, (to, port)) in expected {
             assert!(
-                allows(&items, from, to, *port),
+                allows(&items, pod(from).unwrap(), pod(to).unwrap(), port),
                 "{plugins:?}: {from} may not reach {to}:{port}"
             );
         }
+        let server = pod(SERVER.0).expect("the server");
+        // Flow runs report to the API, and their pods are not the release's to isolate.
+        let flow_run = serde_json::json!({ "prefect.io/flow-run-id": "0ff44b2d" });
+        assert!(allows(&items, &flow_run, server, SERVER.1), "{plugins:?}");
+        assert!(selecting(&items, &flow_run).is_empty(), "{plugins:?}");
         // What no component needs is refused.
         let worker = pod("prefect-worker");
         for (target, port) in [POSTGRES, REDIS] {
