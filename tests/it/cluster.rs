@@ -241,7 +241,8 @@ fn the_api_server_accepts_every_snapshot() {
 }
 
 /// The full stack, on the 1.20 API server, with the agent's autoscaler and disruption budget
-/// in the API versions 1.20 serves.
+/// in the API versions 1.20 serves, scaled out (background services, migrations Job), and
+/// the NetworkPolicies of every component.
 #[test]
 fn the_api_server_accepts_the_full_stack() {
     let cluster = Cluster::start();
@@ -262,10 +263,16 @@ fn the_api_server_accepts_the_full_stack() {
         "dask-rbac",
         "--plugin",
         "openshift-security",
+        "--plugin",
+        "metrics",
+        "--plugin",
+        "network-policy",
         "--set",
         "agent.autoscaling.enabled=true,agent.podDisruptionBudget.enabled=true",
         "--set",
         "server.replicaCount=2,server.basicAuth.enabled=true,server.basicAuth.existingSecret=auth",
+        "--set",
+        "server.backgroundServices.runAsSeparateDeployment=true",
     ])
     .ok();
     let out = dry_run(&cluster, &full);
@@ -275,6 +282,14 @@ fn the_api_server_accepts_the_full_stack() {
         "horizontalpodautoscaler.autoscaling/prefect-worker created (server dry run)",
         "poddisruptionbudget.policy/prefect-worker created (server dry run)",
         "role.rbac.authorization.k8s.io/prefect-worker created (server dry run)",
+        "job.batch/prefect-db-migrations created (server dry run)",
+        "deployment.apps/prefect-background-services created (server dry run)",
+        "deployment.apps/prefect-metrics created (server dry run)",
+        "networkpolicy.networking.k8s.io/prefect-default-deny-ingress created (server dry run)",
+        "networkpolicy.networking.k8s.io/prefect-server created (server dry run)",
+        "networkpolicy.networking.k8s.io/prefect-postgresql created (server dry run)",
+        "networkpolicy.networking.k8s.io/prefect-redis created (server dry run)",
+        "networkpolicy.networking.k8s.io/prefect-metrics created (server dry run)",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
