@@ -193,7 +193,7 @@ fn said(server: &str, error: BoxError) -> BoxError {
              kubeconfig names ({detail}); check the cluster's certificate-authority-data (or \
              certificate-authority) in the kubeconfig"
         )
-    } else if text("NotValidForName") {
+    } else if text("NotValidForName") || text("not valid for name") {
         format!(
             "{cannot}: TLS: its certificate is not valid for {host} ({detail}); use the name the \
              certificate gives, or set tls-server-name in the kubeconfig"
