@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+mod checkov;
 mod cli;
 mod cluster;
 mod completion;

@@ -91,26 +91,7 @@ fn find_or_build(version: &str) -> Result<Virtualenv> {
             known.join(", ")
         );
     };
-    let cache = cache_dir()?;
-    let root = cache.join(format!("python-prefect-{version}"));
-    let lock = File::create(cache.join(format!("python-prefect-{version}.lock")))
-        .context("create the virtualenv's lock file")?;
-    lock.lock().context("lock the virtualenv")?;
-    let ready = root.join("installed.txt");
-    let wanted = packages.join("\n");
-    let installed = std::fs::read_to_string(&ready).unwrap_or_default();
-    if installed != wanted {
-        let installed: Vec<&str> = installed.lines().collect();
-        if installed.is_empty() || installed.iter().any(|p| !packages.contains(p)) {
-            build(&root, packages)?;
-        } else {
-            // Only additions: the others keep their files, which other tests may be running.
-            let missing: Vec<&str> =
-                packages.iter().copied().filter(|p| !installed.contains(p)).collect();
-            pip_install(&root, &missing)?;
-        }
-        std::fs::write(&ready, &wanted).context("record the installed packages")?;
-    }
+    let root = tool(&format!("prefect-{version}"), packages)?;
     let python = root.join("bin/python");
     let out = Command::new(&python)
         .args([
@@ -129,6 +110,33 @@ fn find_or_build(version: &str) -> Result<Virtualenv> {
         base_prefix: PathBuf::from(base_prefix),
         python_version: python_version.to_owned(),
     })
+}
+
+/// The virtualenv `python-NAME` in the tests' cache with exactly `packages` (pinned
+/// requirements), built or completed on first use; returns its folder. The Prefect stand-ins
+/// are such virtualenvs, and so are tools the tests run, such as checkov.
+pub fn tool(name: &str, packages: &[&str]) -> Result<PathBuf> {
+    let cache = cache_dir()?;
+    let root = cache.join(format!("python-{name}"));
+    let lock = File::create(cache.join(format!("python-{name}.lock")))
+        .context("create the virtualenv's lock file")?;
+    lock.lock().context("lock the virtualenv")?;
+    let ready = root.join("installed.txt");
+    let wanted = packages.join("\n");
+    let installed = std::fs::read_to_string(&ready).unwrap_or_default();
+    if installed != wanted {
+        let installed: Vec<&str> = installed.lines().collect();
+        if installed.is_empty() || installed.iter().any(|p| !packages.contains(p)) {
+            build(&root, packages)?;
+        } else {
+            // Only additions: the others keep their files, which other tests may be running.
+            let missing: Vec<&str> =
+                packages.iter().copied().filter(|p| !installed.contains(p)).collect();
+            pip_install(&root, &missing)?;
+        }
+        std::fs::write(&ready, &wanted).context("record the installed packages")?;
+    }
+    Ok(root)
 }
 
 fn cache_dir() -> Result<PathBuf> {
