@@ -515,7 +515,25 @@ fn the_full_stack_runs_on_openshift_with_the_namespace_uid() {
         "openshift.io/sa.scc.uid-range=1000680000/10000",
         "openshift.io/sa.scc.supplemental-groups=1000680000/10000",
     ]);
-    stack.apply(&["--plugin", "agent", "--plugin", "postgres", "--plugin", "openshift-security"]);
+    // With the NetworkPolicies too: the stand-in does not enforce them, but the labels and
+    // objects they add must not keep the stack from running a flow.
+    stack.apply(&[
+        "--plugin",
+        "agent",
+        "--plugin",
+        "postgres",
+        "--plugin",
+        "openshift-security",
+        "--plugin",
+        "network-policy",
+    ]);
+    let policies = stack.kubectl(&["get", "networkpolicies", "-n", NAMESPACE, "-o", "name"]);
+    assert_eq!(
+        policies.trim(),
+        "networkpolicy.networking.k8s.io/prefect-default-deny-ingress\n\
+         networkpolicy.networking.k8s.io/prefect-postgresql\n\
+         networkpolicy.networking.k8s.io/prefect-server"
+    );
     // PostgreSQL ran as the project's uid: its files on the claim are that user's.
     let volume = stack.kubectl(&[
         "get",
