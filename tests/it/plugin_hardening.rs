@@ -209,15 +209,21 @@ fn recorded_plugins(cluster: &Cluster, revision: u32) -> serde_json::Value {
         .kubectl(&["get", "secret", &name, "-n", NAMESPACE, "-o", "jsonpath={.data.release}"], None)
         .ok();
     let mut decode = Command::new("sh")
-        .args(["-c", "base64 -d | base64 -d | gzip -dc"])
+        .args(["-c", "base64 -d | gzip -dc"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
     decode.stdin.take().unwrap().write_all(data.as_bytes()).unwrap();
     let out = decode.wait_with_output().unwrap();
-    assert!(out.status.success(), "record {name} decodes");
+    assert!(
+        out.status.success(),
+        "record {name} decodes: {}; its data begins {:?}",
+        String::from_utf8_lossy(&out.stderr),
+        &data[..data.len().min(80)]
+    );
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     record["plugins"].clone()
 }
