@@ -76,6 +76,20 @@ impl Plugin for NetworkPolicy {
             &mut problems,
         ));
         added.extend(policies::metrics(ctx, &values.metrics));
+        let server = &values.server;
+        if ctx.has_plugin("openshift-security")
+            && server.allow_ingress_controller
+            && server.ingress_namespace_selector
+                == values::Server::default().ingress_namespace_selector
+        {
+            problems.warn(
+                "server.ingressNamespaceSelector",
+                "on OpenShift the router runs in openshift-ingress, which this selector \
+                 (ingress-nginx's namespace) leaves out, so a Route cannot reach the server: set \
+                 `policy-group.network.openshift.io/ingress: \"\"` and \
+                 `kubernetes.io/metadata.name: null`",
+            );
+        }
         if ctx.report(problems) {
             return Ok(());
         }

@@ -398,3 +398,29 @@ fn the_ports_and_the_release_come_from_the_graph() {
     let baseline = rendered.get("NetworkPolicy", "ops-default-deny-ingress").unwrap();
     assert_eq!(baseline["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"], "ops");
 }
+
+#[test]
+fn on_openshift_the_default_ingress_namespace_is_named_as_the_routers_is_not() {
+    let openshift = |values: &str| {
+        Host::new()
+            .with_plugins(&["server", "openshift-security"])
+            .with_resources(full_stack())
+            .values(values)
+            .run::<NetworkPolicy>()
+            .unwrap()
+            .warnings
+    };
+    assert_eq!(
+        openshift(""),
+        [
+            "plugin `network-policy`: network-policy.server.ingressNamespaceSelector: on OpenShift the router runs in openshift-ingress, which this selector (ingress-nginx's namespace) leaves out, so a Route cannot reach the server: set `policy-group.network.openshift.io/ingress: \"\"` and `kubernetes.io/metadata.name: null`"
+        ]
+    );
+    let router = "network-policy:\n  server:\n    ingressNamespaceSelector:\n      kubernetes.io/metadata.name: null\n      policy-group.network.openshift.io/ingress: \"\"\n";
+    assert_eq!(openshift(router), Vec::<String>::new());
+    let rendered = run(full_stack(), router);
+    assert_eq!(
+        from_of(&rendered, "prefect-server"),
+        r#"[{"podSelector":{"matchLabels":{"prefectctl.io/prefect-api-client":"true"}}},{"podSelector":{"matchExpressions":[{"key":"prefect.io/flow-run-id","operator":"Exists"}]}},{"namespaceSelector":{"matchLabels":{"policy-group.network.openshift.io/ingress":""}}}]"#
+    );
+}
