@@ -30,9 +30,6 @@ rules:
 - apiGroups: ['']
   resources: [pods/portforward]
   verbs: [get, create]
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [get]
 ";
 
 /// `doctor`'s line for `check` with its continuation and fix, white space squeezed (the
@@ -333,11 +330,12 @@ fn doctor_says_why_a_claim_is_not_bound() {
         .output()
         .expect("date runs");
     let now = String::from_utf8_lossy(&now.stdout).trim().to_owned();
-    let lease = json!({ "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": { "name": "prefectctl.lock.prefect", "namespace": "claims" },
-        "spec": { "holderIdentity": "build-agent/4242", "leaseDurationSeconds": 600,
-            "acquireTime": now, "renewTime": now } });
-    let created = cluster.kubectl(&["create", "-f", "-"], Some(&lease.to_string()));
+    let lock = json!({ "apiVersion": "v1", "kind": "Secret", "type": "prefectctl.io/lock.v1",
+        "metadata": { "name": "prefectctl.lock.prefect", "namespace": "claims", "annotations": {
+            "prefectctl.io/holder": "build-agent/4242", "prefectctl.io/holder-id": "build-agent/4242/1",
+            "prefectctl.io/duration-seconds": "600",
+            "prefectctl.io/acquired": now, "prefectctl.io/renewed": now } } });
+    let created = cluster.kubectl(&["create", "-f", "-"], Some(&lock.to_string()));
     assert_eq!(created.code, 0, "{}", created.stderr);
     let report = failing(ctl(&["doctor"]));
     let release = line(&report, "FAIL", "release");

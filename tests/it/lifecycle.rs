@@ -339,7 +339,7 @@ fn a_second_apply_is_refused_and_a_killed_one_is_completed() {
     until_status(&cluster, "pending");
     let stderr = ctl(&cluster, &["apply"]).fails(1);
     assert!(stderr.contains("is being changed by another prefectctl"), "{stderr}");
-    assert!(stderr.contains("if that command was killed, its lock expires within"), "{stderr}");
+    assert!(stderr.contains("a process that still runs on this machine"), "{stderr}");
 
     // Killed half-way (applied, never finished waiting): the next apply takes over at once and
     // completes it.

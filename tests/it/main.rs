@@ -20,6 +20,7 @@ mod inputs;
 mod lifecycle;
 mod loader;
 mod network_policy;
+mod locking;
 mod node;
 mod plugin_hardening;
 mod outage;

@@ -84,6 +84,8 @@ pub enum Status {
     Superseded,
     /// The apply failed part-way.
     Failed,
+    /// The command was stopped part-way (SIGINT, SIGTERM); the next write completes it.
+    Interrupted,
     /// Being uninstalled.
     Uninstalling,
 }
@@ -96,6 +98,7 @@ impl Status {
             Status::Deployed => "deployed",
             Status::Superseded => "superseded",
             Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
             Status::Uninstalling => "uninstalling",
         }
     }

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use prefect_cluster::{
     discovery::builtin,
-    lock::{Lock, LockError},
     record::{PluginRecord, Status},
 };
 use prefect_plugin_host::checksum;
@@ -35,11 +34,10 @@ pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
         check_plugins(&session, args, apply)?;
         create_namespace(&session)?;
     }
-    let lock = take_lock(&session)?;
+    session.take_lock()?;
     session.step("took the release lock");
     let result = install_or_upgrade(&session, args, apply);
-    // An unreleased lock expires on its own: what the user needs is the apply's outcome.
-    let _ = session.block_on(lock.release());
+    session.release_lock();
     result
 }
 
@@ -134,23 +132,6 @@ pub fn plugin_records(release: &Release) -> Vec<PluginRecord> {
             }
         })
         .collect()
-}
-
-/// Takes the release's lock, or says who holds it and until when.
-pub fn take_lock(session: &Session) -> Result<Lock, Failure> {
-    session.block_on(session.cluster.lock(&session.namespace, &session.release)).map_err(|err| match err {
-        LockError::Held { holder, since, expires_in } => Failure::runtime(vec![format!(
-            "{} is being changed by another prefectctl ({holder}, since {since}): wait until it \
-             finishes; if that command was killed, its lock expires within {expires_in}s and the \
-             next apply completes what it left",
-            session.describe()
-        )]),
-        LockError::Cluster(err) if err.status() == Some(404) => Failure::runtime(vec![format!(
-            "namespace {} does not exist: create it, or pass --create-namespace",
-            session.namespace
-        )]),
-        LockError::Cluster(err) => failure(err),
-    })
 }
 
 /// Whether the release namespace exists.

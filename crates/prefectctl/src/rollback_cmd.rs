@@ -7,7 +7,6 @@
 use prefect_cluster::record::Status;
 
 use crate::{
-    apply_cmd::take_lock,
     cli::{ReleaseArgs, RollbackArgs},
     failure::Failure,
     inspect_cmd::not_installed,
@@ -20,9 +19,9 @@ use crate::{
 /// `prefectctl rollback`.
 pub fn run(args: &ReleaseArgs, rollback: &RollbackArgs) -> Result<String, Failure> {
     let session = Session::open(args)?;
-    let lock = take_lock(&session)?;
+    session.take_lock()?;
     let result = roll_back(&session, rollback);
-    let _ = session.block_on(lock.release());
+    session.release_lock();
     result
 }
 

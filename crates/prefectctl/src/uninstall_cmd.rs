@@ -10,7 +10,6 @@ use prefect_cluster::{
 use prefect_manifest::{Graph, ResourceKey};
 
 use crate::{
-    apply_cmd::take_lock,
     cli::{ReleaseArgs, UninstallArgs},
     failure::Failure,
     inspect_cmd::not_installed,
@@ -22,9 +21,9 @@ use crate::{
 /// `prefectctl uninstall`.
 pub fn run(args: &ReleaseArgs, uninstall: &UninstallArgs) -> Result<String, Failure> {
     let session = Session::open(args)?;
-    let lock = take_lock(&session)?;
+    session.take_lock()?;
     let result = remove(&session, uninstall.delete_data);
-    let _ = session.block_on(lock.release());
+    session.release_lock();
     result
 }
 

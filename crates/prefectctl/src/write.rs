@@ -8,9 +8,10 @@
 //! 5. with `--wait`, wait until the workloads are ready;
 //! 6. record the revision as deployed, and the one it replaces as superseded.
 //!
-//! A failure part-way records the revision as failed; a command killed part-way leaves it
-//! pending. Either way the next write starts from the last deployed revision and prunes what
-//! any later one applied, so it completes what was left.
+//! A failure part-way records the revision as failed; a command stopped by SIGINT or SIGTERM
+//! records it as interrupted (`Session`); one killed part-way leaves it pending. Either way the
+//! next write starts from the last deployed revision and prunes what any later one applied, so
+//! it completes what was left.
 
 use std::collections::BTreeSet;
 
@@ -72,7 +73,7 @@ fn verb(description: &str) -> &str {
 }
 
 /// The time now, to the second, as records show it.
-fn now() -> String {
+pub(crate) fn now() -> String {
     Timestamp::now()
         .round(jiff::Unit::Second)
         .map(|t| t.to_string())
@@ -126,6 +127,7 @@ pub fn write(
         gate_logs: Default::default(),
     };
     session.block_on(session.cluster.write_record(&record)).map_err(failure)?;
+    session.interruptible(&record, format!("{} interrupted", verb(&change.description)));
     session.step("recorded the revision as pending");
 
     let outcome = apply(session, plan, args.force_conflicts, args.timeout, &mut record.gate_logs)
@@ -137,6 +139,7 @@ pub fn write(
                 Ok(done)
             }
         });
+    session.settled();
     let (applied, pruned) = match outcome {
         Ok(done) => done,
         Err(failed) => {
