@@ -63,6 +63,18 @@ fn within(limit: Duration, cwd: &Path, args: &[&str]) -> (Run, Duration) {
     (run, start.elapsed())
 }
 
+/// `check` until it gives something, for at most 10 seconds.
+fn poll<T>(check: impl Fn() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// Whether process `pid` runs (a zombie does not).
 fn running(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -93,6 +105,23 @@ fn executables_that_misbehave_end_quickly_with_short_clear_errors() {
         std::fs::read_to_string(&pids).unwrap().lines().map(str::to_owned).collect();
     assert_eq!(left.len(), 2, "one for `manifest`, one for `run`: {left:?}");
     assert!(!left.iter().any(|pid| running(pid)), "the plugin's processes still run: {left:?}");
+
+    // prefectctl killed while a plugin runs: the plugin does not live on.
+    let stuck_pid = dir.path().join("stuck.pid");
+    let stuck =
+        script(dir.path(), "stuck", &format!("echo $$ > {}\nexec sleep 300", stuck_pid.display()));
+    let mut host = Command::new(built_binary())
+        .current_dir(dir.path())
+        .args(["--plugin", stuck.to_str().unwrap(), "render"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = poll(|| std::fs::read_to_string(&stuck_pid).ok().filter(|p| p.ends_with('\n')));
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let pid = pid.expect("the stuck plugin started").trim().to_owned();
+    assert!(poll(|| (!running(&pid)).then_some(())).is_some(), "plugin {pid} outlived prefectctl");
 
     // 100 MB of standard error on one line, then the reason: the error quotes the line's
     // beginning (of what was kept) cut short, and the reason.

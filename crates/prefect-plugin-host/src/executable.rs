@@ -7,7 +7,8 @@
 //! Each call must exit with status 0 within [`TIMEOUT`] and print at most [`MAX_OUTPUT`]; the
 //! end of what the program writes to standard error is shown in the error when it fails. A
 //! call runs in a process group of its own, ended when the program exits, so that a process
-//! it started and left behind (holding the output pipe open) cannot keep prefectctl waiting.
+//! it started and left behind (holding the output pipe open) cannot keep prefectctl waiting;
+//! on Linux the program is also ended when prefectctl dies first.
 
 use std::{
     io::{Read, Write},
@@ -66,6 +67,18 @@ impl Executable {
         command.arg(verb).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // In a group of its own the program no longer gets the terminal's Ctrl-C: when
+        // prefectctl dies before it (a second signal, SIGKILL), the kernel ends it instead.
+        #[cfg(target_os = "linux")]
+        #[allow(unsafe_code)]
+        // SAFETY: the closure runs in the forked child before exec and makes one system call
+        // (prctl), which is async-signal-safe; it allocates nothing and takes no lock.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                let kill = Some(rustix::process::Signal::KILL);
+                rustix::process::set_parent_process_death_signal(kill).map_err(Into::into)
+            });
+        }
         let mut child = command.spawn().map_err(|err| format!("could not be started: {err}"))?;
         let deadline = Instant::now() + TIMEOUT;
         // Write and read on threads, so that a program that prints before it reads cannot
