@@ -18,8 +18,9 @@ use crate::origin::{Origin, Origins};
 use crate::scalar::resolve_plain;
 use crate::{Error, Result, ValuePath};
 
-/// How many values alias expansion may produce in one file, to refuse "billion laughs".
-const MAX_NODES: usize = 1_000_000;
+/// How many values one file may make, aliases counting every value they copy: to refuse
+/// "billion laughs", and files that take long to read (a values file has hundreds).
+const MAX_NODES: usize = 100_000;
 
 /// The values in `text` (named `path` in messages) and the origin of each key and item.
 ///

@@ -136,7 +136,8 @@ pub fn base_revision(history: &[Revision]) -> Option<&Revision> {
 }
 
 /// The release as the flags make it on top of what `history` recorded: its plugins (less
-/// `--without`, plus `--plugin`) and its values (unless `reset_values`) under the new ones.
+/// `--without`, plus `--plugin`) and its values (unless `reset_values`, or the base revision
+/// failed) under the new ones.
 pub fn prepare(
     session: &Session,
     args: &ReleaseArgs,
@@ -150,7 +151,18 @@ pub fn prepare(
         base.plugins.iter().map(|p| (p.name.clone(), PluginSpec::parse(&p.spec))).collect();
     let base_stack = Base { plugins, what: session.describe() };
     let source = format!("release {} revision {}", session.release, base.revision);
-    let recorded = (!reset_values).then(|| Layer::recorded(base.values.clone(), &source));
+    // A failed revision's values may be what the API server refused (only a failed install
+    // leaves one as the base): the next apply starts from what the user gives now.
+    let failed = base.status == prefect_cluster::record::Status::Failed;
+    if failed && !reset_values && base.values.as_object().is_some_and(|v| !v.is_empty()) {
+        eprintln!(
+            "warning: revision {} failed and none was deployed: its values are not reused, only \
+             those given now",
+            base.revision
+        );
+    }
+    let recorded =
+        (!reset_values && !failed).then(|| Layer::recorded(base.values.clone(), &source));
     let release = release::prepare_on(args, &session.namespace, &base_stack, recorded)?;
     warn_changed_files(base, &release);
     Ok(release)
@@ -187,10 +199,12 @@ pub fn capabilities(info: &ServerInfo) -> Capabilities {
 }
 
 /// Runs the release's plugins against the cluster: its capabilities, and live objects for
-/// their lookups.
+/// their lookups; then refuses what the API server would refuse, before anything is written.
 pub fn graph(session: &Session, info: &ServerInfo, release: &Release) -> Result<Graph, Failure> {
     let mut live = ClusterObjects { session, info, targets: BTreeMap::new() };
-    build::graph(release, &capabilities(info), &mut live, session.debug)
+    let graph = build::graph(release, &capabilities(info), &mut live, session.debug)?;
+    release::check_graph(&graph)?;
+    Ok(graph)
 }
 
 /// Answers lookups from the cluster.

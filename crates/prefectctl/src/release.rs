@@ -157,7 +157,7 @@ pub fn read_values(args: &ReleaseArgs, recorded: Option<Layer>) -> Result<Values
         .chain(args.set_file.iter().map(|arg| {
             Layer::from_set_file(arg, |path| match path {
                 "-" => stdin.read(&format!("--set-file {arg}")).map_err(std::io::Error::other),
-                path => std::fs::read_to_string(path),
+                path => prefect_values::read_text_file(path),
             })
         }));
     read.extend(flags.map(|layer| layer.map_err(|err| err.to_string())));
@@ -204,7 +204,7 @@ impl Stdin {
             ));
         }
         self.read_by = Some(flag.to_owned());
-        std::io::read_to_string(std::io::stdin().lock())
+        prefect_values::read_text(std::io::stdin().lock())
             .map_err(|err| format!("cannot read standard input: {err}"))
     }
 }
@@ -234,6 +234,23 @@ fn validate(values: &mut Values, plugins: &[Plugin]) -> Result<(), Failure> {
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(Failure::input(errors)) }
+}
+
+/// Refuses (exit 2) the fields of `graph` that the API server would refuse
+/// ([`prefect_manifest::check`]): a bad quantity, name or period in the values is said before
+/// anything is written, not by a failed revision.
+pub fn check_graph(graph: &prefect_manifest::Graph) -> Result<(), Failure> {
+    let refusals = prefect_manifest::check::check(graph);
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let mut messages: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    messages.push(
+        "the API server would refuse the fields above: fix the values that set them; nothing \
+         was written"
+            .to_owned(),
+    );
+    Err(Failure::input(messages))
 }
 
 /// The `global:` section with its defaults, typed.

@@ -1,5 +1,5 @@
-//! `render`: the release's manifests, built offline (see [`crate::build`]) and written as YAML
-//! or JSON.
+//! `render`: the release's manifests, built offline (see [`crate::build`]), checked as the API
+//! server would check them, and written as YAML or JSON.
 
 use crate::{
     build, capabilities,
@@ -14,6 +14,7 @@ pub fn run(args: &ReleaseArgs, render: &RenderArgs) -> Result<String, Failure> {
         .map_err(Failure::input)?;
     let release = release::prepare(args)?;
     let graph = build::graph(&release, &capabilities, &mut build::Offline, args.debug)?;
+    release::check_graph(&graph)?;
     let text = match render.output {
         Format::Yaml => prefect_plugin_host::yaml_stream(&graph).map_err(anyhow::Error::msg)?,
         Format::Json => output::json_list(&graph)?,

@@ -103,5 +103,5 @@ fn limits_of_depth_and_size() {
         error: values.yaml:1:259: invalid YAML: recursion limit exceeded
         error: values.yaml:101: values nest more than 100 levels deep here, the most they may: is it the file you meant?
         error: values.yaml:10: values nest more than 100 levels deep here, the most they may: is it the file you meant?
-        error: values.yaml:6: the file makes more than 1000000 values (an alias counts every value it copies): use fewer aliases, or is it the file you meant?"#]].assert_eq(&results.join("\n"));
+        error: values.yaml:5: the file makes more than 100000 values (an alias counts every value it copies): use fewer aliases, or is it the file you meant?"#]].assert_eq(&results.join("\n"));
 }
