@@ -383,7 +383,8 @@ pub enum ReportFormat {
 /// `rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The revision to go back to: default the one before the current
+    /// The revision to go back to: default the last good one before the latest (after a
+    /// failed upgrade, the one still deployed)
     #[arg(add = ArgValueCompleter::new(crate::complete::revision))]
     pub revision: Option<u32>,
     /// Roll back even to a Prefect older than the one that migrated the database (its

@@ -4,7 +4,7 @@
 //! included. A target whose Prefect is older than the one that migrated the database is
 //! refused (`prefect::migrations`) unless `--force`.
 
-use prefect_cluster::record::Status;
+use prefect_cluster::record::{Revision, Status};
 
 use crate::{
     cli::{ReleaseArgs, RollbackArgs},
@@ -27,13 +27,12 @@ pub fn run(args: &ReleaseArgs, rollback: &RollbackArgs) -> Result<String, Failur
 
 fn roll_back(session: &Session, rollback: &RollbackArgs) -> Result<String, Failure> {
     let history = session.history()?;
-    let Some(current) = base_revision(&history) else { return Err(not_installed(session)) };
+    let (Some(current), Some(latest)) = (base_revision(&history), history.last()) else {
+        return Err(not_installed(session));
+    };
     let wanted = match rollback.revision {
         Some(number) => history.iter().find(|r| r.revision == number),
-        None => history.iter().rev().find(|r| {
-            r.revision < current.revision
-                && matches!(r.status, Status::Superseded | Status::Deployed)
-        }),
+        None => previous_good(&history),
     };
     let Some(target) = wanted else {
         let known: Vec<String> = history.iter().map(|r| r.revision.to_string()).collect();
@@ -46,7 +45,7 @@ fn roll_back(session: &Session, rollback: &RollbackArgs) -> Result<String, Failu
             None => format!(
                 "{} has no deployed revision before {} to go back to (prefectctl history)",
                 session.describe(),
-                current.revision
+                latest.revision
             ),
         }]));
     };
@@ -74,4 +73,58 @@ fn roll_back(session: &Session, rollback: &RollbackArgs) -> Result<String, Failu
         written.pruned.len(),
         session.cluster.requests()
     ))
+}
+
+/// The revision a bare `rollback` goes back to, as Helm's: the last good one before the latest
+/// revision. After a failed (or killed) upgrade that is the one still deployed, whose objects
+/// applied again undo what the failure left; counting from the deployed one instead would also
+/// undo the last good change.
+fn previous_good(history: &[Revision]) -> Option<&Revision> {
+    let latest = history.last()?;
+    history.iter().rev().find(|r| {
+        r.revision < latest.revision && matches!(r.status, Status::Superseded | Status::Deployed)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn history(statuses: &[Status]) -> Vec<Revision> {
+        statuses
+            .iter()
+            .zip(1..)
+            .map(|(status, revision)| Revision {
+                release: "prefect".to_owned(),
+                namespace: "prefect".to_owned(),
+                revision,
+                status: *status,
+                time: String::new(),
+                description: String::new(),
+                plugins: Vec::new(),
+                values: json!({}),
+                objects: Vec::new(),
+                gate_logs: Default::default(),
+            })
+            .collect()
+    }
+
+    fn target(statuses: &[Status]) -> Option<u32> {
+        previous_good(&history(statuses)).map(|r| r.revision)
+    }
+
+    #[test]
+    fn a_bare_rollback_goes_to_the_last_good_revision_before_the_latest() {
+        use Status::*;
+        assert_eq!(target(&[Superseded, Deployed]), Some(1));
+        // After a failed upgrade: back to the deployed revision, not the one before it.
+        assert_eq!(target(&[Superseded, Deployed, Failed]), Some(2));
+        assert_eq!(target(&[Superseded, Deployed, Failed, Failed]), Some(2));
+        assert_eq!(target(&[Superseded, Deployed, Pending]), Some(2));
+        assert_eq!(target(&[Deployed]), None);
+        assert_eq!(target(&[Failed]), None);
+        assert_eq!(target(&[Failed, Deployed]), None);
+    }
 }
