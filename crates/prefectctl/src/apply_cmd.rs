@@ -2,23 +2,25 @@
 //! plugins and values the last revision recorded, with the flags on top; see [`crate::write`]
 //! for what a write does, and [`crate::changes`] for `--dry-run=server`.
 
-use std::fmt::Write as _;
+use std::{collections::BTreeSet, fmt::Write as _};
 
 use prefect_cluster::{
     discovery::builtin,
-    record::{PluginRecord, Status},
+    record::{PluginRecord, Revision, Status},
 };
+use prefect_manifest::ResourceKey;
 use prefect_plugin_host::checksum;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     changes,
     cli::{ApplyArgs, ReleaseArgs},
     failure::Failure,
     plan::{self, Plan},
-    prefect::notes,
+    prefect::{env, notes},
     release::Release,
     session::{Session, failure},
+    wait,
     write::{self, Change},
 };
 
@@ -59,7 +61,17 @@ fn install_or_upgrade(
         plugins: plugin_records(&release),
         values: release.values.tree().clone(),
     };
+    if changes::none(session, &plan, &history, &change.plugins, &change.values) {
+        return unchanged(session, &plan, &history, apply);
+    }
+    if !apply.adopt {
+        refuse_foreign(session, &plan, &history)?;
+    }
+    let previous = write::previous_objects(&history);
     let written = write::write(session, &plan, &history, change, &apply.write)?;
+    for warning in left_data(&previous, &plan) {
+        eprintln!("warning: {warning}");
+    }
     let mut out = format!(
         "{}: revision {} deployed: {} objects applied",
         session.describe(),
@@ -89,6 +101,12 @@ fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<S
     let graph = plan::graph(session, &info, &release)?;
     let previous = write::previous_objects(&history);
     let plan = Plan::new(session, &info, graph, &previous)?;
+    if !apply.adopt {
+        refuse_foreign(session, &plan, &history)?;
+    }
+    for warning in left_data(&previous, &plan) {
+        eprintln!("warning: {warning}");
+    }
     let changes = changes::compute(session, &plan, &previous, apply.write.force_conflicts)?;
     let mut out = format!("{}: server dry run, nothing was stored\n", session.describe());
     for change in &changes {
@@ -110,6 +128,97 @@ fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<S
         session.cluster.requests()
     );
     Ok(out)
+}
+
+/// An apply that would change nothing writes nothing, not even a revision (which would push
+/// a real one out of those kept); `--wait` waits all the same.
+fn unchanged(
+    session: &Session,
+    plan: &Plan,
+    history: &[Revision],
+    apply: &ApplyArgs,
+) -> Result<String, Failure> {
+    session.step("nothing to change");
+    if apply.write.wait {
+        wait::until_ready(session, plan, apply.write.timeout)?;
+    }
+    let revision = history.last().map_or(0, |r| r.revision);
+    Ok(format!(
+        "{}: no changes: revision {revision} stays deployed, nothing was written; {} API requests\n",
+        session.describe(),
+        session.cluster.requests()
+    ))
+}
+
+/// Fails, writing nothing, when objects of the plan exist but are not the release's: a write
+/// would take them over silently wherever their fields happen to match.
+fn refuse_foreign(session: &Session, plan: &Plan, history: &[Revision]) -> Result<(), Failure> {
+    let foreign = changes::foreign(session, plan, history)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let mut messages: Vec<String> = foreign
+        .iter()
+        .map(|(key, owner)| format!("{key} exists and is not this release's ({owner})"))
+        .collect();
+    messages.push(format!(
+        "nothing was changed in {}: take these objects over with --adopt, delete them, or \
+         install under another --release",
+        session.describe()
+    ));
+    Err(Failure::runtime(messages))
+}
+
+/// What a user must know when a workload that mounted a claim in `previous` no longer does in
+/// `plan`: the claim is kept, but the workload starts without its data. The Prefect server
+/// moved from SQLite to PostgreSQL starts on an empty database, which is said as such.
+fn left_data(previous: &[Value], plan: &Plan) -> BTreeSet<String> {
+    let claims = |workload: &Value| -> BTreeSet<String> {
+        let volumes = workload["spec"]["template"]["spec"]["volumes"].as_array();
+        volumes
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    let on_sqlite = |workload: &Value| {
+        let containers = workload["spec"]["template"]["spec"]["containers"].as_array();
+        containers.into_iter().flatten().any(|container| {
+            ["PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+                .iter()
+                .any(|name| {
+                    matches!(env::source(container, name),
+                        Some(env::Source::Literal(url)) if url.starts_with("sqlite"))
+                })
+        })
+    };
+    let mut warnings = BTreeSet::new();
+    for old in previous {
+        let Ok(key) = ResourceKey::of(old) else { continue };
+        let Some(new) = plan.graph.get(&key) else { continue };
+        let namespace = key.namespace.as_deref().unwrap_or_default();
+        for claim in claims(old).difference(&claims(new)) {
+            let claim = format!("PersistentVolumeClaim/{namespace}/{claim}");
+            warnings.insert(if on_sqlite(old) && !on_sqlite(new) {
+                format!(
+                    "{key} no longer uses its SQLite database ({claim}, kept): the Prefect \
+                     server starts on an empty database, without the deployments, flow runs, \
+                     blocks, variables and work pools it had. Prefect cannot copy a SQLite \
+                     database into PostgreSQL: `prefectctl rollback` goes back to it; create \
+                     what you need on the new one (`prefect deploy` for deployments, your code \
+                     for blocks, variables and work pools); `uninstall --delete-data` deletes \
+                     the old database"
+                )
+            } else {
+                format!(
+                    "{key} no longer mounts {claim}, which is kept: it starts without that \
+                     data; `prefectctl rollback` goes back to it"
+                )
+            });
+        }
+    }
+    warnings
 }
 
 /// How each plugin was selected, for the record: by name, or by its file's full path (when

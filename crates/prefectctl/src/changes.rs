@@ -9,7 +9,10 @@
 
 use std::collections::BTreeSet;
 
-use prefect_cluster::objects::ApplyOptions;
+use prefect_cluster::{
+    objects::{ApplyOptions, FIELD_MANAGER},
+    record::{PluginRecord, Revision, Status},
+};
 use prefect_manifest::ResourceKey;
 use serde_json::{Map, Value};
 
@@ -115,6 +118,112 @@ pub fn compute(
     Ok(changes)
 }
 
+/// Whether writing `plan` after `history` as `plugins` and `values` would change nothing, so
+/// that `apply` records no revision: the latest revision is deployed (not failed, pending or
+/// interrupted, which a write completes) with the same plugins, values and objects, and the API
+/// server's dry run of every object, without taking over any field, leaves it as it is live.
+/// A conflict, a missing object, or any error of the dry run means there is something to write.
+pub fn none(
+    session: &Session,
+    plan: &Plan,
+    history: &[Revision],
+    plugins: &[PluginRecord],
+    values: &Value,
+) -> bool {
+    let Some(latest) = history.last() else { return false };
+    if latest.status != Status::Deployed
+        || latest.plugins != plugins
+        || latest.values != *values
+        || latest.objects != plan.objects()
+    {
+        return false;
+    }
+    compute(session, plan, &latest.objects, false)
+        .is_ok_and(|changes| changes.iter().all(|change| !change.changes()))
+}
+
+/// The objects of `plan` that exist but are not the release's, each with who has it; empty
+/// when every object is new or the release's. An object is the release's when an earlier
+/// revision recorded it, when its labels say so (`app.kubernetes.io/managed-by=prefectctl`
+/// and `app.kubernetes.io/instance=<release>`), or when prefectctl's field manager writes it
+/// and no other release is named on it: what a release that was uninstalled keeps (its data)
+/// is still its own.
+pub fn foreign(
+    session: &Session,
+    plan: &Plan,
+    history: &[Revision],
+) -> Result<Vec<(ResourceKey, String)>, Failure> {
+    let recorded: BTreeSet<ResourceKey> = history
+        .iter()
+        .flat_map(|revision| &revision.objects)
+        .filter_map(|object| ResourceKey::of(object).ok())
+        .collect();
+    let unknown: Vec<&ResourceKey> = plan
+        .graph
+        .ordered()
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| !recorded.contains(*key))
+        .collect();
+    let lives =
+        session.block_on(futures::future::join_all(unknown.iter().map(|key| {
+            session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name)
+        })));
+    let mut found = Vec::new();
+    for (key, live) in unknown.into_iter().zip(lives) {
+        let live = match live {
+            // Not readable, so not checkable: a user without `get` rarely has `patch`, and
+            // the check of the rights a write needs, which comes next, names what is missing.
+            Err(err) if err.status() == Some(403) => continue,
+            other => other.map_err(failure)?,
+        };
+        if let Some(owner) = live.and_then(|live| owner(&live, &session.release)) {
+            found.push((key.clone(), owner));
+        }
+    }
+    Ok(found)
+}
+
+/// The `app.kubernetes.io/managed-by` label the SDK's labels put on every object.
+const MANAGED_BY: &str = "prefectctl";
+
+/// Who has `live`, as a message says it; `None` when it is `release`'s.
+fn owner(live: &Value, release: &str) -> Option<String> {
+    let labels = &live["metadata"]["labels"];
+    let label = |name: &str| labels[name].as_str();
+    let managed_by = label("app.kubernetes.io/managed-by");
+    let instance = label("app.kubernetes.io/instance");
+    let mut managers: Vec<&str> = live["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["manager"].as_str())
+        .collect();
+    managers.sort_unstable();
+    managers.dedup();
+    let ours = managed_by == Some(MANAGED_BY) || managers.contains(&FIELD_MANAGER);
+    if ours && instance.is_none_or(|name| name == release) {
+        return None;
+    }
+    let mut said = Vec::new();
+    if let Some(tool) = managed_by {
+        said.push(format!("managed-by {tool}"));
+    }
+    if let Some(name) = instance {
+        said.push(format!("instance {name}"));
+    }
+    if let Some(name) = live["metadata"]["annotations"]["meta.helm.sh/release-name"].as_str() {
+        said.push(format!("Helm release {name}"));
+    }
+    if !managers.is_empty() {
+        said.push(format!("field managers {}", managers.join(", ")));
+    }
+    if said.is_empty() {
+        said.push("no label or field manager says who made it".to_owned());
+    }
+    Some(said.join("; "))
+}
+
 /// The object without what never matters to a user comparing: its managed fields.
 fn normalize(mut object: Value) -> Value {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -171,6 +280,45 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_object_is_the_releases_by_its_labels_or_field_manager_unless_another_is_named() {
+        let object = |labels: Value, managers: &[&str]| {
+            let fields: Vec<Value> = managers.iter().map(|m| json!({ "manager": m })).collect();
+            json!({ "metadata": { "labels": labels, "managedFields": fields } })
+        };
+        let ours = json!({
+            "app.kubernetes.io/managed-by": "prefectctl",
+            "app.kubernetes.io/instance": "prefect",
+        });
+        assert_eq!(owner(&object(ours.clone(), &[]), "prefect"), None);
+        assert_eq!(owner(&object(json!({}), &["prefectctl", "kubectl"]), "prefect"), None);
+        assert_eq!(
+            owner(&object(ours, &["prefectctl"]), "other").as_deref(),
+            Some("managed-by prefectctl; instance prefect; field managers prefectctl")
+        );
+        let helm = json!({
+            "metadata": {
+                "labels": {
+                    "app.kubernetes.io/managed-by": "Helm",
+                    "app.kubernetes.io/instance": "prefect",
+                },
+                "annotations": { "meta.helm.sh/release-name": "prefect" },
+                "managedFields": [{ "manager": "helm" }, { "manager": "kube-controller-manager" }],
+            }
+        });
+        assert_eq!(
+            owner(&helm, "prefect").as_deref(),
+            Some(
+                "managed-by Helm; instance prefect; Helm release prefect; field managers helm, \
+                 kube-controller-manager"
+            )
+        );
+        assert_eq!(
+            owner(&json!({ "metadata": {} }), "prefect").as_deref(),
+            Some("no label or field manager says who made it")
+        );
+    }
 
     #[test]
     fn secret_values_are_never_shown_but_changes_are() {

@@ -251,6 +251,10 @@ pub struct ApplyArgs {
     /// Forget the values recorded by the release's earlier revisions: only -f and --set count
     #[arg(long)]
     pub reset_values: bool,
+    /// Take over objects of the same names that exist but are not the release's (made by Helm,
+    /// kubectl or another release) instead of refusing them
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// `--dry-run` modes.
