@@ -144,7 +144,7 @@ fn rollback_completes_the_revisions_of_the_release_on_the_line() {
         prefectctl(&all).ok()
     };
     ctl(&["apply"]);
-    ctl(&["apply"]);
+    ctl(&["apply", "--set", "server.revisionHistoryLimit=5"]);
     let cwd = TempDir::new("complete-rollback");
     let at = cwd.path();
 

@@ -130,9 +130,10 @@ fn install_upgrades_that_remember_prune_and_a_no_op() {
     );
     assert!(get(&cluster, "deployment", "prefect-worker").is_some());
 
-    // A no-op re-apply changes no object.
+    // A no-op re-apply changes no object and records no revision.
     let before = snapshot_before_write(&cluster);
-    ctl(&cluster, &["apply"]).ok();
+    let out = ctl(&cluster, &["apply"]).ok();
+    assert!(out.contains("no changes: revision 1 stays deployed"), "{out}");
     assert_eq!(written_by_prefectctl(&before, &snapshot(&cluster)), Vec::<String>::new());
 
     // The upgrade keeps the agent and the values it was installed with, and adds dask-rbac and
@@ -160,16 +161,13 @@ fn install_upgrades_that_remember_prune_and_a_no_op() {
     }
     let touched = written_by_prefectctl(&before, &snapshot(&cluster));
     assert_eq!(touched, Vec::<String>::new(), "the server's objects were written");
-    assert_eq!(
-        statuses(&cluster),
-        ["superseded", "superseded", "superseded", "superseded", "deployed"]
-    );
+    assert_eq!(statuses(&cluster), ["superseded", "superseded", "superseded", "deployed"]);
     let list = ctl(&cluster, &["list"]).ok();
-    assert!(list.contains("prefect   prefect     5          deployed"), "{list}");
+    assert!(list.contains("prefect   prefect     4          deployed"), "{list}");
 
     // Ten revisions are kept, as Helm keeps by default.
-    for _ in 0..7 {
-        ctl(&cluster, &["apply"]).ok();
+    for limit in 1..=8 {
+        ctl(&cluster, &["apply", "--set", &format!("server.revisionHistoryLimit={limit}")]).ok();
     }
     let history = ctl(&cluster, &["history"]).ok();
     let revisions: Vec<&str> =
@@ -200,18 +198,25 @@ fn the_generated_password_survives_every_upgrade_and_a_rollback() {
     assert!(out.contains("rolled back to revision 5 as revision 7"), "{out}");
     assert_eq!(get(&cluster, "deployment", "prefect-server").unwrap()["spec"]["replicas"], 5);
     assert_eq!(password(&cluster), first);
-    // And the next apply continues from the values rolled back to.
-    ctl(&cluster, &["apply"]).ok();
+    // And the next apply continues from the values rolled back to (nothing to change).
+    let out = ctl(&cluster, &["apply"]).ok();
+    assert!(out.contains("no changes: revision 7 stays deployed"), "{out}");
     assert_eq!(get(&cluster, "deployment", "prefect-server").unwrap()["spec"]["replicas"], 5);
     let stderr = ctl(&cluster, &["rollback", "42"]).fails(2);
     assert!(
-        stderr.contains("has no revision 42: its revisions are 1, 2, 3, 4, 5, 6, 7, 8"),
+        stderr.contains("has no revision 42: its revisions are 1, 2, 3, 4, 5, 6, 7"),
         "{stderr}"
     );
 
     // Uninstall keeps the data: the claims and the password that matches them.
     let out = ctl(&cluster, &["uninstall"]).ok();
-    assert!(out.contains("kept the data (Secret/prefect/prefect-postgresql)"), "{out}");
+    assert!(
+        out.contains(
+            "kept the data (PersistentVolumeClaim/prefect/data-prefect-postgresql-0, \
+             Secret/prefect/prefect-postgresql)"
+        ),
+        "{out}"
+    );
     assert!(get(&cluster, "statefulset", "prefect-postgresql").is_none());
     assert!(get(&cluster, "pvc", "data-prefect-postgresql-0").is_some());
     assert_eq!(password(&cluster), first);

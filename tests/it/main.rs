@@ -28,6 +28,7 @@ mod outage;
 mod prefect;
 mod progress;
 mod running;
+mod safety;
 mod scale;
 mod snapshots;
 mod stacks;
