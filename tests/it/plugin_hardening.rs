@@ -10,6 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use prefect_plugin_abi::library_file_name;
+
 use crate::{
     cluster::Cluster,
     harness::{Run, TempDir, built_binary, plugin_library, prefectctl_in},
@@ -346,8 +348,27 @@ fn a_plugin_given_by_path_is_kept_and_its_absence_explained() {
         plugins.as_array().unwrap().iter().any(|p| p["spec"] == moved.display().to_string()),
         "{plugins}"
     );
+    // Found by name in a plugin folder from now on.
+    let folder = TempDir::new("by-path-folder");
+    std::fs::rename(&moved, folder.path().join(library_file_name("fixture-protocol-v1"))).unwrap();
+    let dir = folder.path().display().to_string();
+    let args = [
+        "--plugin-dir",
+        &dir,
+        "--plugin",
+        "fixture-protocol-v1",
+        "--set",
+        "fixture-protocol-v1.greeting=e",
+        "apply",
+    ];
+    ctl(elsewhere.path(), &args).ok();
+    let plugins = recorded_plugins(&cluster, 6);
+    assert!(
+        plugins.as_array().unwrap().iter().any(|p| p["spec"] == "fixture-protocol-v1"),
+        "{plugins}"
+    );
+
     // Dropped: the upgrade goes on without it and prunes what it made.
-    std::fs::remove_file(&moved).unwrap();
     ctl(elsewhere.path(), &["--without", "fixture-protocol-v1", "apply"]).ok();
     let left = cluster.kubectl(&["get", "configmap", "prefect-protocol-v1", "-n", NAMESPACE], None);
     assert_ne!(left.code, 0, "the plugin's ConfigMap is pruned: {}", left.stdout);

@@ -87,10 +87,22 @@ pub fn resolve(
     let mut errors = Vec::new();
     let mut flag_rejected = false;
     let chosen: Vec<PluginSpec> = selected.iter().map(|arg| PluginSpec::parse(arg)).collect();
+    // A `--plugin` of a name the release recorded by path takes its place: that is how a
+    // plugin moves to another file, or to a plugin folder.
+    let chosen_names: Vec<String> = chosen
+        .iter()
+        .filter_map(|spec| match spec {
+            PluginSpec::Name(name) => Some(name.clone()),
+            PluginSpec::Path(path) => name_of_file(path),
+        })
+        .collect();
     let mut specs: Vec<PluginSpec> = base
         .plugins
         .iter()
         .filter(|(name, _)| !without.contains(name))
+        .filter(|(name, spec)| {
+            !(matches!(spec, PluginSpec::Path(_)) && chosen_names.contains(name))
+        })
         .map(|(_, spec)| spec.clone())
         .collect();
     for spec in &chosen {
