@@ -98,6 +98,9 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/man/man1/prefectctl-completions.1
         share/man/man1/prefectctl-diff.1
         share/man/man1/prefectctl-doctor.1
+        share/man/man1/prefectctl-get-manifest.1
+        share/man/man1/prefectctl-get-values.1
+        share/man/man1/prefectctl-get.1
         share/man/man1/prefectctl-history.1
         share/man/man1/prefectctl-list.1
         share/man/man1/prefectctl-plugins-describe.1
