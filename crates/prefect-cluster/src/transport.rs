@@ -7,7 +7,10 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -31,26 +34,48 @@ impl fmt::Display for NoAnswer {
 
 impl std::error::Error for NoAnswer {}
 
+/// What a request gets once a request has run out its timeout, until the server answers one:
+/// what a command does after such a failure (record it, give the lock back) then ends within
+/// seconds instead of waiting out the timeout again for each request.
+const AFTER_SILENCE: Duration = Duration::from_secs(5);
+
 /// A layer that bounds every request by `timeout` (none: no bound) and turns its transport
 /// failures into [`NoAnswer`]s.
 #[derive(Clone)]
 pub(crate) struct Deadline {
     server: Arc<str>,
     timeout: Option<Duration>,
+    /// Whether a request ran out its time and no answer came since.
+    silent: Arc<AtomicBool>,
 }
 
 impl Deadline {
     pub(crate) fn new(server: &str, timeout: Option<Duration>) -> Deadline {
-        Deadline { server: server.trim_end_matches('/').into(), timeout }
+        Deadline { server: server.trim_end_matches('/').into(), timeout, silent: Arc::default() }
     }
 
-    fn timed_out(&self) -> BoxError {
-        let within = self.timeout.map(go_duration).unwrap_or_default();
+    /// The time the next request gets.
+    fn allowed(&self) -> Option<Duration> {
+        let timeout = self.timeout?;
+        Some(if self.silent.load(Ordering::Relaxed) { timeout.min(AFTER_SILENCE) } else { timeout })
+    }
+
+    fn timed_out(&self, allowed: Duration) -> BoxError {
+        self.silent.store(true, Ordering::Relaxed);
+        let timeout = self.timeout.unwrap_or(allowed);
+        let within = if allowed < timeout {
+            format!(
+                "{}, nor an earlier request within {} (--request-timeout)",
+                go_duration(allowed),
+                go_duration(timeout)
+            )
+        } else {
+            format!("{} (--request-timeout)", go_duration(allowed))
+        };
         Box::new(NoAnswer {
             reason: format!(
-                "the API server at {} did not answer within {within} (--request-timeout): it may \
-                 be stopped or overloaded; try again, or give it longer with --request-timeout \
-                 (0: no limit)",
+                "the API server at {} did not answer within {within}: it may be stopped or \
+                 overloaded; try again, or give it longer with --request-timeout (0: no limit)",
                 self.server
             ),
         })
@@ -91,18 +116,20 @@ where
     fn call(&mut self, request: R) -> Self::Future {
         let answer = self.inner.call(request);
         let deadline = self.deadline.clone();
-        let at = deadline.timeout.map(|timeout| Instant::now() + timeout);
+        let allowed = deadline.allowed();
+        let at = allowed.map(|allowed| (Instant::now() + allowed, allowed));
         Box::pin(async move {
             let answered = match at {
-                Some(at) => tokio::time::timeout_at(at, answer)
+                Some((at, allowed)) => tokio::time::timeout_at(at, answer)
                     .await
-                    .map_err(|_elapsed| deadline.timed_out())?,
+                    .map_err(|_elapsed| deadline.timed_out(allowed))?,
                 None => answer.await,
             };
             let response = answered.map_err(|err| said(&deadline.server, err.into()))?;
+            deadline.silent.store(false, Ordering::Relaxed);
             Ok(response.map(|body| TimedBody {
                 body: Box::pin(body),
-                sleep: at.map(|at| Box::pin(tokio::time::sleep_until(at))),
+                sleep: at.map(|(at, allowed)| (Box::pin(tokio::time::sleep_until(at)), allowed)),
                 deadline,
             }))
         })
@@ -112,7 +139,7 @@ where
 /// A response body that must be read whole by the request's deadline.
 pub(crate) struct TimedBody<B> {
     body: Pin<Box<B>>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    sleep: Option<(Pin<Box<Sleep>>, Duration)>,
     deadline: Deadline,
 }
 
@@ -134,11 +161,12 @@ where
                 frame.map(|f| f.map_err(|err| said(&this.deadline.server, err.into()))),
             );
         }
-        if let Some(sleep) = &mut this.sleep
+        if let Some((sleep, allowed)) = &mut this.sleep
             && sleep.as_mut().poll(cx).is_ready()
         {
+            let allowed = *allowed;
             this.sleep = None;
-            return Poll::Ready(Some(Err(this.deadline.timed_out())));
+            return Poll::Ready(Some(Err(this.deadline.timed_out(allowed))));
         }
         Poll::Pending
     }
