@@ -158,3 +158,6 @@ fn run_with_lookups(
          should ask for the same objects in every round"
     ))
 }
+
+#[cfg(test)]
+mod tests;

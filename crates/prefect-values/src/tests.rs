@@ -3,6 +3,7 @@
 
 mod coalesce;
 mod docs;
+mod fuzz;
 mod merge;
 mod robustness;
 mod set;

@@ -1,0 +1,177 @@
+//! Property tests of a turn fed arbitrary plugin responses: objects of any shape, changes to
+//! objects that are or are not in the graph, diagnostics with any path, lookups in any round.
+//! The host never panics, a response with errors leaves the graph as it was, and whatever the
+//! graph accepts can be checked, ordered and written. `PROPTEST_CASES=100000` runs a longer
+//! search than the default 256 cases.
+
+use prefect_plugin_abi::wire::{Diagnostic, PluginKind};
+use prefect_values::{Layer, SetKind};
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => proptest::sample::select(&[
+            "", "a", "prefect", "prefect-server", "A_b", "x.y", "-a", "lots", "500m", "1Gi", "-1",
+            "http", "Side Car", "a[0]", "a.b[1].c", "[\"k\"]", "a[", "..", "\u{e9}",
+        ][..]).prop_map(str::to_owned),
+        1 => any::<String>(),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => proptest::sample::select(&[
+            "apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations",
+            "spec", "template", "containers", "initContainers", "resources", "limits",
+            "requests", "cpu", "ports", "containerPort", "volumes", "volumeMounts", "replicas",
+            "periodSeconds", "volumeClaimTemplates", "httpGet", "port", "targetPort",
+            "sizeLimit", "emptyDir", "data", "items",
+        ][..]).prop_map(str::to_owned),
+        1 => text(),
+    ]
+}
+
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        text().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(5, 48, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((key(), inner), 0..5)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// An object a plugin might return: mostly shaped like a Kubernetes object, sometimes anything.
+fn item() -> impl Strategy<Value = Value> {
+    let shaped = (
+        proptest::sample::select(&["v1", "apps/v1", "batch/v1", "example.com/v1", "", "a/b/c"][..]),
+        proptest::sample::select(
+            &["Deployment", "StatefulSet", "Service", "ConfigMap", "Namespace", "Job", "Thing", ""]
+                [..],
+        ),
+        prop_oneof![Just("prefect-server".to_owned()), text()],
+        proptest::option::of(prop_oneof![Just("prefect".to_owned()), text()]),
+        json(),
+        json(),
+    )
+        .prop_map(|(api_version, kind, name, namespace, labels, spec)| {
+            json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": { "name": name, "namespace": namespace, "labels": labels },
+                "spec": spec,
+            })
+        });
+    prop_oneof![5 => shaped, 1 => json()]
+}
+
+fn response() -> impl Strategy<Value = RunResponse> {
+    let diagnostic =
+        (any::<bool>(), text(), proptest::option::of(text())).prop_map(|(error, message, path)| {
+            Diagnostic {
+                severity: if error { Severity::Error } else { Severity::Warning },
+                message,
+                path,
+            }
+        });
+    let lookup = (text(), text(), proptest::option::of(text()), text()).prop_map(
+        |(api_version, kind, namespace, name)| ObjectRef { api_version, kind, namespace, name },
+    );
+    (
+        proptest::collection::vec(item(), 0..4),
+        proptest::collection::vec(item(), 0..3),
+        proptest::collection::vec(diagnostic, 0..3),
+        proptest::collection::vec(lookup, 0..2),
+    )
+        .prop_map(|(items, changed, results, lookups)| RunResponse {
+            api_version: wire::API_VERSION.to_owned(),
+            kind: wire::RESOURCE_LIST.to_owned(),
+            items,
+            changed,
+            results,
+            lookups,
+        })
+}
+
+/// Answers every lookup with `object`, or says the cluster failed.
+struct Live(Option<Value>);
+
+impl LiveObjects for Live {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, _: &ObjectRef) -> Result<Option<Value>, String> {
+        self.0.clone().map(Some).ok_or_else(|| "the API server is gone".to_owned())
+    }
+}
+
+fn manifest(name: &str) -> PluginManifest {
+    PluginManifest {
+        name: name.to_owned(),
+        version: "1.0.0".to_owned(),
+        protocol_version: 1,
+        description: String::new(),
+        requires: Vec::new(),
+        after: Vec::new(),
+        kind: PluginKind::Generator,
+        values_schema: json!({ "type": "object" }),
+        values_defaults: json!({ "a": { "b": 0 } }),
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_responses_never_panic_and_errors_leave_the_graph_alone(
+        rounds in proptest::collection::vec(response(), 1..4),
+        live in proptest::option::of(item()),
+        online in any::<bool>(),
+    ) {
+        let values = prefect_values::merge(&[
+            Layer::from_set("first.a.b=1,second.a[0]=x", SetKind::Typed).unwrap(),
+        ]);
+        let release = wire::Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() };
+        let global = GlobalValues::default();
+        let stack = ["first".to_owned(), "second".to_owned()];
+        let capabilities =
+            Capabilities { kube_version: "1.30.0".to_owned(), api_versions: Vec::new() };
+        let setting = Setting {
+            release: &release,
+            values: &values,
+            global: &global,
+            stack: &stack,
+            capabilities: &capabilities,
+        };
+        let mut graph = Graph::new();
+        for name in &stack {
+            let before = graph.ordered().into_iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
+            let mut replies = rounds.clone().into_iter();
+            let mut call = |_: &RunRequest| replies.next().ok_or_else(|| "no more".to_owned());
+            let outcome = if online {
+                take_turn(&mut graph, &manifest(name), &setting, &mut Live(live.clone()), &mut call)
+            } else {
+                take_turn(&mut graph, &manifest(name), &setting, &mut Offline, &mut call)
+            };
+            for message in outcome.errors.iter().chain(&outcome.warnings) {
+                prop_assert!(!message.is_empty());
+            }
+            if !outcome.errors.is_empty() {
+                let after = graph.ordered().into_iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
+                prop_assert_eq!(before, after);
+            }
+        }
+        prefect_manifest::check::check(&graph);
+        graph.waves();
+        prop_assert!(crate::yaml_stream(&graph).is_ok());
+    }
+}
