@@ -104,10 +104,12 @@ fn observe(
     plan: &Plan,
     followed: &[&ResourceKey],
 ) -> (BTreeMap<ResourceKey, Observed>, Option<prefect_cluster::Error>) {
-    let reads = session.block_on(futures::future::join_all(followed.iter().map(|key| async move {
-        let live = session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name).await;
-        (key, live)
-    })));
+    let reads =
+        session.block_on(futures::future::join_all(followed.iter().map(|key| async move {
+            let live =
+                session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name).await;
+            (key, live)
+        })));
     let mut no_answer = None;
     let mut answered = false;
     let mut states = BTreeMap::new();
