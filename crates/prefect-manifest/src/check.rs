@@ -216,10 +216,10 @@ fn pod_spec(spec: &Map<String, Value>, at: &str, claims: &[&str], found: &mut Fo
             let ports_at = path::field(&container_at, "ports");
             for (index, port) in list_of(container, "ports").iter().enumerate() {
                 let port_at = path::index(&ports_at, index);
-                if let Some(Value::String(name)) = port.get("name") {
-                    if let Err(problem) = service_name(name) {
-                        found.push((path::field(&port_at, "name"), problem));
-                    }
+                if let Some(Value::String(name)) = port.get("name")
+                    && let Err(problem) = service_name(name)
+                {
+                    found.push((path::field(&port_at, "name"), problem));
                 }
                 if let Some(number) = port.get("containerPort") {
                     port_number(number, &path::field(&port_at, "containerPort"), found);
