@@ -124,10 +124,11 @@ impl Session {
     /// Gives the release's lock back. A lock not given back is taken over by the next command
     /// once this process is gone: what the user needs is the command's outcome.
     pub fn release_lock(&self) {
-        // Taken out first: a signal while the lock is given back needs `held` itself.
         let lock = self.held().lock.take();
         if let Some(lock) = lock {
-            let _ = self.block_on(lock.release());
+            // Not raced against a signal: one that came meanwhile (it also ends the plugins a
+            // terminal's Ctrl-C reaches) would otherwise leave the lock it was taken out of.
+            let _ = self.runtime.block_on(lock.release());
         }
     }
 
