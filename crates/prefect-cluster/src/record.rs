@@ -265,7 +265,8 @@ mod tests {
     #[test]
     fn a_plugin_recorded_before_its_path_and_checksum_were_kept_still_reads() {
         let old: PluginRecord =
-            serde_json::from_str(r#"{"name":"mine","version":"1","spec":"/p/libmine.so"}"#).unwrap();
+            serde_json::from_str(r#"{"name":"mine","version":"1","spec":"/p/libmine.so"}"#)
+                .unwrap();
         assert_eq!((old.path, old.sha256), (None, None));
     }
 
