@@ -340,7 +340,7 @@ fn not_a_quantity(value: &Value) -> String {
 }
 
 /// Kubernetes' quantity grammar: a signed decimal number, then a binary suffix (`Ki` to
-/// `Ei`), a decimal one (`m`, `k`, `M` to `E`) or an exponent (`e3`, `E-2`).
+/// `Ei`), a decimal one (`n`, `u`, `m`, `k`, `M` to `E`) or an exponent (`e3`, `E-2`).
 fn parse_quantity(text: &str) -> Option<f64> {
     let digits_end = text
         .char_indices()
@@ -354,6 +354,8 @@ fn parse_quantity(text: &str) -> Option<f64> {
     let amount: f64 = number.parse().ok()?;
     let factor = match suffix {
         "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
         "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,

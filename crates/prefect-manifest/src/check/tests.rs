@@ -178,7 +178,7 @@ fn services_and_custom_resources() {
 fn quantity_grammar() {
     for good in [
         "0", "1", "+1", "1.", ".5", "100m", "1k", "2M", "3G", "4T", "5P", "6E", "1Ki", "1Ei",
-        "1e3", "1E-2", "1e+2", " 1Gi ",
+        "1e3", "1E-2", "1e+2", " 1Gi ", "100n", "5u",
     ] {
         assert!(quantity(&json!(good)).is_ok(), "{good}");
     }
