@@ -1,127 +1,310 @@
-//! `cargo xtask bench`: `prefectctl render` of the default stack, release build, the whole
-//! process (start, plugin loading from disk, render, exit), next to `kubectl kustomize` of the
-//! very same manifests, both measured in this one run.
+//! `cargo xtask bench [--runs N] [--check | --record]`: `prefectctl render` (release build, whole
+//! processes, plugins loaded from disk) next to its peers, every scenario's commands interleaved
+//! in one run (each round runs each command once, starting one further along each time), with
+//! the median wall time and the peak RSS (MiB) of each command:
 //!
-//! Wall time is the median of N runs; peak RSS is the largest `ru_maxrss` that `wait4` reports
-//! for any of the runs.
+//! - default render: the default stack next to `helm template` of a chart whose templates are
+//!   that very output (static, the same objects);
+//! - full stack render: five plugins next to `cat` of the same output, the floor;
+//! - 10,000 ConfigMaps: the `fixture-many-objects` plugin alone next to `helm template` of a
+//!   chart that makes the same ConfigMaps with a `range` loop;
+//! - cold start of the first two: the first run after the binary and the plugin libraries were
+//!   evicted from the page cache.
+//!
+//! Each scenario's goal (issue 13) is printed as met or MISSED. `--check` (CI) runs a few rounds
+//! and fails when a ratio is past twice the one recorded in `xtask/bench-baseline.json`;
+//! `--record` writes the ratios measured there.
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use std::path::PathBuf;
+
+use crate::{
+    bench_baseline,
+    bench_helm::{self, HELM_VERSION},
+    bench_measure::{Bench, Ms, Stats, TempDir, cold, interleaved, output, path, verdict, write},
+    project::first_party_plugins,
+    sh,
 };
 
-use crate::{sh, workspace};
+/// The plugins of the full stack, besides the server.
+pub const FULL_STACK: &[&str] = &[
+    "--plugin",
+    "agent",
+    "--plugin",
+    "postgres",
+    "--plugin",
+    "openshift-security",
+    "--plugin",
+    "dask-rbac",
+];
 
-/// The targets the project holds `render` to (issue: under 10 ms wall and 20 MB peak RSS).
-const WALL_TARGET: Duration = Duration::from_millis(10);
-const RSS_TARGET_KIB: i64 = 20 * 1024;
+/// The bench fixture's package and its number of ConfigMaps in the render bench.
+pub const FIXTURE: &str = "prefectctl-plugin-fixture-many-objects";
+const MANY: u32 = 10_000;
+/// Keys per ConfigMap: the fixture's default.
+const ENTRIES: u32 = 4;
+
+/// How a bench runs, from its flags.
+pub struct Options {
+    pub runs: usize,
+    /// The Cargo profile built and measured: `release`, or `dist` (the same settings, symbols
+    /// stripped: what `cargo xtask dist` ships, and what CI has built anyway).
+    pub profile: String,
+    pub mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Print the figures and the goals.
+    Report,
+    /// Also fail on a ratio past twice its recorded value.
+    Check,
+    /// Also write the ratios as the new baseline.
+    Record,
+}
+
+impl Options {
+    /// `[--runs N] [--check | --record] [--profile P]`; `--check` runs `check_runs` rounds
+    /// unless told.
+    pub fn parse(
+        args: &[String],
+        bench: &str,
+        runs: usize,
+        check_runs: usize,
+    ) -> Result<Options, String> {
+        let usage =
+            || format!("usage: cargo xtask {bench} [--runs N] [--check | --record] [--profile P]");
+        let (mut given, mut mode, mut profile) = (None, Mode::Report, "release".to_owned());
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--runs" => {
+                    let n = args.next().ok_or_else(usage)?;
+                    let n: usize = n.parse().map_err(|_| format!("--runs {n}: not a number"))?;
+                    if n == 0 {
+                        return Err("--runs 0: at least one run".to_owned());
+                    }
+                    given = Some(n);
+                }
+                "--profile" => profile = args.next().ok_or_else(usage)?.clone(),
+                "--check" if mode == Mode::Report => mode = Mode::Check,
+                "--record" if mode == Mode::Report => mode = Mode::Record,
+                _ => return Err(usage()),
+            }
+        }
+        let runs = given.unwrap_or(if mode == Mode::Check { check_runs } else { runs });
+        Ok(Options { runs, mode, profile })
+    }
+
+    /// The folder of the build measured: `prefectctl` and the plugin libraries.
+    pub fn built(&self) -> PathBuf {
+        crate::project::target_dir().join(&self.profile)
+    }
+
+    /// Checks or records the ratios, as the flags asked.
+    pub fn conclude(&self, bench: &str, ratios: &[(&str, f64)]) -> Result<(), String> {
+        match self.mode {
+            Mode::Report => Ok(()),
+            Mode::Check => bench_baseline::check(bench, ratios),
+            Mode::Record => {
+                let note = format!(
+                    "{} runs on {} cores, `cargo xtask {bench} --record`",
+                    self.runs,
+                    std::thread::available_parallelism().map_or(0, |n| n.get())
+                );
+                bench_baseline::record(bench, ratios, &note)
+            }
+        }
+    }
+}
+
+/// A scenario's goal (issue 13): at most this ratio to the peer, at most this peak RSS.
+#[derive(Clone, Copy)]
+pub struct Goal {
+    pub ratio: Option<f64>,
+    pub rss_mib: Option<f64>,
+}
+
+impl Goal {
+    pub const NONE: Goal = Goal { ratio: None, rss_mib: None };
+
+    /// `≤ 3x: met, ≤ 12 MiB: MISSED`, or `—`.
+    pub fn judge(&self, ratio: f64, ours: Option<&Stats>) -> String {
+        let mut parts = Vec::new();
+        if let Some(max) = self.ratio {
+            parts.push(format!("≤ {max}x: {}", verdict(ratio <= max)));
+        }
+        if let (Some(max), Some(ours)) = (self.rss_mib, ours) {
+            parts.push(format!("≤ {max} MiB: {}", verdict(ours.rss_mib() <= max)));
+        }
+        if parts.is_empty() { "—".to_owned() } else { parts.join(", ") }
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    ours: Bench,
+    peer: Bench,
+    goal: Goal,
+}
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let runs: usize = match args {
-        [] => 50,
-        [flag, n] if flag == "--runs" => {
-            n.parse().map_err(|_| format!("--runs {n}: not a number"))?
-        }
-        _ => return Err("usage: cargo xtask bench [--runs N]".to_owned()),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    sh(&cargo, &["build", "--release", "-p", "prefectctl", "-p", "prefectctl-plugin-server"])?;
+    let options = Options::parse(args, "bench", 20, 7)?;
+    build(&options.profile)?;
+    let helm = bench_helm::helm()?;
+    let helm = path(&helm)?;
 
-    let prefectctl = workspace().join("target/release/prefectctl");
-    let render = vec![prefectctl.display().to_string(), "render".to_owned()];
-    let out = Command::new(&prefectctl)
-        .arg("render")
-        .env_remove("PREFECTCTL_PLUGIN_PATH")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("prefectctl render failed: {}", String::from_utf8_lossy(&out.stderr)));
+    let release = options.built();
+    let prefectctl = release.join("prefectctl");
+    let prefectctl = path(&prefectctl)?;
+    let fixture = release.join(library_file(FIXTURE));
+    let fixture = path(&fixture)?;
+    let tmp = TempDir::new("prefectctl-bench")?;
+    let dir = |name: &str| tmp.0.join(name).display().to_string();
+
+    // a. The default stack, and a chart whose template is its output.
+    let default = output(prefectctl, &["render"])?;
+    bench_helm::static_chart(&tmp.0.join("default-chart"), &default)?;
+    let default_chart = dir("default-chart");
+    let helm_default = ["template", "prefect", &default_chart, "--namespace", "default"];
+    same_objects("default render", &default, &output(helm, &helm_default)?)?;
+
+    // b. The full stack, and its output saved for `cat`.
+    let full: Vec<&str> = [&["render"], FULL_STACK].concat();
+    let full_file = dir("full-stack.yaml");
+    write(&tmp.0.join("full-stack.yaml"), &output(prefectctl, &full)?)?;
+
+    // c. 10,000 ConfigMaps from the fixture alone, and a chart with the same ConfigMaps.
+    let many = ["render", "--without", "server", "--plugin", fixture];
+    let many_out = output(prefectctl, &many)?;
+    let many_chart = dir("many-chart");
+    bench_helm::configmaps_chart(&tmp.0.join("many-chart"), MANY, ENTRIES, &labels(&many_out))?;
+    let helm_many = ["template", "prefect", &many_chart, "--namespace", "default"];
+    let objects = same_objects("10,000 ConfigMaps", &many_out, &output(helm, &helm_many)?)?;
+    if objects != MANY as usize {
+        return Err(format!("{fixture} rendered {objects} objects, not {MANY}"));
     }
-    let dir = std::env::temp_dir().join(format!("prefectctl-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("stack.yaml"), &out.stdout).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("kustomization.yaml"), "resources:\n- stack.yaml\n")
-        .map_err(|e| e.to_string())?;
-    let kustomize = vec!["kubectl".to_owned(), "kustomize".to_owned(), dir.display().to_string()];
 
-    let ours = measure(&render, runs)?;
-    let theirs = measure(&kustomize, runs)?;
-    let _ = std::fs::remove_dir_all(&dir);
+    let scenarios = [
+        Scenario {
+            name: "default render",
+            ours: Bench::new("prefectctl render", &[prefectctl, "render"]),
+            peer: Bench::new("helm template", &[&[helm], &helm_default[..]].concat()),
+            goal: Goal::NONE,
+        },
+        Scenario {
+            name: "full stack render (5 plugins)",
+            ours: Bench::new("prefectctl render (full)", &[&[prefectctl], &full[..]].concat()),
+            peer: Bench::new("cat (the floor)", &["cat", &full_file]),
+            goal: Goal { ratio: Some(3.0), rss_mib: Some(12.0) },
+        },
+        Scenario {
+            name: "10,000 ConfigMaps from a plugin",
+            ours: Bench::new("prefectctl render (many)", &[&[prefectctl], &many[..]].concat()),
+            peer: Bench::new("helm template (range)", &[&[helm], &helm_many[..]].concat()),
+            goal: Goal { ratio: Some(0.15), rss_mib: Some(40.0) },
+        },
+    ];
+    let benches: Vec<Bench> =
+        scenarios.iter().flat_map(|s| [s.ours.clone(), s.peer.clone()]).collect();
+    eprintln!(
+        "measuring {} commands, {} rounds (plus one warm-up round), interleaved...",
+        benches.len(),
+        options.runs
+    );
+    let stats = interleaved(&benches, options.runs)?;
 
-    println!("{runs} runs each, release build, whole process, on this machine:");
-    println!("{:<28} {:>12} {:>12} {:>14}", "command", "median wall", "min wall", "peak RSS");
-    for (name, m) in [("prefectctl render", &ours), ("kubectl kustomize (same)", &theirs)] {
+    // d. Cold starts: the binary and every plugin library evicted from the page cache first.
+    let mut files = vec![PathBuf::from(prefectctl)];
+    for plugin in first_party_plugins()? {
+        files.push(release.join(plugin.library));
+    }
+    let cold_runs = options.runs.clamp(3, 10);
+    let cold_default = cold(&scenarios[0].ours, &files, cold_runs)?;
+    let cold_full = cold(&scenarios[1].ours, &files, cold_runs)?;
+
+    println!(
+        "\n`cargo xtask bench`: {} rounds, commands interleaved, release build, whole processes; \
+         median wall, peak RSS",
+        options.runs
+    );
+    println!("{:<32} {:<22} {:<40} {:>8}  goal", "work", "prefectctl", "peer", "ratio");
+    let mut ratios = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let (ours, peer) = (&stats[2 * i], &stats[2 * i + 1]);
+        let ratio = ours.median.as_secs_f64() / peer.median.as_secs_f64();
+        ratios.push((scenario.name, ratio));
         println!(
-            "{name:<28} {:>12.2?} {:>12.2?} {:>11.1} MB",
-            m.median,
-            m.min,
-            m.peak_rss_kib as f64 / 1024.0
+            "{:<32} {:<22} {:<40} {:>7.3}x  {}",
+            scenario.name,
+            ours.to_string(),
+            format!("{} {peer}", scenario.peer.label),
+            ratio,
+            scenario.goal.judge(ratio, Some(ours))
         );
     }
     println!(
-        "ratio prefectctl / kubectl kustomize: wall {:.2}x, peak RSS {:.2}x",
-        ours.median.as_secs_f64() / theirs.median.as_secs_f64(),
-        ours.peak_rss_kib as f64 / theirs.peak_rss_kib as f64
+        "cold start (first run after evicting prefectctl and the plugin libraries from the page \
+         cache, median of {cold_runs}): default render {}, full stack render {}",
+        Ms(cold_default.median),
+        Ms(cold_full.median)
     );
-    let wall_ok = ours.median < WALL_TARGET;
-    let rss_ok = ours.peak_rss_kib < RSS_TARGET_KIB;
-    println!(
-        "target: under {WALL_TARGET:?} wall ({}) and 20 MB peak RSS ({})",
-        if wall_ok { "met" } else { "MISSED" },
-        if rss_ok { "met" } else { "MISSED" }
-    );
-    Ok(())
-}
-
-struct Measurement {
-    median: Duration,
-    min: Duration,
-    peak_rss_kib: i64,
-}
-
-fn measure(command: &[String], runs: usize) -> Result<Measurement, String> {
-    let mut walls = Vec::with_capacity(runs);
-    let mut peak = 0;
-    // One warm-up run, so that both commands start with their files in the page cache.
-    run_once(command)?;
-    for _ in 0..runs {
-        let (wall, rss) = run_once(command)?;
-        walls.push(wall);
-        peak = peak.max(rss);
+    println!("commands (helm {HELM_VERSION}):");
+    for scenario in &scenarios {
+        println!("  {}: {}", scenario.name, scenario.ours.shown());
+        println!("  {:>w$}  {}", "vs", scenario.peer.shown(), w = scenario.name.len());
     }
-    walls.sort();
-    Ok(Measurement { median: walls[walls.len() / 2], min: walls[0], peak_rss_kib: peak })
+    options.conclude("bench", &ratios)
 }
 
-/// Runs the command once with output discarded; its wall time and peak RSS (KiB).
-fn run_once(command: &[String]) -> Result<(Duration, i64), String> {
-    let started = Instant::now();
-    let child = Command::new(&command[0])
-        .args(&command[1..])
-        .env_remove("PREFECTCTL_PLUGIN_PATH")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|err| format!("could not run {}: {err}", command[0]))?;
-    let (status, rss) = wait_with_rusage(child.id())?;
-    let wall = started.elapsed();
-    if status != 0 {
-        return Err(format!("`{}` exited with {status}", command.join(" ")));
+/// The optimised build of what the benches run: prefectctl, every first-party plugin and the
+/// bench fixture.
+pub fn build(profile: &str) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = ["build", "--profile", profile, "-p", "prefectctl"].map(str::to_owned).to_vec();
+    for plugin in first_party_plugins()? {
+        build.extend(["-p".to_owned(), plugin.package]);
     }
-    Ok((wall, rss))
+    build.extend(["-p".to_owned(), FIXTURE.to_owned()]);
+    sh(&cargo, &build.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// `wait4` for one child: its exit status and its own peak RSS, which `std` does not expose.
-#[allow(unsafe_code)]
-fn wait_with_rusage(pid: u32) -> Result<(i32, i64), String> {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, status and usage are valid for writes.
-    let got = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    if got < 0 {
-        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+/// `libprefectctl_plugin_fixture_many_objects.so` of a package.
+pub fn library_file(package: &str) -> String {
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Fails unless both streams hold the same objects; their number.
+fn same_objects(scenario: &str, ours: &str, helm: &str) -> Result<usize, String> {
+    let (ours, theirs) = (bench_helm::objects(ours), bench_helm::objects(helm));
+    if ours == theirs {
+        return Ok(ours.len());
     }
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    Ok((code, usage.ru_maxrss))
+    let differs = ours.iter().zip(&theirs).find(|(a, b)| a != b);
+    Err(format!(
+        "{scenario}: helm's chart does not make the objects prefectctl renders ({} and {} \
+         objects){}",
+        ours.len(),
+        theirs.len(),
+        differs.map_or(String::new(), |(a, b)| format!(":\n{a}\n--- helm:\n{b}"))
+    ))
+}
+
+/// The labels prefectctl put on the first ConfigMap, as YAML lines (`key: value`), for the
+/// chart that makes the same ones; none when it has none.
+fn labels(rendered: &str) -> String {
+    let first = rendered.split("\n---").find(|doc| doc.contains("kind: ConfigMap"));
+    let Some(at) = first.and_then(|doc| doc.find("\n  labels:\n").map(|at| (doc, at))) else {
+        return String::new();
+    };
+    let (doc, at) = at;
+    doc[at + "\n  labels:\n".len()..]
+        .lines()
+        .take_while(|line| line.starts_with("    "))
+        .map(|line| format!("{}\n", &line[4..]))
+        .collect()
 }

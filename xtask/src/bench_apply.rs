@@ -1,161 +1,242 @@
-//! `cargo xtask bench-apply`: `prefectctl apply` of the full stack against a real API server
-//! (`../shared/k8s`), next to `kubectl apply --server-side` of the very same objects, both in
-//! this one run: a first install into a fresh namespace, then a re-apply that changes nothing.
-//! Also the API requests each `apply` sent (prefectctl prints them).
+//! `cargo xtask bench-apply [--runs N] [--check | --record]`: `prefectctl apply` against a real
+//! API server (kube-apiserver 1.20 from `../shared/k8s`), next to `kubectl apply --server-side
+//! --validate=false` of the very same objects (a 1.32 kubectl would otherwise download the 1.20
+//! server's whole OpenAPI document, which a matching server would not make it do), in one run:
 //!
-//! Each run uses fresh namespaces; kubectl's discovery cache is warm, as on a workstation.
+//! - the full stack (five plugins): first install and a re-apply that changes nothing;
+//! - 1,000 ConfigMaps of `fixture-many-objects`: first install and no-op re-apply.
+//!
+//! Each round makes fresh namespaces, then runs every first install and then every no-op,
+//! starting one command further along each round (interleaved). kubectl's discovery cache is
+//! warm, as on a workstation. Also the API requests of each apply: prefectctl prints them;
+//! kubectl's are counted once, from its `-v=6` log.
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
+use std::path::Path;
+
+use crate::{
+    bench::{FIXTURE, FULL_STACK, Goal, Options, build, library_file},
+    bench_measure::{Bench, Sample, Stats, TempDir, output, path, run_capturing, write},
+    ci::k8s_scripts,
+    sh,
 };
 
-use crate::{ci::k8s_scripts, sh, workspace};
+/// What the full stack sets: a fixed database password (so that kubectl gets the same Secret),
+/// and no migration Job (no node runs its pod, and kubectl would not wait for it).
+const FULL_STACK_VALUES: &str = "postgres.auth.password=bench-password,\
+     agent.podDisruptionBudget.enabled=true,server.migrations.enabled=false";
+/// ConfigMaps in the scale scenario.
+const MANY: u32 = 1_000;
 
-/// The stack measured: every first-party plugin but the OpenShift one (no Route on a plain
-/// API server), with a fixed database password so that kubectl gets the same Secret, and no
-/// migration Job (no node runs its pod, and kubectl would not wait for it).
-const STACK: &[&str] = &[
-    "--plugin",
-    "agent",
-    "--plugin",
-    "postgres",
-    "--plugin",
-    "dask-rbac",
-    "--set",
-    "postgres.auth.password=bench-password,agent.podDisruptionBudget.enabled=true,\
-     server.migrations.enabled=false",
-];
-
-pub fn run(args: &[String]) -> Result<(), String> {
-    let runs: usize = match args {
-        [] => 5,
-        [flag, n] if flag == "--runs" => {
-            n.parse().map_err(|_| format!("--runs {n}: not a number"))?
-        }
-        _ => return Err("usage: cargo xtask bench-apply [--runs N]".to_owned()),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    sh(&cargo, &["build", "--release", "--workspace"])?;
-    let prefectctl = workspace().join("target/release/prefectctl");
-    let scripts = k8s_scripts()?;
-    let scripts = scripts.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
-    sh("bash", &[&format!("{scripts}/build.sh")])?;
-    let dir = std::env::temp_dir().join(format!("prefectctl-bench-apply-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let started = output("bash", &[&format!("{scripts}/start.sh"), path(&dir)?])?;
-    let kubeconfig = started.trim().to_owned();
-    let result = measure(&prefectctl, &kubeconfig, &dir, runs);
-    let _ =
-        Command::new("bash").args([&format!("{scripts}/start.sh"), path(&dir)?, "stop"]).status();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+/// One workload applied by both tools.
+struct Scenario {
+    name: &'static str,
+    /// prefectctl's stack flags.
+    stack: Vec<String>,
+    install_goal: Goal,
+    noop_goal: Goal,
 }
 
-fn measure(prefectctl: &Path, kubeconfig: &str, dir: &Path, runs: usize) -> Result<(), String> {
+pub fn run(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args, "bench-apply", 5, 2)?;
+    build(&options.profile)?;
+    let scripts = k8s_scripts()?;
+    let scripts = path(&scripts)?;
+    sh("bash", &[&format!("{scripts}/build.sh")])?;
+    let tmp = TempDir::new("prefectctl-bench-apply")?;
+    let cluster = tmp.0.join("cluster");
+    let start = format!("{scripts}/start.sh");
+    let kubeconfig = output("bash", &[&start, path(&cluster)?])?.trim().to_owned();
+    let result = measure(&options, &kubeconfig, &tmp.0);
+    let _ = std::process::Command::new("bash").args([&start, path(&cluster)?, "stop"]).status();
+    let ratios = result?;
+    let ratios: Vec<(&str, f64)> = ratios.iter().map(|(n, r)| (n.as_str(), *r)).collect();
+    options.conclude("bench-apply", &ratios)
+}
+
+/// The rounds and the report; the ratios by scenario name.
+fn measure(options: &Options, kubeconfig: &str, dir: &Path) -> Result<Vec<(String, f64)>, String> {
+    let prefectctl = options.built().join("prefectctl");
+    let prefectctl = path(&prefectctl)?;
+    let fixture = options.built().join(library_file(FIXTURE));
+    let mut full: Vec<String> = FULL_STACK.iter().map(|s| (*s).to_owned()).collect();
+    full.extend(["--set".to_owned(), FULL_STACK_VALUES.to_owned()]);
+    let scenarios = [
+        Scenario {
+            name: "full stack (5 plugins)",
+            stack: full,
+            install_goal: Goal::NONE,
+            noop_goal: Goal { ratio: Some(0.3), rss_mib: None },
+        },
+        Scenario {
+            name: "1,000 ConfigMaps",
+            stack: [
+                "--without",
+                "server",
+                "--plugin",
+                path(&fixture)?,
+                "--set",
+                &format!("fixture-many-objects.count={MANY}"),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            install_goal: Goal { ratio: Some(0.1), rss_mib: None },
+            noop_goal: Goal { ratio: Some(0.1), rss_mib: None },
+        },
+    ];
     let kubectl = |args: &[&str]| -> Result<String, String> {
-        let mut all = vec!["--kubeconfig", kubeconfig];
-        all.extend_from_slice(args);
-        output("kubectl", &all)
+        output("kubectl", &[&["--kubeconfig", kubeconfig], args].concat())
     };
     // Warm kubectl's discovery cache, as it is on a workstation.
     kubectl(&["api-resources"])?;
-    let (mut ours_install, mut theirs_install, mut ours_noop, mut theirs_noop) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut install_requests, mut noop_requests) = (0, 0);
-    let mut objects = 0;
-    for run in 0..runs {
-        let (mine, kubectls) = (format!("bench-p-{run}"), format!("bench-k-{run}"));
-        kubectl(&["create", "namespace", &mine])?;
-        kubectl(&["create", "namespace", &kubectls])?;
-        let mut render = vec!["render", "-n", kubectls.as_str(), "--kube-version", "1.20.2"];
-        render.extend_from_slice(STACK);
-        let manifests = dir.join(format!("{kubectls}.yaml"));
-        std::fs::write(&manifests, output(path(prefectctl)?, &render)?)
-            .map_err(|e| e.to_string())?;
-        objects = std::fs::read_to_string(&manifests)
-            .map_err(|e| e.to_string())?
-            .matches("\n---")
-            .count()
-            + 1;
 
-        let mut apply = vec!["--kubeconfig", kubeconfig, "-n", mine.as_str(), "apply"];
-        apply.extend_from_slice(STACK);
-        let server_side =
-            ["--kubeconfig", kubeconfig, "apply", "--server-side", "-f", path(&manifests)?];
-
-        let (wall, out) = timed(path(prefectctl)?, &apply)?;
-        ours_install.push(wall);
-        install_requests = requests(&out)?;
-        theirs_install.push(timed("kubectl", &server_side)?.0);
-        let (wall, out) = timed(path(prefectctl)?, &apply)?;
-        ours_noop.push(wall);
-        noop_requests = requests(&out)?;
-        theirs_noop.push(timed("kubectl", &server_side)?.0);
-    }
-    let ratio = |ours: &[Duration], theirs: &[Duration]| {
-        median(ours).as_secs_f64() / median(theirs).as_secs_f64()
+    // The commands of one round: prefectctl's and kubectl's apply of each scenario, each into
+    // its own fresh namespace, the manifests kubectl applies rendered for its namespace.
+    let round_commands = |round: &str| -> Result<Vec<(Bench, String)>, String> {
+        let mut benches = Vec::new();
+        for (s, scenario) in scenarios.iter().enumerate() {
+            let (ours, theirs) = (format!("p{s}-{round}"), format!("k{s}-{round}"));
+            let stack: Vec<&str> = scenario.stack.iter().map(String::as_str).collect();
+            let render = [&["render", "-n", &theirs, "--kube-version", "1.20.2"], &stack[..]];
+            let manifests = dir.join(format!("{theirs}.yaml"));
+            write(&manifests, &output(prefectctl, &render.concat())?)?;
+            let apply =
+                [&[prefectctl, "--kubeconfig", kubeconfig, "-n", &ours, "apply"], &stack[..]];
+            benches.push((Bench::new("prefectctl apply", &apply.concat()), ours));
+            let server_side = [
+                "kubectl",
+                "--kubeconfig",
+                kubeconfig,
+                "apply",
+                "--server-side",
+                "--validate=false",
+                "-f",
+                path(&manifests)?,
+            ];
+            benches.push((Bench::new("kubectl apply --server-side", &server_side), theirs));
+        }
+        let namespaces: String = benches
+            .iter()
+            .map(|(_, ns)| {
+                format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n")
+            })
+            .collect();
+        let file = dir.join(format!("namespaces-{round}.yaml"));
+        write(&file, &namespaces)?;
+        kubectl(&["create", "-f", path(&file)?])?;
+        Ok(benches)
     };
-    println!(
-        "{runs} runs each, release build, against kube-apiserver 1.20 on this machine, {objects} objects:"
+
+    // A warm-up round (not timed), in which kubectl's requests are counted from its log.
+    let counted = round_commands("warm-up")?;
+    let mut kubectl_requests = Vec::new();
+    for pair in counted.chunks(2) {
+        run_capturing(&pair[0].0.argv, None)?;
+        run_capturing(&pair[0].0.argv, None)?;
+        let install = kubectl_request_count(&pair[1].0.argv)?;
+        let noop = kubectl_request_count(&pair[1].0.argv)?;
+        kubectl_requests.push((install, noop));
+    }
+
+    let n = 2 * scenarios.len();
+    let mut installs: Vec<Vec<Sample>> = vec![Vec::new(); n];
+    let mut noops: Vec<Vec<Sample>> = vec![Vec::new(); n];
+    let mut requests = vec![(0, 0); scenarios.len()];
+    eprintln!(
+        "measuring {n} applies, first install and no-op, {} rounds, interleaved...",
+        options.runs
     );
-    println!("{:<34} {:>14} {:>14} {:>8}", "", "prefectctl", "kubectl", "ratio");
-    for (name, ours, theirs, target) in [
-        ("first install (median wall)", &ours_install, &theirs_install, 1.0),
-        ("no-op re-apply (median wall)", &ours_noop, &theirs_noop, 0.5),
-    ] {
-        let r = ratio(ours, theirs);
+    let said = dir.join("prefectctl-output.txt");
+    for round in 0..options.runs {
+        let benches = round_commands(&round.to_string())?;
+        for (phase, samples) in [&mut installs, &mut noops].into_iter().enumerate() {
+            for step in 0..n {
+                let at = (round + step) % n;
+                let ours = at.is_multiple_of(2);
+                let sample = run_capturing(&benches[at].0.argv, ours.then_some(said.as_path()))?;
+                samples[at].push(sample);
+                if ours {
+                    let count = prefectctl_requests(&said)?;
+                    let slot = &mut requests[at / 2];
+                    if phase == 0 { slot.0 = count } else { slot.1 = count }
+                }
+            }
+        }
+    }
+
+    let installs: Vec<Stats> = installs.iter().map(|s| Stats::of(s)).collect();
+    let noops: Vec<Stats> = noops.iter().map(|s| Stats::of(s)).collect();
+    println!(
+        "\n`cargo xtask bench-apply`: {} rounds, commands interleaved, release build, against \
+         kube-apiserver 1.20 on this machine; median wall, peak RSS",
+        options.runs
+    );
+    println!("{:<40} {:<22} {:<22} {:>8}  goal", "work", "prefectctl", "kubectl", "ratio");
+    let mut ratios = Vec::new();
+    for (s, scenario) in scenarios.iter().enumerate() {
+        for (phase, stats, goal) in [
+            ("first install", &installs, scenario.install_goal),
+            ("no-op re-apply", &noops, scenario.noop_goal),
+        ] {
+            let (ours, theirs) = (&stats[2 * s], &stats[2 * s + 1]);
+            let ratio = ours.median.as_secs_f64() / theirs.median.as_secs_f64();
+            let name = format!("{}, {phase}", scenario.name);
+            println!(
+                "{name:<40} {:<22} {:<22} {ratio:>7.3}x  {}",
+                ours.to_string(),
+                theirs.to_string(),
+                goal.judge(ratio, Some(ours))
+            );
+            ratios.push((name, ratio));
+        }
+    }
+    println!("API requests per apply (first install / no-op):");
+    for (s, scenario) in scenarios.iter().enumerate() {
         println!(
-            "{name:<34} {:>14.1?} {:>14.1?} {:>7.2}x  (target at most {target}x: {})",
-            median(ours),
-            median(theirs),
-            r,
-            if r <= target { "met" } else { "MISSED" }
+            "  {:<24} prefectctl {} / {}, kubectl {} / {}",
+            scenario.name,
+            requests[s].0,
+            requests[s].1,
+            kubectl_requests[s].0,
+            kubectl_requests[s].1
         );
     }
-    println!(
-        "API requests per prefectctl apply: {install_requests} (first install), {noop_requests} (no-op re-apply); discovery read once per apply"
-    );
-    Ok(())
+    println!("commands:");
+    let example = &counted;
+    for (s, scenario) in scenarios.iter().enumerate() {
+        println!("  {}: {}", scenario.name, example[2 * s].0.shown());
+        println!("  {:>w$}  {}", "vs", example[2 * s + 1].0.shown(), w = scenario.name.len());
+    }
+    Ok(ratios)
 }
 
-/// The number in prefectctl's "...; N API requests" line.
-fn requests(out: &str) -> Result<usize, String> {
-    out.rsplit("; ")
-        .next()
-        .and_then(|tail| tail.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("prefectctl printed no request count: {out}"))
+/// The number in prefectctl's "...; N API requests" line, in its output saved in `file`.
+fn prefectctl_requests(file: &Path) -> Result<usize, String> {
+    let out = std::fs::read_to_string(file)
+        .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+    out.lines()
+        .filter_map(|line| line.strip_suffix(" API requests"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .next_back()
+        .ok_or_else(|| format!("prefectctl printed no \"N API requests\": {out}"))
 }
 
-fn timed(program: &str, args: &[&str]) -> Result<(Duration, String), String> {
-    let started = Instant::now();
-    let out = output(program, args)?;
-    Ok((started.elapsed(), out))
-}
-
-fn output(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
+/// Runs kubectl once with `-v=6`, which logs one line per request (`GET https://... 200 OK in
+/// 3 milliseconds`): their number.
+fn kubectl_request_count(argv: &[String]) -> Result<usize, String> {
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .arg("-v=6")
         .output()
-        .map_err(|e| format!("could not run {program}: {e}"))?;
+        .map_err(|err| format!("could not run kubectl: {err}"))?;
     if !out.status.success() {
         return Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
+            "`{} -v=6` failed: {}",
+            argv.join(" "),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn path(p: &Path) -> Result<&str, String> {
-    p.to_str().ok_or_else(|| format!("{} is not UTF-8", p.display()))
+    Ok(String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|line| line.contains(" milliseconds") && line.contains("https://"))
+        .count())
 }

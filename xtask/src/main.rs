@@ -2,10 +2,12 @@
 //!
 //! - `cargo xtask ci`: what CI runs — formatting, clippy with warnings denied, the build and
 //!   every test (the integration tests start their own Kubernetes API server).
-//! - `cargo xtask bench`: the speed of `prefectctl render` (release build, whole process, plugins
-//!   loaded from disk) next to `kubectl kustomize` of the same output, measured in one run.
-//! - `cargo xtask bench-apply`: `prefectctl apply` of the full stack against a real API server
-//!   next to `kubectl apply --server-side` of the same objects: first install and no-op.
+//! - `cargo xtask bench [--runs N] [--check | --record]`: the speed of `prefectctl render`
+//!   (release build, whole processes) next to `helm template` and `cat`, in one run, with the
+//!   goals of issue 13; `--check` fails on a ratio past twice the recorded one.
+//! - `cargo xtask bench-apply [--runs N] [--check | --record]`: `prefectctl apply` against a real
+//!   API server next to `kubectl apply --server-side` of the same objects: first install and
+//!   no-op, of the full stack and of 1,000 ConfigMaps.
 //! - `cargo xtask dist`: the release archive, reproducibly (see [`dist`]).
 //! - `cargo xtask docs [--check]`: the values reference in `docs/values`, from the plugins' own
 //!   schemas and defaults; `--check` fails when the committed pages are stale.
@@ -14,6 +16,9 @@
 mod archive;
 mod bench;
 mod bench_apply;
+mod bench_baseline;
+mod bench_helm;
+mod bench_measure;
 mod ci;
 mod dist;
 mod docs;
@@ -31,7 +36,7 @@ fn main() -> ExitCode {
         Some("docs") => docs::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | dist | docs [--check] | bench [--runs N] | bench-apply [--runs N]>"
+                "usage: cargo xtask <ci | dist | docs [--check] | bench [--runs N] [--check | --record] | bench-apply [--runs N] [--check | --record]>"
             );
             return ExitCode::from(2);
         }
