@@ -74,6 +74,7 @@ impl Options {
         let usage =
             || format!("usage: cargo xtask {bench} [--runs N] [--check | --record] [--profile P]");
         let (mut given, mut mode, mut profile) = (None, Mode::Report, "release".to_owned());
+        let mut no_build = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -85,6 +86,7 @@ impl Options {
                     }
                     given = Some(n);
                 }
+                "--no-build" => no_build = true,
                 "--profile" => profile = args.next().ok_or_else(usage)?.clone(),
                 "--check" if mode == Mode::Report => mode = Mode::Check,
                 "--record" if mode == Mode::Report => mode = Mode::Record,
@@ -92,7 +94,12 @@ impl Options {
             }
         }
         let runs = given.unwrap_or(if mode == Mode::Check { check_runs } else { runs });
-        Ok(Options { runs, mode, profile })
+        Ok(Options { runs, mode, profile, no_build })
+    }
+
+    /// Builds what the benches run, unless told not to.
+    pub fn build(&self) -> Result<(), String> {
+        if self.no_build { Ok(()) } else { build(&self.profile) }
     }
 
     /// The folder of the build measured: `prefectctl` and the plugin libraries.
@@ -149,7 +156,7 @@ struct Scenario {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args, "bench", 20, 7)?;
-    build(&options.profile)?;
+    options.build()?;
     let helm = bench_helm::helm()?;
     let helm = path(&helm)?;
 

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::{
-    bench::{FIXTURE, FULL_STACK, Goal, Options, build, library_file},
+    bench::{FIXTURE, FULL_STACK, Goal, Options, library_file},
     bench_measure::{Bench, Sample, Stats, TempDir, output, path, run_capturing, write},
     ci::k8s_scripts,
     sh,
@@ -38,7 +38,7 @@ struct Scenario {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args, "bench-apply", 5, 2)?;
-    build(&options.profile)?;
+    options.build()?;
     let scripts = k8s_scripts()?;
     let scripts = path(&scripts)?;
     sh("bash", &[&format!("{scripts}/build.sh")])?;

@@ -124,6 +124,11 @@ pub fn run_once(argv: &[String]) -> Result<Sample, String> {
 
 /// Runs the command once, its standard output written to `stdout` (a file, so that a large
 /// output never blocks it) or discarded: its wall time and peak RSS.
+///
+/// The command is started by a launcher (this program again, `xtask bench-launch`), not by the
+/// bench itself: a child's `ru_maxrss` includes the memory of the process it was forked from
+/// (Linux keeps the old image's high-water mark at `exec`), and the bench holds megabytes of
+/// rendered output, while the launcher holds next to nothing. The launcher times the child.
 pub fn run_capturing(argv: &[String], stdout: Option<&Path>) -> Result<Sample, String> {
     let out = match stdout {
         Some(file) => Stdio::from(
@@ -132,24 +137,47 @@ pub fn run_capturing(argv: &[String], stdout: Option<&Path>) -> Result<Sample, S
         ),
         None => Stdio::null(),
     };
-    let started = Instant::now();
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
+    let launcher = std::env::current_exe().map_err(|err| format!("cannot find xtask: {err}"))?;
+    let ran = Command::new(launcher)
+        .arg("bench-launch")
+        .args(argv)
         .env_remove("PREFECTCTL_PLUGIN_PATH")
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|err| format!("could not run {}: {err}", argv[0]))?;
-    let (status, rss_kib) = wait_with_rusage(child.id())?;
-    let wall = started.elapsed();
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| format!("could not run the bench launcher: {err}"))?;
+    let said = String::from_utf8_lossy(&ran.stderr);
+    let figures: Vec<i64> =
+        said.split_whitespace().filter_map(|n| n.parse().ok()).collect::<Vec<_>>();
+    let [nanos, rss_kib, status] = figures[..] else {
+        return Err(format!("the bench launcher failed on `{}`: {said}", argv.join(" ")));
+    };
     if status != 0 {
         return Err(format!(
             "`{}` exited with {status} (run it by hand to see why)",
             argv.join(" ")
         ));
     }
-    Ok(Sample { wall, rss_kib })
+    Ok(Sample { wall: Duration::from_nanos(nanos as u64), rss_kib })
+}
+
+/// `xtask bench-launch PROGRAM ARGS...`: runs the program (standard output inherited, standard
+/// error discarded) and says on standard error its wall time in nanoseconds, its peak RSS in KiB
+/// and its exit status.
+pub fn launch(argv: &[String]) -> Result<(), String> {
+    let program = argv.first().ok_or("usage: xtask bench-launch PROGRAM [ARGS...]")?;
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| format!("could not run {program}: {err}"))?;
+    let (status, rss_kib) = wait_with_rusage(child.id())?;
+    let wall = started.elapsed();
+    eprintln!("{} {rss_kib} {status}", wall.as_nanos());
+    Ok(())
 }
 
 /// `wait4` for one child: its exit status and its own peak RSS in KiB (Linux's `ru_maxrss`

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("bench-apply") => bench_apply::run(&args[1..]),
+        Some("bench-launch") => bench_measure::launch(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
         _ => {
