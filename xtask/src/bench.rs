@@ -50,6 +50,8 @@ pub struct Options {
     /// stripped: what `cargo xtask dist` ships, and what CI has built anyway).
     pub profile: String,
     pub mode: Mode,
+    /// Measure the build that is there (`--no-build`), as another change is being built.
+    pub no_build: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
