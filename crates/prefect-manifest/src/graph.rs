@@ -92,9 +92,9 @@ impl Graph {
         changed: Vec<Value>,
     ) -> Result<(), Vec<Error>> {
         let mut errors = Vec::new();
-        let mut seen: BTreeMap<ResourceKey, Item> = BTreeMap::new();
-        let mut additions = Vec::new();
-        let mut changes = Vec::new();
+        // Every valid item by key, with its object (`Null` for one already in error): keys
+        // are moved, not copied, into the graph.
+        let mut seen: BTreeMap<ResourceKey, (Item, Value)> = BTreeMap::new();
 
         let items =
             added.into_iter().enumerate().map(|(index, object)| (Item::Added(index), object));
@@ -103,7 +103,7 @@ impl Graph {
         );
         for (item, object) in items {
             let Some(key) = checked(plugin, item, &object, &mut errors) else { continue };
-            if let Some(&first) = seen.get(&key) {
+            if let Some(&(first, _)) = seen.get(&key) {
                 errors.push(Error::Duplicate {
                     plugin: plugin.to_owned(),
                     key,
@@ -112,27 +112,46 @@ impl Graph {
                 });
                 continue;
             }
-            seen.insert(key.clone(), item);
-            match (item, self.entries.get(&key)) {
-                (Item::Added(_), None) => additions.push((key, object)),
-                (Item::Added(_), Some(entry)) => errors.push(Error::Conflict {
-                    key,
+            let error = match (item, self.entries.get(&key)) {
+                (Item::Added(_), None) | (Item::Changed(_), Some(_)) => None,
+                (Item::Added(_), Some(entry)) => Some(Error::Conflict {
+                    key: key.clone(),
                     first_plugin: entry.provenance.added_by.clone(),
                     second_plugin: plugin.to_owned(),
                 }),
-                (Item::Changed(_), Some(_)) => changes.push((key, object)),
-                (Item::Changed(_), None) => errors.push(self.missing(plugin, key, item)),
+                (Item::Changed(_), None) => Some(self.missing(plugin, key.clone(), item)),
+            };
+            match error {
+                Some(error) => {
+                    errors.push(error);
+                    seen.insert(key, (item, Value::Null));
+                }
+                None => {
+                    seen.insert(key, (item, object));
+                }
             }
         }
         if !errors.is_empty() {
             return Err(errors);
         }
 
-        for (key, object) in additions {
-            self.entries.insert(key, Entry { object, provenance: Provenance::new(plugin) });
+        let mut additions = Vec::new();
+        for (key, (item, object)) in seen {
+            match item {
+                Item::Added(_) => {
+                    additions.push((key, Entry { object, provenance: Provenance::new(plugin) }));
+                }
+                Item::Changed(_) => self.replace(plugin, key, object),
+            }
         }
-        for (key, object) in changes {
-            self.replace(plugin, key, object);
+        // In key order already: collecting builds the map in one pass, and `append` merges two
+        // sorted maps in one pass, so a plugin adding thousands of resources costs linear
+        // time, not a search per resource; a few are inserted one by one.
+        if additions.len() > self.entries.len() / 8 {
+            let mut additions: BTreeMap<_, _> = additions.into_iter().collect();
+            self.entries.append(&mut additions);
+        } else {
+            self.entries.extend(additions);
         }
         Ok(())
     }
@@ -215,13 +234,15 @@ impl Graph {
         let mut placed: Vec<_> = resources
             .map(|(key, object)| {
                 let step = steps.get(key).copied().unwrap_or_default();
-                (key, object, (order::rank(&key.kind).stage, step))
+                let rank = order::rank(&key.kind);
+                (key, object, (rank.stage, step), rank)
             })
             .collect();
-        order::sort(&mut placed, |(key, _, _)| key);
-        // Stable: within a wave, the order of `order::sort` stays.
-        placed.sort_by_key(|(_, _, place)| *place);
-        placed
+        // By wave, then in the order of `order::sort` within it; each rank worked out once.
+        placed.sort_unstable_by(|(a, _, place_a, rank_a), (b, _, place_b, rank_b)| {
+            place_a.cmp(place_b).then_with(|| order::compare((*rank_a, *a), (*rank_b, *b)))
+        });
+        placed.into_iter().map(|(key, object, place, _)| (key, object, place)).collect()
     }
 
     /// Why `plugin` cannot change `key`, which is not in the graph: the same resource in

@@ -20,6 +20,11 @@ use crate::validate::{self, InvalidObject};
 /// It displays as `Deployment/prefect/prefect-server` (kind/namespace/name), or
 /// `ClusterRole/prefect-agent` for a cluster-scoped object; [`ResourceKey::long`] adds the
 /// `apiVersion` for messages where the group matters.
+///
+/// Build keys with [`ResourceKey::new`] or [`ResourceKey::of`]: the length of the group is
+/// worked out once there, so that comparing and hashing keys (every lookup in a graph of
+/// thousands of resources) never splits the `apiVersion` again. Change a key's fields only
+/// through a new key.
 #[derive(Debug, Clone)]
 pub struct ResourceKey {
     /// The object's `apiVersion`: `v1` for the core group, otherwise `group/version`.
@@ -30,6 +35,8 @@ pub struct ResourceKey {
     pub namespace: Option<String>,
     /// `metadata.name`.
     pub name: String,
+    /// The length of the group at the start of `api_version` (0 for the core group).
+    group_len: usize,
 }
 
 impl ResourceKey {
@@ -40,11 +47,14 @@ impl ResourceKey {
         namespace: Option<&str>,
         name: impl Into<String>,
     ) -> ResourceKey {
+        let api_version = api_version.into();
+        let group_len = api_version.rfind('/').unwrap_or(0);
         ResourceKey {
-            api_version: api_version.into(),
+            api_version,
             kind: kind.into(),
             namespace: namespace.map(str::to_owned),
             name: name.into(),
+            group_len,
         }
     }
 
@@ -63,7 +73,9 @@ impl ResourceKey {
 
     /// The API group: the part of `apiVersion` before `/`, and `""` for the core group (`v1`).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+        // `get`: a key whose `api_version` was replaced since (the fields are public) still
+        // answers without a panic; keys are meant to be made anew.
+        self.api_version.get(..self.group_len).unwrap_or_default()
     }
 
     /// The API version within the group: `v1` of `apps/v1`.

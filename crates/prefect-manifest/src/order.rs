@@ -155,17 +155,43 @@ pub(crate) fn rank(kind: &str) -> Rank {
 }
 
 /// Sorts `items`, each of which has the key `key(item)`, into install order.
+///
+/// Each item's rank is worked out once, not at every comparison, and the items are then moved
+/// into place once each.
 pub fn sort<T>(items: &mut [T], key: impl Fn(&T) -> &ResourceKey) {
-    items.sort_by(|a, b| {
-        let (a, b) = (key(a), key(b));
-        (rank(&a.kind), &a.kind, &a.namespace, &a.name, a.group()).cmp(&(
-            rank(&b.kind),
-            &b.kind,
-            &b.namespace,
-            &b.name,
-            b.group(),
-        ))
-    });
+    let ranks: Vec<Rank> = items.iter().map(|item| rank(&key(item).kind)).collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order
+        .sort_unstable_by(|&a, &b| compare((ranks[a], key(&items[a])), (ranks[b], key(&items[b]))));
+    permute(items, order);
+}
+
+/// The install order of two keys of known ranks: rank, kind, namespace, name, group. It is
+/// total over keys that differ (their identities), so no two resources of a graph tie.
+pub(crate) fn compare(
+    (rank_a, a): (Rank, &ResourceKey),
+    (rank_b, b): (Rank, &ResourceKey),
+) -> std::cmp::Ordering {
+    rank_a
+        .cmp(&rank_b)
+        .then_with(|| a.kind.cmp(&b.kind))
+        .then_with(|| a.namespace.cmp(&b.namespace))
+        .then_with(|| a.name.cmp(&b.name))
+        .then_with(|| a.group().cmp(b.group()))
+}
+
+/// Puts `items[order[i]]` at `i`, for every `i`, by following the permutation's cycles.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut current = start;
+        while order[current] != start {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
 }
 
 #[cfg(test)]
@@ -182,5 +208,15 @@ mod tests {
         assert_eq!(rank("Widget"), rank("Gadget"));
         assert_eq!(rank("Widget").stage, 4);
         assert_eq!(rank("Service").stage, 2);
+    }
+
+    #[test]
+    fn permute_moves_each_item_to_its_place() {
+        for order in [vec![2, 0, 3, 1, 4], vec![0, 1, 2], vec![4, 3, 2, 1, 0], vec![]] {
+            let mut items: Vec<usize> = (0..order.len()).map(|i| i * 10).collect();
+            let expected: Vec<usize> = order.iter().map(|&i| items[i]).collect();
+            permute(&mut items, order);
+            assert_eq!(items, expected);
+        }
     }
 }
