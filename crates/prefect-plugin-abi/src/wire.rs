@@ -53,6 +53,19 @@ pub struct PluginManifest {
     /// The documented defaults of the values section.
     #[serde(default)]
     pub values_defaults: Value,
+    /// The kinds of the graph's resources the plugin reads or changes (`Deployment`,
+    /// `Service`): the host sends only those in [`RunRequest::items`], and every other
+    /// resource stays in the graph as it is. Absent (as from plugins that predate the field)
+    /// means every resource; empty means none, for a plugin that only adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
+}
+
+impl PluginManifest {
+    /// Whether the plugin is sent the resources of `kind`.
+    pub fn reads_kind(&self, kind: &str) -> bool {
+        self.reads.as_ref().is_none_or(|kinds| kinds.iter().any(|k| k == kind))
+    }
 }
 
 /// Whether a plugin contributes resources or transforms the ones already in the graph.
@@ -86,7 +99,8 @@ pub struct RunRequest {
     pub plugins: Vec<String>,
     /// What the target cluster serves.
     pub capabilities: Capabilities,
-    /// The resources in the graph so far, in render order.
+    /// The resources in the graph so far, in render order: those of the kinds the plugin's
+    /// manifest says it reads ([`PluginManifest::reads`]), or all of them.
     pub items: Vec<Value>,
     /// Live objects the host read from the cluster for this plugin. Hosts that predate
     /// lookups send none, which reads as `available: false`.
@@ -353,6 +367,8 @@ mod tests {
         }))
         .expect("reads");
         assert_eq!((manifest.kind, manifest.requires.len()), (PluginKind::Generator, 0));
+        assert_eq!(manifest.reads, None);
+        assert!(manifest.reads_kind("ConfigMap"));
         let response: RunResponse = serde_json::from_value(json!({
             "apiVersion": API_VERSION, "kind": RESOURCE_LIST, "items": [],
         }))

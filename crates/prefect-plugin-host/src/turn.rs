@@ -96,7 +96,14 @@ pub fn take_turn(
         global: setting.global.clone(),
         plugins: setting.stack.to_vec(),
         capabilities: setting.capabilities.clone(),
-        items: graph.ordered().into_iter().map(|(_, object)| object.clone()).collect(),
+        // Only the kinds the plugin reads: a plugin that changes Deployments is not sent
+        // (and does not send back) thousands of ConfigMaps; what it is not sent stays as is.
+        items: graph
+            .ordered()
+            .into_iter()
+            .filter(|(key, _)| manifest.reads_kind(&key.kind))
+            .map(|(_, object)| object.clone())
+            .collect(),
         lookups: Lookups { available: live.available(), results: Vec::new() },
     };
     let response = match run_with_lookups(name, &mut request, live, call) {

@@ -74,6 +74,7 @@ pub fn plugin_manifest<P: Plugin>() -> PluginManifest {
         kind: manifest.kind,
         values_schema: wire::values_schema::<P::Values>(),
         values_defaults: serde_json::to_value(P::Values::default()).unwrap_or(Value::Null),
+        reads: manifest.reads,
     }
 }
 

@@ -38,6 +38,7 @@ pub struct Manifest {
     pub(crate) requires: Vec<String>,
     pub(crate) after: Vec<String>,
     pub(crate) kind: PluginKind,
+    pub(crate) reads: Option<Vec<String>>,
 }
 
 impl Manifest {
@@ -51,6 +52,7 @@ impl Manifest {
             requires: Vec::new(),
             after: Vec::new(),
             kind: PluginKind::Generator,
+            reads: None,
         }
     }
 
@@ -69,6 +71,22 @@ impl Manifest {
     /// Plugins that run before this one when the user selected them too.
     pub fn after(mut self, plugins: &[&str]) -> Manifest {
         self.after = plugins.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
+    /// The kinds of resources in the graph the plugin reads or changes, through
+    /// [`Context::items`](crate::Context::items), [`Context::items_of`](crate::Context::items_of),
+    /// [`Context::update`](crate::Context::update) or
+    /// [`Context::update_each`](crate::Context::update_each): the host sends it only those, which
+    /// keeps each run small in a large release. `&[]` for a plugin that only adds resources.
+    /// Without it, the plugin is sent every resource.
+    ///
+    /// ```
+    /// # use prefect_plugin_sdk::Manifest;
+    /// let manifest = Manifest::new("backup", "0.1.0").reads(&["StatefulSet", "Secret"]);
+    /// ```
+    pub fn reads(mut self, kinds: &[&str]) -> Manifest {
+        self.reads = Some(kinds.iter().map(|k| (*k).to_owned()).collect());
         self
     }
 

@@ -288,6 +288,7 @@ mod tests {
             kind,
             values_schema: Value::Null,
             values_defaults: Value::Null,
+            reads: None,
         }
     }
 

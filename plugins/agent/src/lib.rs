@@ -38,6 +38,8 @@ impl Plugin for Agent {
                 "the Prefect worker that runs flows as Kubernetes Jobs (or a Prefect 2 agent)",
             )
             .after(&["server"])
+            // The server's Service and Deployment (`api`).
+            .reads(&["Service", "Deployment"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -60,6 +60,8 @@ impl Plugin for DaskRbac {
         Manifest::new("dask-rbac", env!("CARGO_PKG_VERSION"))
             .description("lets flows create Dask clusters: widens the worker's Role")
             .requires(&["agent"])
+            // The agent's Role, which it widens.
+            .reads(&["Role"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -48,6 +48,8 @@ impl Plugin for Metrics {
                  ServiceMonitor and alerts for the Prometheus Operator",
             )
             .requires(&["server"])
+            // The server's Service and Deployment (`server`).
+            .reads(&["Service", "Deployment"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -51,6 +51,8 @@ impl Plugin for NetworkPolicy {
                  component serves to the release (opt-in)",
             )
             .after(&["server", "agent", "postgres", "redis", "metrics", "dask-rbac"])
+            // Every workload: its pods, ports and environment (`graph::TEMPLATES`).
+            .reads(&["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

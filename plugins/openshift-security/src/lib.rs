@@ -35,6 +35,17 @@ impl Plugin for OpenshiftSecurity {
         Manifest::new("openshift-security", env!("CARGO_PKG_VERSION"))
             .description("runs every workload under OpenShift's restricted-v2 SCC; optional Route")
             .transformer()
+            // Every workload (`pods::POD_SPECS`), and the server's Service for the Route.
+            .reads(&[
+                "Deployment",
+                "StatefulSet",
+                "DaemonSet",
+                "ReplicaSet",
+                "Job",
+                "CronJob",
+                "Pod",
+                "Service",
+            ])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -40,6 +40,8 @@ impl Plugin for Postgres {
                 "a PostgreSQL database for the server, its password generated once and kept",
             )
             .requires(&["server"])
+            // The server's and background services' Deployments, the migrations Job.
+            .reads(&["Deployment", "Job"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -54,6 +54,8 @@ impl Plugin for Redis {
                  password generated once and kept",
             )
             .requires(&["server"])
+            // The server's and background services' Deployments.
+            .reads(&["Deployment"])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -58,6 +58,8 @@ impl Plugin for Server {
     fn manifest() -> Manifest {
         Manifest::new("server", env!("CARGO_PKG_VERSION"))
             .description("the Prefect API server and UI, with SQLite or an external PostgreSQL")
+            // It only adds.
+            .reads(&[])
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -127,6 +127,7 @@ fn manifest(name: &str) -> PluginManifest {
         kind: PluginKind::Generator,
         values_schema: json!({ "type": "object" }),
         values_defaults: json!({ "a": { "b": 0 } }),
+        reads: None,
     }
 }
 
@@ -173,5 +174,74 @@ proptest! {
         prefect_manifest::check::check(&graph);
         graph.waves();
         prop_assert!(crate::yaml_stream(&graph).is_ok());
+    }
+}
+
+/// A plugin whose manifest says which kinds it reads is sent only those; a plugin that says
+/// nothing (protocol 1's plugins) is sent everything; what a plugin is not sent stays as it was.
+#[test]
+fn a_plugin_is_sent_only_the_kinds_it_reads() {
+    let values = prefect_values::merge(&[]);
+    let release = wire::Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() };
+    let global = GlobalValues::default();
+    let stack = ["reader".to_owned()];
+    let capabilities = Capabilities { kube_version: "1.30.0".to_owned(), api_versions: Vec::new() };
+    let setting = Setting {
+        release: &release,
+        values: &values,
+        global: &global,
+        stack: &stack,
+        capabilities: &capabilities,
+    };
+    let object = |kind: &str, api_version: &str| {
+        json!({
+            "apiVersion": api_version, "kind": kind,
+            "metadata": { "name": "x", "namespace": "prefect" },
+        })
+    };
+    let mut graph = Graph::new();
+    let seeded =
+        vec![object("ConfigMap", "v1"), object("Deployment", "apps/v1"), object("Service", "v1")];
+    graph.apply("seed", seeded, Vec::new()).unwrap();
+    let before: Vec<Value> = graph.ordered().into_iter().map(|(_, o)| o.clone()).collect();
+
+    for (reads, expected) in [
+        (None, vec!["Service", "Deployment", "ConfigMap"]),
+        (Some(vec!["Deployment".to_owned()]), vec!["Deployment"]),
+        (Some(Vec::new()), vec![]),
+    ] {
+        let manifest = PluginManifest { reads, ..manifest("reader") };
+        let mut sent = Vec::new();
+        let mut call = |request: &RunRequest| {
+            sent = request
+                .items
+                .iter()
+                .map(|item| item["kind"].as_str().unwrap().to_owned())
+                .collect();
+            let mut deployment = object("Deployment", "apps/v1");
+            deployment["metadata"]["labels"] = json!({ "changed": "yes" });
+            let changed = if request.items.iter().any(|item| item["kind"] == "Deployment") {
+                vec![deployment]
+            } else {
+                vec![]
+            };
+            Ok(RunResponse { changed, ..RunResponse::default() })
+        };
+        let mut graph = graph.clone();
+        let outcome = take_turn(&mut graph, &manifest, &setting, &mut Offline, &mut call);
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        let mut sorted = sent.clone();
+        sorted.sort();
+        let mut expected_sorted: Vec<String> = expected.iter().map(|k| (*k).to_owned()).collect();
+        expected_sorted.sort();
+        assert_eq!(sorted, expected_sorted);
+        let after: Vec<Value> = graph.ordered().into_iter().map(|(_, o)| o.clone()).collect();
+        for (before, after) in before.iter().zip(&after) {
+            if before["kind"] == "Deployment" && !expected.is_empty() {
+                assert_eq!(after["metadata"]["labels"]["changed"], "yes");
+            } else {
+                assert_eq!(before, after);
+            }
+        }
     }
 }
