@@ -2,7 +2,7 @@
 //! loaded and checked ([`load`]), how it is called ([`Plugin::run`]), and what its file's
 //! checksum is ([`checksum`]), and a plugin's turn in a release: request, lookups,
 //! diagnostics and the graph ([`turn`]), and the graph written as `render` writes it
-//! ([`yaml_stream`]).
+//! ([`yaml_stream`], [`write_yaml`]).
 //!
 //! This is the only crate that loads code into the process. A plugin is a library (an
 //! abi_stable root module) or an executable that speaks the same JSON documents over standard
@@ -29,4 +29,4 @@ pub use checksum::checksum;
 pub use error::{Error, Result};
 pub use load::{Plugin, is_plugin_name, load};
 pub use locate::{Locator, PluginSpec, name_of_file};
-pub use yaml::{yaml_options, yaml_stream};
+pub use yaml::{WriteError, write_yaml, yaml_options, yaml_stream};

@@ -54,7 +54,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     flags::refuse_unused(&cli)?;
     let text = match &cli.command {
-        Command::Render(args) => render::run(&cli.release, args)?,
+        Command::Render(args) => {
+            // It writes as it goes: a large release is never held as one text.
+            render::run(&cli.release, args)?;
+            return Ok(());
+        }
         Command::Plugins(command) => plugins_cmd::run(&cli.release, command)?,
         Command::Values(args) => values_cmd::run(&cli.release, args)?,
         Command::Apply(args) => apply_cmd::run(&cli.release, args)?,

@@ -1,19 +1,27 @@
 //! Writing the rendered graph: a YAML stream `kubectl apply -f -` reads
-//! (`prefect_plugin_host::yaml_stream`), or one JSON `v1/List`; and tables.
+//! (`prefect_plugin_host::write_yaml`), or one JSON `v1/List`; and tables.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, io};
 
-use anyhow::Result;
 use prefect_manifest::Graph;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-/// The resources as one `v1/List`, pretty-printed.
-pub fn json_list(graph: &Graph) -> Result<String> {
-    let items: Vec<Value> = graph.ordered().into_iter().map(|(_, object)| object.clone()).collect();
-    let list = json!({ "apiVersion": "v1", "kind": "List", "items": items });
-    let mut text = serde_json::to_string_pretty(&list)?;
-    text.push('\n');
-    Ok(text)
+/// The resources as one `v1/List`, pretty-printed, written to `out` as it is serialized,
+/// without copying the resources; `out` should be buffered.
+pub fn write_json_list(graph: &Graph, out: &mut dyn io::Write) -> serde_json::Result<()> {
+    /// A `v1/List` of borrowed items: the same bytes as the `Value` of one.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        api_version: &'static str,
+        kind: &'static str,
+        items: Vec<&'a Value>,
+    }
+    let items = graph.ordered().into_iter().map(|(_, object)| object).collect();
+    let list = List { api_version: "v1", kind: "List", items };
+    serde_json::to_writer_pretty(&mut *out, &list)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// Left-aligned columns separated by three spaces, the last column unpadded.
