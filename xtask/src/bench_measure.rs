@@ -148,16 +148,13 @@ pub fn run_capturing(argv: &[String], stdout: Option<&Path>) -> Result<Sample, S
         .output()
         .map_err(|err| format!("could not run the bench launcher: {err}"))?;
     let said = String::from_utf8_lossy(&ran.stderr);
-    let figures: Vec<i64> =
-        said.split_whitespace().filter_map(|n| n.parse().ok()).collect::<Vec<_>>();
+    let (first, rest) = said.split_once('\n').unwrap_or((&said, ""));
+    let figures: Vec<i64> = first.split_whitespace().filter_map(|n| n.parse().ok()).collect();
     let [nanos, rss_kib, status] = figures[..] else {
         return Err(format!("the bench launcher failed on `{}`: {said}", argv.join(" ")));
     };
     if status != 0 {
-        return Err(format!(
-            "`{}` exited with {status} (run it by hand to see why)",
-            argv.join(" ")
-        ));
+        return Err(format!("`{}` exited with {status}: {}", argv.join(" "), rest.trim_end()));
     }
     Ok(Sample { wall: Duration::from_nanos(nanos as u64), rss_kib })
 }
@@ -167,16 +164,23 @@ pub fn run_capturing(argv: &[String], stdout: Option<&Path>) -> Result<Sample, S
 /// and its exit status.
 pub fn launch(argv: &[String]) -> Result<(), String> {
     let program = argv.first().ok_or("usage: xtask bench-launch PROGRAM [ARGS...]")?;
+    let said = std::env::temp_dir().join(format!("xtask-bench-launch-{}", std::process::id()));
+    let errors = std::fs::File::create(&said)
+        .map_err(|err| format!("cannot create {}: {err}", said.display()))?;
     let started = Instant::now();
     let child = Command::new(program)
         .args(&argv[1..])
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(errors)
         .spawn()
         .map_err(|err| format!("could not run {program}: {err}"))?;
     let (status, rss_kib) = wait_with_rusage(child.id())?;
     let wall = started.elapsed();
     eprintln!("{} {rss_kib} {status}", wall.as_nanos());
+    if status != 0 {
+        eprint!("{}", std::fs::read_to_string(&said).unwrap_or_default());
+    }
+    let _ = std::fs::remove_file(&said);
     Ok(())
 }
 
