@@ -37,7 +37,8 @@ struct Scenario {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let options = Options::parse(args, "bench-apply", 5, 2)?;
+    // `--check`: three rounds, so that the median stands one slow apply.
+    let options = Options::parse(args, "bench-apply", 5, 3)?;
     options.build()?;
     let scripts = k8s_scripts()?;
     let scripts = path(&scripts)?;
