@@ -1,6 +1,6 @@
 //! [`Graph`]: the resources plugins add and change, each with its provenance.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 
 use serde_json::Value;
 
@@ -103,16 +103,21 @@ impl Graph {
         );
         for (item, object) in items {
             let Some(key) = checked(plugin, item, &object, &mut errors) else { continue };
-            if let Some(&(first, _)) = seen.get(&key) {
-                errors.push(Error::Duplicate {
-                    plugin: plugin.to_owned(),
-                    key,
-                    first,
-                    second: item,
-                });
-                continue;
-            }
-            let error = match (item, self.entries.get(&key)) {
+            let slot = match seen.entry(key) {
+                btree_map::Entry::Occupied(found) => {
+                    let (key, &(first, _)) = (found.key().clone(), found.get());
+                    errors.push(Error::Duplicate {
+                        plugin: plugin.to_owned(),
+                        key,
+                        first,
+                        second: item,
+                    });
+                    continue;
+                }
+                btree_map::Entry::Vacant(slot) => slot,
+            };
+            let key = slot.key();
+            let error = match (item, self.entries.get(key)) {
                 (Item::Added(_), None) | (Item::Changed(_), Some(_)) => None,
                 (Item::Added(_), Some(entry)) => Some(Error::Conflict {
                     key: key.clone(),
@@ -124,10 +129,10 @@ impl Graph {
             match error {
                 Some(error) => {
                     errors.push(error);
-                    seen.insert(key, (item, Value::Null));
+                    slot.insert((item, Value::Null));
                 }
                 None => {
-                    seen.insert(key, (item, object));
+                    slot.insert((item, object));
                 }
             }
         }
@@ -207,7 +212,16 @@ impl Graph {
     /// Every resource in the order to render and apply them, described in [`crate::order`].
     /// It depends only on the resources, never on the order they were added in.
     pub fn ordered(&self) -> Vec<(&ResourceKey, &Value)> {
-        self.placed().into_iter().map(|(key, object, _)| (key, object)).collect()
+        self.placed().into_iter().map(|(key, entry, _)| (key, &entry.object)).collect()
+    }
+
+    /// [`Graph::ordered`], each resource with its [`Provenance`] (without a search of the
+    /// graph per resource, as [`Graph::provenance`] would be).
+    pub fn ordered_with_provenance(&self) -> Vec<(&ResourceKey, &Value, &Provenance)> {
+        self.placed()
+            .into_iter()
+            .map(|(key, entry, _)| (key, &entry.object, &entry.provenance))
+            .collect()
     }
 
     /// The keys of [`Graph::ordered`] in consecutive groups, one per stage of
@@ -228,21 +242,27 @@ impl Graph {
     }
 
     /// The resources in order, each with its wave: its stage and its step among the workloads.
-    fn placed(&self) -> Vec<(&ResourceKey, &Value, (usize, order::Step))> {
-        let resources = self.iter();
-        let steps = order::steps(resources.clone());
-        let mut placed: Vec<_> = resources
-            .map(|(key, object)| {
-                let step = steps.get(key).copied().unwrap_or_default();
+    fn placed(&self) -> Vec<(&ResourceKey, &Entry, (usize, order::Step))> {
+        let steps = order::steps(self.iter());
+        let mut placed: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(key, entry)| {
+                // No gate: no search per resource.
+                let step = if steps.is_empty() {
+                    order::Step::default()
+                } else {
+                    steps.get(key).copied().unwrap_or_default()
+                };
                 let rank = order::rank(&key.kind);
-                (key, object, (rank.stage, step), rank)
+                (key, entry, (rank.stage, step), rank)
             })
             .collect();
         // By wave, then in the order of `order::sort` within it; each rank worked out once.
         placed.sort_unstable_by(|(a, _, place_a, rank_a), (b, _, place_b, rank_b)| {
             place_a.cmp(place_b).then_with(|| order::compare((*rank_a, *a), (*rank_b, *b)))
         });
-        placed.into_iter().map(|(key, object, place, _)| (key, object, place)).collect()
+        placed.into_iter().map(|(key, entry, place, _)| (key, entry, place)).collect()
     }
 
     /// Why `plugin` cannot change `key`, which is not in the graph: the same resource in

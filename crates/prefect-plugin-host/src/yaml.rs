@@ -41,13 +41,11 @@ impl std::error::Error for WriteError {}
 /// large release is never held as one text; `out` should be buffered.
 pub fn write_yaml(graph: &Graph, out: &mut dyn io::Write) -> Result<(), WriteError> {
     let mut yaml = String::new();
-    for (key, object) in graph.ordered() {
+    for (key, object, provenance) in graph.ordered_with_provenance() {
+        use fmt::Write as _;
         yaml.clear();
         yaml.push_str("---\n");
-        if let Some(provenance) = graph.provenance(key) {
-            use fmt::Write as _;
-            let _ = writeln!(yaml, "# Source: {provenance}");
-        }
+        let _ = writeln!(yaml, "# Source: {provenance}");
         let start = yaml.len();
         serde_saphyr::to_fmt_writer_with_options(&mut yaml, object, yaml_options())
             .map_err(|err| WriteError::Yaml(format!("could not write {key} as YAML: {err}")))?;
