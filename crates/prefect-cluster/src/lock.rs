@@ -16,7 +16,12 @@
 //! the next command completes what the killed one left: there is no "another operation is in
 //! progress" dead end.
 
-use std::{collections::BTreeMap, hash::BuildHasher, time::Duration};
+use std::{
+    collections::BTreeMap,
+    hash::BuildHasher,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use jiff::Timestamp;
 use k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta};
@@ -56,6 +61,9 @@ pub struct Lock {
     name: String,
     id: String,
     renewing: JoinHandle<()>,
+    /// The Secret as this process last wrote it (its uid and resourceVersion), which
+    /// [`Lock::release`] deletes without reading it first when it is still so.
+    written: Arc<Mutex<Option<Preconditions>>>,
 }
 
 /// Why the lock could not be taken.
@@ -217,7 +225,7 @@ impl Cluster {
             let now = Timestamp::now();
             let fresh = lock_secret(&name, release, &me, now, now, None);
             match api.create(&PostParams::default(), &fresh).await {
-                Ok(_) => return Ok(Lock::held(api, name, me.id)),
+                Ok(written) => return Ok(Lock::held(api, name, me.id, &written)),
                 Err(kube::Error::Api(status)) if status.code == 409 => {}
                 Err(err) => return Err(Error::api(action(), err).into()),
             }
@@ -250,7 +258,7 @@ impl Cluster {
             let version = current.metadata.resource_version.clone();
             let taken = lock_secret(&name, release, &me, now, now, version);
             match api.replace(&name, &PostParams::default(), &taken).await {
-                Ok(_) => return Ok(Lock::held(api, name, me.id)),
+                Ok(written) => return Ok(Lock::held(api, name, me.id, &written)),
                 Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => {}
                 Err(err) => return Err(Error::api(action(), err).into()),
             }
@@ -294,15 +302,28 @@ impl Cluster {
 }
 
 impl Lock {
-    fn held(api: Api<Secret>, name: String, id: String) -> Lock {
-        let renewing = tokio::spawn(renew(api.clone(), name.clone(), id.clone()));
-        Lock { api, name, id, renewing }
+    fn held(api: Api<Secret>, name: String, id: String, written: &Secret) -> Lock {
+        let written = Arc::new(Mutex::new(Some(preconditions(written))));
+        let renewing = tokio::spawn(renew(api.clone(), name.clone(), id.clone(), written.clone()));
+        Lock { api, name, id, renewing, written }
     }
 
     /// Gives the lock back, unless another command took it over meanwhile (then it is theirs).
+    /// The Secret as this process last wrote it is deleted at once (one request); when it
+    /// changed since (a renewal under way, or a takeover), it is read to know whose it is.
     pub async fn release(self) -> Result<()> {
         self.renewing.abort();
         let action = || format!("release the lock {}", self.name);
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(written) = written {
+            let params = DeleteParams { preconditions: Some(written), ..DeleteParams::default() };
+            match self.api.delete(&self.name, &params).await {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => return Err(Error::api(action(), err)),
+            }
+        }
         let Some(current) =
             self.api.get_opt(&self.name).await.map_err(|e| Error::api(action(), e))?
         else {
@@ -330,8 +351,22 @@ impl Drop for Lock {
     }
 }
 
-/// Renews the lock until aborted; a failed renewal is retried at the next tick.
-async fn renew(api: Api<Secret>, name: String, id: String) {
+/// The uid and resourceVersion of `secret`, as a delete's preconditions.
+fn preconditions(secret: &Secret) -> Preconditions {
+    Preconditions {
+        resource_version: secret.metadata.resource_version.clone(),
+        uid: secret.metadata.uid.clone(),
+    }
+}
+
+/// Renews the lock until aborted, noting each renewal in `written`; a failed renewal is
+/// retried at the next tick.
+async fn renew(
+    api: Api<Secret>,
+    name: String,
+    id: String,
+    written: Arc<Mutex<Option<Preconditions>>>,
+) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         if let Ok(Some(mut current)) = api.get_opt(&name).await
@@ -340,7 +375,10 @@ async fn renew(api: Api<Secret>, name: String, id: String) {
         {
             notes.insert(RENEWED.to_owned(), Timestamp::now().to_string());
             // The resourceVersion read makes this fail if the lock changed hands meanwhile.
-            let _ = api.replace(&name, &PostParams::default(), &current).await;
+            let renewed = api.replace(&name, &PostParams::default(), &current).await;
+            if let Ok(renewed) = renewed {
+                *written.lock().unwrap_or_else(|p| p.into_inner()) = Some(preconditions(&renewed));
+            }
         }
     }
 }
