@@ -534,3 +534,91 @@ fn create_namespace_dry_run_and_status() {
         "{status}"
     );
 }
+
+#[test]
+fn a_no_op_apply_reads_little_writes_nothing_and_still_sees_hand_edits() {
+    let cluster = cluster();
+    let stack = [
+        "--plugin",
+        "agent",
+        "--plugin",
+        "postgres",
+        "--plugin",
+        "dask-rbac",
+        "--set",
+        "postgres.auth.password=x,server.migrations.enabled=false",
+    ];
+    let apply = |extra: &[&str]| {
+        let mut args = stack.to_vec();
+        args.extend_from_slice(extra);
+        ctl(&cluster, &args)
+    };
+    apply(&["apply"]).ok();
+    // A second write records the versions of every object too.
+    let out = apply(&["apply", "--set", "server.revisionHistoryLimit=3"]).ok();
+    assert!(out.contains("revision 2 deployed"), "{out}");
+    // A no-op: one record read, the objects proven unchanged by their resourceVersions (those
+    // a controller updated since are asked about), nothing written.
+    let before = snapshot_before_write(&cluster);
+    let run = apply(&["--debug", "apply", "--set", "server.revisionHistoryLimit=3"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("no changes: revision 2 stays deployed"), "{}", run.stdout);
+    // (The number of requests the apply reports also counts the lock's renewals, every 5 s of
+    // a debug build on a loaded machine: `cargo xtask bench-apply` reports it.)
+    let proven = run
+        .stderr
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("debug: ")?.split_once(" objects as the last revision left them, ")
+        })
+        .map(|(proven, rest)| {
+            (
+                proven.parse::<usize>().unwrap(),
+                rest.split(' ').next().unwrap().parse::<usize>().unwrap(),
+            )
+        })
+        .expect("the no-op check says how many objects it proved unchanged");
+    // Of 12 objects, only those a controller updated since (the Deployments' status) are
+    // asked about.
+    assert!(proven.0 >= 8 && proven.0 + proven.1 == 12, "{proven:?}\n{}", run.stderr);
+    assert_eq!(written_by_prefectctl(&before, &snapshot(&cluster)), Vec::<String>::new());
+    assert_eq!(statuses(&cluster), ["superseded", "deployed"]);
+
+    // As a deployer who may not list most kinds (records aside): every object asked about.
+    let rbac = r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: deployer, namespace: prefect }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: deployer, namespace: prefect }
+rules:
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "create", "update", "patch", "delete"]
+- apiGroups: ["", "apps", "policy", "rbac.authorization.k8s.io"]
+  resources: ["serviceaccounts", "services", "configmaps", "persistentvolumeclaims", "deployments", "statefulsets", "poddisruptionbudgets", "roles", "rolebindings"]
+  verbs: ["get", "create", "update", "patch", "delete", "bind", "escalate"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: deployer, namespace: prefect }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer }
+subjects: [{ kind: ServiceAccount, name: deployer, namespace: prefect }]
+"#;
+    cluster.kubectl(&["apply", "-f", "-"], Some(rbac)).ok();
+    let dir = TempDir::new("deployer");
+    let kubeconfig = cluster.account_kubeconfig(NAMESPACE, "deployer", &dir).display().to_string();
+    let out = prefectctl(&["--kubeconfig", kubeconfig.as_str(), "apply"]).ok();
+    assert!(out.contains("no changes: revision 2 stays deployed"), "{out}");
+
+    // A field prefectctl set, changed by hand, is a change (the Role's rules cut to one).
+    let patch = r#"[{"op": "replace", "path": "/rules", "value": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}]"#;
+    let args = ["patch", "role", "prefect-worker", "-n", NAMESPACE, "--type=json", "-p", patch];
+    cluster.kubectl(&args, None).ok();
+    let out = apply(&["apply"]).ok();
+    assert!(out.contains("revision 3 deployed"), "{out}");
+    let role = get(&cluster, "role", "prefect-worker").unwrap();
+    assert!(role["rules"].to_string().contains("\"services\""), "{role}");
+}

@@ -126,6 +126,28 @@ impl Cluster {
             .map_err(|err| Error::api(format!("list {}", target.resource.plural), err))?;
         Ok(list.items.into_iter().map(to_value).collect())
     }
+
+    /// The metadata of the objects of `target` in `namespace` (every namespace when `None`)
+    /// matching `label_selector`: each as `{"metadata": {...}}` (name, labels, annotations,
+    /// resourceVersion, managed fields), in one list request that reads storage (never a
+    /// cache that may lag behind) and carries no spec, status or data.
+    pub async fn list_metadata(
+        &self,
+        target: &Target,
+        namespace: Option<&str>,
+        label_selector: &str,
+    ) -> Result<Vec<Value>> {
+        let params = ListParams::default().labels(label_selector);
+        let list = self.api(target, namespace).list_metadata(&params).await.map_err(|err| {
+            let within = namespace.map(|n| format!(" in namespace {n}")).unwrap_or_default();
+            Error::api(format!("list {}{within}", target.resource.plural), err)
+        })?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|object| serde_json::json!({ "metadata": object.metadata }))
+            .collect())
+    }
 }
 
 /// `Deployment/prefect/prefect-server`, as messages name objects.

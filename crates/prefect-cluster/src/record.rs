@@ -4,7 +4,10 @@
 //!
 //! Records are Secrets because they hold the user's values and the applied objects, which may
 //! include credentials. They are named `prefectctl.release.<release>.v<revision>` and labelled
-//! so that one list request finds a release's history, or every release of a namespace.
+//! so that one list request finds a release's history, or every release of a namespace; their
+//! status label lets a write read only the revisions it works from ([`Cluster::open_history`]),
+//! and their revision label lets it count them without reading any
+//! ([`Cluster::revision_numbers`]).
 
 use std::io::{Read, Write};
 
@@ -12,12 +15,21 @@ use flate2::{Compression, read::GzDecoder, write::GzEncoder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use kube::{
+    Api,
+    api::{DynamicObject, ListParams},
+};
+
 use crate::{Cluster, Error, Result, Target, objects::ApplyOptions};
 
 /// Label every record carries (value `prefectctl`).
 const OWNER_LABEL: &str = "owner";
 /// Label with the release's name.
 const RELEASE_LABEL: &str = "prefectctl.io/release";
+/// Label with the revision's number.
+const REVISION_LABEL: &str = "prefectctl.io/revision";
+/// Label with the revision's status ([`Status::as_str`]).
+const STATUS_LABEL: &str = "prefectctl.io/status";
 /// The Secret type of records.
 const RECORD_TYPE: &str = "prefectctl.io/release.v1";
 /// The Secret key of the compressed record.
@@ -50,6 +62,21 @@ pub struct Revision {
     /// (a database migration says there which revision the database is at).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub gate_logs: std::collections::BTreeMap<String, String>,
+    /// The resourceVersion each object had once this revision applied it, by
+    /// [`version_key`] (empty while pending, and in records written before prefectctl kept
+    /// them). An object whose resourceVersion is still this one is as the write left it, so
+    /// that an apply of the same objects need not ask the server whether it would change it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub versions: std::collections::BTreeMap<String, String>,
+}
+
+/// How [`Revision::versions`] names an object: `apps/v1 Deployment prefect/prefect-server`
+/// (its apiVersion, kind, namespace if any, and name).
+pub fn version_key(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{api_version} {kind} {namespace}/{name}"),
+        None => format!("{api_version} {kind} {name}"),
+    }
 }
 
 /// A plugin as a revision recorded it.
@@ -123,6 +150,48 @@ impl Cluster {
         Ok(revisions)
     }
 
+    /// The revisions of `release` a write works from, oldest first (one list request): every
+    /// one but those superseded. That is the latest revision, the last deployed one and every
+    /// later one (failed, pending or interrupted), which is all an upgrade starts from and
+    /// prunes after; and the few failed ones left before the deployed one. A record written
+    /// before its status was a label is read too.
+    pub async fn open_history(&self, namespace: &str, release: &str) -> Result<Vec<Revision>> {
+        let selector = format!(
+            "{OWNER_LABEL}=prefectctl,{RELEASE_LABEL}={release},{STATUS_LABEL}!={}",
+            Status::Superseded.as_str()
+        );
+        let mut revisions = self.read_records(Some(namespace), &selector).await?;
+        revisions.sort_by_key(|revision| revision.revision);
+        Ok(revisions)
+    }
+
+    /// The numbers of every revision of `release`, in order, read from the records' metadata
+    /// only (one list request, whatever their size).
+    pub async fn revision_numbers(&self, namespace: &str, release: &str) -> Result<Vec<u32>> {
+        let selector = format!("{OWNER_LABEL}=prefectctl,{RELEASE_LABEL}={release}");
+        let params = ListParams::default().labels(&selector);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &secrets().resource);
+        let list = api
+            .list_metadata(&params)
+            .await
+            .map_err(|err| Error::api("list the release records", err))?;
+        let prefix = format!("prefectctl.release.{release}.v");
+        let mut numbers: Vec<u32> = list
+            .items
+            .iter()
+            .filter_map(|secret| {
+                let labels = secret.metadata.labels.as_ref();
+                let label = labels.and_then(|labels| labels.get(REVISION_LABEL));
+                let name = secret.metadata.name.as_deref().unwrap_or_default();
+                label.map(String::as_str).or_else(|| name.strip_prefix(&prefix))?.parse().ok()
+            })
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        Ok(numbers)
+    }
+
     /// The latest revision of every release in `namespace` (every namespace when `None`),
     /// by namespace and name.
     pub async fn releases(&self, namespace: Option<&str>) -> Result<Vec<Revision>> {
@@ -151,8 +220,8 @@ impl Cluster {
                 "labels": {
                     OWNER_LABEL: "prefectctl",
                     RELEASE_LABEL: revision.release,
-                    "prefectctl.io/revision": revision.revision.to_string(),
-                    "prefectctl.io/status": revision.status.as_str(),
+                    REVISION_LABEL: revision.revision.to_string(),
+                    STATUS_LABEL: revision.status.as_str(),
                 },
             },
             "data": { DATA_KEY: data },
@@ -259,6 +328,7 @@ mod tests {
                 .map(|i| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("c{i}") }, "data": { "k": "v".repeat(100) } }))
                 .collect(),
             gate_logs: Default::default(),
+            versions: [("v1 ConfigMap c0".to_owned(), "42".to_owned())].into(),
         }
     }
 

@@ -36,6 +36,7 @@ pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
         check_plugins(&session, args, apply)?;
         create_namespace(&session)?;
     }
+    session.read_server_meanwhile();
     session.take_lock()?;
     session.step("took the release lock");
     let result = install_or_upgrade(&session, args, apply);
@@ -48,8 +49,10 @@ fn install_or_upgrade(
     args: &ReleaseArgs,
     apply: &ApplyArgs,
 ) -> Result<String, Failure> {
-    let (history, info) = session.history_and_server()?;
-    session.step("read the release's history and the server's API versions");
+    // The revisions a write works from; the superseded ones only if the foreign check needs
+    // them.
+    let (history, info) = session.open_history_and_server()?;
+    session.step("read the release's open revisions and the server's API versions");
     let release = plan::prepare(session, args, &history, apply.reset_values)?;
     let graph = plan::graph(session, &info, &release)?;
     session.step("ran the plugins");
@@ -153,7 +156,19 @@ fn unchanged(
 /// Fails, writing nothing, when objects of the plan exist but are not the release's: a write
 /// would take them over silently wherever their fields happen to match.
 fn refuse_foreign(session: &Session, plan: &Plan, history: &[Revision]) -> Result<(), Failure> {
-    let foreign = changes::foreign(session, plan, history)?;
+    let mut foreign = changes::foreign(session, plan, history)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    // `history` may be the open revisions only: one that was superseded may have recorded
+    // them.
+    let all = session.history()?;
+    let recorded: BTreeSet<ResourceKey> = all
+        .iter()
+        .flat_map(|revision| &revision.objects)
+        .filter_map(|object| ResourceKey::of(object).ok())
+        .collect();
+    foreign.retain(|(key, _)| !recorded.contains(key));
     if foreign.is_empty() {
         return Ok(());
     }

@@ -7,11 +7,11 @@
 //! Secrets' values are never shown: each becomes `***`, or `*** (before)` and `*** (after)`
 //! where it changes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prefect_cluster::{
     objects::{ApplyOptions, FIELD_MANAGER},
-    record::{PluginRecord, Revision, Status},
+    record::{PluginRecord, Revision, Status, version_key},
 };
 use prefect_manifest::ResourceKey;
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ use crate::{
     gates,
     plan::Plan,
     session::{Session, failure},
-    write::is_data,
+    write::{is_data, until_failure},
 };
 
 /// One object's change.
@@ -71,28 +71,7 @@ pub fn compute(
     force: bool,
 ) -> Result<Vec<ObjectChange>, Failure> {
     let planned = plan.graph.ordered();
-    let dry_run = ApplyOptions { dry_run: true, force };
-    let results = session.block_on(futures::future::join_all(planned.iter().map(
-        |(key, object)| async move {
-            let target = plan.target(key);
-            let live = session.cluster.get(target, key.namespace.as_deref(), &key.name).await?;
-            // A server-side dry run of a changed pod template of a Job is refused (immutable):
-            // the write replaces such a gate, so the change is the planned object itself.
-            if let Some(live) = live.as_ref().filter(|live| gates::changed(key, object, live)) {
-                let change = ((*key).clone(), Some(live.clone()), (*object).clone(), true);
-                return Ok(change);
-            }
-            let would = session.cluster.apply(target, object, dry_run).await?;
-            Ok::<_, prefect_cluster::Error>(((*key).clone(), live, would, false))
-        },
-    )));
-    let mut changes = Vec::new();
-    for result in results {
-        let (key, live, would, replaced) = result.map_err(failure)?;
-        let live = live.map(normalize);
-        let planned = Some(normalize(would));
-        changes.push(ObjectChange { key, live, planned, kept: false, replaced });
-    }
+    let mut changes = planned_changes(session, plan, &planned, force)?;
 
     let keys: BTreeSet<ResourceKey> = planned.iter().map(|(key, _)| (*key).clone()).collect();
     let mut seen = BTreeSet::new();
@@ -118,11 +97,44 @@ pub fn compute(
     Ok(changes)
 }
 
+/// The changes of `planned` (objects of `plan`): each one read live and applied in a server
+/// dry run, at most [`crate::write::CONCURRENT_WRITES`] at a time.
+fn planned_changes(
+    session: &Session,
+    plan: &Plan,
+    planned: &[(&ResourceKey, &Value)],
+    force: bool,
+) -> Result<Vec<ObjectChange>, Failure> {
+    let dry_run = ApplyOptions { dry_run: true, force };
+    let results = session.block_on(until_failure(planned.iter().map(|(key, object)| async move {
+        let target = plan.target(key);
+        let live = session.cluster.get(target, key.namespace.as_deref(), &key.name).await?;
+        // A server-side dry run of a changed pod template of a Job is refused (immutable):
+        // the write replaces such a gate, so the change is the planned object itself.
+        if let Some(live) = live.as_ref().filter(|live| gates::changed(key, object, live)) {
+            let change = ((*key).clone(), Some(live.clone()), (*object).clone(), true);
+            return Ok(change);
+        }
+        let would = session.cluster.apply(target, object, dry_run).await?;
+        Ok::<_, prefect_cluster::Error>(((*key).clone(), live, would, false))
+    })));
+    let mut changes = Vec::new();
+    for result in results {
+        let (key, live, would, replaced) = result.map_err(failure)?;
+        let live = live.map(normalize);
+        let planned = Some(normalize(would));
+        changes.push(ObjectChange { key, live, planned, kept: false, replaced });
+    }
+    Ok(changes)
+}
+
 /// Whether writing `plan` after `history` as `plugins` and `values` would change nothing, so
 /// that `apply` records no revision: the latest revision is deployed (not failed, pending or
-/// interrupted, which a write completes) with the same plugins, values and objects, and the API
-/// server's dry run of every object, without taking over any field, leaves it as it is live.
-/// A conflict, a missing object, or any error of the dry run means there is something to write.
+/// interrupted, which a write completes) with the same plugins, values and objects, and every
+/// object is as that revision left it. An object whose resourceVersion is still the one the
+/// revision recorded is ([`unchanged_since`]); every other one is read live and applied in a
+/// server dry run, without taking over any field, which must leave it as it is. A conflict, a
+/// missing object, or any error of the dry run means there is something to write.
 pub fn none(
     session: &Session,
     plan: &Plan,
@@ -138,8 +150,68 @@ pub fn none(
     {
         return false;
     }
-    compute(session, plan, &latest.objects, false)
+    let proven = unchanged_since(session, plan, latest);
+    let rest: Vec<(&ResourceKey, &Value)> =
+        plan.graph.ordered().into_iter().filter(|(key, _)| !proven.contains(*key)).collect();
+    session.step(&format!(
+        "{} objects as the last revision left them, {} to ask the server about",
+        proven.len(),
+        rest.len()
+    ));
+    planned_changes(session, plan, &rest, false)
         .is_ok_and(|changes| changes.iter().all(|change| !change.changes()))
+}
+
+/// The objects of `plan` whose resourceVersion is the one `latest` recorded once it applied
+/// them (whose objects are `plan`'s): untouched since, so as that write left them. Read with
+/// one metadata-only list per kind and namespace, all at once; a namespace's objects of the
+/// release are picked by its `app.kubernetes.io/instance` label when the plan puts it on
+/// each of them. Cluster-scoped objects, and those of a list that fails (a user who may not
+/// list them), are not proven here.
+fn unchanged_since(session: &Session, plan: &Plan, latest: &Revision) -> BTreeSet<ResourceKey> {
+    type Group<'a> = Vec<(&'a ResourceKey, &'a Value)>;
+    let mut groups: BTreeMap<(&str, &str, &str), Group<'_>> = BTreeMap::new();
+    for (key, object) in plan.graph.ordered() {
+        let Some(namespace) = key.namespace.as_deref().filter(|_| plan.target(key).namespaced)
+        else {
+            continue;
+        };
+        let recorded = version_key(&key.api_version, &key.kind, Some(namespace), &key.name);
+        if latest.versions.contains_key(&recorded) {
+            groups.entry((&key.api_version, &key.kind, namespace)).or_default().push((key, object));
+        }
+    }
+    let release = &session.release;
+    let lists = session.block_on(futures::future::join_all(groups.iter().map(
+        |((_, _, namespace), objects)| {
+            let labelled = objects.iter().all(|(_, object)| {
+                object["metadata"]["labels"][INSTANCE_LABEL].as_str() == Some(release)
+            });
+            let selector =
+                if labelled { format!("{INSTANCE_LABEL}={release}") } else { String::new() };
+            let target = plan.target(objects[0].0);
+            async move { session.cluster.list_metadata(target, Some(namespace), &selector).await }
+        },
+    )));
+    let mut proven = BTreeSet::new();
+    for (objects, live) in groups.values().zip(lists) {
+        let Ok(live) = live else { continue };
+        let live: BTreeMap<&str, &str> = live
+            .iter()
+            .filter_map(|o| {
+                Some((o["metadata"]["name"].as_str()?, o["metadata"]["resourceVersion"].as_str()?))
+            })
+            .collect();
+        for (key, _) in objects {
+            let recorded =
+                version_key(&key.api_version, &key.kind, key.namespace.as_deref(), &key.name);
+            let version = latest.versions.get(&recorded).map(String::as_str);
+            if version.is_some() && live.get(key.name.as_str()).copied() == version {
+                proven.insert((*key).clone());
+            }
+        }
+    }
+    proven
 }
 
 /// The objects of `plan` that exist but are not the release's, each with who has it; empty
@@ -165,27 +237,77 @@ pub fn foreign(
         .map(|(key, _)| key)
         .filter(|key| !recorded.contains(*key))
         .collect();
-    let lives =
-        session.block_on(futures::future::join_all(unknown.iter().map(|key| {
-            session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name)
+    // Many objects of one kind in one namespace (a first install) are found with one list of
+    // their metadata (all `owner` reads); a few, or those a user may not list, one by one.
+    let mut groups: BTreeMap<(&str, &str, &str), Vec<&ResourceKey>> = BTreeMap::new();
+    let mut single = Vec::new();
+    for key in unknown {
+        match key.namespace.as_deref().filter(|_| plan.target(key).namespaced) {
+            Some(namespace) => {
+                groups.entry((&key.api_version, &key.kind, namespace)).or_default().push(key)
+            }
+            None => single.push(key),
+        }
+    }
+    let mut lists = Vec::new();
+    for ((_, _, namespace), keys) in groups {
+        if keys.len() <= LIST_FROM {
+            single.extend(keys);
+        } else {
+            lists.push((namespace, keys));
+        }
+    }
+    let listed =
+        session.block_on(futures::future::join_all(lists.iter().map(|(namespace, keys)| {
+            session.cluster.list_metadata(plan.target(keys[0]), Some(namespace), "")
         })));
     let mut found = Vec::new();
-    for (key, live) in unknown.into_iter().zip(lives) {
+    for ((_, keys), live) in lists.into_iter().zip(listed) {
         let live = match live {
+            Ok(live) => live,
+            Err(err) if err.status() == Some(403) => {
+                single.extend(keys);
+                continue;
+            }
+            Err(err) => return Err(failure(err)),
+        };
+        let live: BTreeMap<&str, &Value> =
+            live.iter().filter_map(|o| Some((o["metadata"]["name"].as_str()?, o))).collect();
+        for key in keys {
+            if let Some(owner) =
+                live.get(key.name.as_str()).and_then(|o| owner(o, &session.release))
+            {
+                found.push((key.clone(), owner));
+            }
+        }
+    }
+    let lives = session.block_on(until_failure(single.iter().map(|key| async move {
+        match session.cluster.get(plan.target(key), key.namespace.as_deref(), &key.name).await {
             // Not readable, so not checkable: a user without `get` rarely has `patch`, and
             // the check of the rights a write needs, which comes next, names what is missing.
-            Err(err) if err.status() == Some(403) => continue,
-            other => other.map_err(failure)?,
-        };
-        if let Some(owner) = live.and_then(|live| owner(&live, &session.release)) {
+            Err(err) if err.status() == Some(403) => Ok(None),
+            other => other,
+        }
+    })));
+    for (key, live) in single.into_iter().zip(lives) {
+        if let Some(owner) = live.map_err(failure)?.and_then(|live| owner(&live, &session.release))
+        {
             found.push((key.clone(), owner));
         }
     }
+    prefect_manifest::order::sort(&mut found, |(key, _)| key);
     Ok(found)
 }
 
+/// From how many objects of one kind in one namespace [`foreign`] lists them rather than reads
+/// each.
+const LIST_FROM: usize = 4;
+
 /// The `app.kubernetes.io/managed-by` label the SDK's labels put on every object.
 const MANAGED_BY: &str = "prefectctl";
+
+/// The label the SDK's labels set to the release's name on every object.
+const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// Who has `live`, as a message says it; `None` when it is `release`'s.
 fn owner(live: &Value, release: &str) -> Option<String> {

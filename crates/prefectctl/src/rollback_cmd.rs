@@ -107,6 +107,7 @@ mod tests {
                 values: json!({}),
                 objects: Vec::new(),
                 gate_logs: Default::default(),
+                versions: Default::default(),
             })
             .collect()
     }

@@ -41,6 +41,8 @@ pub struct Session {
     signals: OnceLock<watch::Receiver<Signals>>,
     /// What to put right when a signal comes.
     held: Mutex<Held>,
+    /// The server's version and group versions, being read since [`Session::read_server_meanwhile`].
+    server: Mutex<Option<tokio::task::JoinHandle<prefect_cluster::Result<ServerInfo>>>>,
 }
 
 /// What a signal interrupts.
@@ -90,6 +92,7 @@ impl Session {
             started,
             signals: OnceLock::new(),
             held: Mutex::new(Held::default()),
+            server: Mutex::new(None),
         })
     }
 
@@ -254,12 +257,43 @@ impl Session {
         self.block_on(self.cluster.history(&self.namespace, &self.release)).map_err(failure)
     }
 
+    /// Starts reading the server's version and group versions, which do not depend on the
+    /// release, while the command goes on (takes the lock): the next
+    /// [`Session::open_history_and_server`] gets them from there.
+    pub fn read_server_meanwhile(&self) {
+        let cluster = self.cluster.clone();
+        let reading = self.runtime.spawn(async move { cluster.server_info().await });
+        *self.server.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(reading);
+    }
+
+    /// The server's version and group versions: those being read, if they are.
+    async fn server_info(&self) -> prefect_cluster::Result<ServerInfo> {
+        let reading = self.server.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        match reading {
+            Some(reading) => match reading.await {
+                Ok(info) => info,
+                Err(_) => self.cluster.server_info().await,
+            },
+            None => self.cluster.server_info().await,
+        }
+    }
+
     /// The release's revisions and the server's version and group versions, read at once.
     pub fn history_and_server(&self) -> Result<(Vec<Revision>, ServerInfo), Failure> {
         let (history, info) = self.block_on(async {
+            tokio::join!(self.cluster.history(&self.namespace, &self.release), self.server_info())
+        });
+        Ok((history.map_err(failure)?, info.map_err(failure)?))
+    }
+
+    /// The revisions a write works from ([`prefect_cluster::Cluster::open_history`]: all but
+    /// the superseded ones, oldest first) and the server's version and group versions, read at
+    /// once.
+    pub fn open_history_and_server(&self) -> Result<(Vec<Revision>, ServerInfo), Failure> {
+        let (history, info) = self.block_on(async {
             tokio::join!(
-                self.cluster.history(&self.namespace, &self.release),
-                self.cluster.server_info()
+                self.cluster.open_history(&self.namespace, &self.release),
+                self.server_info()
             )
         });
         Ok((history.map_err(failure)?, info.map_err(failure)?))

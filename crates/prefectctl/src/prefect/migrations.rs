@@ -145,6 +145,7 @@ mod tests {
                     .into()
                 })
                 .unwrap_or_default(),
+            versions: Default::default(),
         }
     }
 
