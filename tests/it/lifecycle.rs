@@ -617,8 +617,12 @@ subjects: [{ kind: ServiceAccount, name: deployer, namespace: prefect }]
     let patch = r#"[{"op": "replace", "path": "/rules", "value": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}]"#;
     let args = ["patch", "role", "prefect-worker", "-n", NAMESPACE, "--type=json", "-p", patch];
     cluster.kubectl(&args, None).ok();
-    let out = apply(&["apply"]).ok();
-    assert!(out.contains("revision 3 deployed"), "{out}");
+    // Not a no-op: the write finds kubectl's change (a conflict, as any write would), and
+    // --force-conflicts puts the rules back.
+    let stderr = apply(&["apply"]).fails(1);
+    assert!(stderr.contains(".rules (by \"kubectl-patch\")"), "{stderr}");
+    let out = apply(&["apply", "--force-conflicts"]).ok();
+    assert!(out.contains("revision 4 deployed"), "{out}");
     let role = get(&cluster, "role", "prefect-worker").unwrap();
     assert!(role["rules"].to_string().contains("\"services\""), "{role}");
 }
