@@ -20,7 +20,7 @@ pub fn run() -> Result<(), String> {
     // The short benches: a ratio past twice its recorded value fails (issue 13). They build the
     // dist profile, which `dist` below then finds built.
     let short = ["--check", "--profile", "dist"].map(str::to_owned);
-    crate::bench::run(&short)?;
+    twice(|| crate::bench::run(&short))?;
     // Plugin authors get the published crates from a registry, not this workspace: package
     // them together and build each from its package alone.
     let published = crate::project::published_crates()?;
@@ -40,9 +40,18 @@ pub fn run() -> Result<(), String> {
     let k8s = k8s_scripts()?;
     let k8s_str = k8s.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
     sh("bash", &[&format!("{k8s_str}/build.sh")])?;
-    crate::bench_apply::run(&short)?;
+    twice(|| crate::bench_apply::run(&short))?;
     sh_with_env(&cargo, &["test", "--workspace"], &[("PREFECTCTL_K8S_SCRIPTS", k8s_str)])?;
     examples(&cargo)
+}
+
+/// Runs a short bench again when it fails: on a shared 2-core machine one slow round can double
+/// a ratio, and a regression that is real fails the second run too.
+fn twice(bench: impl Fn() -> Result<(), String>) -> Result<(), String> {
+    bench().or_else(|first| {
+        eprintln!("{first}\nmeasuring again: a regression must show in two runs");
+        bench()
+    })
 }
 
 /// The example plugins are their own workspaces, written as an outside author would: the same
