@@ -164,6 +164,16 @@ fn install_upgrades_that_remember_prune_and_a_no_op() {
     assert_eq!(statuses(&cluster), ["superseded", "superseded", "superseded", "deployed"]);
     let list = ctl(&cluster, &["list"]).ok();
     assert!(list.contains("prefect   prefect     4          deployed"), "{list}");
+    // The same command again works, as a repeated Helm upgrade does: nothing is left to leave
+    // out, which a warning says (it is also what a typo looks like).
+    let again = ctl(&cluster, &["--without", "dask-rbac", "--without", "agent", "apply"]);
+    assert!(again.stderr.contains("--without dask-rbac: release prefect"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("has no `agent` (server); nothing to leave out"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.ok().contains("no changes"));
 
     // Ten revisions are kept, as Helm keeps by default.
     for limit in 1..=8 {

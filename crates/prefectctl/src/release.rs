@@ -111,6 +111,9 @@ pub fn load_stack(
     if !flag_errors.is_empty() {
         return Err(Failure::input(flag_errors));
     }
+    for warning in stack::left_out_before(base, &args.without) {
+        eprintln!("warning: {warning}");
+    }
     let locator = locator(args);
     if args.debug {
         let dirs: Vec<String> = locator.dirs().iter().map(|d| d.display().to_string()).collect();

@@ -62,8 +62,11 @@ pub fn check_flags(base: &Base, selected: &[String], without: &[String]) -> Vec<
             ));
         }
     }
+    // Against a recorded release, a plugin it no longer has was left out before: the same
+    // command run again must work, as a Helm upgrade does ([`left_out_before`] warns).
+    let is_default = *base == Base::default_stack();
     for name in without {
-        if !base.names().contains(&name.as_str()) {
+        if is_default && !base.names().contains(&name.as_str()) {
             errors.push(format!(
                 "--without {name}: `{name}` is not in {} ({}); leave the flag out",
                 base.what,
@@ -72,6 +75,25 @@ pub fn check_flags(base: &Base, selected: &[String], without: &[String]) -> Vec<
         }
     }
     errors
+}
+
+/// The `--without` names a recorded release no longer has, each with a warning for the user:
+/// nothing to leave out, which is also what a typo looks like.
+pub fn left_out_before(base: &Base, without: &[String]) -> Vec<String> {
+    if *base == Base::default_stack() {
+        return Vec::new();
+    }
+    without
+        .iter()
+        .filter(|name| !base.names().contains(&name.as_str()))
+        .map(|name| {
+            format!(
+                "--without {name}: {} has no `{name}` ({}); nothing to leave out",
+                base.what,
+                base.names().join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Loads the base (less `without`) plus `selected`, plus everything they require, and returns
