@@ -132,7 +132,7 @@ fn measure(options: &Options, kubeconfig: &str, dir: &Path) -> Result<Vec<(Strin
     let mut kubectl_requests = Vec::new();
     for pair in counted.chunks(2) {
         run_capturing(&pair[0].0.argv, None)?;
-        run_capturing(&again(&pair[0].0), None)?;
+        run_capturing(&pair[0].0.argv, None)?;
         let install = kubectl_request_count(&pair[1].0.argv)?;
         let noop = kubectl_request_count(&pair[1].0.argv)?;
         kubectl_requests.push((install, noop));
@@ -153,8 +153,7 @@ fn measure(options: &Options, kubeconfig: &str, dir: &Path) -> Result<Vec<(Strin
             for step in 0..n {
                 let at = (round + step) % n;
                 let ours = at.is_multiple_of(2);
-                let argv =
-                    if phase == 0 { benches[at].0.argv.clone() } else { again(&benches[at].0) };
+                let argv = benches[at].0.argv.clone();
                 let sample = run_capturing(&argv, ours.then_some(said.as_path()))?;
                 samples[at].push(sample);
                 if ours {
@@ -210,16 +209,6 @@ fn measure(options: &Options, kubeconfig: &str, dir: &Path) -> Result<Vec<(Strin
         println!("  {:>w$}  {}", "vs", example[2 * s + 1].0.shown(), w = scenario.name.len());
     }
     Ok(ratios)
-}
-
-/// The command of a re-apply: without `--without server`, which prefectctl refuses once the
-/// release's recorded stack has no server (it applies the recorded stack).
-fn again(bench: &Bench) -> Vec<String> {
-    let mut argv = bench.argv.clone();
-    if let Some(at) = argv.windows(2).position(|w| w[0] == "--without" && w[1] == "server") {
-        argv.drain(at..at + 2);
-    }
-    argv
 }
 
 /// The number in prefectctl's "...; N API requests" line, in its output saved in `file`.
