@@ -137,8 +137,9 @@ pub fn run_capturing(argv: &[String], stdout: Option<&Path>) -> Result<Sample, S
         ),
         None => Stdio::null(),
     };
-    let launcher = std::env::current_exe().map_err(|err| format!("cannot find xtask: {err}"))?;
-    let ran = Command::new(launcher)
+    // /proc/self/exe, not current_exe(): `cargo xtask ci` rebuilds xtask with the workspace's
+    // features while it runs, and the path of a replaced binary no longer exists.
+    let ran = Command::new("/proc/self/exe")
         .arg("bench-launch")
         .args(argv)
         .env_remove("PREFECTCTL_PLUGIN_PATH")
