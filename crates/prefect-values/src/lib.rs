@@ -82,6 +82,6 @@ pub use origin::Origin;
 pub use path::{Segment, ValuePath};
 pub use problem::{Problem, Severity};
 pub use set::SetKind;
-pub use validate::{Section, validate};
+pub use validate::{HELM_SECTIONS, Section, validate};
 pub use values::Values;
 pub use yaml11::read_yaml11_booleans;

@@ -19,7 +19,9 @@ pub struct Section {
 /// Every problem in `values` (not only the first), in the order of the values.
 ///
 /// - A top-level key that is not one of `sections` is an unknown section: an
-///   [`Severity::Error`] with "did you mean" when its name is close to a section's, otherwise
+///   [`Severity::Error`] when it is one of prefect-helm's top-level keys ([`HELM_SECTIONS`]),
+///   naming `prefectctl values import --from-helm`, or when its name is close to a section's
+///   ("did you mean"), otherwise
 ///   a [`Severity::Warning`] that lists the sections (it may belong to a plugin that is not in
 ///   this stack).
 /// - Each section's values are checked against its schema; see [`crate::schema`] for the
@@ -46,7 +48,45 @@ pub fn validate(values: &Values, sections: &[Section]) -> Vec<Problem> {
         .collect()
 }
 
+/// Top-level keys of prefect-helm's `prefect-server` and `prefect-worker` charts that are not
+/// sections of prefectctl's values, with where prefectctl keeps what they set. Left as a
+/// warning, such a section is ignored, and the release quietly runs without it (a worker
+/// polling the default pool instead of `worker.config.workPool`).
+pub const HELM_SECTIONS: &[(&str, &str)] = &[
+    ("worker", "agent"),
+    ("postgresql", "postgres (--plugin postgres)"),
+    ("service", "server.service"),
+    ("ingress", "server.ingress"),
+    ("serviceAccount", "server.serviceAccount or agent.serviceAccount"),
+    ("sqlite", "server.sqlite"),
+    ("secret", "server.externalDatabase"),
+    ("externalDatabase", "server.externalDatabase"),
+    ("migrations", "server.migrations"),
+    ("backgroundServices", "server.backgroundServices"),
+    ("gateway", "server.gateway"),
+    ("httproute", "server.httproute"),
+    ("role", "agent.role"),
+    ("rolebinding", "agent.rolebinding"),
+    ("commonLabels", "global.commonLabels"),
+    ("commonAnnotations", "global.commonAnnotations"),
+    ("selfHostedServer", "agent.serverApiConfig"),
+    ("selfHostedServerApiConfig", "agent.serverApiConfig"),
+    ("cloudApiConfig", "agent.cloudApiConfig"),
+    ("nameOverride", "--release"),
+    ("fullnameOverride", "--release"),
+    ("namespaceOverride", "--namespace"),
+];
+
 fn unknown_section(name: &str, sections: &[Section], path: ValuePath) -> Finding {
+    if let Some((_, ours)) = HELM_SECTIONS.iter().find(|(helm, _)| *helm == name) {
+        return Finding::error(
+            path,
+            format!(
+                "`{name}` is a section of prefect-helm's values, not prefectctl's (here: \
+                 {ours}): convert the file with `prefectctl values import --from-helm FILE`"
+            ),
+        );
+    }
     let names = sections.iter().map(|section| section.name.as_str());
     if let Some(close) = closest(name, names.clone()) {
         return Finding::error(path, format!("unknown section (did you mean `{close}`?)"));

@@ -169,6 +169,22 @@ fn unknown_sections() {
 }
 
 #[test]
+fn prefect_helm_sections_are_errors_that_name_values_import() {
+    check(
+        "worker:\n  config:\n    workPool: k8s\n",
+        expect![
+            "error: values.yaml:1: worker: `worker` is a section of prefect-helm's values, not prefectctl's (here: agent): convert the file with `prefectctl values import --from-helm FILE`"
+        ],
+    );
+    check(
+        "postgresql:\n  enabled: true\n",
+        expect![
+            "error: values.yaml:1: postgresql: `postgresql` is a section of prefect-helm's values, not prefectctl's (here: postgres (--plugin postgres)): convert the file with `prefectctl values import --from-helm FILE`"
+        ],
+    );
+}
+
+#[test]
 fn unknown_keys() {
     check(
         "server:\n  ingres: {}\n",
