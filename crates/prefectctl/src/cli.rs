@@ -168,7 +168,8 @@ pub enum Command {
     /// List and describe plugins
     #[command(subcommand)]
     Plugins(PluginsCommand),
-    /// Print the default values, documented, or their JSON Schema
+    /// Print the default values, documented, or their JSON Schema; `values import --from-helm`
+    /// converts prefect-helm values files
     Values(ValuesArgs),
     /// Install or upgrade the release on the cluster (server-side apply)
     Apply(ApplyArgs),
@@ -471,8 +472,63 @@ pub enum DescribeFormat {
 
 /// `values`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ValuesArgs {
     /// Print the JSON Schema of the whole values file, for editors
     #[arg(long)]
     pub schema: bool,
+    /// Convert values from elsewhere.
+    #[command(subcommand)]
+    pub command: Option<ValuesCommand>,
+}
+
+/// `values ...`.
+#[derive(Debug, Subcommand)]
+pub enum ValuesCommand {
+    /// Convert prefect-helm values files into prefectctl values
+    ///
+    /// Reads values files of prefect-helm's prefect-server and prefect-worker charts and prints
+    /// the same settings as prefectctl values (YAML) on standard output, to save and give to
+    /// `render` or `apply` with -f. Several files merge in order, later ones winning, as -f
+    /// files do; each file is for one chart, told by its keys (`worker:` for prefect-worker;
+    /// `server:`, `postgresql:`, `service:`... for prefect-server) or by --chart.
+    ///
+    /// `worker.*` becomes `agent.*` (`worker.apiConfig: selfHostedServer` is `agent.apiConfig:
+    /// server` with `agent.serverApiConfig`); the server chart's top-level `service`,
+    /// `ingress`, `serviceAccount`, `sqlite`, `externalDatabase`, `migrations` and
+    /// `backgroundServices` go under `server:`; `secret.*` becomes
+    /// `server.externalDatabase.connectionUrl` (or `existingSecret`); the Bitnami `postgresql`
+    /// and `redis` subcharts become the postgres and redis plugins' sections (add `--plugin
+    /// postgres`, `--plugin redis`); `commonLabels` and `commonAnnotations` go under `global:`.
+    ///
+    /// Values equal to the chart's defaults are left out: the output is what you changed, over
+    /// prefectctl's defaults. Standard error lists every value that was not converted, with
+    /// its file, line, path and why (Helm templates `{{ ... }}`, settings prefectctl does not
+    /// have, values the chart itself ignores), and the command that renders the output. Exit
+    /// code 0 when the files were converted, 2 when one cannot be read or is not a values file.
+    ///
+    /// Example: prefectctl values import --from-helm server-values.yaml worker-values.yaml >
+    /// values.yaml
+    Import(ImportArgs),
+}
+
+/// `values import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// prefect-helm values files to convert, in order (repeatable; later files win)
+    #[arg(long = "from-helm", value_name = "FILE", required = true, num_args = 1..)]
+    pub from_helm: Vec<PathBuf>,
+    /// The chart every file is for, when its keys do not tell (a file holding only
+    /// `serviceAccount:`)
+    #[arg(long, value_enum, value_name = "CHART")]
+    pub chart: Option<HelmChart>,
+}
+
+/// prefect-helm's charts that `values import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HelmChart {
+    /// prefect-server: the server, its database, ingress and background services
+    Server = 0,
+    /// prefect-worker: a worker (prefectctl's agent plugin)
+    Worker = 1,
 }

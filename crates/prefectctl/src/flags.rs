@@ -4,7 +4,7 @@
 //! clap cannot say per subcommand which global flags it takes, so this runs after parsing.
 
 use crate::{
-    cli::{Cli, Command, GetCommand},
+    cli::{Cli, Command, GetCommand, ValuesArgs, ValuesCommand},
     failure::Failure,
 };
 
@@ -28,6 +28,9 @@ pub fn refuse_unused(cli: &Cli) -> Result<(), Failure> {
         Command::Render(_) => ("render", Everything, ""),
         Command::Apply(_) => ("apply", Everything, ""),
         Command::Diff(_) => ("diff", Everything, ""),
+        Command::Values(ValuesArgs { command: Some(ValuesCommand::Import(_)), .. }) => {
+            ("values import", Plugins, "give prefect-helm's values files with --from-helm FILE")
+        }
         Command::Values(_) => (
             "values",
             Plugins,

@@ -17,6 +17,7 @@ mod failure;
 mod flags;
 mod gates;
 mod get_cmd;
+mod helm_import;
 mod inspect_cmd;
 mod output;
 mod plan;

@@ -1,18 +1,21 @@
 //! `values`: the documented defaults of a stack, as YAML to copy, or the JSON Schema of the
-//! whole values file, for editors.
+//! whole values file, for editors; `values import` is [`crate::helm_import`].
 
 use prefect_plugin_abi::wire::GlobalValues;
 use prefect_plugin_host::PluginSpec;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    cli::{ReleaseArgs, ValuesArgs},
+    cli::{ReleaseArgs, ValuesArgs, ValuesCommand},
     failure::Failure,
     release::{self, GLOBAL},
 };
 
 /// `prefectctl values`.
 pub fn run(args: &ReleaseArgs, values: &ValuesArgs) -> Result<String, Failure> {
+    if let Some(ValuesCommand::Import(import)) = &values.command {
+        return crate::helm_import::run(args, import);
+    }
     let plugins = release::load_stack(
         args,
         &crate::stack::Base::default_stack(),

@@ -1,0 +1,283 @@
+//! `values import --from-helm`: prefect-helm values files (the `prefect-server` and
+//! `prefect-worker` charts) as prefectctl values.
+//!
+//! Each file is told to belong to one chart by its keys (`worker:` → `prefect-worker`;
+//! `server:`, `postgresql:`, `service:`... → `prefect-server`), the files of one chart merge in
+//! order as `-f` files do, and each chart's table ([`server::RULES`], [`worker::RULES`], walked
+//! by [`table::walk`]) says where each value goes. A value equal to the chart's default is
+//! left out: the output is what the user chose. Every value that cannot be converted is said
+//! on standard error with its file, line, path and reason; so is every converted value that
+//! the plugins' schemas refuse (the schemas have the last word over the tables).
+
+mod server;
+mod table;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use prefect_values::{Layer, Section, Severity, ValuePath, Values};
+use serde_json::{Map, Value};
+
+use crate::{
+    cli::{HelmChart, ImportArgs, ReleaseArgs},
+    failure::Failure,
+    release,
+};
+use table::{Converted, NotConverted, dotted, segments};
+
+/// A value emitted by a chart's own code rather than its table.
+type Emit = Converted;
+
+impl Converted {
+    /// `value` at prefectctl's `ours`, for the prefect-helm value at `helm`.
+    pub fn default_of(helm: &str, ours: &str, value: Value) -> Converted {
+        Converted { ours: segments(ours), value, helm: segments(helm) }
+    }
+}
+
+/// What converting one chart's values made.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    /// Values from the chart's own code (defaults the user relied on, derived values).
+    emitted: Vec<Converted>,
+    /// Values not converted.
+    not_converted: Vec<NotConverted>,
+    /// What the user needs to know to use the output.
+    notes: Vec<String>,
+    /// The plugins the output needs in the stack beyond those its sections name (`postgres`
+    /// for a server that ran on the chart's PostgreSQL subchart, with no value changed).
+    plugins: Vec<&'static str>,
+}
+
+impl Conversion {
+    fn emit(&mut self, converted: Converted) {
+        self.emitted.push(converted);
+    }
+
+    fn not_converted(&mut self, helm: &str, reason: String) {
+        self.not_converted.push(NotConverted { helm: segments(helm), reason });
+    }
+
+    fn note(&mut self, note: &str) {
+        self.notes.push(note.to_owned());
+    }
+
+    fn needs(&mut self, plugin: &'static str) {
+        self.plugins.push(plugin);
+    }
+}
+
+/// Converts one chart's merged values: its table over every value set, and its code for what
+/// depends on several values (the chart's defaults those values rely on), which only ever
+/// emits the values prefect-helm used, so the two never disagree.
+pub fn convert(chart: HelmChart, user: &Value) -> (Vec<Converted>, Conversion) {
+    let mut conversion = Conversion::default();
+    let (defaults, mut rules) = match chart {
+        HelmChart::Server => (server::defaults(), server::RULES.to_vec()),
+        HelmChart::Worker => (worker::defaults(), worker::RULES.to_vec()),
+    };
+    match chart {
+        HelmChart::Server => {
+            rules.extend(server::database_rules(user, &defaults, &mut conversion));
+            rules.extend(server::redis_rules(user, &defaults, &mut conversion));
+            server::relied_on_defaults(user, &defaults, &mut conversion);
+        }
+        HelmChart::Worker => {
+            rules.extend(worker::api_rules(user, &defaults, &mut conversion));
+            worker::disruption_budget(user, &mut conversion);
+        }
+    }
+    let walked = table::walk(user, &defaults, &rules);
+    conversion.not_converted.extend(walked.not_converted);
+    // The user's own values first, so that the output keeps the order of their file.
+    let mut converted = walked.converted;
+    converted.extend(std::mem::take(&mut conversion.emitted));
+    (converted, conversion)
+}
+
+/// The top-level keys only the `prefect-worker` chart has.
+const WORKER_KEYS: &[&str] = &["worker", "role", "rolebinding"];
+/// The top-level keys only the `prefect-server` chart has.
+const SERVER_KEYS: &[&str] = &[
+    "server",
+    "global",
+    "migrations",
+    "backgroundServices",
+    "service",
+    "ingress",
+    "gateway",
+    "httproute",
+    "externalDatabase",
+    "secret",
+    "sqlite",
+    "postgresql",
+    "redis",
+];
+
+/// The chart whose values `tree` holds: by its keys, else `given`.
+fn chart_of(file: &Path, tree: &Value, given: Option<HelmChart>) -> Result<HelmChart, String> {
+    let keys: Vec<&str> =
+        tree.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+    let worker = keys.iter().find(|k| WORKER_KEYS.contains(k));
+    let server = keys.iter().find(|k| SERVER_KEYS.contains(k));
+    match (given, worker, server) {
+        (Some(chart), _, _) => Ok(chart),
+        (None, Some(w), Some(s)) => Err(format!(
+            "{}: holds values of both prefect-helm charts (`{w}` of prefect-worker, `{s}` of \
+             prefect-server): split it into one file per chart",
+            file.display()
+        )),
+        (None, Some(_), None) => Ok(HelmChart::Worker),
+        (None, None, Some(_)) => Ok(HelmChart::Server),
+        (None, None, None) if keys.is_empty() => Ok(HelmChart::Server),
+        (None, None, None) => Err(format!(
+            "{}: none of its keys ({}) tells which prefect-helm chart it is for: give \
+             `--chart server` or `--chart worker`",
+            file.display(),
+            keys.join(", ")
+        )),
+    }
+}
+
+/// `prefectctl values import --from-helm FILE...`: the converted values as YAML; what was not
+/// converted, and notes, on standard error.
+pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
+    let mut layers: [Vec<Layer>; 2] = [Vec::new(), Vec::new()];
+    let mut errors = Vec::new();
+    for file in &import.from_helm {
+        let layer = Layer::from_yaml_file(file).map_err(|err| err.to_string());
+        match layer.and_then(|layer| Ok((chart_of(file, layer.tree(), import.chart)?, layer))) {
+            Ok((chart, layer)) => layers[chart as usize].push(layer),
+            Err(message) => errors.push(message),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::input(errors));
+    }
+    let sections = plugin_sections(args);
+    let mut out = Map::new();
+    let mut charts = Vec::new();
+    let mut needed = Vec::new();
+    for chart in [HelmChart::Server, HelmChart::Worker] {
+        let layers = &layers[chart as usize];
+        if layers.is_empty() {
+            continue;
+        }
+        charts.push(chart);
+        let values = prefect_values::merge(layers);
+        let (converted, conversion) = convert(chart, values.tree());
+        let mut not_converted = conversion.not_converted;
+        for item in converted {
+            match refused(&item, sections.as_deref()) {
+                Some(reason) => not_converted.push(NotConverted { helm: item.helm, reason }),
+                None => table::insert(&mut out, &item.ours, item.value),
+            }
+        }
+        for item in &not_converted {
+            eprintln!("not converted: {}", described(&values, item));
+        }
+        needed.extend(conversion.plugins);
+        for note in conversion.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    let out = in_section_order(out);
+    eprintln!("note: {}", how_to_use(&charts, &needed, &out));
+    let files: Vec<String> = import.from_helm.iter().map(|f| f.display().to_string()).collect();
+    let mut text = format!(
+        "# prefectctl values, from prefect-helm's {} by `prefectctl values import --from-helm`\n",
+        files.join(", ")
+    );
+    if out.is_empty() {
+        text.push_str("{}\n");
+    } else {
+        text.push_str(
+            &serde_saphyr::to_string_with_options(&out, prefect_plugin_host::yaml_options())
+                .map_err(anyhow::Error::from)?,
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
+/// `helm path: reason`, after the file and line it was set at.
+fn described(values: &Values, item: &NotConverted) -> String {
+    let path = item.helm.iter().fold(ValuePath::root(), |path, key| path.key(key));
+    let helm = dotted(&item.helm);
+    match values.origin(&path) {
+        Some(origin) => format!("{origin}: {helm}: {}", item.reason),
+        None => format!("{helm}: {}", item.reason),
+    }
+}
+
+/// The schema sections of the plugins the output can name (server, agent, postgres, redis and
+/// the user's `--plugin`s); none when they cannot be loaded (then nothing is checked).
+fn plugin_sections(args: &ReleaseArgs) -> Option<Vec<Section>> {
+    let mut args = args.clone();
+    for name in ["agent", "postgres", "redis"] {
+        if !args.plugins.iter().any(|p| p == name) {
+            args.plugins.push(name.to_owned());
+        }
+    }
+    args.without.clear();
+    let pins = release::pins(&args, None).ok()?;
+    match release::load_stack(&args, &crate::stack::Base::default_stack(), &pins) {
+        Ok(plugins) => Some(release::sections(&plugins)),
+        Err(_) => {
+            eprintln!(
+                "warning: the server, agent, postgres and redis plugins could not be loaded: \
+                 the converted values are not checked against their schemas"
+            );
+            None
+        }
+    }
+}
+
+/// Why the plugin that would read `item` refuses it, if it does.
+fn refused(item: &Converted, sections: Option<&[Section]>) -> Option<String> {
+    let sections = sections?;
+    let section = sections.iter().find(|s| Some(&s.name) == item.ours.first())?;
+    let mut tree = Map::new();
+    table::insert(&mut tree, &item.ours, item.value.clone());
+    let values = prefect_values::merge(&[Layer::recorded(Value::Object(tree), "import")]);
+    let problems = prefect_values::validate(&values, std::slice::from_ref(section));
+    let problem = problems.into_iter().find(|p| p.severity == Severity::Error)?;
+    let ours = dotted(&item.ours);
+    let within = if problem.path == ours { String::new() } else { format!("{}: ", problem.path) };
+    Some(format!("prefectctl does not take `{ours}`: {within}{}", problem.message))
+}
+
+/// The sections in the order a reader expects: `global`, then the plugins in stack order.
+fn in_section_order(mut out: Map<String, Value>) -> Map<String, Value> {
+    let mut ordered = Map::new();
+    for name in ["global", "server", "agent", "postgres", "redis"] {
+        if let Some(section) = out.remove(name) {
+            ordered.insert(name.to_owned(), section);
+        }
+    }
+    ordered.extend(out);
+    ordered
+}
+
+/// The command that renders the output.
+fn how_to_use(charts: &[HelmChart], needed: &[&str], out: &Map<String, Value>) -> String {
+    let mut flags = Vec::new();
+    if !charts.contains(&HelmChart::Server) {
+        flags.push("--without server".to_owned());
+    }
+    for plugin in ["agent", "postgres", "redis"] {
+        if out.contains_key(plugin) || needed.contains(&plugin) {
+            flags.push(format!("--plugin {plugin}"));
+        }
+    }
+    flags.push("-f VALUES".to_owned());
+    format!(
+        "save the values above (VALUES) and render them with `prefectctl {} render`",
+        flags.join(" ")
+    )
+}
