@@ -195,7 +195,7 @@ fn the_server_connects_with_a_password_full_of_url_characters() {
     .ok();
     let mut env = server_env(&serde_json::from_str(&rendered).expect("JSON output"));
     assert_eq!(env["PREFECT_SERVER_DATABASE_PASSWORD"], PASSWORD);
-    assert!(!env.contains_key("PREFECT_API_DATABASE_CONNECTION_URL"), "no URL holds the password");
+    assert!(!env.contains_key("PREFECT_SERVER_DATABASE_CONNECTION_URL"), "no URL holds the password");
     // The Service's DNS name exists in a cluster only: point host and port at this server.
     env.insert("PREFECT_SERVER_DATABASE_HOST".to_owned(), "127.0.0.1".to_owned());
     env.insert("PREFECT_SERVER_DATABASE_PORT".to_owned(), postgres.port.to_string());

@@ -262,6 +262,69 @@ pub struct GlobalValues {
 pub struct GlobalPrefect {
     /// The Prefect image used by the server and the worker.
     pub image: PrefectImage,
+    /// Environment variables of every Prefect container (the server, its background services
+    /// and migrations, the worker), set before each component's own `env`, which wins over
+    /// them. See Prefect's settings reference for what can be set.
+    pub env: Vec<EnvVarValues>,
+}
+
+/// An environment variable, as Kubernetes' `EnvVar`: a literal `value`, or `valueFrom` a
+/// Secret's or ConfigMap's key, or a field of the pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
+pub struct EnvVarValues {
+    /// The variable's name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Where its value comes from, instead of `value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<EnvVarSourceValues>,
+}
+
+/// `valueFrom` of an environment variable (Kubernetes `EnvVarSource`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
+pub struct EnvVarSourceValues {
+    /// A key of a Secret in the release's namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeyRefValues>,
+    /// A key of a ConfigMap in the release's namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeyRefValues>,
+    /// A field of the pod, such as `metadata.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<FieldRefValues>,
+}
+
+/// A key of a Secret or ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
+pub struct KeyRefValues {
+    /// The Secret's or ConfigMap's name.
+    pub name: String,
+    /// The key.
+    pub key: String,
+    /// Whether the pod starts without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+/// A field of the pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(deny_unknown_fields)]
+pub struct FieldRefValues {
+    /// The field's path, such as `status.podIP`.
+    pub field_path: String,
+    /// The API version the path is read in; empty means `v1`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
 }
 
 /// `global.prefect.image`.

@@ -116,6 +116,12 @@ pub struct PodValues {
     /// Extra containers of the pods, such as sidecars (Kubernetes `Container` objects). They
     /// do not get the main container's security context: set their own.
     pub extra_containers: Vec<Value>,
+
+    /// Init containers of the pods (Kubernetes `Container` objects), run before the main
+    /// container. One with `restartPolicy: Always` is a native sidecar (Kubernetes 1.29+):
+    /// started first and stopped last, as a connection proxy must be. They do not get the
+    /// main container's security context: set their own.
+    pub extra_init_containers: Vec<Value>,
 }
 
 impl Default for PodValues {
@@ -144,6 +150,7 @@ impl PodValues {
             extra_volumes: Vec::new(),
             extra_volume_mounts: Vec::new(),
             extra_containers: Vec::new(),
+            extra_init_containers: Vec::new(),
         }
     }
 
@@ -194,6 +201,8 @@ impl PodValues {
 
         let mut containers = vec![main];
         containers.extend(problems.list::<Container>(&self.extra_containers, "extraContainers"));
+        let init_containers =
+            problems.list::<Container>(&self.extra_init_containers, "extraInitContainers");
         volumes.extend(problems.list::<Volume>(&self.extra_volumes, "extraVolumes"));
         let pull_secrets: Vec<LocalObjectReference> = ctx
             .global()
@@ -213,6 +222,7 @@ impl PodValues {
             }),
             spec: Some(PodSpec {
                 containers,
+                init_containers: non_empty(init_containers),
                 volumes: non_empty(volumes),
                 image_pull_secrets: non_empty(pull_secrets),
                 security_context: problems
@@ -316,6 +326,12 @@ impl ProbeValues {
                 "successThreshold": 1,
             })),
         }
+    }
+
+    /// The same probe, given up on after `failures` misses in a row.
+    pub fn failure_threshold(mut self, failures: i32) -> ProbeValues {
+        self.config.insert("failureThreshold".to_owned(), json!(failures));
+        self
     }
 
     /// `check` (a `Probe` with only its handler set: `httpGet`, `exec`...) with the user's
@@ -450,6 +466,18 @@ pub fn env_from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
             ..EnvVarSource::default()
         }),
     }
+}
+
+/// `global.prefect.env`, which every Prefect container gets before its own `env`. The host
+/// checked each entry against its schema, so each is a valid `EnvVar`.
+pub fn global_env(ctx: &Context) -> Vec<EnvVar> {
+    ctx.global()
+        .prefect
+        .env
+        .iter()
+        .filter_map(|var| serde_json::to_value(var).ok())
+        .filter_map(|var| serde_json::from_value(var).ok())
+        .collect()
 }
 
 /// Sets `var` in `env`: replaces the variable of the same name (server-side apply refuses two),

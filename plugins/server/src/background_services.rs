@@ -113,7 +113,7 @@ pub fn build(
         command: Some(deployment::entrypoint()),
         args: Some(["prefect", "server", "services", "start"].map(str::to_owned).to_vec()),
         working_dir: Some(env::HOME.to_owned()),
-        env: Some(env::background_services(values, wiring, problems)),
+        env: Some(env::background_services(ctx, values, wiring, problems)),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
         ..Container::default()
     };

@@ -7,8 +7,8 @@ use prefect_plugin_sdk::{
         api::{
             apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
             core::v1::{
-                Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaimVolumeSource,
-                Probe, Volume,
+                Container, ContainerPort, EnvVar, HTTPGetAction, Lifecycle,
+                PersistentVolumeClaimVolumeSource, Probe, Volume,
             },
         },
         apimachinery::pkg::util::intstr::IntOrString,
@@ -18,8 +18,11 @@ use prefect_plugin_sdk::{
 };
 
 use crate::{
-    COMPONENT, CONTAINER_PORT_NAME, PORT, database::Database, env, pvc, secrets::SecretKey,
-    values::Values,
+    COMPONENT, CONTAINER_PORT_NAME,
+    database::Database,
+    env, pvc,
+    secrets::SecretKey,
+    values::{HttpProbe, Values},
 };
 
 /// What the server processes refer to that other modules decide.
@@ -60,6 +63,7 @@ pub fn build(
         problems,
     );
     if let Some(spec) = template.spec.as_mut() {
+        spec.termination_grace_period_seconds = values.termination_grace_period_seconds;
         spec.service_account_name = Some(wiring.service_account.to_owned());
         // The server never calls the Kubernetes API.
         spec.automount_service_account_token = Some(false);
@@ -89,13 +93,8 @@ fn container(
     wiring: &Wiring,
     problems: &mut Problems,
 ) -> Container {
-    let mut args: Vec<String> = ["prefect", "server", "start"].map(str::to_owned).to_vec();
-    if values.background_services.run_as_separate_deployment {
-        // The background services run in their own Deployment.
-        args.push("--no-services".to_owned());
-    }
-    args.extend(["--port".to_owned(), PORT.to_string()]);
-    args.extend(values.extra_args.iter().cloned());
+    let port = values.service.target_port;
+    let base_path = api_base_path(values, problems);
     let http = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
@@ -104,31 +103,90 @@ fn container(
         }),
         ..Probe::default()
     };
+    let probe_path = |probe: &HttpProbe, check: &str| {
+        probe.path.clone().unwrap_or_else(|| format!("{base_path}/{check}"))
+    };
 
     Container {
         name: "prefect-server".to_owned(),
         image: Some(image(ctx, values, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
-        command: Some(entrypoint()),
-        args: Some(args),
+        command: Some(if values.command.is_empty() {
+            entrypoint()
+        } else {
+            values.command.clone()
+        }),
+        args: Some(args(values, problems)),
         working_dir: Some(env::HOME.to_owned()),
         ports: Some(vec![ContainerPort {
             name: Some(CONTAINER_PORT_NAME.to_owned()),
-            container_port: PORT,
+            container_port: port,
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        env: Some(env::env(values, wiring, problems)),
-        liveness_probe: values.liveness_probe.probe(http("/api/health"), "livenessProbe", problems),
-        readiness_probe: values.readiness_probe.probe(
-            http("/api/ready"),
+        env: Some(env::env(ctx, values, wiring, problems)),
+        startup_probe: values.startup_probe.probe(
+            http(&format!("{base_path}/health")),
+            "startupProbe",
+            problems,
+        ),
+        liveness_probe: values.liveness_probe.timing().probe(
+            http(&probe_path(&values.liveness_probe, "health")),
+            "livenessProbe",
+            problems,
+        ),
+        readiness_probe: values.readiness_probe.timing().probe(
+            http(&probe_path(&values.readiness_probe, "ready")),
             "readinessProbe",
             problems,
         ),
+        lifecycle: (!values.lifecycle.is_empty())
+            .then(|| problems.map::<Lifecycle>(&values.lifecycle, "lifecycle"))
+            .flatten(),
         volume_mounts: Some(volume_mounts(values, wiring.database, problems)),
         ..Container::default()
     }
+}
+
+/// `args`, or `prefect server start` on `service.targetPort` with `extraArgs`.
+fn args(values: &Values, problems: &mut Problems) -> Vec<String> {
+    if !values.args.is_empty() {
+        if !values.extra_args.is_empty() {
+            problems.error(
+                "extraArgs",
+                "args replaces every argument of the container, extraArgs included: put these \
+                 in args too, or remove args to keep `prefect server start`",
+            );
+        }
+        return values.args.clone();
+    }
+    let mut args: Vec<String> = ["prefect", "server", "start"].map(str::to_owned).to_vec();
+    if values.background_services.run_as_separate_deployment {
+        // The background services run in their own Deployment.
+        args.push("--no-services".to_owned());
+    }
+    args.extend(["--port".to_owned(), values.service.target_port.to_string()]);
+    args.extend(values.extra_args.iter().cloned());
+    args
+}
+
+/// `apiBasePath` without a trailing `/`, refused unless it is a path.
+pub fn api_base_path<'a>(values: &'a Values, problems: &mut Problems) -> &'a str {
+    let path = values.api_base_path.as_str();
+    let trimmed = path.trim_end_matches('/');
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        problems.error(
+            "apiBasePath",
+            format!("`{path}` is not a URL path: give one that starts with `/`, such as /api"),
+        );
+    } else if trimmed.is_empty() {
+        problems.error(
+            "apiBasePath",
+            "the UI is served at `/`: give the API a path of its own, such as /api",
+        );
+    }
+    trimmed
 }
 
 /// The image's own entrypoint, spelt out so that a custom image runs the same way; every

@@ -5,14 +5,13 @@
 //! apply refuses).
 
 use prefect_plugin_sdk::{
-    Problems,
+    Context, Problems,
     k8s_openapi::api::core::v1::EnvVar,
     serde_json::Value,
-    workload::{env_from_secret, env_var, set_env},
+    workload::{env_from_secret, env_var, global_env, set_env},
 };
 
 use crate::{
-    PORT,
     database::{self, Database},
     deployment::Wiring,
     ingress,
@@ -31,42 +30,60 @@ pub const AUTH_STRING_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
 /// whenever the migrations Job upgrades the database instead.
 pub const MIGRATE_ON_START_VAR: &str = "PREFECT_SERVER_DATABASE_MIGRATE_ON_START";
 
+/// The variable the API's path is read from; other plugins read it to reach the API.
+pub const API_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
+
+/// Prefect 3's name of the database URL setting (the legacy `PREFECT_API_...` still works).
+pub const CONNECTION_URL_VAR: &str = "PREFECT_SERVER_DATABASE_CONNECTION_URL";
+
 /// Variables that hold credentials: set literally in `env`, they would be readable by anyone
 /// who can read the Deployment.
 const CREDENTIALS: &[(&str, &str)] = &[
+    (CONNECTION_URL_VAR, "externalDatabase.existingSecret"),
     ("PREFECT_API_DATABASE_CONNECTION_URL", "externalDatabase.existingSecret"),
+    ("PREFECT_SERVER_DATABASE_PASSWORD", "externalDatabase.passwordSecret"),
     ("PREFECT_SERVER_API_AUTH_STRING", "basicAuth.existingSecret"),
     ("PREFECT_REDIS_MESSAGING_PASSWORD", "backgroundServices.messaging.redis.existingSecret"),
     ("PREFECT_SERVER_DOCKET_URL", "backgroundServices.messaging.docket.existingSecret"),
 ];
 
 /// The URL the UI in a browser calls: `uiConfig.prefectUiApiUrl`, else the Ingress host's
-/// `/api`, else the port-forward address.
+/// API path, else the port-forward address.
 pub fn ui_api_url(values: &Values) -> String {
+    let base_path = values.api_base_path.trim_end_matches('/');
     if !values.ui_config.prefect_ui_api_url.is_empty() {
         values.ui_config.prefect_ui_api_url.clone()
     } else if let Some(url) = ingress::external_url(&values.ingress) {
-        format!("{url}/api")
+        format!("{url}{base_path}")
     } else {
-        format!("http://localhost:{PORT}/api")
+        format!("http://localhost:{}{base_path}", values.service.port)
     }
 }
 
 /// The API server container's `env`.
-pub fn env(values: &Values, wiring: &Wiring, problems: &mut Problems) -> Vec<EnvVar> {
+pub fn env(
+    ctx: &Context,
+    values: &Values,
+    wiring: &Wiring,
+    problems: &mut Problems,
+) -> Vec<EnvVar> {
+    let port = values.service.target_port;
+    let base_path = values.api_base_path.trim_end_matches('/');
     let mut env = vec![
         env_var("HOME", HOME),
         // The CLI inside the container (`kubectl exec ... prefect ...`) talks to this server.
-        env_var("PREFECT_API_URL", &format!("http://localhost:{PORT}/api")),
+        env_var("PREFECT_API_URL", &format!("http://localhost:{port}{base_path}")),
         env_var("PREFECT_DEBUG_MODE", &values.debug.to_string()),
         env_var("PREFECT_LOGGING_SERVER_LEVEL", values.logging_level.as_str()),
+        env_var(API_BASE_PATH_VAR, base_path),
         env_var("PREFECT_SERVER_API_HOST", "0.0.0.0"),
-        env_var("PREFECT_SERVER_API_PORT", &PORT.to_string()),
+        env_var("PREFECT_SERVER_API_PORT", &port.to_string()),
         env_var("PREFECT_UI_ENABLED", &values.ui_config.enabled.to_string()),
         env_var("PREFECT_UI_API_URL", &ui_api_url(values)),
         env_var("PREFECT_UI_STATIC_DIRECTORY", &values.ui_config.prefect_ui_static_directory),
     ];
     env.extend(shared(wiring));
+    add_global_env(ctx, &mut env);
     add_user_env(&mut env, &values.env, "env", problems);
     env
 }
@@ -74,6 +91,7 @@ pub fn env(values: &Values, wiring: &Wiring, problems: &mut Problems) -> Vec<Env
 /// The background-services container's `env`: the server's database, basic auth and
 /// messaging, without the UI.
 pub fn background_services(
+    ctx: &Context,
     values: &Values,
     wiring: &Wiring,
     problems: &mut Problems,
@@ -86,18 +104,25 @@ pub fn background_services(
         env_var("PREFECT_UI_ENABLED", "false"),
     ];
     env.extend(shared(wiring));
+    add_global_env(ctx, &mut env);
     add_user_env(&mut env, &services.env, "backgroundServices.env", problems);
     env
 }
 
-/// The migrations Job's `env`: the database, then the server's `env` and `migrations.env`
-/// over it.
-pub fn migrations(values: &Values, database: &Database, problems: &mut Problems) -> Vec<EnvVar> {
+/// The migrations Job's `env`: the database, then `global.prefect.env`, the server's `env`
+/// and `migrations.env` over it.
+pub fn migrations(
+    ctx: &Context,
+    values: &Values,
+    database: &Database,
+    problems: &mut Problems,
+) -> Vec<EnvVar> {
     // Prefect gives a connection 5 s; a migration often starts beside a database that has
     // just started, on a busy cluster, and one refused connection fails the whole Job.
     let mut env =
         vec![env_var("HOME", HOME), env_var("PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT", "30")];
     env.extend(database_url(database));
+    add_global_env(ctx, &mut env);
     // The server's container reported the problems of `env` already.
     add_user_env(&mut env, &values.env, "env", &mut Problems::default());
     add_user_env(&mut env, &values.migrations.env, "migrations.env", problems);
@@ -121,14 +146,19 @@ fn shared(wiring: &Wiring) -> Vec<EnvVar> {
 /// The connection URL, unless the postgres plugin sets the database up itself.
 fn database_url(database: &Database) -> Option<EnvVar> {
     match database {
-        Database::Sqlite { .. } => {
-            Some(env_var("PREFECT_API_DATABASE_CONNECTION_URL", database::SQLITE_URL))
-        }
+        Database::Sqlite { .. } => Some(env_var(CONNECTION_URL_VAR, database::SQLITE_URL)),
         Database::External { secret, key, .. } => {
-            Some(env_from_secret("PREFECT_API_DATABASE_CONNECTION_URL", secret, key))
+            Some(env_from_secret(CONNECTION_URL_VAR, secret, key))
         }
         // The postgres plugin adds its settings to every server pod template when it runs.
         Database::PostgresPlugin => None,
+    }
+}
+
+/// `global.prefect.env` over `env`.
+fn add_global_env(ctx: &Context, env: &mut Vec<EnvVar>) {
+    for var in global_env(ctx) {
+        set_env(env, var);
     }
 }
 

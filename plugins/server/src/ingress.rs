@@ -9,7 +9,7 @@ use prefect_plugin_sdk::{
     },
 };
 
-use crate::{COMPONENT, service, values};
+use crate::{COMPONENT, values};
 
 /// The URL users reach the server at through the Ingress (`https://HOST`), when the Ingress is
 /// on and has a host.
@@ -106,7 +106,7 @@ fn rule(ctx: &Context, host: &str, path: &str, path_type: values::PathType) -> I
                     service: Some(IngressServiceBackend {
                         name: ctx.full_name(COMPONENT),
                         port: Some(ServiceBackendPort {
-                            name: Some(service::PORT_NAME.to_owned()),
+                            name: Some(values::Service::default().port_name),
                             number: None,
                         }),
                     }),

@@ -87,7 +87,7 @@ pub fn build(
         command: Some(deployment::entrypoint()),
         args: Some(report_revision(&migrations.command)),
         working_dir: Some(env::HOME.to_owned()),
-        env: Some(env::migrations(values, wiring.database, problems)),
+        env: Some(env::migrations(ctx, values, wiring.database, problems)),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
         ..Container::default()
     };

@@ -13,10 +13,6 @@ use crate::{
     values::{self, ServiceType},
 };
 
-/// The name of the Service's port, which the Ingress routes to (as in the prefect-server
-/// chart, so that references to it keep working).
-pub const PORT_NAME: &str = "server-svc-port";
-
 /// The Service.
 pub fn build(ctx: &Context, values: &values::Service, problems: &mut Problems) -> Service {
     let cluster_ip_only = values.type_ == ServiceType::ClusterIP;
@@ -34,6 +30,10 @@ pub fn build(ctx: &Context, values: &values::Service, problems: &mut Problems) -
              service.type, or remove externalTrafficPolicy",
         );
     }
+    if values.ip_families.len() == 2 && values.ip_families[0] == values.ip_families[1] {
+        problems
+            .error("service.ipFamilies", "name each IP family once: [IPv4, IPv6] or [IPv6, IPv4]");
+    }
     let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
     if !values.annotations.is_empty() {
         metadata.annotations = Some(values.annotations.clone());
@@ -46,8 +46,13 @@ pub fn build(ctx: &Context, values: &values::Service, problems: &mut Problems) -
             external_traffic_policy: values
                 .external_traffic_policy
                 .map(|policy| policy.as_str().to_owned()),
+            ip_family_policy: values.ip_family_policy.map(|policy| format!("{policy:?}")),
+            ip_families: (!values.ip_families.is_empty())
+                .then(|| values.ip_families.iter().map(|family| format!("{family:?}")).collect()),
             ports: Some(vec![ServicePort {
-                name: Some(PORT_NAME.to_owned()),
+                name: Some(values.port_name.clone()),
+                app_protocol: (!values.app_protocol.is_empty())
+                    .then(|| values.app_protocol.clone()),
                 port: values.port,
                 target_port: Some(IntOrString::String(CONTAINER_PORT_NAME.to_owned())),
                 protocol: Some("TCP".to_owned()),

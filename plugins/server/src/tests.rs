@@ -10,6 +10,8 @@ use prefect_plugin_sdk::{
 
 use crate::{Server, values::Values};
 
+mod helm_parity;
+
 /// A request for release `prefect` in namespace `prefect`, with `overrides` over the plugin's
 /// defaults, as the host merges them.
 fn request(plugins: &[&str], overrides: Value) -> RunRequest {
@@ -298,6 +300,10 @@ fn default_stack() {
                           "value": "WARNING"
                         },
                         {
+                          "name": "PREFECT_SERVER_API_BASE_PATH",
+                          "value": "/api"
+                        },
+                        {
                           "name": "PREFECT_SERVER_API_HOST",
                           "value": "0.0.0.0"
                         },
@@ -318,7 +324,7 @@ fn default_stack() {
                           "value": "/ui_build"
                         },
                         {
-                          "name": "PREFECT_API_DATABASE_CONNECTION_URL",
+                          "name": "PREFECT_SERVER_DATABASE_CONNECTION_URL",
                           "value": "sqlite+aiosqlite:////data/prefect.db"
                         }
                       ],
@@ -330,7 +336,7 @@ fn default_stack() {
                           "path": "/api/health",
                           "port": "http"
                         },
-                        "initialDelaySeconds": 30,
+                        "initialDelaySeconds": 10,
                         "periodSeconds": 10,
                         "successThreshold": 1,
                         "timeoutSeconds": 5
@@ -378,6 +384,17 @@ fn default_stack() {
                         "seccompProfile": {
                           "type": "RuntimeDefault"
                         }
+                      },
+                      "startupProbe": {
+                        "failureThreshold": 30,
+                        "httpGet": {
+                          "path": "/api/health",
+                          "port": "http"
+                        },
+                        "initialDelaySeconds": 0,
+                        "periodSeconds": 10,
+                        "successThreshold": 1,
+                        "timeoutSeconds": 5
                       },
                       "volumeMounts": [
                         {
@@ -647,7 +664,7 @@ fn an_inline_postgres_url_goes_into_a_secret_and_replaces_sqlite() {
         "the URL leaked into the Deployment"
     );
     assert!(env(&items).ends_with(
-        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-server-postgresql-connection/connection-string\n\
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL<-prefect-server-postgresql-connection/connection-string\n\
          PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n"
     ));
     let job = item(&items, "Job");
@@ -669,7 +686,7 @@ fn a_postgres_url_from_an_existing_secret() {
             .any(|k| k.starts_with("Secret/") || k.starts_with("PersistentVolumeClaim/"))
     );
     assert!(env(&items).ends_with(
-        "PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/url\n\
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL<-prefect-db/url\n\
          PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n"
     ));
 }
@@ -703,7 +720,7 @@ fn with_the_postgres_plugin_the_server_leaves_the_database_to_it() {
             "Job/prefect-db-migrations",
         ]
     );
-    assert!(!env(&items).contains("PREFECT_API_DATABASE_CONNECTION_URL"));
+    assert!(!env(&items).contains("PREFECT_SERVER_DATABASE_CONNECTION_URL"));
     assert!(!container(&items)["volumeMounts"].to_string().contains("/data"));
     assert_eq!(item(&items, "Deployment")["spec"]["replicas"], 2);
 
@@ -740,7 +757,7 @@ fn sqlite_without_persistence_lives_in_an_empty_dir() {
     assert_eq!(volumes[3], json!({ "name": "data", "emptyDir": {} }));
     assert!(
         env(&items)
-            .contains("PREFECT_API_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n")
+            .contains("PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n")
     );
 }
 
@@ -873,7 +890,7 @@ fn scheduling_env_and_extras_reach_the_pod() {
     ));
     // The user's variable replaces the plugin's in place; new ones come last.
     let env = env(&items);
-    assert!(env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_HOST"), "{env}");
+    assert!(env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_BASE_PATH"), "{env}");
     assert!(env.ends_with("PREFECT_SERVER_ANALYTICS_ENABLED=false\n"), "{env}");
     assert_eq!(env.matches("PREFECT_LOGGING_SERVER_LEVEL").count(), 1);
 }
@@ -1174,7 +1191,7 @@ fn on_postgres_a_job_migrates_the_database_before_the_server_processes_start() {
     expect![[r#"
         HOME=/home/prefect
         PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT=30
-        PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/connection-string
+        PREFECT_SERVER_DATABASE_CONNECTION_URL<-prefect-db/connection-string
     "#]]
     .assert_eq(&env_lines(container));
     for name in ["prefect-server", "prefect-background-services"] {
@@ -1252,7 +1269,7 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
         PREFECT_DEBUG_MODE=false
         PREFECT_LOGGING_SERVER_LEVEL=INFO
         PREFECT_UI_ENABLED=false
-        PREFECT_API_DATABASE_CONNECTION_URL<-prefect-db/connection-string
+        PREFECT_SERVER_DATABASE_CONNECTION_URL<-prefect-db/connection-string
         PREFECT_SERVER_API_AUTH_STRING<-prefect-auth/auth-string
         PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false
         PREFECT_MESSAGING_BROKER=prefect_redis.messaging
@@ -1268,7 +1285,7 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
     .assert_eq(&env_lines(container));
     // The server gets the same shared settings after its own.
     let server_env = env_lines(server);
-    let shared = env_lines(container).split_once("PREFECT_API_DATABASE").unwrap().1.to_owned();
+    let shared = env_lines(container).split_once("PREFECT_SERVER_DATABASE_CONNECTION_URL").unwrap().1.to_owned();
     assert!(server_env.ends_with(&shared), "{server_env}");
     // Problems of the services' pod values name their path.
     check_problems(

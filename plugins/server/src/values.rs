@@ -70,12 +70,39 @@ pub struct Values {
     /// Extra arguments appended to `prefect server start --port 4200`.
     pub extra_args: Vec<String>,
 
-    /// Restarts the server container when `GET /api/health` keeps failing.
-    pub liveness_probe: ProbeValues,
+    /// Replaces the container's entrypoint (the image's `tini` and `entrypoint.sh`). Empty
+    /// keeps it.
+    pub command: Vec<String>,
 
-    /// Sends traffic to a pod only while `GET /api/ready` succeeds (the server is up and
-    /// reaches its database).
-    pub readiness_probe: ProbeValues,
+    /// Replaces the container's arguments, `prefect server start --port <targetPort>` and
+    /// `extraArgs`. Empty keeps them.
+    pub args: Vec<String>,
+
+    /// The path the API is served under (`PREFECT_SERVER_API_BASE_PATH`), for a server
+    /// behind a proxy that routes by path. The probes, the UI's API URL and the URL of the
+    /// agent plugin's worker follow it.
+    pub api_base_path: String,
+
+    /// Lifecycle hooks of the server container (Kubernetes `Lifecycle`); for example a
+    /// `preStop` sleep, so that load balancers stop sending requests before the server stops.
+    pub lifecycle: Map<String, Value>,
+
+    /// Seconds a server pod is given to stop before it is killed; null keeps Kubernetes'
+    /// default (30). 0 stops it at once.
+    #[schemars(range(min = 0))]
+    pub termination_grace_period_seconds: Option<i64>,
+
+    /// Holds the other probes back until `GET <apiBasePath>/health` first succeeds: by
+    /// default 30 tries 10 s apart, so that a first start or a long database migration is
+    /// not killed by the liveness probe.
+    pub startup_probe: ProbeValues,
+
+    /// Restarts the server container when `GET <apiBasePath>/health` keeps failing.
+    pub liveness_probe: HttpProbe,
+
+    /// Sends traffic to a pod only while `GET <apiBasePath>/ready` succeeds (the server is
+    /// up and reaches its database).
+    pub readiness_probe: HttpProbe,
 
     /// How the Deployment replaces pods (Kubernetes `DeploymentStrategy`). Empty chooses:
     /// `Recreate` with SQLite, so that two pods never hold the database volume at once, and
@@ -136,9 +163,16 @@ impl Default for Values {
             external_database: ExternalDatabase::default(),
             env: Vec::new(),
             extra_args: Vec::new(),
-            // The server may run database migrations before it answers: give it time.
-            liveness_probe: ProbeValues::new(true, 30),
-            readiness_probe: ProbeValues::new(true, 10),
+            command: Vec::new(),
+            args: Vec::new(),
+            api_base_path: "/api".to_owned(),
+            lifecycle: Map::new(),
+            termination_grace_period_seconds: None,
+            // A first start, or migrations on start, can take minutes; the liveness probe
+            // only begins once this one has succeeded.
+            startup_probe: ProbeValues::new(true, 0).failure_threshold(30),
+            liveness_probe: HttpProbe::new(10),
+            readiness_probe: HttpProbe::new(10),
             update_strategy: Map::new(),
             autoscaling: Autoscaling::default(),
             pod_disruption_budget: DisruptionBudgetValues::default(),
@@ -157,6 +191,39 @@ impl Default for Values {
             service: Service::default(),
             ingress: Ingress::default(),
         }
+    }
+}
+
+/// `server.livenessProbe` and `server.readinessProbe`: an HTTP check of the server.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct HttpProbe {
+    /// Adds the probe.
+    pub enabled: bool,
+    /// The path the probe requests; null requests `<apiBasePath>/health` (liveness) or
+    /// `<apiBasePath>/ready` (readiness).
+    pub path: Option<String>,
+    /// Timing of the probe (Kubernetes `Probe` fields: `initialDelaySeconds`,
+    /// `periodSeconds`, `timeoutSeconds`, `failureThreshold`, `successThreshold`).
+    pub config: Map<String, Value>,
+}
+
+impl HttpProbe {
+    fn new(initial_delay_seconds: i32) -> HttpProbe {
+        let ProbeValues { enabled, config } = ProbeValues::new(true, initial_delay_seconds);
+        HttpProbe { enabled, path: None, config }
+    }
+
+    /// The on/off switch and timing, without the path.
+    pub fn timing(&self) -> ProbeValues {
+        ProbeValues { enabled: self.enabled, config: self.config.clone() }
+    }
+}
+
+impl Default for HttpProbe {
+    fn default() -> Self {
+        HttpProbe::new(10)
     }
 }
 
@@ -577,6 +644,23 @@ pub struct Service {
     /// Port of the Service; workers use `http://<release>-server.<namespace>:PORT/api`.
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
+    /// Name of the Service's port, which the Ingress routes to.
+    #[schemars(length(min = 1, max = 15))]
+    pub port_name: String,
+    /// The port the server listens on inside the pod (`PREFECT_SERVER_API_PORT`); the
+    /// Service and the probes follow it.
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: i32,
+    /// Application protocol of the port (`appProtocol`, such as `http`), for load balancers
+    /// and meshes that read it; empty sets none.
+    pub app_protocol: String,
+    /// Dual-stack policy of the Service: `SingleStack`, `PreferDualStack` or
+    /// `RequireDualStack`; null keeps the cluster's default.
+    pub ip_family_policy: Option<IpFamilyPolicy>,
+    /// IP families of the Service, in order (`[IPv4]`, `[IPv6]`, `[IPv4, IPv6]`); empty keeps
+    /// the cluster's default.
+    #[schemars(length(max = 2))]
+    pub ip_families: Vec<IpFamily>,
     /// Fixed node port for `NodePort` and `LoadBalancer` Services; null lets Kubernetes pick
     /// one.
     #[schemars(range(min = 1, max = 65535))]
@@ -598,12 +682,39 @@ impl Default for Service {
         Service {
             type_: ServiceType::ClusterIP,
             port: 4200,
+            port_name: "server-svc-port".to_owned(),
+            target_port: crate::PORT,
+            app_protocol: String::new(),
+            ip_family_policy: None,
+            ip_families: Vec::new(),
             node_port: None,
             cluster_ip: String::new(),
             external_traffic_policy: None,
             annotations: BTreeMap::new(),
         }
     }
+}
+
+/// Kubernetes' dual-stack policies of a Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum IpFamilyPolicy {
+    /// One IP family.
+    SingleStack,
+    /// Both families where the cluster has them, else one.
+    PreferDualStack,
+    /// Both families, or the Service is refused.
+    RequireDualStack,
+}
+
+/// An IP family of a Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum IpFamily {
+    /// IPv4.
+    IPv4,
+    /// IPv6.
+    IPv6,
 }
 
 /// Kubernetes Service types.
