@@ -5,7 +5,12 @@
 //! `server.service.port` follows), and when the server has basic auth its Deployment's
 //! `PREFECT_SERVER_API_AUTH_STRING` reference is reused as `PREFECT_API_AUTH_STRING`. No
 //! credential is ever copied into this plugin's values or resources, nor, through the
-//! worker, into its flow-run Jobs ([`job_secret_settings`]).
+//! worker, into its flow-run Jobs ([`job_secret_settings`]), unless a Cloud user asks for it
+//! (`jobApiKeyPropagation: envVar`).
+//!
+//! With Prefect Cloud, or a customer-managed Cloud, the URL is the account's workspace and the
+//! key comes from an existing Secret; a customer-managed Cloud also gets
+//! `PREFECT_CLOUD_API_URL` (and `PREFECT_CLOUD_UI_URL`), which make Prefect treat it as Cloud.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +28,7 @@ use prefect_plugin_sdk::{
 
 use crate::{
     COMPONENT,
-    values::{ApiConfig, Values},
+    values::{ApiConfig, JobApiKeyPropagation, SecretKeyRef, Values},
 };
 
 /// The server plugin's component name (its resources are `<release>-server`) and container.
@@ -31,11 +36,17 @@ const SERVER: &str = "server";
 const SERVER_CONTAINER: &str = "prefect-server";
 /// The variable the server reads its basic-auth string from.
 const SERVER_AUTH_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
+/// The variable the server reads the API's path from.
+const SERVER_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
 /// The key of basic-auth Secrets, as in the prefect charts.
 const AUTH_STRING_KEY: &str = "auth-string";
 /// The worker's credentials: a self-hosted server's basic auth, Prefect Cloud's key.
 const API_AUTH_STRING_VAR: &str = "PREFECT_API_AUTH_STRING";
 const API_KEY_VAR: &str = "PREFECT_API_KEY";
+/// Makes the Kubernetes worker copy its API key into a Secret of its own in each flow run's
+/// namespace (`jobApiKeyPropagation: autoSecret`).
+const CREATE_KEY_SECRET_VAR: &str =
+    "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_CREATE_SECRET_FOR_API_KEY";
 /// prefect-kubernetes copies the worker's environment into every flow-run Job, credentials
 /// as literal values, unless these settings name the Secret and key a credential comes from:
 /// then the Job gets a `secretKeyRef` to it.
@@ -61,12 +72,27 @@ pub struct Api {
     pub secret: Option<Secret>,
     /// Whether the API is the server plugin's of this stack (a Prefect 3 server).
     pub stack_server: bool,
+    /// How flow-run Jobs get the API key; `secretRef` but for a Cloud that says otherwise.
+    pub key_propagation: JobApiKeyPropagation,
+}
+
+/// How the values say flow-run Jobs get a Cloud API key (`secretRef` for a server, which has
+/// none).
+pub fn key_propagation(values: &Values) -> JobApiKeyPropagation {
+    match values.api_config {
+        ApiConfig::Cloud => values.cloud_api_config.job_api_key_propagation,
+        ApiConfig::CustomerManagedCloud => {
+            values.customer_managed_cloud_api_config.job_api_key_propagation
+        }
+        ApiConfig::Server => JobApiKeyPropagation::SecretRef,
+    }
 }
 
 /// The API connection the values and the stack choose.
 pub fn connect(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
     match values.api_config {
         ApiConfig::Cloud => cloud(ctx, values, problems),
+        ApiConfig::CustomerManagedCloud => customer_managed_cloud(ctx, values, problems),
         ApiConfig::Server if !values.server_api_config.api_url.is_empty() => {
             external_server(ctx, values, problems)
         }
@@ -85,52 +111,143 @@ pub fn connect(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
 
 fn cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
     let cloud = &values.cloud_api_config;
-    for (path, value) in [
-        ("cloudApiConfig.accountId", &cloud.account_id),
-        ("cloudApiConfig.workspaceId", &cloud.workspace_id),
-        ("cloudApiConfig.apiKeySecret.name", &cloud.api_key_secret.name),
-        ("cloudApiConfig.apiKeySecret.key", &cloud.api_key_secret.key),
-    ] {
-        if value.is_empty() {
-            problems.error(path, "Prefect Cloud needs it: see your workspace's URL and API keys");
+    let workspace = Workspace {
+        path: "cloudApiConfig",
+        url_key: "cloudUrl",
+        url: &cloud.cloud_url,
+        account_id: &cloud.account_id,
+        workspace_id: &cloud.workspace_id,
+        api_key_secret: &cloud.api_key_secret,
+        key_propagation: cloud.job_api_key_propagation,
+    };
+    workspace.api(ctx, problems)
+}
+
+fn customer_managed_cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+    let cloud = &values.customer_managed_cloud_api_config;
+    let workspace = Workspace {
+        path: "customerManagedCloudApiConfig",
+        url_key: "apiUrl",
+        url: &cloud.api_url,
+        account_id: &cloud.account_id,
+        workspace_id: &cloud.workspace_id,
+        api_key_secret: &cloud.api_key_secret,
+        key_propagation: cloud.job_api_key_propagation,
+    };
+    let mut api = workspace.api(ctx, problems);
+    // What makes Prefect take this API for Cloud (websockets for events and logs, with the
+    // key): the API itself unless told otherwise.
+    let cloud_api_url = if cloud.cloud_api_url.is_empty() {
+        cloud.api_url.trim_end_matches('/')
+    } else {
+        check_url(
+            &cloud.cloud_api_url,
+            "customerManagedCloudApiConfig.cloudApiUrl",
+            "the Cloud's API",
+            problems,
+        );
+        &cloud.cloud_api_url
+    };
+    api.env.push(env_var("PREFECT_CLOUD_API_URL", cloud_api_url));
+    if !cloud.cloud_ui_url.is_empty() {
+        check_url(
+            &cloud.cloud_ui_url,
+            "customerManagedCloudApiConfig.cloudUiUrl",
+            "the Cloud's UI",
+            problems,
+        );
+        api.env.push(env_var("PREFECT_CLOUD_UI_URL", &cloud.cloud_ui_url));
+    }
+    api
+}
+
+/// A Prefect Cloud workspace, at Prefect's or the customer's Cloud, as the values under
+/// `path` give it.
+struct Workspace<'a> {
+    path: &'a str,
+    /// The name of the value that holds the Cloud's API URL.
+    url_key: &'a str,
+    url: &'a str,
+    account_id: &'a str,
+    workspace_id: &'a str,
+    api_key_secret: &'a SecretKeyRef,
+    key_propagation: JobApiKeyPropagation,
+}
+
+impl Workspace<'_> {
+    /// `PREFECT_API_URL` (the workspace's) and `PREFECT_API_KEY` (from its Secret).
+    fn api(&self, ctx: &Context, problems: &mut Problems) -> Api {
+        let path = self.path;
+        check_url(self.url, &format!("{path}.{}", self.url_key), "the Cloud's API", problems);
+        let from_url = "take it from the workspace's URL, \
+                        app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>";
+        let secret = "name the existing Secret that holds the API key (kubectl create secret \
+                      generic prefect-api-key --from-literal=key=pnu_...) and its key";
+        for (key, value, how) in [
+            ("accountId", self.account_id, from_url),
+            ("workspaceId", self.workspace_id, from_url),
+            ("apiKeySecret.name", &self.api_key_secret.name, secret),
+            ("apiKeySecret.key", &self.api_key_secret.key, secret),
+        ] {
+            if value.trim().is_empty() {
+                problems.error(
+                    format!("{path}.{key}"),
+                    format!("empty, and Prefect Cloud needs it: {how}"),
+                );
+            }
+        }
+        if self.key_propagation == JobApiKeyPropagation::EnvVar {
+            problems.warn(
+                format!("{path}.jobApiKeyPropagation"),
+                "flow-run Jobs get the API key in plain text in their spec, where whoever can \
+                 read Jobs in their namespace sees it: prefer secretRef, or autoSecret when \
+                 flow runs go to a namespace without the key's Secret",
+            );
+        }
+        if ctx.has_plugin(SERVER) {
+            problems.warn(
+                "apiConfig",
+                "the worker talks to Prefect Cloud, so the server plugin in this stack gets no \
+                 work from it: drop the server plugin (--without server), or set apiConfig: \
+                 server",
+            );
+        }
+        let url = format!(
+            "{}/accounts/{}/workspaces/{}",
+            self.url.trim_end_matches('/'),
+            self.account_id,
+            self.workspace_id
+        );
+        Api {
+            env: vec![
+                env_var("PREFECT_API_URL", &url),
+                env_from_secret(API_KEY_VAR, &self.api_key_secret.name, &self.api_key_secret.key),
+            ],
+            secret: None,
+            stack_server: false,
+            key_propagation: self.key_propagation,
         }
     }
-    if ctx.has_plugin(SERVER) {
-        problems.warn(
-            "apiConfig",
-            "the worker talks to Prefect Cloud, so the server plugin in this stack gets no work \
-             from it: drop the server plugin (--without server), or set apiConfig: server",
-        );
-    }
-    let url = format!(
-        "{}/accounts/{}/workspaces/{}",
-        cloud.cloud_url.trim_end_matches('/'),
-        cloud.account_id,
-        cloud.workspace_id
-    );
-    Api {
-        env: vec![
-            env_var("PREFECT_API_URL", &url),
-            env_from_secret(API_KEY_VAR, &cloud.api_key_secret.name, &cloud.api_key_secret.key),
-        ],
-        secret: None,
-        stack_server: false,
+}
+
+/// Reports a `url` of `what` that is not an HTTP(S) URL with a host (an empty one included).
+fn check_url(url: &str, path: &str, what: &str, problems: &mut Problems) {
+    let example = if what.ends_with("UI") {
+        "https://prefect.example.com"
+    } else {
+        "https://prefect.example.com/api"
+    };
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
+        let found = if url.is_empty() { "it is empty".to_owned() } else { format!("not {url:?}") };
+        problems.error(path, format!("give the URL of {what}, such as {example} ({found})"));
     }
 }
 
 fn external_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
     let config = &values.server_api_config;
-    if !(config.api_url.starts_with("http://") || config.api_url.starts_with("https://")) {
-        problems.error(
-            "serverApiConfig.apiUrl",
-            "give the server's API URL, such as https://prefect.example.com/api",
-        );
-    }
-    let mut api = Api {
-        env: vec![env_var("PREFECT_API_URL", &config.api_url)],
-        secret: None,
-        stack_server: false,
-    };
+    check_url(&config.api_url, "serverApiConfig.apiUrl", "the server's API", problems);
+    let mut api = Api { env: vec![env_var("PREFECT_API_URL", &config.api_url)], ..Api::default() };
     let auth = &config.basic_auth;
     if !auth.enabled {
         return api;
@@ -191,31 +308,48 @@ fn stack_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api 
         );
         return Api::default();
     };
-    let url = format!("http://{name}.{}.svc:{port}/api", ctx.namespace());
+    let server_env = server_env(ctx, &name);
+    let base_path = server_env
+        .iter()
+        .find(|var| var.name == SERVER_BASE_PATH_VAR)
+        .and_then(|var| var.value.as_deref())
+        .unwrap_or("/api");
+    let url = format!("http://{name}.{}.svc:{port}{base_path}", ctx.namespace());
     let mut env = vec![env_var("PREFECT_API_URL", &url)];
-    if let Some(auth) = server_auth(ctx, &name) {
-        env.push(EnvVar { name: API_AUTH_STRING_VAR.to_owned(), ..auth });
+    if let Some(auth) = server_env.iter().find(|var| var.name == SERVER_AUTH_VAR) {
+        env.push(EnvVar { name: API_AUTH_STRING_VAR.to_owned(), ..auth.clone() });
     }
-    Api { env, secret: None, stack_server: true }
+    Api { env, stack_server: true, ..Api::default() }
 }
 
-/// The server container's basic-auth variable, if the server has basic auth on.
-fn server_auth(ctx: &Context, name: &str) -> Option<EnvVar> {
-    let deployment = ctx
+/// The server container's environment: its basic-auth variable, if the server has basic
+/// auth on, and the API's path.
+fn server_env(ctx: &Context, name: &str) -> Vec<EnvVar> {
+    let container = ctx
         .items_of::<Deployment>()
         .filter_map(Result::ok)
-        .find(|deployment| deployment.metadata.name.as_deref() == Some(name))?;
-    let pod = deployment.spec?.template.spec?;
-    let container = pod.containers.into_iter().find(|c| c.name == SERVER_CONTAINER)?;
-    container.env?.into_iter().find(|var| var.name == SERVER_AUTH_VAR)
+        .find(|deployment| deployment.metadata.name.as_deref() == Some(name))
+        .and_then(|deployment| deployment.spec?.template.spec)
+        .and_then(|pod| pod.containers.into_iter().find(|c| c.name == SERVER_CONTAINER));
+    container.and_then(|container| container.env).unwrap_or_default()
 }
 
 /// The settings that make the Kubernetes worker's flow-run Jobs read each credential of `env`
 /// (the worker's environment as the container gets it) from the Secret the worker reads it
-/// from. A credential with a literal value has no Secret to name.
-pub fn job_secret_settings(env: &[EnvVar]) -> Vec<EnvVar> {
+/// from, or for the API key as `key_propagation` says: from a Secret the worker makes
+/// (`autoSecret`), or in plain text (`envVar`, no setting). A credential with a literal value
+/// has no Secret to name.
+pub fn job_secret_settings(env: &[EnvVar], key_propagation: JobApiKeyPropagation) -> Vec<EnvVar> {
     let mut settings = Vec::new();
+    match key_propagation {
+        JobApiKeyPropagation::SecretRef => {}
+        JobApiKeyPropagation::AutoSecret => settings.push(env_var(CREATE_KEY_SECRET_VAR, "true")),
+        JobApiKeyPropagation::EnvVar => {}
+    }
     for (credential, secret_name_var, secret_key_var) in JOB_SECRET_SETTINGS {
+        if credential == API_KEY_VAR && key_propagation != JobApiKeyPropagation::SecretRef {
+            continue;
+        }
         if let Some(SecretKeySelector { name, key, .. }) = env
             .iter()
             .find(|var| var.name == credential)

@@ -10,8 +10,9 @@ use prefect_plugin_sdk::{
         api::{
             apps::v1::{Deployment, DeploymentSpec},
             core::v1::{
-                ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction, Probe,
-                Volume, VolumeMount,
+                ConfigMapEnvSource, ConfigMapVolumeSource, Container, ContainerPort, EnvFromSource,
+                EnvVar, HTTPGetAction, PodDNSConfig, PodDNSConfigOption, PodSpec, Probe,
+                SecretEnvSource, Volume, VolumeMount,
             },
         },
         apimachinery::pkg::util::intstr::IntOrString,
@@ -76,11 +77,23 @@ pub fn build(
         None if creates_jobs(values) => PoolTemplate::PrefectDefault,
         None => PoolTemplate::None,
     };
+    if values.mode == Mode::Worker && values.config.work_pool.trim().is_empty() {
+        problems.error(
+            "config.workPool",
+            "the worker needs a work pool to poll: name one, such as kubernetes (the worker \
+             creates it if it does not exist)",
+        );
+    }
     let main = container(ctx, values, api, pool_template, problems);
     let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
         spec.enable_service_links = Some(false);
+        // Before the init containers, which take the worker's envFrom.
+        if let Some(main) = spec.containers.first_mut() {
+            extra_env_from(values, main, problems);
+        }
+        dns(values, spec, problems);
         if job_template.is_some()
             && values.mode == Mode::Worker
             && let Some(main) = spec.containers.first()
@@ -95,6 +108,13 @@ pub fn build(
             let command = default_template::command(ctx.namespace());
             let default = pool_sync::init_container_beside(main, default_template::NAME, command);
             spec.init_containers.get_or_insert_with(Vec::new).push(default);
+        }
+        let extra = problems.list::<Container>(
+            &values.init_container.extra_containers,
+            "initContainer.extraContainers",
+        );
+        if !extra.is_empty() {
+            spec.init_containers.get_or_insert_with(Vec::new).extend(extra);
         }
     }
     if let Some(checksum) = job_template.and_then(Template::checksum) {
@@ -119,6 +139,7 @@ pub fn build(
             // With an autoscaler, the replica count is its to set: a fixed one here would be
             // reset on every apply.
             replicas: (!values.autoscaling.enabled).then_some(values.replica_count),
+            revision_history_limit: values.revision_history_limit,
             selector: ctx.pod_selector(COMPONENT),
             template,
             ..DeploymentSpec::default()
@@ -149,7 +170,7 @@ fn container(
     if creates_jobs(values) {
         // From the final environment, so that a credential from extraEnvVars is the one
         // named; a setting the user gave stays.
-        for setting in api::job_secret_settings(&env) {
+        for setting in api::job_secret_settings(&env, api.key_propagation) {
             if !env.iter().any(|var| var.name == setting.name) {
                 env.push(setting);
             }
@@ -168,10 +189,16 @@ fn container(
         image: Some(image(ctx, values, api, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
-        command: Some(
-            ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec(),
-        ),
-        args: Some(args(values, health, pool_template)),
+        command: Some(if values.command.is_empty() {
+            ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"].map(str::to_owned).to_vec()
+        } else {
+            values.command.clone()
+        }),
+        args: Some(if values.args.is_empty() {
+            args(values, health, pool_template)
+        } else {
+            values.args.clone()
+        }),
         working_dir: Some(HOME.to_owned()),
         env: Some(env),
         ports: health.then(|| {
@@ -314,7 +341,89 @@ fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
         env.push(env_var("PREFECT_WORKER_WEBSERVER_HOST", "0.0.0.0"));
         env.push(env_var("PREFECT_WORKER_WEBSERVER_PORT", &HEALTH_PORT.to_string()));
     }
+    if let Some(http2) = config.http2 {
+        env.push(env_var("PREFECT_API_ENABLE_HTTP2", &http2.to_string()));
+    }
+    if values.debug {
+        env.push(env_var("PREFECT_DEBUG_MODE", "true"));
+    }
     env
+}
+
+/// `extraEnvVarsCMs` after the ConfigMap of `extraEnvVarsCM`, and `extraEnvVarsSecrets` after
+/// the Secret of `extraEnvVarsSecret`, as prefect-helm orders them (a later source wins a key).
+fn extra_env_from(values: &Values, main: &mut Container, problems: &mut Problems) {
+    let mut named = |names: &[String], path: &str, kind: &str| {
+        let mut kept = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            if name.trim().is_empty() {
+                problems.error(
+                    format!("{path}[{index}]"),
+                    format!("empty: give the name of an existing {kind}, or remove the entry"),
+                );
+            } else {
+                kept.push(name.clone());
+            }
+        }
+        kept
+    };
+    let config_maps = named(&values.extra_env_vars_cms, "extraEnvVarsCMs", "ConfigMap");
+    let secrets = named(&values.extra_env_vars_secrets, "extraEnvVarsSecrets", "Secret");
+    if config_maps.is_empty() && secrets.is_empty() {
+        return;
+    }
+    let from = main.env_from.get_or_insert_with(Vec::new);
+    let after_config_maps =
+        from.iter().position(|source| source.secret_ref.is_some()).unwrap_or(from.len());
+    from.splice(
+        after_config_maps..after_config_maps,
+        config_maps.into_iter().map(|name| EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource { name, optional: None }),
+            ..EnvFromSource::default()
+        }),
+    );
+    from.extend(secrets.into_iter().map(|name| EnvFromSource {
+        secret_ref: Some(SecretEnvSource { name, optional: None }),
+        ..EnvFromSource::default()
+    }));
+}
+
+/// `dnsPolicy` and `dnsConfig`; the policy `None` has no DNS but the config's.
+fn dns(values: &Values, spec: &mut PodSpec, problems: &mut Problems) {
+    let config = &values.dns_config;
+    if !values.dns_policy.is_empty() {
+        spec.dns_policy = Some(values.dns_policy.clone());
+    }
+    if values.dns_policy == "None" && config.nameservers.is_empty() {
+        problems.error(
+            "dnsConfig.nameservers",
+            "dnsPolicy None gives the pods no DNS server but these: name at least one, or \
+             choose another dnsPolicy",
+        );
+    }
+    for (index, option) in config.options.iter().enumerate() {
+        if option.name.is_empty() {
+            problems.error(format!("dnsConfig.options[{index}].name"), "a DNS option needs a name");
+        }
+    }
+    let non_empty = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
+    if config.nameservers.is_empty() && config.searches.is_empty() && config.options.is_empty() {
+        return;
+    }
+    spec.dns_config = Some(PodDNSConfig {
+        nameservers: non_empty(&config.nameservers),
+        searches: non_empty(&config.searches),
+        options: (!config.options.is_empty()).then(|| {
+            config
+                .options
+                .iter()
+                .map(|option| PodDNSConfigOption {
+                    name: Some(option.name.clone()),
+                    value: option.value.clone(),
+                })
+                .collect()
+        }),
+    });
 }
 
 /// Whether the worker submits flow runs as Kubernetes Jobs.

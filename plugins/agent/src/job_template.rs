@@ -4,7 +4,9 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use prefect_plugin_sdk::{
-    Context, Problems, k8s_openapi::api::core::v1::ConfigMap, serde_json, serde_json::Value,
+    Context, Problems,
+    k8s_openapi::api::core::v1::ConfigMap,
+    serde_json::{self, Value, json},
 };
 use sha2::{Digest, Sha256};
 
@@ -35,13 +37,34 @@ impl Template {
     }
 }
 
+/// Whether a given template is no template: `{}` or empty text (Prefect takes an empty base
+/// job template for none, and so does prefect-helm).
+fn is_empty(given: &Value) -> bool {
+    match given {
+        Value::Object(map) => map.is_empty(),
+        Value::String(text) => {
+            let text = text.trim();
+            text.is_empty() || serde_json::from_str::<Value>(text).is_ok_and(|v| v == json!({}))
+        }
+        _ => false,
+    }
+}
+
 /// The template, if the values give one.
 pub fn resolve(
     ctx: &Context,
     template: &BaseJobTemplate,
     problems: &mut Problems,
 ) -> Option<Template> {
-    let inline = template.configuration.as_ref().map(|given| {
+    let name = if template.name.is_empty() { own_name(ctx) } else { template.name.clone() };
+    let given = template.configuration.as_ref().filter(|given| !is_empty(given));
+    if given.is_none() && !template.name.is_empty() {
+        problems.warn(
+            "config.baseJobTemplate.name",
+            "ignored: it names the ConfigMap made for configuration, and there is none",
+        );
+    }
+    let inline = given.map(|given| {
         // The text of a JSON file, as `--set-file` gives it (prefect-helm documents it so).
         let parsed = given.as_str().map(serde_json::from_str::<Value>);
         let configuration = match parsed {
@@ -54,7 +77,7 @@ pub fn resolve(
                          `prefect work-pool get-default-base-job-template --type kubernetes`"
                     ),
                 );
-                return template_map(ctx, given);
+                return template_map(ctx, &name, given);
             }
             None => given.clone(),
         };
@@ -67,7 +90,7 @@ pub fn resolve(
                  start from `prefect work-pool get-default-base-job-template --type kubernetes`",
             );
         }
-        template_map(ctx, &configuration)
+        template_map(ctx, &name, &configuration)
     });
     match (inline, template.existing_config_map_name.is_empty()) {
         (Some(_), false) => {
@@ -77,9 +100,7 @@ pub fn resolve(
             );
             None
         }
-        (Some(map), true) => {
-            Some(Template { config_map_name: own_name(ctx), config_map: Some(map) })
-        }
+        (Some(map), true) => Some(Template { config_map_name: name, config_map: Some(map) }),
         (None, false) => Some(Template {
             config_map_name: template.existing_config_map_name.clone(),
             config_map: None,
@@ -88,10 +109,10 @@ pub fn resolve(
     }
 }
 
-/// The ConfigMap that holds `configuration` as JSON.
-fn template_map(ctx: &Context, configuration: &Value) -> ConfigMap {
+/// The ConfigMap `name` that holds `configuration` as JSON.
+fn template_map(ctx: &Context, name: &str, configuration: &Value) -> ConfigMap {
     ConfigMap {
-        metadata: ctx.metadata(&own_name(ctx), COMPONENT),
+        metadata: ctx.metadata(name, COMPONENT),
         data: Some(BTreeMap::from([(KEY.to_owned(), format!("{configuration:#}"))])),
         ..ConfigMap::default()
     }

@@ -1,13 +1,17 @@
 //! The worker's Role and RoleBinding, in the release namespace only: what running flows as
 //! Jobs needs and no more (read pods, their logs and status, and events; manage Jobs), plus
-//! `role.extraPermissions`. Other plugins may widen this Role in the graph (dask-rbac does).
+//! `role.extraPermissions`; Secrets too when the worker copies a Cloud API key into one per
+//! flow run (`jobApiKeyPropagation: autoSecret`). Other plugins may widen this Role in the graph (dask-rbac does).
 
 use prefect_plugin_sdk::{
     Context, Problems,
     k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
 };
 
-use crate::{COMPONENT, values::Values};
+use crate::{
+    COMPONENT, api,
+    values::{JobApiKeyPropagation, Values},
+};
 
 const READ: &[&str] = &["get", "list", "watch"];
 const MANAGE: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
@@ -27,6 +31,11 @@ pub fn role(ctx: &Context, values: &Values, problems: &mut Problems) -> Option<R
         rule("batch", &["jobs"], MANAGE),
         rule("", &["events"], READ),
     ];
+    if api::key_propagation(values) == JobApiKeyPropagation::AutoSecret {
+        // The worker keeps each flow run's copy of the API key in a Secret it makes, replaces
+        // and deletes (prefect-kubernetes' `create_secret_for_api_key`).
+        rules.push(rule("", &["secrets"], &["get", "list", "create", "update", "delete"]));
+    }
     rules.extend(
         problems.list::<PolicyRule>(&values.role.extra_permissions, "role.extraPermissions"),
     );

@@ -205,8 +205,8 @@ fn prefect_cloud() {
     check_problems(
         alone(json!({ "apiConfig": "cloud" })),
         expect![[r#"
-        error cloudApiConfig.accountId: Prefect Cloud needs it: see your workspace's URL and API keys
-        error cloudApiConfig.workspaceId: Prefect Cloud needs it: see your workspace's URL and API keys"#]],
+            error cloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+            error cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
     );
 }
 
@@ -232,7 +232,7 @@ fn a_self_hosted_server_with_basic_auth() {
             json!({ "serverApiConfig": { "apiUrl": "prefect:4200", "basicAuth": { "enabled": true } } }),
         ),
         expect![[r#"
-            error serverApiConfig.apiUrl: give the server's API URL, such as https://prefect.example.com/api
+            error serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "prefect:4200")
             error serverApiConfig.basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString"#]],
     );
 }
@@ -787,4 +787,430 @@ fn health_check_cluster_uid_and_extra_env() {
     let c = container(&response);
     assert_eq!(c["livenessProbe"]["httpGet"], json!({ "path": "/health", "port": "health" }));
     assert_eq!(c["ports"][0]["containerPort"], 8080);
+}
+
+#[test]
+fn empty_required_values_are_refused_at_their_value_paths() {
+    check_problems(
+        with_server(json!({ "config": { "workPool": " " } })),
+        expect![
+            "error config.workPool: the worker needs a work pool to poll: name one, such as kubernetes (the worker creates it if it does not exist)"
+        ],
+    );
+    // Prefect 2's agent polls queues, not pools.
+    let agent = alone(prefect_2_server_values(json!({
+        "mode": "agent",
+        "image": { "prefectTag": PREFECT_2_TAG },
+        "config": { "workPool": "" },
+    })));
+    assert_eq!(agent.results, []);
+
+    check_problems(
+        alone(json!({ "serverApiConfig": { "apiUrl": "https://" } })),
+        expect![[
+            r#"error serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "https://")"#
+        ]],
+    );
+    check_problems(
+        alone(json!({
+            "apiConfig": "cloud",
+            "cloudApiConfig": {
+                "accountId": "acc-1",
+                "workspaceId": " ",
+                "cloudUrl": "",
+                "apiKeySecret": { "name": "", "key": "key" },
+            },
+        })),
+        expect![[r#"
+            error cloudApiConfig.cloudUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
+            error cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+            error cloudApiConfig.apiKeySecret.name: empty, and Prefect Cloud needs it: name the existing Secret that holds the API key (kubectl create secret generic prefect-api-key --from-literal=key=pnu_...) and its key"#]],
+    );
+    check_problems(
+        alone(json!({ "apiConfig": "customerManagedCloud" })),
+        expect![[r#"
+        error customerManagedCloudApiConfig.apiUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
+        error customerManagedCloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+        error customerManagedCloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
+    );
+}
+
+fn pod_spec(response: &RunResponse) -> &Value {
+    &pod(response)["spec"]
+}
+
+#[test]
+fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
+    let default = with_server(json!({}));
+    let response = with_server(json!({
+        "command": ["/bin/sh", "-c"],
+        "args": ["exec prefect worker start --pool mine"],
+        "extraArgs": ["--ignored"],
+    }));
+    assert_eq!(response.results, []);
+    assert_eq!(container(&response)["command"], json!(["/bin/sh", "-c"]));
+    assert_eq!(container(&response)["args"], json!(["exec prefect worker start --pool mine"]));
+    assert_eq!(
+        container(&default)["command"],
+        json!(["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"])
+    );
+    assert_eq!(
+        with_server(json!({ "command": [], "args": [] })).items,
+        default.items,
+        "empty is today's command"
+    );
+    // Only the start command: the environment is the worker's either way.
+    assert_eq!(container(&response)["env"], container(&default)["env"]);
+
+    let args_only = with_server(json!({ "args": ["prefect", "worker", "start", "--pool", "p"] }));
+    assert_eq!(container(&args_only)["command"], container(&default)["command"]);
+}
+
+#[test]
+fn dns_policy_and_config_reach_the_worker_pods() {
+    let response = with_server(json!({
+        "dnsPolicy": "None",
+        "dnsConfig": {
+            "nameservers": ["10.0.0.10"],
+            "searches": ["svc.cluster.local"],
+            "options": [{ "name": "ndots", "value": "2" }, { "name": "edns0" }],
+        },
+    }));
+    assert_eq!(response.results, []);
+    let spec = pod_spec(&response);
+    assert_eq!(spec["dnsPolicy"], "None");
+    assert_eq!(
+        spec["dnsConfig"],
+        json!({
+            "nameservers": ["10.0.0.10"],
+            "searches": ["svc.cluster.local"],
+            "options": [{ "name": "ndots", "value": "2" }, { "name": "edns0" }],
+        })
+    );
+    let default = with_server(json!({}));
+    assert!(pod_spec(&default).get("dnsPolicy").is_none());
+    assert!(pod_spec(&default).get("dnsConfig").is_none());
+    let searches_only = with_server(json!({ "dnsConfig": { "searches": ["corp.example"] } }));
+    assert_eq!(pod_spec(&searches_only)["dnsConfig"], json!({ "searches": ["corp.example"] }));
+
+    check_problems(
+        with_server(json!({ "dnsPolicy": "None", "dnsConfig": { "options": [{ "value": "2" }] } })),
+        expect![[r#"
+            error dnsConfig.nameservers: dnsPolicy None gives the pods no DNS server but these: name at least one, or choose another dnsPolicy
+            error dnsConfig.options[0].name: a DNS option needs a name"#]],
+    );
+}
+
+#[test]
+fn init_container_extra_containers_run_after_the_plugins_own() {
+    let response = with_server(json!({
+        "initContainer": { "extraContainers": [
+            { "name": "wait-for-proxy", "image": "busybox:1.36", "command": ["true"] },
+        ] },
+    }));
+    assert_eq!(response.results, []);
+    let names: Vec<&Value> = init_containers(&response).iter().map(|c| &c["name"]).collect();
+    assert_eq!(names, [&json!("default-base-job-template"), &json!("wait-for-proxy")]);
+    assert_eq!(init_containers(&response)[1]["image"], "busybox:1.36");
+    // Without the plugin's own (a process worker), they are the only ones.
+    let process = with_server(json!({
+        "config": { "type": "process" },
+        "initContainer": { "extraContainers": [{ "name": "setup", "image": "busybox:1.36" }] },
+    }));
+    assert_eq!(init_containers(&process).len(), 1);
+
+    check_problems(
+        with_server(json!({ "initContainer": { "extraContainers": [{ "image": 3 }] } })),
+        expect![
+            "error initContainer.extraContainers[0].image: invalid type: integer `3`, expected a string"
+        ],
+    );
+}
+
+#[test]
+fn env_from_lists_come_after_the_single_config_map_and_secret() {
+    let response = with_server(json!({
+        "extraEnvVarsCM": "cm",
+        "extraEnvVarsCMs": ["cm-a", "cm-b"],
+        "extraEnvVarsSecret": "secret",
+        "extraEnvVarsSecrets": ["secret-a"],
+    }));
+    assert_eq!(response.results, []);
+    let from = &container(&response)["envFrom"];
+    expect![[r#"[{"configMapRef":{"name":"cm"}},{"configMapRef":{"name":"cm-a"}},{"configMapRef":{"name":"cm-b"}},{"secretRef":{"name":"secret"}},{"secretRef":{"name":"secret-a"}}]"#]].assert_eq(&from.to_string());
+    // The init container reaches the API as the worker does: the same sources.
+    assert_eq!(&init_containers(&response)[0]["envFrom"], from);
+
+    let lists_only = with_server(json!({ "extraEnvVarsSecrets": ["s"], "extraEnvVarsCMs": ["c"] }));
+    expect![[r#"[{"configMapRef":{"name":"c"}},{"secretRef":{"name":"s"}}]"#]]
+        .assert_eq(&container(&lists_only)["envFrom"].to_string());
+    assert!(container(&with_server(json!({}))).get("envFrom").is_none());
+
+    check_problems(
+        with_server(json!({ "extraEnvVarsCMs": ["ok", ""], "extraEnvVarsSecrets": [" "] })),
+        expect![[r#"
+            error extraEnvVarsCMs[1]: empty: give the name of an existing ConfigMap, or remove the entry
+            error extraEnvVarsSecrets[0]: empty: give the name of an existing Secret, or remove the entry"#]],
+    );
+}
+
+#[test]
+fn revision_history_http2_and_debug_mode() {
+    let default = with_server(json!({}));
+    let deployment = item(&default, "Deployment");
+    assert!(deployment["spec"].get("revisionHistoryLimit").is_none(), "Kubernetes' default, 10");
+    let env_default = env(&default);
+    assert!(!env_default.contains("PREFECT_API_ENABLE_HTTP2"), "{env_default}");
+    assert!(!env_default.contains("PREFECT_DEBUG_MODE"), "{env_default}");
+
+    let response = with_server(json!({
+        "revisionHistoryLimit": 3,
+        "config": { "http2": true },
+        "debug": true,
+    }));
+    assert_eq!(response.results, []);
+    assert_eq!(item(&response, "Deployment")["spec"]["revisionHistoryLimit"], 3);
+    let env = env(&response);
+    assert!(env.contains("PREFECT_API_ENABLE_HTTP2=true"), "{env}");
+    assert!(env.contains("PREFECT_DEBUG_MODE=true"), "{env}");
+    let off = with_server(json!({ "config": { "http2": false } }));
+    assert!(self::env(&off).contains("PREFECT_API_ENABLE_HTTP2=false"));
+}
+
+#[test]
+fn unhealthy_pod_eviction_policy_only_on_clusters_that_have_it() {
+    let values = json!({
+        "podDisruptionBudget": { "enabled": true, "unhealthyPodEvictionPolicy": "AlwaysAllow" },
+    });
+    let new = with_server(values.clone());
+    assert_eq!(new.results, []);
+    let pdb = item(&new, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["unhealthyPodEvictionPolicy"], "AlwaysAllow");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+
+    let older = |kube_version: &str, policy: &str| {
+        Request::new(&["server", "agent"])
+            .items(server_items(4200, false))
+            .capabilities(kube_version, &["v1", "apps/v1", "autoscaling/v2", policy])
+            .values(values.clone())
+            .run::<Agent>()
+    };
+    let on_1_27 = older("1.27.3", "policy/v1");
+    assert_eq!(
+        item(&on_1_27, "PodDisruptionBudget")["spec"]["unhealthyPodEvictionPolicy"],
+        "AlwaysAllow"
+    );
+    let on_1_26 = older("1.26.9", "policy/v1");
+    assert!(
+        item(&on_1_26, "PodDisruptionBudget")["spec"].get("unhealthyPodEvictionPolicy").is_none()
+    );
+    check_problems(
+        on_1_26,
+        expect![
+            "warning podDisruptionBudget.unhealthyPodEvictionPolicy: left out: Kubernetes 1.26.9 has no eviction policy for unhealthy pods (1.27 has it), so they are evicted only while the budget holds"
+        ],
+    );
+    let on_1_20 = older("1.20.2", "policy/v1beta1");
+    assert!(
+        item(&on_1_20, "PodDisruptionBudget")["spec"].get("unhealthyPodEvictionPolicy").is_none()
+    );
+
+    let unset = with_server(json!({ "podDisruptionBudget": { "enabled": true } }));
+    assert!(
+        item(&unset, "PodDisruptionBudget")["spec"].get("unhealthyPodEvictionPolicy").is_none()
+    );
+}
+
+#[test]
+fn the_base_job_templates_config_map_name_and_an_empty_configuration() {
+    let named = with_server(json!({ "config": { "baseJobTemplate": {
+        "configuration": a_template("prefect"),
+        "name": "team-template",
+    } } }));
+    assert_eq!(named.results, []);
+    assert_eq!(item(&named, "ConfigMap")["metadata"]["name"], "team-template");
+    let volumes = pod_spec(&named)["volumes"].to_string();
+    assert!(volumes.contains(r#""configMap":{"name":"team-template"}"#), "{volumes}");
+
+    // `{}` is no template, as for Prefect: the worker runs as without one.
+    let without = with_server(json!({}));
+    for empty in [json!({}), json!(""), json!(" {}\n")] {
+        let response =
+            with_server(json!({ "config": { "baseJobTemplate": { "configuration": empty } } }));
+        assert_eq!(response.results, [], "{empty}");
+        assert_eq!(response.items, without.items, "{empty}");
+    }
+    check_problems(
+        with_server(
+            json!({ "config": { "baseJobTemplate": { "configuration": {}, "name": "x" } } }),
+        ),
+        expect![
+            "warning config.baseJobTemplate.name: ignored: it names the ConfigMap made for configuration, and there is none"
+        ],
+    );
+}
+
+#[test]
+fn a_customer_managed_cloud() {
+    let values = json!({
+        "apiConfig": "customerManagedCloud",
+        "customerManagedCloudApiConfig": {
+            "apiUrl": "https://prefect.corp.example/api/",
+            "accountId": "acc-1",
+            "workspaceId": "ws-2",
+            "apiKeySecret": { "name": "corp-key", "key": "pnu" },
+        },
+    });
+    let response = alone(values.clone());
+    assert_eq!(response.results, []);
+    expect![[r#"
+        HOME=/home/prefect
+        PREFECT_API_URL=https://prefect.corp.example/api/accounts/acc-1/workspaces/ws-2
+        PREFECT_API_KEY<-corp-key/pnu
+        PREFECT_CLOUD_API_URL=https://prefect.corp.example/api
+        PREFECT_WORKER_QUERY_SECONDS=5
+        PREFECT_KUBERNETES_CLUSTER_UID=prefect/prefect
+        PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=prefect
+        PREFECT_WORKER_WEBSERVER_HOST=0.0.0.0
+        PREFECT_WORKER_WEBSERVER_PORT=8080
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=corp-key
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY=pnu"#]]
+    .assert_eq(&env(&response));
+
+    let mut with_urls = values;
+    with_urls["customerManagedCloudApiConfig"]["cloudApiUrl"] =
+        json!("https://cloud.corp.example/api");
+    with_urls["customerManagedCloudApiConfig"]["cloudUiUrl"] = json!("https://ui.corp.example");
+    let env = env(&alone(with_urls.clone()));
+    assert!(env.contains("PREFECT_CLOUD_API_URL=https://cloud.corp.example/api"), "{env}");
+    assert!(env.contains("PREFECT_CLOUD_UI_URL=https://ui.corp.example"), "{env}");
+
+    with_urls["customerManagedCloudApiConfig"]["cloudUiUrl"] = json!("ui.corp.example");
+    check_problems(
+        alone(with_urls),
+        expect![[
+            r#"error customerManagedCloudApiConfig.cloudUiUrl: give the URL of the Cloud's UI, such as https://prefect.example.com (not "ui.corp.example")"#
+        ]],
+    );
+}
+
+/// The rules of the worker's Role, one `resources: verbs` a line.
+fn role_rules(response: &RunResponse) -> String {
+    item(response, "Role")["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| format!("{}: {}", rule["resources"], rule["verbs"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn job_api_key_propagation_for_prefect_cloud() {
+    let cloud = |propagation: Option<&str>| {
+        let mut values = cloud_values(json!({}));
+        if let Some(propagation) = propagation {
+            values["cloudApiConfig"]["jobApiKeyPropagation"] = json!(propagation);
+        }
+        alone(values)
+    };
+    // secretRef, the default: Jobs read the key from the worker's Secret.
+    let default = cloud(None);
+    assert_eq!(default.items, cloud(Some("secretRef")).items);
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=prefect-api-key
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY=key"#]]
+    .assert_eq(&job_secret_settings(&default));
+    assert!(!role_rules(&default).contains("secrets"), "{}", role_rules(&default));
+
+    // autoSecret: the worker copies the key into a Secret it manages, which its Role allows.
+    let auto = cloud(Some("autoSecret"));
+    assert_eq!(auto.results, []);
+    assert_eq!(job_secret_settings(&auto), "");
+    assert!(
+        env(&auto)
+            .contains("PREFECT_INTEGRATIONS_KUBERNETES_WORKER_CREATE_SECRET_FOR_API_KEY=true")
+    );
+    expect![[r#"
+        ["pods","pods/log","pods/status"]: ["get","list","watch"]
+        ["jobs"]: ["get","list","watch","create","update","patch","delete"]
+        ["events"]: ["get","list","watch"]
+        ["secrets"]: ["get","list","create","update","delete"]"#]]
+    .assert_eq(&role_rules(&auto));
+
+    // envVar: Prefect copies the key into each Job in plain text; the user is told so.
+    let plain = cloud(Some("envVar"));
+    assert_eq!(job_secret_settings(&plain), "");
+    assert!(!env(&plain).contains("CREATE_SECRET_FOR_API_KEY"));
+    assert!(!role_rules(&plain).contains("secrets"));
+    check_problems(
+        plain,
+        expect![
+            "warning cloudApiConfig.jobApiKeyPropagation: flow-run Jobs get the API key in plain text in their spec, where whoever can read Jobs in their namespace sees it: prefer secretRef, or autoSecret when flow runs go to a namespace without the key's Secret"
+        ],
+    );
+
+    // The worker itself always reads the key from its Secret, whatever Jobs get.
+    for response in [&default, &auto] {
+        assert!(env(response).contains("PREFECT_API_KEY<-prefect-api-key/key"));
+    }
+}
+
+#[test]
+fn job_api_key_propagation_for_a_customer_managed_cloud() {
+    let values = |propagation: &str| {
+        json!({
+            "apiConfig": "customerManagedCloud",
+            "customerManagedCloudApiConfig": {
+                "apiUrl": "https://prefect.corp.example/api",
+                "accountId": "acc-1",
+                "workspaceId": "ws-2",
+                "jobApiKeyPropagation": propagation,
+            },
+            // Prefect Cloud's own setting does not apply to this API.
+            "cloudApiConfig": { "jobApiKeyPropagation": "envVar" },
+        })
+    };
+    let auto = alone(values("autoSecret"));
+    assert_eq!(auto.results, []);
+    assert!(env(&auto).contains("CREATE_SECRET_FOR_API_KEY=true"));
+    assert!(role_rules(&auto).contains(r#"["secrets"]"#), "{}", role_rules(&auto));
+    let by_reference = alone(values("secretRef"));
+    expect![[r#"
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=prefect-api-key
+        PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY=key"#]]
+    .assert_eq(&job_secret_settings(&by_reference));
+    assert!(!role_rules(&by_reference).contains("secrets"));
+}
+
+#[test]
+fn basic_auth_reaches_flow_run_jobs_only_by_secret_reference() {
+    // However the worker gets the auth string (inline values become the plugin's Secret), its
+    // Jobs name that Secret: no rendered object holds it outside a Secret.
+    for basic_auth in [
+        json!({ "enabled": true, "authString": "admin:s3cr3t" }),
+        json!({ "enabled": true, "existingSecret": "prefect-auth" }),
+    ] {
+        let response = alone(json!({
+            "serverApiConfig": { "apiUrl": "https://prefect.example.com/api", "basicAuth": basic_auth },
+            "config": { "baseJobTemplate": { "configuration": a_template("prefect") } },
+        }));
+        assert_eq!(response.results, []);
+        assert!(job_secret_settings(&response).contains("AUTH_STRING_SECRET_NAME"));
+        for object in response.items.iter().filter(|object| object["kind"] != "Secret") {
+            let text = object.to_string();
+            assert!(!text.contains("s3cr3t"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn extra_init_containers_run_before_the_plugins_own_and_init_container_extras_after() {
+    let response = with_server(json!({
+        "extraInitContainers": [{ "name": "proxy", "image": "proxy:1", "restartPolicy": "Always" }],
+        "initContainer": { "extraContainers": [{ "name": "after", "image": "busybox:1.36" }] },
+    }));
+    assert_eq!(response.results, []);
+    let names: Vec<&Value> = init_containers(&response).iter().map(|c| &c["name"]).collect();
+    assert_eq!(names, [&json!("proxy"), &json!("default-base-job-template"), &json!("after")]);
 }

@@ -28,7 +28,8 @@ pub struct Values {
 
     /// Which Prefect API the worker talks to. `server`: the server plugin of this stack (with
     /// no configuration), or the one at `serverApiConfig.apiUrl`. `cloud`: Prefect Cloud, with
-    /// `cloudApiConfig`.
+    /// `cloudApiConfig`. `customerManagedCloud`: a Prefect Cloud you run yourself, with
+    /// `customerManagedCloudApiConfig`.
     pub api_config: ApiConfig,
 
     /// A self-hosted Prefect server outside this stack.
@@ -36,6 +37,9 @@ pub struct Values {
 
     /// Prefect Cloud.
     pub cloud_api_config: CloudApiConfig,
+
+    /// A customer-managed Prefect Cloud (`apiConfig: customerManagedCloud`).
+    pub customer_managed_cloud_api_config: CustomerManagedCloudApiConfig,
 
     /// What the worker polls and how.
     pub config: WorkerConfig,
@@ -64,8 +68,48 @@ pub struct Values {
     /// A variable the plugin sets is replaced by yours.
     pub extra_env_vars: Vec<Value>,
 
-    /// Extra arguments appended to the start command.
+    /// Extra arguments appended to the start command (not to `args`, which replace it).
     pub extra_args: Vec<String>,
+
+    /// The worker container's command; empty runs the image's entrypoint
+    /// (`/usr/bin/tini -g -- /opt/prefect/entrypoint.sh`).
+    pub command: Vec<String>,
+
+    /// The worker container's arguments; empty runs `prefect worker start` with the flags
+    /// `config` decides, and `extraArgs`. Given, they replace all of that: the pool, queues,
+    /// base job template (`--base-job-template`) and health check (`--with-healthcheck`, which
+    /// the probes need) are then yours to pass.
+    pub args: Vec<String>,
+
+    /// Runs the worker in Prefect's debug mode (`PREFECT_DEBUG_MODE`): more logging. prefect-helm
+    /// has it at `worker.image.debug`.
+    pub debug: bool,
+
+    /// How many old ReplicaSets of the worker Deployment are kept for rollbacks; null keeps
+    /// Kubernetes' default (10).
+    #[schemars(range(min = 0))]
+    pub revision_history_limit: Option<i32>,
+
+    /// The worker pods' DNS policy: `ClusterFirst`, `ClusterFirstWithHostNet`, `Default` or
+    /// `None` (then `dnsConfig.nameservers` is needed); empty keeps Kubernetes' default
+    /// (`ClusterFirst`).
+    #[schemars(extend("enum" = ["", "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))]
+    pub dns_policy: String,
+
+    /// DNS settings of the worker pods, added to those the DNS policy gives.
+    pub dns_config: DnsConfig,
+
+    /// The init containers of the worker pod.
+    pub init_container: InitContainer,
+
+    /// Names of existing ConfigMaps whose keys all become environment variables of the worker
+    /// container, after `extraEnvVarsCM` (a later one wins a key they share).
+    #[serde(rename = "extraEnvVarsCMs")]
+    pub extra_env_vars_cms: Vec<String>,
+
+    /// Names of existing Secrets whose keys all become environment variables of the worker
+    /// container, after `extraEnvVarsSecret` (a later one wins a key they share).
+    pub extra_env_vars_secrets: Vec<String>,
 
     /// Restarts the worker when its health check (`--with-healthcheck`, `GET /health` on
     /// port 8080) keeps failing: the worker answers 503 once it has not polled its pool for
@@ -83,7 +127,7 @@ pub struct Values {
 
     /// A PodDisruptionBudget for the worker pods (`policy/v1`, or `v1beta1` on clusters
     /// before 1.21).
-    pub pod_disruption_budget: DisruptionBudgetValues,
+    pub pod_disruption_budget: DisruptionBudget,
 
     /// Extra labels of the Deployment itself.
     pub deployment_labels: BTreeMap<String, String>,
@@ -114,16 +158,26 @@ impl Default for Values {
             api_config: ApiConfig::Server,
             server_api_config: ServerApiConfig::default(),
             cloud_api_config: CloudApiConfig::default(),
+            customer_managed_cloud_api_config: CustomerManagedCloudApiConfig::default(),
             config: WorkerConfig::default(),
             cluster_uid: String::new(),
             image: ImageValues::default(),
             replica_count: 1,
             extra_env_vars: Vec::new(),
             extra_args: Vec::new(),
+            command: Vec::new(),
+            args: Vec::new(),
+            debug: false,
+            revision_history_limit: None,
+            dns_policy: String::new(),
+            dns_config: DnsConfig::default(),
+            init_container: InitContainer::default(),
+            extra_env_vars_cms: Vec::new(),
+            extra_env_vars_secrets: Vec::new(),
             liveness_probe: ProbeValues::new(true, 10),
             readiness_probe: ProbeValues::new(true, 10),
             autoscaling: Autoscaling::default(),
-            pod_disruption_budget: DisruptionBudgetValues::default(),
+            pod_disruption_budget: DisruptionBudget::default(),
             deployment_labels: BTreeMap::new(),
             deployment_annotations: BTreeMap::new(),
             pod: PodValues::restricted(
@@ -160,6 +214,8 @@ pub enum ApiConfig {
     Server,
     /// Prefect Cloud.
     Cloud,
+    /// A customer-managed Prefect Cloud.
+    CustomerManagedCloud,
 }
 
 /// `agent.serverApiConfig`.
@@ -209,6 +265,13 @@ pub struct CloudApiConfig {
     pub api_key_secret: SecretKeyRef,
     /// Prefect Cloud's API; the worker uses `<cloudUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
     pub cloud_url: String,
+    /// How flow-run Jobs of a Kubernetes worker get the API key. `secretRef`: they read it
+    /// from `apiKeySecret`, as the worker does (so they must run where that Secret is).
+    /// `autoSecret`: the worker copies the key into a Secret of its own in the flow run's
+    /// namespace and the Job reads it from there (the worker's Role may then manage Secrets).
+    /// `envVar`: the worker writes the key into each Job's spec in plain text, where anyone
+    /// who can read Jobs sees it; avoid it.
+    pub job_api_key_propagation: JobApiKeyPropagation,
 }
 
 impl Default for CloudApiConfig {
@@ -221,8 +284,62 @@ impl Default for CloudApiConfig {
                 key: "key".to_owned(),
             },
             cloud_url: "https://api.prefect.cloud/api".to_owned(),
+            job_api_key_propagation: JobApiKeyPropagation::SecretRef,
         }
     }
+}
+
+/// `agent.customerManagedCloudApiConfig`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct CustomerManagedCloudApiConfig {
+    /// Your Prefect Cloud's API (`https://prefect.example.com/api`); the worker uses
+    /// `<apiUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
+    pub api_url: String,
+    /// Your account ID.
+    pub account_id: String,
+    /// Your workspace ID.
+    pub workspace_id: String,
+    /// The existing Secret that holds your API key, as for `cloudApiConfig.apiKeySecret`.
+    pub api_key_secret: SecretKeyRef,
+    /// How flow-run Jobs get the API key, as for `cloudApiConfig.jobApiKeyPropagation`.
+    pub job_api_key_propagation: JobApiKeyPropagation,
+    /// The Cloud API Prefect recognises as Cloud (`PREFECT_CLOUD_API_URL`), for events and
+    /// logs over websockets; empty is `apiUrl`.
+    pub cloud_api_url: String,
+    /// Your Cloud's UI (`PREFECT_CLOUD_UI_URL`), for the links in logs and the CLI; empty lets
+    /// Prefect derive it from the API's URL.
+    pub cloud_ui_url: String,
+}
+
+impl Default for CustomerManagedCloudApiConfig {
+    fn default() -> Self {
+        let cloud = CloudApiConfig::default();
+        CustomerManagedCloudApiConfig {
+            api_url: String::new(),
+            account_id: String::new(),
+            workspace_id: String::new(),
+            api_key_secret: cloud.api_key_secret,
+            job_api_key_propagation: JobApiKeyPropagation::SecretRef,
+            cloud_api_url: String::new(),
+            cloud_ui_url: String::new(),
+        }
+    }
+}
+
+/// `agent.cloudApiConfig.jobApiKeyPropagation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum JobApiKeyPropagation {
+    /// Jobs read the key from `apiKeySecret`.
+    #[default]
+    SecretRef,
+    /// The worker makes a Secret for each flow run's namespace.
+    AutoSecret,
+    /// The key in plain text in each Job's spec.
+    EnvVar,
 }
 
 /// A key of an existing Secret.
@@ -252,6 +369,9 @@ pub struct WorkerConfig {
     /// Work queues to pull from; empty pulls from every queue of the pool. In agent mode at
     /// least one is needed; empty is `default`.
     pub work_queues: Vec<String>,
+    /// Connects to the API over HTTP/2 when the server offers it (`PREFECT_API_ENABLE_HTTP2`);
+    /// null keeps Prefect's default (off). prefect-helm turns it on.
+    pub http2: Option<bool>,
     /// Seconds between polls of the API.
     #[schemars(range(min = 1))]
     pub query_interval: u32,
@@ -282,6 +402,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             work_pool: "kubernetes".to_owned(),
             work_queues: Vec::new(),
+            http2: None,
             query_interval: 5,
             prefetch_seconds: 10,
             type_: "kubernetes".to_owned(),
@@ -328,8 +449,12 @@ pub struct BaseJobTemplate {
     /// The template itself (`job_configuration` and `variables`, as
     /// `prefect work-pool get-default-base-job-template --type kubernetes` prints it), or its
     /// JSON text (`--set-file agent.config.baseJobTemplate.configuration=template.json`); the
-    /// plugin puts it in a ConfigMap.
+    /// plugin puts it in a ConfigMap. An empty one (`{}`, or empty text) is no template, as for
+    /// Prefect.
     pub configuration: Option<Value>,
+    /// The name of the ConfigMap made for `configuration`; empty is
+    /// `<release>-worker-base-job-template`.
+    pub name: String,
     /// Name of an existing ConfigMap that holds the template under the key
     /// `baseJobTemplate.json`.
     pub existing_config_map_name: String,
@@ -355,6 +480,85 @@ pub struct Autoscaling {
     /// Average memory use, in percent of the request, the autoscaler aims at; null for none.
     #[schemars(range(min = 1))]
     pub target_memory_utilization_percentage: Option<i32>,
+}
+
+/// `agent.dnsConfig` (Kubernetes `PodDNSConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct DnsConfig {
+    /// IP addresses of DNS servers (at most 3).
+    #[schemars(length(max = 3))]
+    pub nameservers: Vec<String>,
+    /// DNS search domains for host-name lookup.
+    pub searches: Vec<String>,
+    /// Resolver options, such as `{name: ndots, value: "2"}`.
+    pub options: Vec<DnsOption>,
+}
+
+/// A resolver option of `agent.dnsConfig.options`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct DnsOption {
+    /// The option's name.
+    pub name: String,
+    /// Its value, if it takes one.
+    pub value: Option<String>,
+}
+
+/// `agent.initContainer`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct InitContainer {
+    /// More init containers of the worker pod (Kubernetes `Container` objects), run after the
+    /// plugin's own (which brings the pool's base job template up to date), as prefect-helm
+    /// runs them; `extraInitContainers` run before it (a native sidecar the sync needs, such as
+    /// a proxy, goes there). They do not get the worker's security context: set their own.
+    pub extra_containers: Vec<Value>,
+}
+
+/// `agent.podDisruptionBudget`: the SDK's budget and the eviction policy of unhealthy pods.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub struct DisruptionBudget {
+    /// Creates the PodDisruptionBudget.
+    pub enabled: bool,
+    /// Pods that must stay up during voluntary disruptions (a number or a percentage such as
+    /// `50%`); set this or `maxUnavailable`.
+    pub min_available: Option<Value>,
+    /// Pods that may be down during voluntary disruptions (a number or a percentage).
+    pub max_unavailable: Option<Value>,
+    /// When a pod that is running but not ready may be evicted: `IfHealthyBudget` (only while
+    /// the budget holds) or `AlwaysAllow` (so that a crash-looping worker never blocks a node
+    /// drain); null keeps Kubernetes' default (`IfHealthyBudget`). Rendered on clusters from
+    /// Kubernetes 1.27, where it is on by default.
+    pub unhealthy_pod_eviction_policy: Option<UnhealthyPodEvictionPolicy>,
+}
+
+impl DisruptionBudget {
+    /// The part the SDK builds.
+    // Field by field, so that a field the SDK adds later keeps its default here.
+    #[allow(clippy::field_reassign_with_default)]
+    pub fn common(&self) -> DisruptionBudgetValues {
+        let mut common = DisruptionBudgetValues::default();
+        common.enabled = self.enabled;
+        common.min_available.clone_from(&self.min_available);
+        common.max_unavailable.clone_from(&self.max_unavailable);
+        common
+    }
+}
+
+/// `agent.podDisruptionBudget.unhealthyPodEvictionPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[schemars(crate = "prefect_plugin_sdk::schemars")]
+pub enum UnhealthyPodEvictionPolicy {
+    /// Evicts an unhealthy pod only while the budget holds.
+    IfHealthyBudget,
+    /// Evicts an unhealthy pod whatever the budget.
+    AlwaysAllow,
 }
 
 impl Default for Autoscaling {
