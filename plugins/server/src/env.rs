@@ -14,7 +14,7 @@ use prefect_plugin_sdk::{
 use crate::{
     database::{self, Database},
     deployment::Wiring,
-    ingress,
+    gateway, ingress,
     values::Values,
 };
 
@@ -48,12 +48,14 @@ const CREDENTIALS: &[(&str, &str)] = &[
 ];
 
 /// The URL the UI in a browser calls: `uiConfig.prefectUiApiUrl`, else the Ingress host's
-/// API path, else the port-forward address.
+/// (or the HTTPRoute's first host's) API path, else the port-forward address.
 pub fn ui_api_url(values: &Values) -> String {
     let base_path = values.api_base_path.trim_end_matches('/');
     if !values.ui_config.prefect_ui_api_url.is_empty() {
         values.ui_config.prefect_ui_api_url.clone()
-    } else if let Some(url) = ingress::external_url(&values.ingress) {
+    } else if let Some(url) =
+        ingress::external_url(&values.ingress).or_else(|| gateway::external_url(values))
+    {
         format!("{url}{base_path}")
     } else {
         format!("http://localhost:{}{base_path}", values.service.port)

@@ -29,6 +29,13 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
             "ignored because ingress.tls is off: turn it on to serve the host over TLS",
         );
     }
+    if values.self_signed && !values.tls {
+        problems.warn(
+            "ingress.selfSigned",
+            "ignored because ingress.tls is off: turn it on to serve the host over TLS with a \
+             self-signed certificate",
+        );
+    }
     if !values.enabled {
         return None;
     }
@@ -52,9 +59,16 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
         );
     }
     check_path(&host.path, "ingress.host.path", problems);
+    let extra_paths = problems.list::<HTTPIngressPath>(&values.extra_paths, "ingress.extraPaths");
     let mut rules = Vec::new();
     if !host.hostname.is_empty() {
-        rules.push(rule(ctx, &host.hostname, &host.path, host.path_type));
+        let mut main = rule(ctx, &host.hostname, &host.path, host.path_type);
+        if let Some(http) = &mut main.http {
+            // Before the server's own path, so that a more specific path of the user's (a
+            // redirect, another Service) is not hidden behind `/`.
+            http.paths.splice(0..0, extra_paths);
+        }
+        rules.push(main);
     }
     for (index, extra) in values.extra_hosts.iter().enumerate() {
         let at = format!("ingress.extraHosts[{index}]");
@@ -64,17 +78,13 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
         check_path(&extra.path, &format!("{at}.path"), problems);
         rules.push(rule(ctx, &extra.name, &extra.path, extra.path_type));
     }
+    rules.extend(problems.list::<IngressRule>(&values.extra_rules, "ingress.extraRules"));
 
     let mut tls = Vec::new();
     if values.tls && !host.hostname.is_empty() {
-        let secret_name = if values.tls_secret_name.is_empty() {
-            format!("{}-tls", host.hostname)
-        } else {
-            values.tls_secret_name.clone()
-        };
         tls.push(IngressTLS {
             hosts: Some(vec![host.hostname.clone()]),
-            secret_name: Some(secret_name),
+            secret_name: Some(tls_secret_name(values)),
         });
     }
     tls.extend(problems.list::<IngressTLS>(&values.extra_tls, "ingress.extraTls"));
@@ -93,6 +103,15 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
         }),
         ..Ingress::default()
     })
+}
+
+/// The name of the TLS Secret of `host.hostname`.
+pub fn tls_secret_name(values: &values::Ingress) -> String {
+    if values.tls_secret_name.is_empty() {
+        format!("{}-tls", values.host.hostname)
+    } else {
+        values.tls_secret_name.clone()
+    }
 }
 
 fn rule(ctx: &Context, host: &str, path: &str, path_type: values::PathType) -> IngressRule {

@@ -2,12 +2,14 @@
 //! Helm chart deploys.
 //!
 //! It adds a Deployment running `prefect server start` (port 4200), its Service and
-//! ServiceAccount, and as the values ask an Ingress, the Secrets for inline credentials and the
-//! PersistentVolumeClaim of the embedded SQLite database. To scale out: a HorizontalPodAutoscaler
-//! and a PodDisruptionBudget ([`scaling`]), the background services in a Deployment of their own
-//! ([`background_services`]), the Job that migrates a PostgreSQL database first
-//! ([`migrations`]), and messaging through a Redis of the user's ([`messaging`]). Values are
-//! documented in [`values::Values`]; each resource kind has its own module.
+//! ServiceAccount, and as the values ask an Ingress (with a self-signed certificate's Secret,
+//! [`self_signed`]) or the Gateway API's Gateway and HTTPRoutes ([`gateway`]), the Secrets for
+//! inline credentials and the PersistentVolumeClaim of the embedded SQLite database. To scale
+//! out: a HorizontalPodAutoscaler and a PodDisruptionBudget ([`scaling`]), the background
+//! services in a Deployment of their own ([`background_services`]), the Job that migrates a
+//! PostgreSQL database first ([`migrations`]), and messaging through a Redis of the user's
+//! ([`messaging`]). Values are documented in [`values::Values`]; each resource kind has its own
+//! module.
 //!
 //! Other plugins rely on what this one names:
 //! - the API server: Deployment and Service `<release>-server`, container `prefect-server`;
@@ -29,12 +31,14 @@ pub mod background_services;
 pub mod database;
 pub mod deployment;
 pub mod env;
+pub mod gateway;
 pub mod ingress;
 pub mod messaging;
 pub mod migrations;
 pub mod pvc;
 pub mod scaling;
 pub mod secrets;
+pub mod self_signed;
 pub mod service;
 pub mod values;
 
@@ -90,6 +94,8 @@ impl Plugin for Server {
         let budget = scaling::disruption_budget(ctx, &values, &mut problems);
         let service = service::build(ctx, &values.service, &mut problems);
         let ingress = ingress::build(ctx, &values.ingress, &mut problems);
+        let tls_secret = self_signed::build(ctx, &values.ingress, &mut problems)?;
+        let gateway_api = gateway::build(ctx, &values, &mut problems);
         let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);
         let url_secret = secrets::database_url(ctx, &database);
 
@@ -121,6 +127,12 @@ impl Plugin for Server {
         }
         if let Some(ingress) = ingress {
             ctx.add(ingress)?;
+        }
+        if let Some(secret) = tls_secret {
+            ctx.add(secret)?;
+        }
+        for object in gateway_api {
+            ctx.add_object(object);
         }
         Ok(())
     }

@@ -1393,3 +1393,421 @@ fn a_digest_pins_every_server_pod_and_a_malformed_one_is_refused() {
         "#]],
     );
 }
+
+// Networking: the Ingress' extra paths, rules and self-signed certificate; the Gateway API.
+
+#[test]
+fn ingress_extra_paths_go_before_the_servers_and_extra_rules_after_its_hosts() {
+    let items = render(json!({
+        "ingress": {
+            "enabled": true,
+            "host": { "hostname": "prefect.example.com" },
+            "extraHosts": [{ "name": "prefect.internal" }],
+            "extraPaths": [{
+                "path": "/docs",
+                "pathType": "Prefix",
+                "backend": { "service": { "name": "docs", "port": { "number": 80 } } },
+            }],
+            "extraRules": [{
+                "host": "grafana.example.com",
+                "http": { "paths": [{
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": { "service": { "name": "grafana", "port": { "name": "http" } } },
+                }] },
+            }],
+        },
+    }));
+    let rules = &item(&items, "Ingress")["spec"]["rules"];
+    let summary: Vec<String> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| {
+            rule["http"]["paths"].as_array().unwrap().iter().map(move |path| {
+                let service = &path["backend"]["service"];
+                format!(
+                    "{}{} -> {}:{}",
+                    rule["host"].as_str().unwrap(),
+                    path["path"].as_str().unwrap(),
+                    service["name"].as_str().unwrap(),
+                    service["port"]["name"]
+                        .as_str()
+                        .map_or(service["port"]["number"].to_string(), str::to_owned),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "prefect.example.com/docs -> docs:80",
+            "prefect.example.com/ -> prefect-server:server-svc-port",
+            "prefect.internal/ -> prefect-server:server-svc-port",
+            "grafana.example.com/ -> grafana:http",
+        ]
+    );
+}
+
+#[test]
+fn ingress_extras_are_checked_as_kubernetes_objects() {
+    check_problems(
+        json!({ "ingress": {
+            "enabled": true,
+            "host": { "hostname": "prefect.example.com" },
+            "extraPaths": [{ "path": "/docs", "backend": { "service": { "name": "docs" } } }],
+            "extraRules": [{ "host": 7 }],
+            "selfSigned": true,
+        } }),
+        expect![[r#"
+            warning ingress.selfSigned: ignored because ingress.tls is off: turn it on to serve the host over TLS with a self-signed certificate
+            error ingress.extraPaths[0].pathType: `pathType` is missing: a Kubernetes HTTPIngressPath needs it here
+            error ingress.extraRules[0].host: invalid type: integer `7`, expected a string
+        "#]],
+    );
+}
+
+const SELF_SIGNED: &str = "prefect.example.com-tls";
+
+fn self_signed(hostname: &str) -> Value {
+    json!({ "ingress": {
+        "enabled": true,
+        "host": { "hostname": hostname },
+        "tls": true,
+        "selfSigned": true,
+    } })
+}
+
+/// A run while applying, in which the host read the Secret `SELF_SIGNED` (`None`: absent).
+fn apply_with_tls_secret(overrides: Value, live: Option<Value>) -> RunResponse {
+    let mut request = request(&["server"], overrides);
+    request.lookups = wire::Lookups {
+        available: true,
+        results: vec![wire::LookupResult {
+            reference: wire::ObjectRef {
+                api_version: "v1".to_owned(),
+                kind: "Secret".to_owned(),
+                namespace: Some("prefect".to_owned()),
+                name: SELF_SIGNED.to_owned(),
+            },
+            object: live,
+        }],
+    };
+    run_plugin::<Server>(request)
+}
+
+fn tls_secret(response: &RunResponse) -> &Value {
+    assert_eq!(response.results, [], "the run reported problems");
+    response
+        .items
+        .iter()
+        .find(|i| i["kind"] == "Secret" && i["metadata"]["name"] == SELF_SIGNED)
+        .unwrap_or_else(|| panic!("no Secret {SELF_SIGNED} in {:?}", kinds(&response.items)))
+}
+
+fn decoded(secret: &Value, key: &str) -> String {
+    let bytes: prefect_plugin_sdk::k8s_openapi::ByteString =
+        serde_json::from_value(secret["data"][key].clone()).unwrap();
+    String::from_utf8(bytes.0).unwrap()
+}
+
+#[test]
+fn a_self_signed_certificate_is_made_by_apply_kept_and_never_rendered() {
+    // render: the Ingress serves TLS from the Secret, which is left out with a warning.
+    let rendered = run_with(&["server"], self_signed("prefect.example.com"));
+    expect![[r#"
+        warning ingress.selfSigned: the Secret prefect.example.com-tls is left out of this output, since it holds a private key: `prefectctl apply` generates the self-signed certificate once and keeps it on every upgrade; to deploy this output with another tool, create the Secret yourself (kubectl create secret tls prefect.example.com-tls --cert=... --key=...) and turn ingress.selfSigned off
+    "#]]
+    .assert_eq(&problem_lines(&rendered));
+    assert!(!kinds(&rendered.items).contains(&format!("Secret/{SELF_SIGNED}")));
+    assert_eq!(item(&rendered.items, "Ingress")["spec"]["tls"][0]["secretName"], SELF_SIGNED);
+    assert!(!serde_json::to_string(&rendered).unwrap().contains("PRIVATE KEY"));
+
+    // The first apply: no Secret yet, so a new certificate.
+    let first = apply_with_tls_secret(self_signed("prefect.example.com"), None);
+    let made = tls_secret(&first).clone();
+    assert_eq!(made["type"], "kubernetes.io/tls");
+    assert_eq!(
+        made["metadata"]["annotations"]["prefectctl.io/self-signed-host"],
+        "prefect.example.com"
+    );
+    assert!(decoded(&made, "tls.crt").starts_with("-----BEGIN CERTIFICATE-----\n"));
+    assert!(decoded(&made, "tls.key").starts_with("-----BEGIN PRIVATE KEY-----\n"));
+
+    // An upgrade keeps it; another host makes a new one.
+    let upgrade = apply_with_tls_secret(self_signed("prefect.example.com"), Some(made.clone()));
+    assert_eq!(tls_secret(&upgrade)["data"], made["data"]);
+    let again = apply_with_tls_secret(self_signed("prefect.example.com"), None);
+    assert_ne!(tls_secret(&again)["data"], made["data"], "each certificate is new");
+    let moved = apply_with_tls_secret(
+        json!({ "ingress": {
+            "enabled": true,
+            "host": { "hostname": "prefect.example.org" },
+            "tls": true,
+            "selfSigned": true,
+            "tlsSecretName": SELF_SIGNED,
+        } }),
+        Some(made.clone()),
+    );
+    let remade = tls_secret(&moved);
+    assert_ne!(remade["data"], made["data"]);
+    assert_eq!(
+        remade["metadata"]["annotations"]["prefectctl.io/self-signed-host"],
+        "prefect.example.org"
+    );
+}
+
+/// A request on a cluster that serves the Gateway API.
+fn with_gateway_api(overrides: Value) -> RunResponse {
+    let mut request = request(&["server"], overrides);
+    request.capabilities.api_versions.push(crate::gateway::API_VERSION.to_owned());
+    run_plugin::<Server>(request)
+}
+
+#[test]
+fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
+    let response = with_gateway_api(json!({
+        "service": { "port": 8080 },
+        "gateway": {
+            "enabled": true,
+            "className": "istio",
+            "labels": { "team": "platform" },
+            "annotations": { "external-dns.alpha.kubernetes.io/hostname": "prefect.example.com" },
+        },
+        "httproute": {
+            "hostnames": ["prefect.example.com"],
+            "tls": { "redirect": true },
+        },
+    }));
+    assert_eq!(response.results, []);
+    let objects: Vec<Value> = response
+        .items
+        .iter()
+        .filter(|i| i["apiVersion"] == crate::gateway::API_VERSION)
+        .map(|i| {
+            let mut i = i.clone();
+            i["metadata"]["labels"] = json!({
+                "component": i["metadata"]["labels"]["app.kubernetes.io/component"],
+                "team": i["metadata"]["labels"]["team"],
+            });
+            i
+        })
+        .collect();
+    expect![[r#"
+        [
+          {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {
+              "name": "prefect-server",
+              "namespace": "prefect",
+              "labels": {
+                "component": "gateway",
+                "team": "platform"
+              },
+              "annotations": {
+                "external-dns.alpha.kubernetes.io/hostname": "prefect.example.com"
+              }
+            },
+            "spec": {
+              "gatewayClassName": "istio",
+              "listeners": [
+                {
+                  "name": "http",
+                  "port": 80,
+                  "protocol": "HTTP"
+                },
+                {
+                  "name": "https",
+                  "port": 443,
+                  "protocol": "HTTPS",
+                  "tls": {
+                    "mode": "Terminate",
+                    "certificateRefs": [
+                      {
+                        "kind": "Secret",
+                        "name": "prefect.example.com-tls"
+                      }
+                    ]
+                  }
+                }
+              ]
+            }
+          },
+          {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {
+              "name": "prefect-server",
+              "namespace": "prefect",
+              "labels": {
+                "component": "httproute",
+                "team": null
+              }
+            },
+            "spec": {
+              "parentRefs": [
+                {
+                  "name": "prefect-server",
+                  "sectionName": "https"
+                }
+              ],
+              "rules": [
+                {
+                  "matches": [
+                    {
+                      "path": {
+                        "type": "PathPrefix",
+                        "value": "/"
+                      }
+                    }
+                  ],
+                  "backendRefs": [
+                    {
+                      "name": "prefect-server",
+                      "port": 8080
+                    }
+                  ]
+                }
+              ],
+              "hostnames": [
+                "prefect.example.com"
+              ]
+            }
+          },
+          {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {
+              "name": "prefect-server-tls-redirect",
+              "namespace": "prefect",
+              "labels": {
+                "component": "httproute",
+                "team": null
+              }
+            },
+            "spec": {
+              "parentRefs": [
+                {
+                  "name": "prefect-server",
+                  "sectionName": "http"
+                }
+              ],
+              "rules": [
+                {
+                  "filters": [
+                    {
+                      "type": "RequestRedirect",
+                      "requestRedirect": {
+                        "scheme": "https",
+                        "port": 443,
+                        "statusCode": 301
+                      }
+                    }
+                  ]
+                }
+              ],
+              "hostnames": [
+                "prefect.example.com"
+              ]
+            }
+          }
+        ]"#]]
+    .assert_eq(&pretty(&Value::Array(objects)));
+    assert_eq!(kinds(&response.items).iter().filter(|k| k.starts_with("Ingress/")).count(), 0);
+    // The UI calls the API at the route's first host.
+    assert!(env(&response.items).contains("PREFECT_UI_API_URL=https://prefect.example.com/api\n"));
+}
+
+#[test]
+fn a_route_to_a_gateway_that_exists_with_its_own_rules() {
+    let response = with_gateway_api(json!({
+        "gateway": { "enabled": true, "create": false },
+        "httproute": {
+            "name": "prefect-ui",
+            "path": "/prefect",
+            "parentRefs": [{ "name": "shared", "namespace": "gateways", "sectionName": "", "port": 8443 }],
+            "extraRules": [{ "matches": [{ "path": { "type": "Exact", "value": "/healthz" } }], "backendRefs": [{ "name": "health", "port": 80 }] }],
+            "tls": { "redirect": true, "redirectPort": 8443 },
+        },
+    }));
+    assert_eq!(response.results, []);
+    let routes: Vec<&Value> = response.items.iter().filter(|i| i["kind"] == "HTTPRoute").collect();
+    assert_eq!(kinds(&response.items).iter().filter(|k| k.starts_with("Gateway/")).count(), 0);
+    assert_eq!(routes[0]["metadata"]["name"], "prefect-ui");
+    assert_eq!(
+        routes[0]["spec"]["parentRefs"],
+        json!([{ "name": "shared", "namespace": "gateways", "port": 8443 }])
+    );
+    assert_eq!(routes[0]["spec"]["rules"][0]["matches"][0]["path"]["value"], "/prefect");
+    assert_eq!(routes[0]["spec"]["rules"][1]["backendRefs"][0]["name"], "health");
+    assert_eq!(routes[0]["spec"].get("hostnames"), None);
+    assert_eq!(routes[1]["metadata"]["name"], "prefect-ui-tls-redirect");
+    assert_eq!(
+        routes[1]["spec"]["parentRefs"],
+        json!([{ "name": "shared", "namespace": "gateways", "sectionName": "http" }])
+    );
+    assert_eq!(routes[1]["spec"]["rules"][0]["filters"][0]["requestRedirect"]["port"], 8443);
+}
+
+#[test]
+fn the_gateway_api_is_made_only_on_a_cluster_that_serves_it() {
+    let values = json!({ "gateway": { "enabled": true, "className": "istio" } });
+    check_problems(
+        values.clone(),
+        expect![[r#"
+            error gateway.enabled: the cluster does not serve gateway.networking.k8s.io/v1 Gateway and HTTPRoute (the Gateway API's CRDs): install them and apply again, pass --api-versions gateway.networking.k8s.io/v1 to render, or expose the server with ingress.enabled instead
+        "#]],
+    );
+    // Helm's spelling of a served kind is enough.
+    let mut request = request(&["server"], values);
+    request.capabilities.api_versions.extend(
+        ["gateway.networking.k8s.io/v1/Gateway", "gateway.networking.k8s.io/v1/HTTPRoute"]
+            .map(str::to_owned),
+    );
+    let response = run_plugin::<Server>(request);
+    assert_eq!(response.results, []);
+    assert!(kinds(&response.items).contains(&"Gateway/prefect-server".to_owned()));
+    assert!(kinds(&response.items).contains(&"HTTPRoute/prefect-server".to_owned()));
+}
+
+#[test]
+fn gateway_problems_name_their_values() {
+    let both = with_gateway_api(json!({
+        "ingress": { "enabled": true, "host": { "hostname": "prefect.example.com" } },
+        "gateway": {
+            "enabled": true,
+            "listeners": [
+                { "name": "web", "port": 80, "protocol": "HTTP" },
+                { "name": "web", "port": 8080, "protocol": "HTTP" },
+            ],
+        },
+        "httproute": { "path": "api", "hostnames": [""], "extraRules": ["x"], "tls": { "redirect": true } },
+    }));
+    expect![[r#"
+        error gateway.enabled: the Gateway and the Ingress would both expose the server: turn off ingress.enabled or gateway.enabled
+        error gateway.className: the Gateway needs the GatewayClass that implements it, such as istio or envoy (`kubectl get gatewayclasses` lists the cluster's); or set gateway.create to false to attach the route to a Gateway that exists
+        error gateway.listeners[1].name: another listener is called "web": give each a name of its own
+        error httproute.path: an HTTPRoute path starts with `/`
+        error httproute.hostnames[0]: give the host name
+        error httproute.extraRules[0]: an HTTPRoute rule is a mapping, such as {matches: [...], backendRefs: [...]}
+        error httproute.parentRefs[0].sectionName: the Gateway has no listener "https": name one of gateway.listeners, or leave it empty for all
+        error httproute.tls.redirect: the redirect route attaches to the Gateway's listener `http`, which gateway.listeners does not have: add {name: http, port: 80, protocol: HTTP}, or turn the redirect off
+    "#]]
+    .assert_eq(&problem_lines(&both));
+
+    let unattached = with_gateway_api(json!({
+        "gateway": { "enabled": true, "create": false },
+    }));
+    expect![[r#"
+        error httproute.parentRefs: without gateway.create, name the Gateway the HTTPRoute attaches to (parentRefs[].name, and namespace if it is in another one), or turn gateway.create on
+    "#]]
+    .assert_eq(&problem_lines(&unattached));
+
+    // Off, nothing of it is made or checked.
+    let off = with_gateway_api(
+        json!({ "gateway": { "listeners": [] }, "httproute": { "parentRefs": [] } }),
+    );
+    assert_eq!(off.results, []);
+    assert!(!off.items.iter().any(|i| i["apiVersion"] == crate::gateway::API_VERSION));
+}
