@@ -16,9 +16,9 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use prefect_values::{Layer, Section, Severity, ValuePath, Values};
+use prefect_values::{Layer, Origin, Section, Severity, ValuePath, Values};
 use serde_json::{Map, Value};
 
 use crate::{
@@ -41,6 +41,9 @@ impl Converted {
 /// What converting one chart's values made.
 #[derive(Debug, Default)]
 pub struct Conversion {
+    /// Values from the chart's own code that say what the rest means (`agent.apiConfig`),
+    /// written before the user's.
+    leading: Vec<Converted>,
     /// Values from the chart's own code (defaults the user relied on, derived values).
     emitted: Vec<Converted>,
     /// Values not converted.
@@ -55,6 +58,10 @@ pub struct Conversion {
 impl Conversion {
     fn emit(&mut self, converted: Converted) {
         self.emitted.push(converted);
+    }
+
+    fn emit_first(&mut self, converted: Converted) {
+        self.leading.push(converted);
     }
 
     fn not_converted(&mut self, helm: &str, reason: String) {
@@ -93,7 +100,8 @@ pub fn convert(chart: HelmChart, user: &Value) -> (Vec<Converted>, Conversion) {
     let walked = table::walk(user, &defaults, &rules);
     conversion.not_converted.extend(walked.not_converted);
     // The user's own values first, so that the output keeps the order of their file.
-    let mut converted = walked.converted;
+    let mut converted = std::mem::take(&mut conversion.leading);
+    converted.extend(walked.converted);
     converted.extend(std::mem::take(&mut conversion.emitted));
     (converted, conversion)
 }
@@ -148,7 +156,7 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     let mut layers: [Vec<Layer>; 2] = [Vec::new(), Vec::new()];
     let mut errors = Vec::new();
     for file in &import.from_helm {
-        let layer = Layer::from_yaml_file(file).map_err(|err| err.to_string());
+        let layer = read(file);
         match layer.and_then(|layer| Ok((chart_of(file, layer.tree(), import.chart)?, layer))) {
             Ok((chart, layer)) => layers[chart as usize].push(layer),
             Err(message) => errors.push(message),
@@ -176,8 +184,12 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
                 None => table::insert(&mut out, &item.ours, item.value),
             }
         }
-        for item in &not_converted {
-            eprintln!("not converted: {}", described(&values, item));
+        // In the order of the files and their lines, as the user reads them.
+        let mut described: Vec<_> =
+            not_converted.iter().map(|item| described(&values, item, &import.from_helm)).collect();
+        described.sort_by_key(|(place, _)| place.clone());
+        for (_, text) in described {
+            eprintln!("not converted: {text}");
         }
         needed.extend(conversion.plugins);
         for note in conversion.notes {
@@ -205,13 +217,27 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// `helm path: reason`, after the file and line it was set at.
-fn described(values: &Values, item: &NotConverted) -> String {
+/// The values file `file`, its errors named by the file and the flag that gave it.
+fn read(file: &Path) -> Result<Layer, String> {
+    let name = file.display().to_string();
+    let text = prefect_values::read_text_file(file).map_err(|err| {
+        format!("cannot read prefect-helm values file {name}: {err} (check the path given to --from-helm)")
+    })?;
+    Layer::from_yaml_str(&text, &name).map_err(|err| err.to_string())
+}
+
+/// `helm path: reason`, after the file and line it was set at; and where that is (the
+/// file's place on the command line and the line), to sort by.
+fn described(values: &Values, item: &NotConverted, files: &[PathBuf]) -> ((usize, usize), String) {
     let path = item.helm.iter().fold(ValuePath::root(), |path, key| path.key(key));
     let helm = dotted(&item.helm);
     match values.origin(&path) {
-        Some(origin) => format!("{origin}: {helm}: {}", item.reason),
-        None => format!("{helm}: {}", item.reason),
+        Some(origin @ Origin::File { path, line }) => {
+            let file = files.iter().position(|f| f.display().to_string() == *path);
+            ((file.unwrap_or(usize::MAX), *line), format!("{origin}: {helm}: {}", item.reason))
+        }
+        Some(origin) => ((usize::MAX, 0), format!("{origin}: {helm}: {}", item.reason)),
+        None => ((usize::MAX, 0), format!("{helm}: {}", item.reason)),
     }
 }
 
@@ -247,9 +273,13 @@ fn refused(item: &Converted, sections: Option<&[Section]>) -> Option<String> {
     let values = prefect_values::merge(&[Layer::recorded(Value::Object(tree), "import")]);
     let problems = prefect_values::validate(&values, std::slice::from_ref(section));
     let problem = problems.into_iter().find(|p| p.severity == Severity::Error)?;
-    let ours = dotted(&item.ours);
-    let within = if problem.path == ours { String::new() } else { format!("{}: ", problem.path) };
-    Some(format!("prefectctl does not take `{ours}`: {within}{}", problem.message))
+    // The list of the keys a section has would change with every plugin release; a close
+    // name is worth saying.
+    if let Some(rest) = problem.message.strip_prefix("unknown key") {
+        let close = if rest.contains("did you mean") { rest } else { "" };
+        return Some(format!("prefectctl has no `{}`{close}", problem.path));
+    }
+    Some(format!("prefectctl takes `{}` otherwise: {}", problem.path, problem.message))
 }
 
 /// The sections in the order a reader expects: `global`, then the plugins in stack order.

@@ -133,7 +133,7 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
     };
     match api {
         "cloud" => {
-            conversion.emit(Emit::default_of(
+            conversion.emit_first(Emit::default_of(
                 "worker.apiConfig",
                 "agent.apiConfig",
                 json!("cloud"),
@@ -146,7 +146,7 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
             ]
         }
         "customerManagedCloud" => {
-            conversion.emit(Emit::default_of(
+            conversion.emit_first(Emit::default_of(
                 "worker.apiConfig",
                 "agent.apiConfig",
                 json!("cloud"),
@@ -160,7 +160,7 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
             ]
         }
         "selfHostedServer" => {
-            conversion.emit(Emit::default_of(
+            conversion.emit_first(Emit::default_of(
                 "worker.apiConfig",
                 "agent.apiConfig",
                 json!("server"),
