@@ -130,3 +130,29 @@ fn snapshot_worker_only_on_kubernetes_1_20() {
     let out = render(&dir, &["agent"], &["--without", "server", "--kube-version", "1.20.2"]).ok();
     expect_file!["../snapshots/worker-only-cloud-1.20.yaml"].assert_eq(&out);
 }
+
+#[test]
+fn the_servers_api_path_and_global_env_reach_every_prefect_container_of_the_stack() {
+    let dir = TempDir::new("api-path");
+    dir.write(
+        "values.yaml",
+        "global:\n  prefect:\n    env:\n      - name: HTTPS_PROXY\n        value: http://proxy.example:3128\n\
+         server:\n  apiBasePath: /prefect/api\n",
+    );
+    let out = render(&dir, &["agent", "metrics"], &[]).ok();
+    // The exporter, the worker and its pool-sync init container call the API under its path.
+    assert_eq!(
+        out.matches("value: http://prefect-server.prefect.svc:4200/prefect/api\n").count(),
+        3
+    );
+    assert!(!out.contains(":4200/api"), "{out}");
+    assert_eq!(out.matches("path: /prefect/api/health").count(), 2, "startup and liveness: {out}");
+    // The server, the worker and its init container get the global variables; the exporter
+    // is not Prefect.
+    assert_eq!(out.matches("- name: HTTPS_PROXY\n").count(), 3, "{out}");
+
+    // A global variable is checked where it is written.
+    dir.write("values.yaml", "global:\n  prefect:\n    env:\n      - value: x\n");
+    let stderr = render(&dir, &[], &[]).fails(2);
+    assert!(stderr.contains("values.yaml:4: global.prefect.env[0]: missing `name`"), "{stderr}");
+}

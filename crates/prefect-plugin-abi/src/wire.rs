@@ -271,7 +271,7 @@ pub struct GlobalPrefect {
 /// An environment variable, as Kubernetes' `EnvVar`: a literal `value`, or `valueFrom` a
 /// Secret's or ConfigMap's key, or a field of the pod.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[schemars(deny_unknown_fields)]
 pub struct EnvVarValues {
     /// The variable's name.
@@ -303,7 +303,7 @@ pub struct EnvVarSourceValues {
 
 /// A key of a Secret or ConfigMap.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[schemars(deny_unknown_fields)]
 pub struct KeyRefValues {
     /// The Secret's or ConfigMap's name.
@@ -317,13 +317,13 @@ pub struct KeyRefValues {
 
 /// A field of the pod.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase")]
 #[schemars(deny_unknown_fields)]
 pub struct FieldRefValues {
     /// The field's path, such as `status.podIP`.
     pub field_path: String,
     /// The API version the path is read in; empty means `v1`.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub api_version: String,
 }
 

@@ -16,7 +16,8 @@
 //!   `minLength`/`maxLength` (in characters) and `minItems`/`maxItems`.
 //! - `properties` and `additionalProperties`: with `additionalProperties: false` a key that is
 //!   not a property is unknown ("did you mean", else the list of keys); a schema there checks
-//!   the other keys. `required` is not checked: the user's values only override defaults.
+//!   the other keys. `required` is checked only in list items: elsewhere the user's values
+//!   only override defaults, but an item is the user's alone.
 //! - `items` and `prefixItems` check list items; `allOf` checks every schema.
 //! - `anyOf` and `oneOf` (treated alike): valid when any branch is. Otherwise, ignoring a
 //!   `{"type": "null"}` branch: branches that are all `const`/`enum` give one "expected one of";
@@ -316,6 +317,30 @@ fn check_list(
         let item_schema = prefix.get(index).or(schema.get("items"));
         if let Some(item_schema) = item_schema {
             check(item, item_schema, &path.index(index), out);
+            check_required(item, item_schema, &path.index(index), out);
+        }
+    }
+}
+
+/// The `required` keys of a list item: unlike a mapping, which overrides defaults, an item is
+/// the user's alone, so what it must have, it must say.
+fn check_required(item: &Value, schema: &Value, path: &ValuePath, out: &mut Vec<Finding>) {
+    let Some(item) = item.as_object() else {
+        return;
+    };
+    if let Some(Value::Array(required)) = schema.get("required") {
+        for key in required.iter().filter_map(Value::as_str) {
+            if !item.contains_key(key) {
+                out.push(Finding::error(path.clone(), format!("missing `{key}`")));
+            }
+        }
+    }
+    // And in the mappings inside it, which are the user's alone too.
+    if let Some(Value::Object(properties)) = schema.get("properties") {
+        for (key, value) in item {
+            if let Some(property) = properties.get(key) {
+                check_required(value, property, &path.key(key), out);
+            }
         }
     }
 }

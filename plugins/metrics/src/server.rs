@@ -19,6 +19,8 @@ const SERVER: &str = "server";
 const SERVER_CONTAINER: &str = "prefect-server";
 /// The variable the server reads its basic-auth string from.
 const SERVER_AUTH_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
+/// The variable the server reads the API's path from.
+const SERVER_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
 /// The server setting that turns CSRF protection on.
 const SERVER_CSRF_VAR: &str = "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED";
 /// The exporter's setting of the API URL.
@@ -50,12 +52,14 @@ pub fn connect(ctx: &Context) -> Result<Connection, Error> {
              keep the server plugin in the stack"
         )));
     };
-    let url = format!("http://{name}.{}.svc:{port}/api", ctx.namespace());
+    let env = server_container(ctx, &name).and_then(|c| c.env).unwrap_or_default();
+    let base_path = env
+        .iter()
+        .find(|var| var.name == SERVER_BASE_PATH_VAR)
+        .and_then(|var| var.value.as_deref())
+        .unwrap_or("/api");
+    let url = format!("http://{name}.{}.svc:{port}{base_path}", ctx.namespace());
     let mut connection = Connection { env: vec![env_var(API_URL_VAR, &url)], csrf: false };
-    let Some(container) = server_container(ctx, &name) else {
-        return Ok(connection);
-    };
-    let env = container.env.unwrap_or_default();
     if let Some(auth) = env.iter().find(|var| var.name == SERVER_AUTH_VAR) {
         if auth.value_from.is_some() {
             connection.env.push(EnvVar { name: API_AUTH_STRING_VAR.to_owned(), ..auth.clone() });
