@@ -14,7 +14,6 @@ mod completion;
 mod database;
 mod dist;
 mod doctor;
-mod gateway;
 mod get;
 mod habits;
 mod harness;
