@@ -21,8 +21,13 @@ pub fn external_url(values: &values::Ingress) -> Option<String> {
     Some(format!("{scheme}://{}", values.host.hostname))
 }
 
-/// The Ingress, if enabled.
-pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -> Option<Ingress> {
+/// The Ingress, if enabled, to the Service's port named `service_port`.
+pub fn build(
+    ctx: &Context,
+    values: &values::Ingress,
+    service_port: &str,
+    problems: &mut Problems,
+) -> Option<Ingress> {
     if !values.tls && !values.tls_secret_name.is_empty() {
         problems.warn(
             "ingress.tlsSecretName",
@@ -62,7 +67,7 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
     let extra_paths = problems.list::<HTTPIngressPath>(&values.extra_paths, "ingress.extraPaths");
     let mut rules = Vec::new();
     if !host.hostname.is_empty() {
-        let mut main = rule(ctx, &host.hostname, &host.path, host.path_type);
+        let mut main = rule(ctx, service_port, &host.hostname, &host.path, host.path_type);
         if let Some(http) = &mut main.http {
             // Before the server's own path, so that a more specific path of the user's (a
             // redirect, another Service) is not hidden behind `/`.
@@ -76,7 +81,7 @@ pub fn build(ctx: &Context, values: &values::Ingress, problems: &mut Problems) -
             problems.error(format!("{at}.name"), "give the extra host's name");
         }
         check_path(&extra.path, &format!("{at}.path"), problems);
-        rules.push(rule(ctx, &extra.name, &extra.path, extra.path_type));
+        rules.push(rule(ctx, service_port, &extra.name, &extra.path, extra.path_type));
     }
     rules.extend(problems.list::<IngressRule>(&values.extra_rules, "ingress.extraRules"));
 
@@ -114,7 +119,13 @@ pub fn tls_secret_name(values: &values::Ingress) -> String {
     }
 }
 
-fn rule(ctx: &Context, host: &str, path: &str, path_type: values::PathType) -> IngressRule {
+fn rule(
+    ctx: &Context,
+    service_port: &str,
+    host: &str,
+    path: &str,
+    path_type: values::PathType,
+) -> IngressRule {
     IngressRule {
         host: Some(host.to_owned()),
         http: Some(HTTPIngressRuleValue {
@@ -125,7 +136,7 @@ fn rule(ctx: &Context, host: &str, path: &str, path_type: values::PathType) -> I
                     service: Some(IngressServiceBackend {
                         name: ctx.full_name(COMPONENT),
                         port: Some(ServiceBackendPort {
-                            name: Some(values::Service::default().port_name),
+                            name: Some(service_port.to_owned()),
                             number: None,
                         }),
                     }),

@@ -93,7 +93,8 @@ impl Plugin for Server {
         let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
         let budget = scaling::disruption_budget(ctx, &values, &mut problems);
         let service = service::build(ctx, &values.service, &mut problems);
-        let ingress = ingress::build(ctx, &values.ingress, &mut problems);
+        let ingress =
+            ingress::build(ctx, &values.ingress, &values.service.port_name, &mut problems);
         let tls_secret = self_signed::build(ctx, &values.ingress, &mut problems)?;
         let gateway_api = gateway::build(ctx, &values, &mut problems);
         let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);

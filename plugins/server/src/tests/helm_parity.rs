@@ -224,6 +224,14 @@ fn service_port_name_protocol_and_ip_families() {
             "targetPort": "http",
         })
     );
+    // The Ingress routes to the port by its name.
+    let items = render(json!({
+        "service": { "portName": "http-api" },
+        "ingress": { "enabled": true, "host": { "hostname": "prefect.example.com" } },
+    }));
+    let path = &item(&items, "Ingress")["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!(path["backend"]["service"]["port"], json!({ "name": "http-api" }));
+
     let items = render(json!({}));
     let spec = &item(&items, "Service")["spec"];
     assert!(spec.get("ipFamilyPolicy").is_none() && spec.get("ipFamilies").is_none(), "{spec}");
