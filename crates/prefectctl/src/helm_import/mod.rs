@@ -187,7 +187,7 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
         // In the order of the files and their lines, as the user reads them.
         let mut described: Vec<_> =
             not_converted.iter().map(|item| described(&values, item, &import.from_helm)).collect();
-        described.sort_by_key(|(place, _)| place.clone());
+        described.sort_by_key(|(place, _)| *place);
         for (_, text) in described {
             eprintln!("not converted: {text}");
         }

@@ -451,14 +451,15 @@ const REDIS: &[Rule] = &[
 pub fn relied_on_defaults(user: &Value, defaults: &Value, conversion: &mut Conversion) {
     let on = |path: &str| effective(user, defaults, path) == Some(&json!(true));
     let unset = |path: &str| effective(user, defaults, path).is_none_or(|v| v == "");
-    if on("server.basicAuth.enabled") && unset("server.basicAuth.existingSecret") {
-        if let Some(value) = effective(user, defaults, "server.basicAuth.authString") {
-            conversion.emit(Emit::default_of(
-                "server.basicAuth.authString",
-                "server.basicAuth.authString",
-                value.clone(),
-            ));
-        }
+    if on("server.basicAuth.enabled")
+        && unset("server.basicAuth.existingSecret")
+        && let Some(value) = effective(user, defaults, "server.basicAuth.authString")
+    {
+        conversion.emit(Emit::default_of(
+            "server.basicAuth.authString",
+            "server.basicAuth.authString",
+            value.clone(),
+        ));
     }
     if on("ingress.enabled")
         && let Some(value) = effective(user, defaults, "ingress.host.hostname")
