@@ -502,7 +502,8 @@ pub enum ValuesCommand {
     /// postgres`, `--plugin redis`); `commonLabels` and `commonAnnotations` go under `global:`.
     ///
     /// Values equal to the chart's defaults are left out: the output is what you changed, over
-    /// prefectctl's defaults. Standard error lists every value that was not converted, with
+    /// prefectctl's defaults, checked against the server, agent, postgres and redis plugins'
+    /// schemas (found as `render` finds them). Standard error lists every value that was not converted, with
     /// its file, line, path and why (Helm templates `{{ ... }}`, settings prefectctl does not
     /// have, values the chart itself ignores), and the command that renders the output. Exit
     /// code 0 when the files were converted, 2 when one cannot be read or is not a values file.
