@@ -203,7 +203,7 @@ spec:
 const MONITORING_CRDS: &str = include_str!("fixtures/prometheus-operator-crds.yaml");
 
 /// Installs `crds` and waits until the API server serves each.
-fn install_crds(cluster: &Cluster, crds: &str, names: &[&str]) {
+pub fn install_crds(cluster: &Cluster, crds: &str, names: &[&str]) {
     cluster.kubectl(&["apply", "-f", "-"], Some(crds)).ok();
     for name in names {
         let crd = format!("crd/{name}");

@@ -14,6 +14,7 @@ mod completion;
 mod database;
 mod dist;
 mod doctor;
+mod gateway;
 mod get;
 mod habits;
 mod harness;
