@@ -361,3 +361,15 @@ pub fn job_secret_settings(env: &[EnvVar], key_propagation: JobApiKeyPropagation
     }
     settings
 }
+
+/// The credentials the settings in `env` have flow-run Jobs read by Secret reference, as
+/// (variable, Secret) pairs.
+pub fn job_secret_references(env: &[EnvVar]) -> Vec<(&'static str, String)> {
+    JOB_SECRET_SETTINGS
+        .iter()
+        .filter_map(|(credential, secret_name_var, _)| {
+            let setting = env.iter().find(|var| var.name == *secret_name_var)?;
+            Some((*credential, setting.value.clone()?))
+        })
+        .collect()
+}

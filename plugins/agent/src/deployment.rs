@@ -23,7 +23,7 @@ use prefect_plugin_sdk::{
 use crate::{
     COMPONENT,
     api::{self, Api},
-    default_template,
+    default_template, job_namespaces,
     job_template::{self, Template},
     pool_sync,
     prefect_version::{self, Tag},
@@ -59,6 +59,7 @@ pub fn build(
     api: &Api,
     job_template: Option<&Template>,
     service_account: &str,
+    job_namespaces: &[String],
     problems: &mut Problems,
 ) -> Deployment {
     let mut volumes = vec![empty_dir("home"), empty_dir("tmp")];
@@ -84,7 +85,7 @@ pub fn build(
              creates it if it does not exist)",
         );
     }
-    let main = container(ctx, values, api, pool_template, problems);
+    let main = container(ctx, values, api, pool_template, job_namespaces, problems);
     let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
@@ -105,7 +106,9 @@ pub fn build(
             && creates_jobs(values)
             && let Some(main) = spec.containers.first()
         {
-            let command = default_template::command(ctx.namespace());
+            // Where a new pool sends flow runs: the first namespace they may go to.
+            let namespace = job_namespaces.first().map_or(ctx.namespace(), String::as_str);
+            let command = default_template::command(namespace);
             let default = pool_sync::init_container_beside(main, default_template::NAME, command);
             spec.init_containers.get_or_insert_with(Vec::new).push(default);
         }
@@ -153,13 +156,14 @@ fn container(
     values: &Values,
     api: &Api,
     pool_template: PoolTemplate,
+    job_namespaces: &[String],
     problems: &mut Problems,
 ) -> Container {
     // Prefect 2's agent has no health check: the probes, on by default, are left out there.
     let probed = values.liveness_probe.enabled || values.readiness_probe.enabled;
     let health = probed && values.mode == Mode::Worker;
     let mut env = api_env(api);
-    env.extend(settings(ctx, values, health));
+    env.extend(settings(ctx, values, health, job_namespaces));
     for (index, item) in values.extra_env_vars.iter().enumerate() {
         if let Some(var) =
             problems.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]"))
@@ -175,6 +179,7 @@ fn container(
                 env.push(setting);
             }
         }
+        job_namespaces::check_secrets(ctx, &env, job_namespaces, problems);
     }
     let check = Probe {
         http_get: Some(HTTPGetAction {
@@ -316,7 +321,12 @@ fn args(values: &Values, health: bool, pool_template: PoolTemplate) -> Vec<Strin
 }
 
 /// The Prefect settings the values decide.
-fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
+fn settings(
+    ctx: &Context,
+    values: &Values,
+    health: bool,
+    job_namespaces: &[String],
+) -> Vec<EnvVar> {
     let config = &values.config;
     let cluster_uid = if values.cluster_uid.is_empty() {
         format!("{}/{}", ctx.namespace(), ctx.release_name())
@@ -332,10 +342,13 @@ fn settings(ctx: &Context, values: &Values, health: bool) -> Vec<EnvVar> {
         }
     };
     env.push(env_var("PREFECT_KUBERNETES_CLUSTER_UID", &cluster_uid));
-    if creates_jobs(values) {
+    if creates_jobs(values) && !config.observer_cluster_wide {
         // The worker's observer watches flow-run pods and Jobs; without a namespace it
-        // watches the whole cluster, which the namespaced Role forbids.
-        env.push(env_var("PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES", ctx.namespace()));
+        // watches the whole cluster, which the namespaced Roles forbid.
+        env.push(env_var(
+            "PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES",
+            &job_namespaces.join(","),
+        ));
     }
     if health {
         env.push(env_var("PREFECT_WORKER_WEBSERVER_HOST", "0.0.0.0"));

@@ -38,10 +38,12 @@ impl Template {
 }
 
 /// Whether a given template is no template: `{}` or empty text (Prefect takes an empty base
-/// job template for none, and so does prefect-helm).
+/// job template for none, and so does prefect-helm), or `[]`, which is what
+/// `--set agent.config.baseJobTemplate.configuration={}` gives in Helm's syntax.
 fn is_empty(given: &Value) -> bool {
     match given {
         Value::Object(map) => map.is_empty(),
+        Value::Array(list) => list.is_empty(),
         Value::String(text) => {
             let text = text.trim();
             text.is_empty() || serde_json::from_str::<Value>(text).is_ok_and(|v| v == json!({}))

@@ -3,7 +3,8 @@
 //! deploys.
 //!
 //! It adds the worker's Deployment, ServiceAccount, least-privilege Role and RoleBinding in
-//! the release namespace, and as the values ask a HorizontalPodAutoscaler, a
+//! the release namespace (and in each namespace flow runs go to), and as the values ask a
+//! cluster-wide observer's ClusterRole and ClusterRoleBinding, a HorizontalPodAutoscaler, a
 //! PodDisruptionBudget, the base job template's ConfigMap and a basic-auth Secret. With the
 //! server plugin in the stack the worker is wired to it without configuration ([`api`]).
 //! Resources are `<release>-worker`: the dask-rbac plugin finds the Role by that name.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod default_template;
 mod deployment;
+pub mod job_namespaces;
 pub mod job_template;
 pub mod pool_sync;
 pub mod prefect_version;
@@ -46,11 +48,22 @@ impl Plugin for Agent {
         let mut problems = Problems::default();
         let api = api::connect(ctx, &values, &mut problems);
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, true);
-        let role = rbac::role(ctx, &values, &mut problems);
-        let binding = rbac::binding(ctx, &values, &account_name);
+        let job_namespaces =
+            job_namespaces::resolve(ctx, &values.config.job_namespace, &mut problems);
+        let roles = rbac::roles(ctx, &values, &job_namespaces, &mut problems);
+        let bindings = rbac::bindings(ctx, &values, &job_namespaces, &account_name);
+        let observer_role = rbac::observer_role(ctx, &values);
+        let observer_binding = rbac::observer_binding(ctx, &values, &account_name);
         let template = job_template::resolve(ctx, &values.config.base_job_template, &mut problems);
-        let deployment =
-            deployment::build(ctx, &values, &api, template.as_ref(), &account_name, &mut problems);
+        let deployment = deployment::build(
+            ctx,
+            &values,
+            &api,
+            template.as_ref(),
+            &account_name,
+            &job_namespaces,
+            &mut problems,
+        );
         let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
         let budget = scaling::disruption_budget(ctx, &values, &mut problems);
         if ctx.report(problems) {
@@ -65,10 +78,16 @@ impl Plugin for Agent {
         if let Some(map) = template.and_then(|template| template.config_map) {
             ctx.add(map)?;
         }
-        if let Some(role) = role {
+        for role in roles {
             ctx.add(role)?;
         }
-        if let Some(binding) = binding {
+        for binding in bindings {
+            ctx.add(binding)?;
+        }
+        if let Some(role) = observer_role {
+            ctx.add(role)?;
+        }
+        if let Some(binding) = observer_binding {
             ctx.add(binding)?;
         }
         ctx.add(deployment)?;

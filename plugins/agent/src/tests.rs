@@ -1034,7 +1034,7 @@ fn the_base_job_templates_config_map_name_and_an_empty_configuration() {
 
     // `{}` is no template, as for Prefect: the worker runs as without one.
     let without = with_server(json!({}));
-    for empty in [json!({}), json!(""), json!(" {}\n")] {
+    for empty in [json!({}), json!(""), json!(" {}\n"), json!([])] {
         let response =
             with_server(json!({ "config": { "baseJobTemplate": { "configuration": empty } } }));
         assert_eq!(response.results, [], "{empty}");
@@ -1213,4 +1213,129 @@ fn extra_init_containers_run_before_the_plugins_own_and_init_container_extras_af
     assert_eq!(response.results, []);
     let names: Vec<&Value> = init_containers(&response).iter().map(|c| &c["name"]).collect();
     assert_eq!(names, [&json!("proxy"), &json!("default-base-job-template"), &json!("after")]);
+}
+
+/// `Kind namespace/name` of the RBAC objects, one a line (`-` for a cluster-scoped one).
+fn rbac_objects(response: &RunResponse) -> String {
+    response
+        .items
+        .iter()
+        .filter(|item| item["apiVersion"] == "rbac.authorization.k8s.io/v1")
+        .map(|item| {
+            format!(
+                "{} {}/{}",
+                item["kind"].as_str().unwrap(),
+                item["metadata"]["namespace"].as_str().unwrap_or("-"),
+                item["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn flow_runs_in_other_namespaces_get_a_role_there_and_the_observer_watches_them() {
+    let response = with_server(json!({ "config": { "jobNamespace": "flows, team-b,flows" } }));
+    expect![[r#"
+        Role prefect/prefect-worker
+        Role flows/prefect-worker
+        Role team-b/prefect-worker
+        RoleBinding prefect/prefect-worker
+        RoleBinding flows/prefect-worker
+        RoleBinding team-b/prefect-worker"#]]
+    .assert_eq(&rbac_objects(&response));
+    for role in response.items.iter().filter(|item| item["kind"] == "Role") {
+        assert_eq!(role["rules"], item(&response, "Role")["rules"]);
+    }
+    for binding in response.items.iter().filter(|item| item["kind"] == "RoleBinding") {
+        assert_eq!(
+            binding["subjects"],
+            json!([{ "kind": "ServiceAccount", "name": "prefect-worker", "namespace": "prefect" }])
+        );
+    }
+    let env = env(&response);
+    assert!(
+        env.contains("PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES=flows,team-b"),
+        "{env}"
+    );
+    // A pool the worker creates sends flow runs to the first.
+    assert_eq!(init_containers(&response)[0]["command"][4], "flows");
+    assert_eq!(response.results, []);
+
+    // The release namespace named is the usual Role, once.
+    let with_release = with_server(json!({ "config": { "jobNamespace": "prefect,flows" } }));
+    assert_eq!(rbac_objects(&with_release).lines().count(), 4);
+
+    check_problems(
+        with_server(json!({ "config": { "jobNamespace": "Flows,ok" } })),
+        expect![[
+            r#"error config.jobNamespace: "Flows" is not a namespace name (lower-case letters, digits and `-`, at most 63): give namespaces separated by commas, such as flows,team-b"#
+        ]],
+    );
+}
+
+#[test]
+fn flow_runs_in_other_namespaces_need_the_credentials_secrets_there() {
+    let response = Request::new(&["server", "agent"])
+        .items(server_items(4200, true))
+        .values(json!({ "config": { "jobNamespace": "flows" } }))
+        .run::<Agent>();
+    check_problems(
+        response,
+        expect![
+            "warning config.jobNamespace: flow-run Jobs read PREFECT_API_AUTH_STRING from Secret prefect-server-basic-auth of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
+        ],
+    );
+
+    let cloud = alone(cloud_values(json!({ "config": { "jobNamespace": "flows" } })));
+    check_problems(
+        cloud,
+        expect![
+            "warning config.jobNamespace: flow-run Jobs read PREFECT_API_KEY from Secret prefect-api-key of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
+        ],
+    );
+    // autoSecret needs no Secret of the user's there, and the Role there may make its own.
+    let mut values = cloud_values(json!({ "config": { "jobNamespace": "flows" } }));
+    values["cloudApiConfig"]["jobApiKeyPropagation"] = json!("autoSecret");
+    let auto = alone(values);
+    assert_eq!(auto.results, []);
+    let flows_role = auto
+        .items
+        .iter()
+        .find(|item| item["kind"] == "Role" && item["metadata"]["namespace"] == "flows")
+        .unwrap();
+    assert!(flows_role["rules"].to_string().contains("secrets"));
+}
+
+#[test]
+fn a_cluster_wide_observer_only_when_asked() {
+    assert!(!rbac_objects(&with_server(json!({}))).contains("Cluster"));
+    let response = with_server(json!({ "config": { "observerClusterWide": true } }));
+    assert_eq!(response.results, []);
+    expect![[r#"
+        Role prefect/prefect-worker
+        RoleBinding prefect/prefect-worker
+        ClusterRole -/prefect-prefect-worker-observer
+        ClusterRoleBinding -/prefect-prefect-worker-observer"#]]
+    .assert_eq(&rbac_objects(&response));
+    let role = item(&response, "ClusterRole");
+    expect![[r#"[{"apiGroups":[""],"resources":["pods","pods/log","pods/status"],"verbs":["get","list","watch"]},{"apiGroups":["batch"],"resources":["jobs"],"verbs":["get","list","watch"]},{"apiGroups":[""],"resources":["events"],"verbs":["get","list","watch"]}]"#]].assert_eq(&role["rules"].to_string());
+    let binding = item(&response, "ClusterRoleBinding");
+    assert_eq!(
+        binding["roleRef"],
+        json!({ "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "prefect-prefect-worker-observer" })
+    );
+    assert_eq!(
+        binding["subjects"],
+        json!([{ "kind": "ServiceAccount", "name": "prefect-worker", "namespace": "prefect" }])
+    );
+    let env = env(&response);
+    assert!(!env.contains("OBSERVER_NAMESPACES"), "{env}");
+
+    let none = with_server(json!({
+        "config": { "observerClusterWide": true },
+        "role": { "create": false },
+        "rolebinding": { "create": false },
+    }));
+    assert_eq!(rbac_objects(&none), "");
 }

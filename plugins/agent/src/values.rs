@@ -144,7 +144,8 @@ pub struct Values {
     /// to create flow-run Jobs.
     pub service_account: ServiceAccountValues,
 
-    /// The Role the ServiceAccount gets in the release namespace.
+    /// The Role the ServiceAccount gets in the release namespace (and in each of
+    /// `config.jobNamespace`).
     pub role: Role,
 
     /// The RoleBinding of the Role to the ServiceAccount.
@@ -229,7 +230,7 @@ pub struct ServerApiConfig {
     /// Basic authentication of that server. For the server plugin of this stack, its own
     /// `server.basicAuth` is used without configuration. The flow-run Jobs of a Kubernetes
     /// worker read the credentials from the same Secret (a `secretKeyRef`, never a copy), so
-    /// they must run in the release namespace, where that Secret is.
+    /// it must exist where they run (the release namespace, or each of `config.jobNamespace`).
     pub basic_auth: BasicAuth,
 }
 
@@ -261,7 +262,8 @@ pub struct CloudApiConfig {
     /// The existing Secret that holds your Prefect Cloud API key
     /// (`kubectl create secret generic prefect-api-key --from-literal=key=pnu_...`). The
     /// flow-run Jobs of a Kubernetes worker read the key from it too (a `secretKeyRef`, never a
-    /// copy), so they must run in the release namespace, where the Secret is.
+    /// copy), so it must exist where they run (the release namespace, or each of
+    /// `config.jobNamespace`), unless `jobApiKeyPropagation` says otherwise.
     pub api_key_secret: SecretKeyRef,
     /// Prefect Cloud's API; the worker uses `<cloudUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
     pub cloud_url: String,
@@ -359,10 +361,10 @@ pub struct SecretKeyRef {
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct WorkerConfig {
     /// The work pool the worker polls; the worker creates it if it does not exist. Flow runs
-    /// are created in the namespace the pool's base job template names, and the worker's Role
-    /// covers the release namespace only: a pool the worker creates without `baseJobTemplate`
-    /// gets Prefect's default template with the release namespace as its namespace (Prefect's
-    /// own default is `default`); a pool that exists keeps its template (`prefectctl doctor`
+    /// are created in the namespace the pool's base job template names, and the worker's Roles
+    /// cover the release namespace and `jobNamespace` only: a pool the worker creates without
+    /// `baseJobTemplate` gets Prefect's default template with the release namespace (or the
+    /// first of `jobNamespace`) as its namespace (Prefect's own default is `default`); a pool that exists keeps its template (`prefectctl doctor`
     /// says when its namespace is out of the Role's reach). Agent mode polls queues only and
     /// ignores it.
     pub work_pool: String,
@@ -389,6 +391,21 @@ pub struct WorkerConfig {
     /// Most flow runs the worker runs at once; null for no limit.
     #[schemars(range(min = 1))]
     pub limit: Option<u32>,
+    /// The namespaces flow runs go to, comma-separated (`flows` or `team-a,team-b`); empty is
+    /// the release namespace. Each gets a Role and RoleBinding `<release>-worker` (the rules of
+    /// `role`) for the worker's ServiceAccount, besides the one in the release namespace; the
+    /// worker's observer watches them (`PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES`);
+    /// a pool the worker creates without `baseJobTemplate` runs flows in the first. The
+    /// namespaces must exist (`kubectl create namespace`). Flow-run Jobs read their
+    /// credentials from Secrets of their own namespace: create the worker's Secrets there too
+    /// (the plugin warns which), or use Cloud's `autoSecret`.
+    pub job_namespace: String,
+    /// Lets the worker's observer watch flow-run pods and Jobs in every namespace (no
+    /// `PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES`), through a ClusterRole that reads
+    /// pods, their logs and status, Jobs and events cluster-wide, and its ClusterRoleBinding
+    /// (`<namespace>-<release>-worker-observer`, made with `role.create` and
+    /// `rolebinding.create`). Flow runs are still created only where a Role allows it.
+    pub observer_cluster_wide: bool,
     /// The base job template of the pool. The worker creates a missing pool with it
     /// (`--base-job-template`); for a pool that exists, an init container of the worker pod
     /// (`sync-base-job-template`) replaces the pool's template with it before the worker
@@ -409,6 +426,8 @@ impl Default for WorkerConfig {
             install_policy: InstallPolicy::IfNotPresent,
             name: String::new(),
             limit: None,
+            job_namespace: String::new(),
+            observer_cluster_wide: false,
             base_job_template: BaseJobTemplate::default(),
         }
     }
@@ -578,8 +597,8 @@ impl Default for Autoscaling {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Role {
-    /// Creates the Role (namespaced, never cluster-wide): read pods, their logs and status,
-    /// and events; manage Jobs.
+    /// Creates the Role (namespaced: in the release namespace and each of
+    /// `config.jobNamespace`): read pods, their logs and status, and events; manage Jobs.
     pub create: bool,
     /// More rules appended to the Role as given (Kubernetes `PolicyRule` objects:
     /// `{apiGroups, resources, verbs}`).
