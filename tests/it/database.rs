@@ -195,7 +195,10 @@ fn the_server_connects_with_a_password_full_of_url_characters() {
     .ok();
     let mut env = server_env(&serde_json::from_str(&rendered).expect("JSON output"));
     assert_eq!(env["PREFECT_SERVER_DATABASE_PASSWORD"], PASSWORD);
-    assert!(!env.contains_key("PREFECT_SERVER_DATABASE_CONNECTION_URL"), "no URL holds the password");
+    assert!(
+        !env.contains_key("PREFECT_SERVER_DATABASE_CONNECTION_URL"),
+        "no URL holds the password"
+    );
     // The Service's DNS name exists in a cluster only: point host and port at this server.
     env.insert("PREFECT_SERVER_DATABASE_HOST".to_owned(), "127.0.0.1".to_owned());
     env.insert("PREFECT_SERVER_DATABASE_PORT".to_owned(), postgres.port.to_string());
@@ -222,4 +225,43 @@ fn the_server_connects_with_a_password_full_of_url_characters() {
     let refused = connect(&env);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("password authentication failed"));
+}
+
+#[test]
+fn an_external_database_given_in_parts_is_joined_by_prefect_itself() {
+    let postgres = Postgres::start();
+    let quoted = PASSWORD.replace('\'', "''");
+    postgres.sql(&format!("CREATE ROLE prefect LOGIN PASSWORD '{quoted}'"));
+    postgres.sql("CREATE DATABASE prefect OWNER prefect");
+
+    let dir = TempDir::new("database-parts");
+    let values = serde_json::json!({ "server": { "externalDatabase": {
+        "host": "127.0.0.1",
+        "port": postgres.port,
+        "name": "prefect",
+        "username": "prefect",
+        "password": PASSWORD,
+    } } });
+    dir.write("values.yaml", &values.to_string());
+    let rendered = prefectctl_in(dir.path(), &["render", "-o", "json", "-f", "values.yaml"]).ok();
+    let env = server_env(&serde_json::from_str(&rendered).expect("JSON output"));
+    assert!(
+        !env.contains_key("PREFECT_SERVER_DATABASE_CONNECTION_URL"),
+        "no URL holds the password"
+    );
+    assert!(!rendered.contains(PASSWORD), "the password is only in the Secret, encoded");
+
+    let out = Command::new(crate::prefect::bin().join("python"))
+        .args(["-c", CONNECT])
+        .env_clear()
+        .env("PREFECT_HOME", dir.path().join("prefect-home"))
+        .envs(env.iter().filter(|(name, _)| name.starts_with("PREFECT_SERVER_DATABASE_")))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "Prefect could not connect:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "prefect");
 }

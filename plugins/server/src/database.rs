@@ -1,10 +1,15 @@
 //! Which database the server uses, and how its connection URL reaches the container.
 //!
 //! In order: the `postgres` plugin when it is in the stack (it wires the URL into the server's
-//! Deployment itself), else `externalDatabase`, else the embedded SQLite file. A PostgreSQL URL
-//! carries a password, so it only ever reaches the container through a Secret reference.
+//! Deployment itself), else `externalDatabase` (a URL, or the connection in parts, which
+//! Prefect joins into a URL itself, escaping what needs it), else the embedded SQLite file. A
+//! PostgreSQL URL or password only ever reaches the container through a Secret reference.
 
-use prefect_plugin_sdk::{Context, Problems};
+use prefect_plugin_sdk::{
+    Context, Problems,
+    k8s_openapi::api::core::v1::EnvVar,
+    workload::{env_from_secret, env_var},
+};
 
 use crate::values::{ExternalDatabase, Values};
 
@@ -14,8 +19,14 @@ pub const SQLITE_URL: &str = "sqlite+aiosqlite:////data/prefect.db";
 /// The key of the Secret the plugin creates for an inline connection URL.
 pub const URL_KEY: &str = "connection-string";
 
+/// The key of the Secret the plugin creates for an inline password of the parts.
+pub const PASSWORD_KEY: &str = "password";
+
+/// The driver Prefect's PostgreSQL support needs.
+const ASYNCPG: &str = "postgresql+asyncpg";
+
 /// The database the server uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Database {
     /// The embedded SQLite file, on a PersistentVolumeClaim when `persistent`, else in an
     /// emptyDir.
@@ -31,6 +42,14 @@ pub enum Database {
         key: String,
         /// The URL when the plugin creates the Secret from `externalDatabase.connectionUrl`.
         create: Option<String>,
+    },
+    /// PostgreSQL, in parts: Prefect's `PREFECT_SERVER_DATABASE_*` settings, literal or from
+    /// Secrets.
+    Parts {
+        /// The settings.
+        env: Vec<EnvVar>,
+        /// The Secret to create for an inline password: its name and the password.
+        create: Option<(String, String)>,
     },
     /// The `postgres` plugin provides the database and sets the server's connection URL.
     PostgresPlugin,
@@ -97,6 +116,16 @@ pub fn choose(
         }
         return Database::PostgresPlugin;
     }
+    if external.in_parts() {
+        if !external.connection_url.is_empty() {
+            problems.error(
+                "externalDatabase.connectionUrl",
+                "give the connection either as a URL or in parts (host, name, username...), not \
+                 both",
+            );
+        }
+        return parts(ctx, external, problems);
+    }
     let inline = !external.connection_url.is_empty();
     let existing = !external.existing_secret.is_empty();
     if inline && existing {
@@ -139,4 +168,62 @@ pub fn choose(
 /// The name of the Secret the plugin creates for an inline connection URL.
 pub fn secret_name(ctx: &Context) -> String {
     format!("{}-postgresql-connection", ctx.full_name(crate::COMPONENT))
+}
+
+/// The connection in parts: each part literal or from a key of `existingSecret`, refused when
+/// Prefect could not join them into a URL (no host, database or user).
+fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) -> Database {
+    let secret = &external.existing_secret;
+    let port = external.port.to_string();
+    let literal_parts = [
+        ("DRIVER", "driver", external.driver.as_str(), &external.driver_secret_key, true),
+        ("HOST", "host", &external.host, &external.host_secret_key, true),
+        ("PORT", "port", &port, &external.port_secret_key, true),
+        ("NAME", "name", &external.name, &external.name_secret_key, true),
+        ("USER", "username", &external.username, &external.username_secret_key, true),
+        ("PASSWORD", "password", &external.password, &external.password_secret_key, false),
+    ];
+    let mut env = Vec::new();
+    let mut create = None;
+    for (setting, field, value, secret_key, required) in literal_parts {
+        let name = format!("PREFECT_SERVER_DATABASE_{setting}");
+        let at = format!("externalDatabase.{field}");
+        if !secret_key.is_empty() {
+            if secret.is_empty() {
+                problems.error(
+                    format!("{at}SecretKey"),
+                    "name the Secret that holds this key in externalDatabase.existingSecret",
+                );
+            }
+            // The driver and the port have defaults: only a value set for the others is a
+            // second source.
+            if !value.is_empty() && !matches!(field, "driver" | "port") {
+                problems.error(&at, format!("set either {field} or {field}SecretKey, not both"));
+            }
+            env.push(env_from_secret(&name, secret, secret_key));
+        } else if value.is_empty() {
+            if required {
+                problems.error(
+                    &at,
+                    format!(
+                        "Prefect joins the connection URL from its parts and needs this one: set \
+                         {field}, or {field}SecretKey with existingSecret"
+                    ),
+                );
+            }
+        } else if field == "password" {
+            let secret_name = secret_name(ctx);
+            env.push(env_from_secret(&name, &secret_name, PASSWORD_KEY));
+            create = Some((secret_name, value.to_owned()));
+        } else {
+            if field == "driver" && value != ASYNCPG {
+                problems.error(
+                    &at,
+                    format!("Prefect needs the asyncpg driver on PostgreSQL: set `{ASYNCPG}`"),
+                );
+            }
+            env.push(env_var(&name, value));
+        }
+    }
+    Database::Parts { env, create }
 }

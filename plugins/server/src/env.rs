@@ -41,7 +41,7 @@ pub const CONNECTION_URL_VAR: &str = "PREFECT_SERVER_DATABASE_CONNECTION_URL";
 const CREDENTIALS: &[(&str, &str)] = &[
     (CONNECTION_URL_VAR, "externalDatabase.existingSecret"),
     ("PREFECT_API_DATABASE_CONNECTION_URL", "externalDatabase.existingSecret"),
-    ("PREFECT_SERVER_DATABASE_PASSWORD", "externalDatabase.passwordSecret"),
+    ("PREFECT_SERVER_DATABASE_PASSWORD", "externalDatabase.passwordSecretKey"),
     ("PREFECT_SERVER_API_AUTH_STRING", "basicAuth.existingSecret"),
     ("PREFECT_REDIS_MESSAGING_PASSWORD", "backgroundServices.messaging.redis.existingSecret"),
     ("PREFECT_SERVER_DOCKET_URL", "backgroundServices.messaging.docket.existingSecret"),
@@ -134,7 +134,7 @@ pub fn migrations(
 /// What every long-running server process gets: the database, basic auth, whether it
 /// migrates on start, and messaging (the password before Docket's URL, which refers to it).
 fn shared(wiring: &Wiring) -> Vec<EnvVar> {
-    let mut env: Vec<EnvVar> = database_url(wiring.database).into_iter().collect();
+    let mut env = database_url(wiring.database);
     if let Some(auth) = wiring.basic_auth {
         env.push(env_from_secret(AUTH_STRING_VAR, &auth.name, &auth.key));
     }
@@ -145,15 +145,16 @@ fn shared(wiring: &Wiring) -> Vec<EnvVar> {
     env
 }
 
-/// The connection URL, unless the postgres plugin sets the database up itself.
-fn database_url(database: &Database) -> Option<EnvVar> {
+/// The connection URL or its parts, unless the postgres plugin sets the database up itself.
+fn database_url(database: &Database) -> Vec<EnvVar> {
     match database {
-        Database::Sqlite { .. } => Some(env_var(CONNECTION_URL_VAR, database::SQLITE_URL)),
+        Database::Sqlite { .. } => vec![env_var(CONNECTION_URL_VAR, database::SQLITE_URL)],
         Database::External { secret, key, .. } => {
-            Some(env_from_secret(CONNECTION_URL_VAR, secret, key))
+            vec![env_from_secret(CONNECTION_URL_VAR, secret, key)]
         }
+        Database::Parts { env, .. } => env.clone(),
         // The postgres plugin adds its settings to every server pod template when it runs.
-        Database::PostgresPlugin => None,
+        Database::PostgresPlugin => Vec::new(),
     }
 }
 

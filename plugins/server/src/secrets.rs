@@ -67,11 +67,15 @@ pub fn basic_auth(
     (Some(SecretKey { name, key: AUTH_STRING_KEY.to_owned() }), Some(secret))
 }
 
-/// The Secret that holds an inline database connection URL, if the database needs one.
+/// The Secret that holds an inline database connection URL or password, if the database
+/// needs one.
 pub fn database_url(ctx: &Context, database: &Database) -> Option<Secret> {
     match database {
         Database::External { secret, create: Some(url), .. } => {
             Some(opaque(ctx, secret, &[(database::URL_KEY, url)]))
+        }
+        Database::Parts { create: Some((secret, password)), .. } => {
+            Some(opaque(ctx, secret, &[(database::PASSWORD_KEY, password)]))
         }
         _ => None,
     }

@@ -615,14 +615,45 @@ impl Default for Persistence {
 pub struct ExternalDatabase {
     /// Connection URL of the PostgreSQL database,
     /// `postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE`; the plugin stores it in a
-    /// Secret. Prefer `existingSecret` so that the password stays out of values files.
+    /// Secret. Prefer `existingSecret` so that the password stays out of values files, or give
+    /// the connection in parts (`host`, `name`, `username`...), which Prefect joins itself.
     #[schemars(extend("writeOnly" = true))]
     pub connection_url: String,
-    /// Name of an existing Secret that holds the connection URL; use instead of
-    /// `connectionUrl`.
+    /// Name of an existing Secret: with `existingSecretKey` alone, the one that holds the
+    /// connection URL; with the `...SecretKey` settings of the parts, the one they name keys
+    /// of (such as the `<cluster>-app` Secret CloudNativePG makes, with keys `host`, `port`,
+    /// `dbname`, `user` and `password`).
     pub existing_secret: String,
     /// The key of `existingSecret` that holds the connection URL.
     pub existing_secret_key: String,
+
+    /// The connection in parts, instead of a URL: Prefect's driver
+    /// (`PREFECT_SERVER_DATABASE_DRIVER`).
+    pub driver: String,
+    /// The key of `existingSecret` that holds the driver, instead of `driver`.
+    pub driver_secret_key: String,
+    /// The database server's host name (`PREFECT_SERVER_DATABASE_HOST`).
+    pub host: String,
+    /// The key of `existingSecret` that holds the host, instead of `host`.
+    pub host_secret_key: String,
+    /// The database server's port (`PREFECT_SERVER_DATABASE_PORT`).
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// The key of `existingSecret` that holds the port, instead of `port`.
+    pub port_secret_key: String,
+    /// The database's name (`PREFECT_SERVER_DATABASE_NAME`).
+    pub name: String,
+    /// The key of `existingSecret` that holds the database's name, instead of `name`.
+    pub name_secret_key: String,
+    /// The user Prefect connects as (`PREFECT_SERVER_DATABASE_USER`).
+    pub username: String,
+    /// The key of `existingSecret` that holds the user, instead of `username`.
+    pub username_secret_key: String,
+    /// The user's password; the plugin stores it in a Secret. Prefer `passwordSecretKey`.
+    #[schemars(extend("writeOnly" = true))]
+    pub password: String,
+    /// The key of `existingSecret` that holds the password, instead of `password`.
+    pub password_secret_key: String,
 }
 
 impl Default for ExternalDatabase {
@@ -631,6 +662,18 @@ impl Default for ExternalDatabase {
             connection_url: String::new(),
             existing_secret: String::new(),
             existing_secret_key: "connection-string".to_owned(),
+            driver: "postgresql+asyncpg".to_owned(),
+            driver_secret_key: String::new(),
+            host: String::new(),
+            host_secret_key: String::new(),
+            port: 5432,
+            port_secret_key: String::new(),
+            name: String::new(),
+            name_secret_key: String::new(),
+            username: String::new(),
+            username_secret_key: String::new(),
+            password: String::new(),
+            password_secret_key: String::new(),
         }
     }
 }
@@ -638,7 +681,26 @@ impl Default for ExternalDatabase {
 impl ExternalDatabase {
     /// Whether the user configured an external database at all.
     pub fn is_set(&self) -> bool {
-        !self.connection_url.is_empty() || !self.existing_secret.is_empty()
+        !self.connection_url.is_empty() || !self.existing_secret.is_empty() || self.in_parts()
+    }
+
+    /// Whether the connection is given in parts rather than as a URL. The driver and the
+    /// port have defaults, so they alone do not say so.
+    pub fn in_parts(&self) -> bool {
+        [
+            &self.host,
+            &self.host_secret_key,
+            &self.name,
+            &self.name_secret_key,
+            &self.username,
+            &self.username_secret_key,
+            &self.password,
+            &self.password_secret_key,
+            &self.port_secret_key,
+            &self.driver_secret_key,
+        ]
+        .iter()
+        .any(|part| !part.is_empty())
     }
 }
 

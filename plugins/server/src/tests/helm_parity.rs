@@ -243,3 +243,95 @@ fn service_port_name_protocol_and_ip_families() {
         "#]],
     );
 }
+
+#[test]
+fn an_external_database_in_parts_reaches_prefect_as_its_own_settings() {
+    let items = render(json!({
+        "externalDatabase": {
+            "host": "db.example",
+            "name": "prefect",
+            "username": "prefect",
+            "password": "p@ss/word:1",
+        },
+    }));
+    let expected = expect![[r#"
+        PREFECT_SERVER_DATABASE_DRIVER=postgresql+asyncpg
+        PREFECT_SERVER_DATABASE_HOST=db.example
+        PREFECT_SERVER_DATABASE_PORT=5432
+        PREFECT_SERVER_DATABASE_NAME=prefect
+        PREFECT_SERVER_DATABASE_USER=prefect
+        PREFECT_SERVER_DATABASE_PASSWORD<-prefect-server-postgresql-connection/password
+    "#]];
+    let database_lines = |env: String| -> String {
+        env.lines().filter(|line| line.contains("_DATABASE_")).map(|l| format!("{l}\n")).collect()
+    };
+    let server = super::env(&items);
+    expected.assert_eq(
+        &database_lines(server.clone())
+            .replace("PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false\n", ""),
+    );
+    assert!(!server.contains("CONNECTION_URL"), "{server}");
+    // The password is only in the Secret, and the migrations Job reads the same settings.
+    let secret = item(&items, "Secret");
+    assert_eq!(secret["metadata"]["name"], "prefect-server-postgresql-connection");
+    assert!(!serde_json::to_string(&items).unwrap().contains("p@ss/word:1"));
+    let job = env_lines(container_of(&items, "Job", "prefect-db-migrations"));
+    assert!(
+        job.contains(
+            "PREFECT_SERVER_DATABASE_PASSWORD<-prefect-server-postgresql-connection/password\n"
+        ),
+        "{job}"
+    );
+}
+
+#[test]
+fn every_part_can_come_from_an_operators_secret() {
+    // CloudNativePG's `<cluster>-app` Secret.
+    let items = render(json!({
+        "externalDatabase": {
+            "existingSecret": "prefect-db-app",
+            "hostSecretKey": "host",
+            "portSecretKey": "port",
+            "nameSecretKey": "dbname",
+            "usernameSecretKey": "user",
+            "passwordSecretKey": "password",
+        },
+    }));
+    assert!(!items.iter().any(|item| item["kind"] == "Secret"));
+    let env = super::env(&items);
+    for line in [
+        "PREFECT_SERVER_DATABASE_DRIVER=postgresql+asyncpg\n",
+        "PREFECT_SERVER_DATABASE_HOST<-prefect-db-app/host\n",
+        "PREFECT_SERVER_DATABASE_PORT<-prefect-db-app/port\n",
+        "PREFECT_SERVER_DATABASE_NAME<-prefect-db-app/dbname\n",
+        "PREFECT_SERVER_DATABASE_USER<-prefect-db-app/user\n",
+        "PREFECT_SERVER_DATABASE_PASSWORD<-prefect-db-app/password\n",
+    ] {
+        assert!(env.contains(line), "{line} in {env}");
+    }
+}
+
+#[test]
+fn an_incomplete_or_doubled_connection_is_refused_without_echoing_the_password() {
+    check_problems(
+        json!({ "externalDatabase": { "password": "hunter2", "driver": "postgresql+psycopg" } }),
+        expect![[r#"
+            error externalDatabase.driver: Prefect needs the asyncpg driver on PostgreSQL: set `postgresql+asyncpg`
+            error externalDatabase.host: Prefect joins the connection URL from its parts and needs this one: set host, or hostSecretKey with existingSecret
+            error externalDatabase.name: Prefect joins the connection URL from its parts and needs this one: set name, or nameSecretKey with existingSecret
+            error externalDatabase.username: Prefect joins the connection URL from its parts and needs this one: set username, or usernameSecretKey with existingSecret
+        "#]],
+    );
+    check_problems(
+        json!({ "externalDatabase": {
+            "connectionUrl": "postgresql+asyncpg://u:hunter2@db/prefect",
+            "host": "db", "name": "prefect", "username": "u",
+            "password": "hunter2", "passwordSecretKey": "password",
+        } }),
+        expect![[r#"
+            error externalDatabase.connectionUrl: give the connection either as a URL or in parts (host, name, username...), not both
+            error externalDatabase.passwordSecretKey: name the Secret that holds this key in externalDatabase.existingSecret
+            error externalDatabase.password: set either password or passwordSecretKey, not both
+        "#]],
+    );
+}
