@@ -123,6 +123,14 @@ fn apply_makes_the_gateway_once_the_cluster_serves_the_gateway_api() {
     );
     let applied = apply();
     assert_eq!(applied.code, 0, "apply failed:\n{}", applied.stderr);
+    assert!(
+        applied.stdout.contains(
+            "The Prefect UI and API:\n  https://prefect.example.com/ (the HTTPRoute; the API is \
+             under https://prefect.example.com/api)\n"
+        ),
+        "{}",
+        applied.stdout
+    );
     let get = |kind: &str, name: &str, path: &str| {
         cluster
             .kubectl(&["get", kind, name, "-n", "prefect", "-o", &format!("jsonpath={path}")], None)

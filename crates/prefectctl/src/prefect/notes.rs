@@ -1,6 +1,6 @@
 //! What a first install prints after its summary, as prefect-helm's NOTES do: how to reach the
-//! UI and API (the ingress URL, or the `kubectl port-forward` command), where the basic-auth
-//! credentials are, and which work pool each worker polls.
+//! UI and API (the Ingress' or HTTPRoute's URL, or the `kubectl port-forward` command), where
+//! the basic-auth credentials are, and which work pool each worker polls.
 
 use std::fmt::Write as _;
 
@@ -26,6 +26,8 @@ pub fn after_install(namespace: &str, release: &str, objects: &[(ResourceKey, Va
         let _ = writeln!(out, "\nThe Prefect UI and API:");
         if let Some(url) = ingress_url(objects, name) {
             let _ = writeln!(out, "  {url} (the Ingress; the API is under {url}api)");
+        } else if let Some(url) = route_url(objects, name) {
+            let _ = writeln!(out, "  {url} (the HTTPRoute; the API is under {url}api)");
         } else {
             let _ = writeln!(
                 out,
@@ -59,6 +61,28 @@ pub fn after_install(namespace: &str, release: &str, objects: &[(ResourceKey, Va
         );
     }
     out
+}
+
+/// `https://HOST/PATH` of the Gateway API's HTTPRoute that routes to the Service `service`, at
+/// its first host name: `http` when it attaches to a listener called `http` (the server
+/// plugin's plain one), else `https`.
+fn route_url(objects: &[(ResourceKey, Value)], service: &str) -> Option<String> {
+    objects.iter().filter(|(key, _)| key.kind == "HTTPRoute").find_map(|(_, route)| {
+        let spec = &route["spec"];
+        let host = spec["hostnames"].as_array()?.first()?.as_str()?;
+        if host.contains('*') {
+            return None;
+        }
+        let rule = spec["rules"].as_array()?.iter().find(|rule| {
+            rule["backendRefs"].as_array().into_iter().flatten().any(|b| b["name"] == service)
+        })?;
+        let scheme = if spec["parentRefs"][0]["sectionName"] == "http" { "http" } else { "https" };
+        let mut path = rule["matches"][0]["path"]["value"].as_str().unwrap_or("/").to_owned();
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        Some(format!("{scheme}://{host}{path}"))
+    })
 }
 
 /// `https://HOST/PATH` of the Ingress that routes to the Service `service`.
