@@ -124,7 +124,6 @@ fn a_worker_charts_values_render_as_the_agents() {
     expect![[r#"
         # prefectctl values, from prefect-helm's worker-values.yaml by `prefectctl values import --from-helm`
         agent:
-          apiConfig: server
           serverApiConfig:
             apiUrl: http://prefect-server.prefect.svc.cluster.local:4200/api
           config:
@@ -228,7 +227,6 @@ fn files_merge_in_order_one_chart_each() {
         server:
           replicaCount: 4
         agent:
-          apiConfig: server
           config:
             workPool: p
     "#]]
@@ -297,4 +295,66 @@ fn a_prefect_helm_section_given_to_render_is_refused_with_the_way_to_convert_it(
         error: server-values.yaml:1: service: `service` is a section of prefect-helm's values, not prefectctl's (here: server.service): convert the file with `prefectctl values import --from-helm FILE`
     "#]]
     .assert_eq(&stderr);
+}
+
+/// The server chart's own names, which the server plugin shares, each set away from its
+/// default.
+const SERVER_NAMES: &str = r#"global:
+  prefect:
+    env:
+      - name: PREFECT_LOGGING_EXTRA_LOGGERS
+        value: myapp
+server:
+  apiBasePath: /prefect/api
+  terminationGracePeriodSeconds: 0
+  lifecycle:
+    preStop:
+      exec:
+        command: ["sleep", "5"]
+  startupProbe:
+    config:
+      failureThreshold: 60
+  livenessProbe:
+    path: "{{ .Values.server.apiBasePath }}/healthz"
+  extraInitContainers:
+    - name: wait-for-network
+      image: busybox:1.36
+      command: ["true"]
+service:
+  portName: http-api
+  ipFamilyPolicy: PreferDualStack
+  ipFamilies: [IPv4, IPv6]
+  appProtocol: http
+sqlite:
+  enabled: true
+"#;
+
+#[test]
+fn the_server_charts_own_names_carry_over() {
+    let dir = TempDir::new("helm-import");
+    dir.write("server-values.yaml", SERVER_NAMES);
+    let (values, stderr) = import(&dir, &["server-values.yaml"]);
+    expect![[r#"
+        not converted: server-values.yaml:17: server.livenessProbe.path: a Helm template (`{{ ... }}`): prefectctl values are not templates; write the value it renders to
+        note: save the values above (VALUES) and render them with `prefectctl -f VALUES render`
+    "#]]
+    .assert_eq(&stderr);
+    dir.write("values.yaml", &values);
+    let manifests = render(&dir, &["-f", "values.yaml"]);
+    let server = object(&manifests, "Deployment", "prefect-server");
+    let pod = &server["spec"]["template"]["spec"];
+    // 0 is a value: the pods are killed at once.
+    assert_eq!(pod["terminationGracePeriodSeconds"], 0);
+    assert_eq!(pod["initContainers"][0]["name"], "wait-for-network");
+    let main = container(server);
+    assert_eq!(main["lifecycle"]["preStop"]["exec"]["command"][0], "sleep");
+    assert_eq!(main["startupProbe"]["failureThreshold"], 60);
+    assert_eq!(main["startupProbe"]["httpGet"]["path"], "/prefect/api/health");
+    assert_eq!(env(main, "PREFECT_SERVER_API_BASE_PATH"), "/prefect/api");
+    assert_eq!(env(main, "PREFECT_LOGGING_EXTRA_LOGGERS"), "myapp");
+    let service = object(&manifests, "Service", "prefect-server");
+    assert_eq!(service["spec"]["ipFamilyPolicy"], "PreferDualStack");
+    assert_eq!(service["spec"]["ipFamilies"], serde_json::json!(["IPv4", "IPv6"]));
+    assert_eq!(service["spec"]["ports"][0]["name"], "http-api");
+    assert_eq!(service["spec"]["ports"][0]["appProtocol"], "http");
 }

@@ -18,6 +18,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+use prefect_plugin_abi::wire::GlobalValues;
 use prefect_values::{Layer, Origin, Section, Severity, ValuePath, Values};
 use serde_json::{Map, Value};
 
@@ -32,9 +33,10 @@ use table::{Converted, NotConverted, dotted, segments};
 type Emit = Converted;
 
 impl Converted {
-    /// `value` at prefectctl's `ours`, for the prefect-helm value at `helm`.
+    /// `value` at prefectctl's `ours`: prefect-helm's value at `helm`, which a value the user
+    /// set relies on.
     pub fn default_of(helm: &str, ours: &str, value: Value) -> Converted {
-        Converted { ours: segments(ours), value, helm: segments(helm) }
+        Converted { ours: segments(ours), value, helm: segments(helm), relied_on: true }
     }
 }
 
@@ -165,7 +167,7 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     if !errors.is_empty() {
         return Err(Failure::input(errors));
     }
-    let sections = plugin_sections(args);
+    let stack = Stack::load(args);
     let mut out = Map::new();
     let mut charts = Vec::new();
     let mut needed = Vec::new();
@@ -179,7 +181,10 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
         let (converted, conversion) = convert(chart, values.tree());
         let mut not_converted = conversion.not_converted;
         for item in converted {
-            match refused(&item, sections.as_deref()) {
+            if item.relied_on && stack.as_ref().is_some_and(|stack| stack.defaults_to(&item)) {
+                continue;
+            }
+            match stack.as_ref().and_then(|stack| stack.refuses(&item)) {
                 Some(reason) => not_converted.push(NotConverted { helm: item.helm, reason }),
                 None => table::insert(&mut out, &item.ours, item.value),
             }
@@ -241,45 +246,68 @@ fn described(values: &Values, item: &NotConverted, files: &[PathBuf]) -> ((usize
     }
 }
 
-/// The schema sections of the plugins the output can name (server, agent, postgres, redis and
-/// the user's `--plugin`s); none when they cannot be loaded (then nothing is checked).
-fn plugin_sections(args: &ReleaseArgs) -> Option<Vec<Section>> {
-    let mut args = args.clone();
-    for name in ["agent", "postgres", "redis"] {
-        if !args.plugins.iter().any(|p| p == name) {
-            args.plugins.push(name.to_owned());
-        }
-    }
-    args.without.clear();
-    let pins = release::pins(&args, None).ok()?;
-    match release::load_stack(&args, &crate::stack::Base::default_stack(), &pins) {
-        Ok(plugins) => Some(release::sections(&plugins)),
-        Err(_) => {
-            eprintln!(
-                "warning: the server, agent, postgres and redis plugins could not be loaded: \
-                 the converted values are not checked against their schemas"
-            );
-            None
-        }
-    }
+/// The plugins the output can name (server, agent, postgres, redis and the user's
+/// `--plugin`s): their schemas and defaults.
+struct Stack {
+    sections: Vec<Section>,
+    /// Every section's defaults, `global` too.
+    defaults: Value,
 }
 
-/// Why the plugin that would read `item` refuses it, if it does.
-fn refused(item: &Converted, sections: Option<&[Section]>) -> Option<String> {
-    let sections = sections?;
-    let section = sections.iter().find(|s| Some(&s.name) == item.ours.first())?;
-    let mut tree = Map::new();
-    table::insert(&mut tree, &item.ours, item.value.clone());
-    let values = prefect_values::merge(&[Layer::recorded(Value::Object(tree), "import")]);
-    let problems = prefect_values::validate(&values, std::slice::from_ref(section));
-    let problem = problems.into_iter().find(|p| p.severity == Severity::Error)?;
-    // The list of the keys a section has would change with every plugin release; a close
-    // name is worth saying.
-    if let Some(rest) = problem.message.strip_prefix("unknown key") {
-        let close = if rest.contains("did you mean") { rest } else { "" };
-        return Some(format!("prefectctl has no `{}`{close}", problem.path));
+impl Stack {
+    /// The stack, or none when its plugins cannot be loaded (then nothing is checked).
+    fn load(args: &ReleaseArgs) -> Option<Stack> {
+        let mut args = args.clone();
+        for name in ["agent", "postgres", "redis"] {
+            if !args.plugins.iter().any(|p| p == name) {
+                args.plugins.push(name.to_owned());
+            }
+        }
+        args.without.clear();
+        let pins = release::pins(&args, None).ok()?;
+        let plugins = match release::load_stack(&args, &crate::stack::Base::default_stack(), &pins)
+        {
+            Ok(plugins) => plugins,
+            Err(_) => {
+                eprintln!(
+                    "warning: the server, agent, postgres and redis plugins could not be loaded: \
+                     the converted values are not checked against their schemas"
+                );
+                return None;
+            }
+        };
+        let mut defaults = Map::new();
+        let global = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
+        defaults.insert(release::GLOBAL.to_owned(), global);
+        for plugin in &plugins {
+            let manifest = &plugin.manifest;
+            defaults.insert(manifest.name.clone(), manifest.values_defaults.clone());
+        }
+        Some(Stack { sections: release::sections(&plugins), defaults: Value::Object(defaults) })
     }
-    Some(format!("prefectctl takes `{}` otherwise: {}", problem.path, problem.message))
+
+    /// Whether prefectctl's default at `item`'s path is its value already.
+    fn defaults_to(&self, item: &Converted) -> bool {
+        let default = item.ours.iter().try_fold(&self.defaults, |value, key| value.get(key));
+        default == Some(&item.value)
+    }
+
+    /// Why the plugin that would read `item` refuses it, if it does.
+    fn refuses(&self, item: &Converted) -> Option<String> {
+        let section = self.sections.iter().find(|s| Some(&s.name) == item.ours.first())?;
+        let mut tree = Map::new();
+        table::insert(&mut tree, &item.ours, item.value.clone());
+        let values = prefect_values::merge(&[Layer::recorded(Value::Object(tree), "import")]);
+        let problems = prefect_values::validate(&values, std::slice::from_ref(section));
+        let problem = problems.into_iter().find(|p| p.severity == Severity::Error)?;
+        // The list of the keys a section has would change with every plugin release; a close
+        // name is worth saying.
+        if let Some(rest) = problem.message.strip_prefix("unknown key") {
+            let close = if rest.contains("did you mean") { rest } else { "" };
+            return Some(format!("prefectctl has no `{}`{close}", problem.path));
+        }
+        Some(format!("prefectctl takes `{}` otherwise: {}", problem.path, problem.message))
+    }
 }
 
 /// The sections in the order a reader expects: `global`, then the plugins in stack order.

@@ -63,6 +63,9 @@ pub struct Converted {
     pub value: Value,
     /// The prefect-helm path it came from, as segments, for messages.
     pub helm: Vec<String>,
+    /// A default of prefect-helm's that a value the user set relies on (not a value the user
+    /// set): written only where prefectctl's own default differs.
+    pub relied_on: bool,
 }
 
 /// A value that was not converted.
@@ -138,7 +141,7 @@ fn visit(
                 .not_converted
                 .push(NotConverted { helm: path.clone(), reason: TEMPLATE.to_owned() });
         } else {
-            walked.converted.push(Converted { ours, value, helm: path.clone() });
+            walked.converted.push(Converted { ours, value, helm: path.clone(), relied_on: false });
         }
     };
     match &rule.target {

@@ -104,7 +104,7 @@ fn a_self_hosted_server_is_the_agents_server_api_config() {
 }
 
 #[test]
-fn customer_managed_cloud_is_cloud_at_its_url() {
+fn customer_managed_cloud_keeps_its_names() {
     let (out, _) = converted(
         HelmChart::Worker,
         json!({
@@ -112,16 +112,18 @@ fn customer_managed_cloud_is_cloud_at_its_url() {
                 "apiConfig": "customerManagedCloud",
                 "customerManagedCloudApiConfig": {
                     "apiUrl": "https://prefect.corp/api", "accountId": "a", "workspaceId": "w",
-                    "apiKeySecret": { "name": "corp-key" }
+                    "apiKeySecret": { "name": "corp-key" }, "cloudUiUrl": "https://prefect.corp"
                 }
             }
         }),
     );
-    assert_eq!(out["agent"]["apiConfig"], "cloud");
-    assert_eq!(out["agent"]["cloudApiConfig"]["cloudUrl"], "https://prefect.corp/api");
+    assert_eq!(out["agent"]["apiConfig"], "customerManagedCloud");
     assert_eq!(
-        out["agent"]["cloudApiConfig"]["apiKeySecret"],
-        json!({ "name": "corp-key", "key": "key" })
+        out["agent"]["customerManagedCloudApiConfig"],
+        json!({
+            "apiUrl": "https://prefect.corp/api", "accountId": "a", "workspaceId": "w",
+            "apiKeySecret": { "name": "corp-key", "key": "key" }, "cloudUiUrl": "https://prefect.corp"
+        })
     );
 }
 

@@ -118,14 +118,14 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
             "not used: `worker.apiConfig` is `{api}`, so prefect-helm ignores it too"
         ))),
     };
-    let key_secret = |helm: &str, conversion: &mut Conversion| {
-        // The chart's default Secret name and key are a setting prefectctl does not default.
+    let key_secret = |section: &str, conversion: &mut Conversion| {
+        // The chart's default Secret name and key, which prefectctl may default otherwise.
         for part in ["name", "key"] {
-            let path = format!("{helm}.apiKeySecret.{part}");
+            let path = format!("worker.{section}.apiKeySecret.{part}");
             if let Some(value) = effective(user, defaults, &path) {
                 conversion.emit(Emit::default_of(
                     &path,
-                    &format!("agent.cloudApiConfig.apiKeySecret.{part}"),
+                    &format!("agent.{section}.apiKeySecret.{part}"),
                     value.clone(),
                 ));
             }
@@ -138,7 +138,7 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
                 "agent.apiConfig",
                 json!("cloud"),
             ));
-            key_secret("worker.cloudApiConfig", conversion);
+            key_secret("cloudApiConfig", conversion);
             vec![
                 to("worker.cloudApiConfig", "agent.cloudApiConfig"),
                 unused("worker.customerManagedCloudApiConfig"),
@@ -149,12 +149,11 @@ pub fn api_rules(user: &Value, defaults: &Value, conversion: &mut Conversion) ->
             conversion.emit_first(Emit::default_of(
                 "worker.apiConfig",
                 "agent.apiConfig",
-                json!("cloud"),
+                json!("customerManagedCloud"),
             ));
-            key_secret("worker.customerManagedCloudApiConfig", conversion);
+            key_secret("customerManagedCloudApiConfig", conversion);
             vec![
-                to("worker.customerManagedCloudApiConfig", "agent.cloudApiConfig"),
-                to("worker.customerManagedCloudApiConfig.apiUrl", "agent.cloudApiConfig.cloudUrl"),
+                to("worker.customerManagedCloudApiConfig", "agent.customerManagedCloudApiConfig"),
                 unused("worker.cloudApiConfig"),
                 unused("worker.selfHostedServerApiConfig"),
             ]
