@@ -1,10 +1,11 @@
-//! The server exposed through the Gateway API (`server.gateway`, `server.httproute`): its
-//! objects are custom resources, made only where the cluster serves them, which `render` learns
-//! from `--api-versions` and `apply` from discovery.
+//! How users reach the server from outside the cluster: through the Gateway API
+//! (`server.gateway`, `server.httproute`), custom resources made only where the cluster serves
+//! them, which `render` learns from `--api-versions` and `apply` from discovery; and through an
+//! Ingress with the self-signed certificate `apply` makes and keeps.
 
 use crate::{
     cluster::{Cluster, install_crds},
-    harness::prefectctl,
+    harness::{base64_decode, prefectctl},
 };
 
 const GATEWAY_VALUES: &str = "server.gateway.enabled=true,server.gateway.className=istio,\
@@ -157,4 +158,83 @@ fn apply_makes_the_gateway_once_the_cluster_serves_the_gateway_api() {
         env.contains(r#""name":"PREFECT_UI_API_URL","value":"https://prefect.example.com/api""#),
         "{env}"
     );
+}
+
+/// `ingress.selfSigned`: the first apply makes the certificate's Secret, an upgrade keeps it,
+/// and no output shows the key.
+#[test]
+fn apply_makes_a_self_signed_certificate_once_and_keeps_it() {
+    let cluster = Cluster::start();
+    cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    let apply = |annotation: &str| {
+        let run = prefectctl(&[
+            "--kubeconfig",
+            &kubeconfig,
+            "-n",
+            "prefect",
+            "--set",
+            "server.ingress.enabled=true,server.ingress.host.hostname=prefect.example.com,\
+             server.ingress.tls=true,server.ingress.selfSigned=true",
+            "--set",
+            &format!("server.ingress.annotations.revision={annotation}"),
+            "apply",
+        ]);
+        assert_eq!(run.code, 0, "apply failed:\n{}", run.stderr);
+        assert!(!format!("{}{}", run.stdout, run.stderr).contains("PRIVATE KEY"), "{run:?}");
+        run
+    };
+    let secret = |path: &str| {
+        cluster
+            .kubectl(
+                &[
+                    "get",
+                    "secret",
+                    "prefect.example.com-tls",
+                    "-n",
+                    "prefect",
+                    "-o",
+                    &format!("jsonpath={path}"),
+                ],
+                None,
+            )
+            .ok()
+    };
+
+    apply("first");
+    assert_eq!(secret("{.type}"), "kubernetes.io/tls");
+    let certificate = secret("{.data.tls\\.crt}");
+    let pem = String::from_utf8(base64_decode(&certificate)).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+    let key = secret("{.data.tls\\.key}");
+    assert!(!key.is_empty());
+    let tls = cluster
+        .kubectl(
+            &["get", "ingress", "prefect-server", "-n", "prefect", "-o", "jsonpath={.spec.tls}"],
+            None,
+        )
+        .ok();
+    assert_eq!(
+        tls,
+        r#"[{"hosts":["prefect.example.com"],"secretName":"prefect.example.com-tls"}]"#
+    );
+
+    apply("second");
+    let annotation = cluster
+        .kubectl(
+            &[
+                "get",
+                "ingress",
+                "prefect-server",
+                "-n",
+                "prefect",
+                "-o",
+                "jsonpath={.metadata.annotations.revision}",
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(annotation, "second", "the upgrade wrote");
+    assert_eq!(secret("{.data.tls\\.crt}"), certificate, "the certificate is kept");
+    assert_eq!(secret("{.data.tls\\.key}"), key, "the key is kept");
 }
