@@ -414,3 +414,53 @@ fn the_metrics_plugin_adds_the_operator_objects_once_the_cluster_serves_them() {
         .ok();
     assert_eq!(port, "metrics");
 }
+
+/// The worker's rights with flow runs in another namespace (`agent.config.jobNamespace`) and a
+/// cluster-wide observer (`agent.config.observerClusterWide`), applied and asked of the API
+/// server's authorizer: Jobs where flow runs go, reads everywhere only when asked, and the
+/// worker pod's new settings (DNS, extra init containers, envFrom lists) accepted as rendered.
+#[test]
+fn the_worker_runs_flows_in_its_job_namespaces_and_observes_cluster_wide_only_when_asked() {
+    let cluster = Cluster::start();
+    for namespace in ["release", "flows", "observed"] {
+        cluster.kubectl(&["create", "namespace", namespace], None).ok();
+    }
+    let render = |extra: &str| {
+        let settings = format!(
+            "agent.config.jobNamespace=flows,agent.dnsPolicy=None,\
+             agent.dnsConfig.nameservers[0]=10.0.0.10,agent.extraEnvVarsCMs[0]=settings,\
+             agent.extraEnvVarsSecrets[0]=credentials,agent.revisionHistoryLimit=3{extra}"
+        );
+        let mut args =
+            vec!["render", "-n", "release", "--kube-version", "1.20.2", "--plugin", "agent"];
+        args.extend(["--set", &settings]);
+        args.extend([
+            "--set-json",
+            r#"agent.initContainer.extraContainers=[{"name":"after","image":"busybox:1.36"}]"#,
+        ]);
+        prefectctl(&args).ok()
+    };
+    let can = |namespace: &str, verb: &str, resource: &str| {
+        let account = "system:serviceaccount:release:prefect-worker";
+        let run = cluster
+            .kubectl(&["auth", "can-i", verb, resource, "-n", namespace, "--as", account], None);
+        run.stdout.trim().to_owned()
+    };
+
+    let run = cluster.kubectl(&["apply", "-f", "-"], Some(&render("")));
+    assert_eq!(run.code, 0, "kubectl apply failed:\n{}", run.stderr);
+    for namespace in ["release", "flows"] {
+        assert_eq!(can(namespace, "create", "jobs.batch"), "yes", "{namespace}");
+        assert_eq!(can(namespace, "get", "pods/log"), "yes", "{namespace}");
+        assert_eq!(can(namespace, "get", "secrets"), "no", "{namespace}");
+    }
+    assert_eq!(can("observed", "list", "pods"), "no");
+
+    let observer = render(",agent.config.observerClusterWide=true");
+    let run = cluster.kubectl(&["apply", "-f", "-"], Some(&observer));
+    assert_eq!(run.code, 0, "kubectl apply failed:\n{}", run.stderr);
+    assert_eq!(can("observed", "list", "pods"), "yes");
+    assert_eq!(can("observed", "watch", "jobs.batch"), "yes");
+    assert_eq!(can("observed", "create", "jobs.batch"), "no", "reads only, cluster-wide");
+    assert_eq!(can("observed", "get", "secrets"), "no");
+}
