@@ -1339,3 +1339,23 @@ fn a_cluster_wide_observer_only_when_asked() {
     }));
     assert_eq!(rbac_objects(&none), "");
 }
+
+#[test]
+fn the_worker_follows_the_servers_api_base_path() {
+    let mut items = server_items(4200, true);
+    items[1]["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "PREFECT_SERVER_API_BASE_PATH", "value": "/prefect/api" }));
+    let response = Request::new(&["server", "agent"]).items(items).run::<Agent>();
+    assert_eq!(response.results, []);
+    let env = env(&response);
+    assert!(
+        env.contains("PREFECT_API_URL=http://prefect-server.prefect.svc:4200/prefect/api"),
+        "{env}"
+    );
+    assert!(
+        env.contains("PREFECT_API_AUTH_STRING<-prefect-server-basic-auth/auth-string"),
+        "{env}"
+    );
+}
