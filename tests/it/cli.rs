@@ -289,6 +289,64 @@ fn values_schema_describes_every_section() {
 }
 
 #[test]
+fn every_documented_default_is_what_values_prints() {
+    const PLUGINS: [&str; 8] = [
+        "agent",
+        "postgres",
+        "redis",
+        "metrics",
+        "network-policy",
+        "openshift-security",
+        "dask-rbac",
+        "server",
+    ];
+    let mut args = Vec::new();
+    for plugin in PLUGINS {
+        args.extend(["--plugin", plugin]);
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&prefectctl(&[&args[..], &["values", "--schema"]].concat()).ok())
+            .unwrap();
+    // `values --plugin ...` prints the sections named; `values` alone adds `global`.
+    let mut values: serde_json::Value =
+        serde_saphyr::from_str(&prefectctl(&[&args[..], &["values"]].concat()).ok()).unwrap();
+    let global: serde_json::Value = serde_saphyr::from_str(&prefectctl(&["values"]).ok()).unwrap();
+    values["global"] = global["global"].clone();
+
+    /// Every key whose schema `default` differs from what `values` shows, as `path: a != b`.
+    fn walk(
+        schema: &serde_json::Value,
+        values: &serde_json::Value,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        let Some(properties) = schema["properties"].as_object() else { return };
+        for (key, property) in properties {
+            let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let shown = values.get(key).unwrap_or(&serde_json::Value::Null);
+            if let Some(default) = property.get("default")
+                && default != shown
+            {
+                out.push(format!("{at}: documented {default}, values prints {shown}"));
+            }
+            walk(property, shown, &at, out);
+        }
+    }
+    let mut wrong = Vec::new();
+    walk(&schema, &values, "", &mut wrong);
+    assert_eq!(wrong, Vec::<String>::new());
+    // The check can fail: it reads the defaults the plugins render, not the shared types'.
+    assert_eq!(
+        schema["properties"]["server"]["properties"]["resources"]["default"]["requests"]["cpu"],
+        "500m"
+    );
+    assert_eq!(
+        schema["properties"]["postgres"]["properties"]["podSecurityContext"]["default"]["runAsUser"],
+        999
+    );
+}
+
+#[test]
 fn plugins_list_shows_name_version_protocol_and_path() {
     let out = redact_paths(&prefectctl(&["plugins", "list"]).ok());
     let server = out.lines().find(|l| l.starts_with("server ")).unwrap_or_else(|| panic!("{out}"));

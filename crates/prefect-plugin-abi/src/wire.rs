@@ -389,9 +389,47 @@ pub fn values_schema<T: JsonSchema>() -> Value {
         .to_value()
 }
 
+/// [`values_schema`] with each key's `default` taken from what `T::default()` really is.
+///
+/// `schemars` takes a key's default from the `Default` of the type that declares it, so a
+/// component that sets its own (the server's `resources`, a probe's delay) or a flattened
+/// struct would otherwise be documented with the shared type's default, not the one rendered.
+pub fn values_schema_with_defaults<T: JsonSchema + Serialize + Default>() -> Value {
+    let mut schema = values_schema::<T>();
+    if let Ok(defaults) = serde_json::to_value(T::default()) {
+        set_defaults(&mut schema, &defaults);
+    }
+    schema
+}
+
+/// Writes `defaults` (a values document) into `schema` as the `default` of each property, and
+/// on into the subschemas that describe objects.
+fn set_defaults(schema: &mut Value, defaults: &Value) {
+    let (Some(schema), Some(defaults)) = (schema.as_object_mut(), defaults.as_object()) else {
+        return;
+    };
+    for keyword in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(branches)) = schema.get_mut(keyword) {
+            for branch in branches {
+                set_defaults(branch, &Value::Object(defaults.clone()));
+            }
+        }
+    }
+    let Some(Value::Object(properties)) = schema.get_mut("properties") else {
+        return;
+    };
+    for (key, property) in properties.iter_mut() {
+        let Some(default) = defaults.get(key) else { continue };
+        if let Some(property) = property.as_object_mut() {
+            property.insert("default".to_owned(), default.clone());
+        }
+        set_defaults(property, default);
+    }
+}
+
 /// The JSON Schema of the `global:` section.
 pub fn global_values_schema() -> Value {
-    values_schema::<GlobalValues>()
+    values_schema_with_defaults::<GlobalValues>()
 }
 
 #[cfg(test)]

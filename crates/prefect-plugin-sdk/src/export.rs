@@ -72,7 +72,7 @@ pub fn plugin_manifest<P: Plugin>() -> PluginManifest {
         requires: manifest.requires,
         after: manifest.after,
         kind: manifest.kind,
-        values_schema: wire::values_schema::<P::Values>(),
+        values_schema: wire::values_schema_with_defaults::<P::Values>(),
         values_defaults: serde_json::to_value(P::Values::default()).unwrap_or(Value::Null),
         reads: manifest.reads,
     }
