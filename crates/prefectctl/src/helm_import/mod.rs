@@ -88,6 +88,9 @@ pub fn convert(chart: HelmChart, user: &Value) -> (Vec<Converted>, Conversion) {
         HelmChart::Server => (server::defaults(), server::RULES.to_vec()),
         HelmChart::Worker => (worker::defaults(), worker::RULES.to_vec()),
     };
+    let mut user = user.clone();
+    table::read_helm_booleans(&mut user, &defaults);
+    let user = &user;
     match chart {
         HelmChart::Server => {
             rules.extend(server::database_rules(user, &defaults, &mut conversion));

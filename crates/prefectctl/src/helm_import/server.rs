@@ -263,10 +263,10 @@ pub enum Database {
 /// The database the chart's values chose, in the chart's own order.
 pub fn database(user: &Value, defaults: &Value) -> Database {
     let on = |path: &str| effective(user, defaults, path) == Some(&json!(true));
-    let external = user
-        .pointer("/externalDatabase")
-        .and_then(Value::as_object)
-        .is_some_and(|db| db.values().any(|v| !matches!(v, Value::Null) && v != ""));
+    // `existingSecret` alone is not a choice: only with a key or a part (the chart's order).
+    let external = user.pointer("/externalDatabase").and_then(Value::as_object).is_some_and(|db| {
+        db.iter().any(|(key, v)| key != "existingSecret" && !matches!(v, Value::Null) && v != "")
+    });
     if on("sqlite.enabled") {
         Database::Sqlite
     } else if external {
@@ -356,6 +356,7 @@ const EXTERNAL_DATABASE: &[Rule] = &[
     to("externalDatabase", "server.externalDatabase"),
     to("externalDatabase.connectionString", "server.externalDatabase.connectionUrl"),
     to("externalDatabase.connectionStringSecretKey", "server.externalDatabase.existingSecretKey"),
+    with("externalDatabase.port", "server.externalDatabase.port", port_number),
 ];
 
 /// `secret.*` without the subchart: the chart built a connection URL from the parts into a

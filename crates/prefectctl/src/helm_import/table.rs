@@ -157,6 +157,29 @@ fn visit(
     }
 }
 
+/// Reads as Helm did (YAML 1.1) the plain `yes`, `off`... of `user` where the chart's
+/// `defaults` say a boolean is meant; prefectctl's files are YAML 1.2, where those are text.
+pub fn read_helm_booleans(user: &mut Value, defaults: &Value) {
+    match user {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if let Some(default) = defaults.get(key) {
+                    read_helm_booleans(child, default);
+                }
+            }
+        }
+        Value::String(text) if defaults.is_boolean() => {
+            let boolean = match text.as_str() {
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => true,
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => false,
+                _ => return,
+            };
+            *user = Value::Bool(boolean);
+        }
+        _ => {}
+    }
+}
+
 /// The rule with the longest path that `path` starts with, and the segments after it.
 pub fn find<'r, 'p>(rules: &'r [Rule], path: &'p [String]) -> Option<(&'r Rule, &'p [String])> {
     rules

@@ -293,3 +293,34 @@ fn values_equal_to_the_charts_defaults_are_left_out() {
     );
     assert!(not_converted(&conversion).is_empty(), "{:?}", not_converted(&conversion));
 }
+
+#[test]
+fn helms_yaml_1_1_booleans_are_booleans_where_the_chart_means_one() {
+    let (out, _) = converted(
+        HelmChart::Server,
+        json!({ "ingress": { "enabled": "yes", "tls": "on", "className": "off" }, "sqlite": { "enabled": "yes" } }),
+    );
+    assert_eq!(
+        out["server"]["ingress"],
+        json!({ "enabled": true, "tls": true, "className": "off", "host": { "hostname": "prefect.local" } })
+    );
+}
+
+#[test]
+fn external_database_parts_keep_their_names_and_the_port_is_a_number() {
+    let (out, _) = converted(
+        HelmChart::Server,
+        json!({ "externalDatabase": {
+            "existingSecret": "pg-app", "hostSecretKey": "host", "port": "6432", "name": "prefect"
+        } }),
+    );
+    assert_eq!(
+        out["server"]["externalDatabase"],
+        json!({ "existingSecret": "pg-app", "hostSecretKey": "host", "port": 6432, "name": "prefect" })
+    );
+    // An existing Secret alone is not the chart's external database: its subchart stays.
+    let (_, conversion) =
+        converted(HelmChart::Server, json!({ "externalDatabase": { "existingSecret": "x" } }));
+    assert_eq!(conversion.plugins, ["postgres"]);
+    assert!(not_converted(&conversion)[0].starts_with("externalDatabase.existingSecret: not used"));
+}
