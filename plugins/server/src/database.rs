@@ -135,12 +135,20 @@ pub fn choose(
              the password stays out of your values",
         );
     }
-    if inline && !external.connection_url.starts_with("postgresql+asyncpg://") {
-        // Never echo the URL: it holds a password.
-        problems.error(
-            "externalDatabase.connectionUrl",
-            "Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`",
-        );
+    // Never echo the URL: it holds a password.
+    if inline {
+        match external.connection_url.strip_prefix("postgresql+asyncpg://").map(host_and_database) {
+            None => problems.error(
+                "externalDatabase.connectionUrl",
+                "Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`",
+            ),
+            Some((host, database)) if host.is_empty() || database.is_empty() => problems.error(
+                "externalDatabase.connectionUrl",
+                "the URL names no database server or no database: give both, as in \
+                 postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE",
+            ),
+            Some(_) => {}
+        }
     }
     if existing && external.existing_secret_key.is_empty() {
         problems.error(
@@ -226,4 +234,39 @@ fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) ->
         }
     }
     Database::Parts { env, create }
+}
+
+/// The host and the database of a URL's rest after `scheme://`: `USER:PASSWORD@HOST:PORT/DB?...`.
+// By hand: the `url` crate would bring its IDNA tables into the plugin for this one check.
+fn host_and_database(rest: &str) -> (&str, &str) {
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        // An IPv6 address, `[::1]:5432`.
+        Some(bracketed) => bracketed.split_once(']').map_or("", |(address, _)| address),
+        None => host_port.split_once(':').map_or(host_port, |(host, _)| host),
+    };
+    let database = path.split(['?', '#']).next().unwrap_or("");
+    (host, database)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_and_database;
+
+    #[test]
+    fn a_urls_host_and_database() {
+        let cases = [
+            ("u:p@db.example:5432/prefect", ("db.example", "prefect")),
+            ("u:p%40ss@db/prefect?ssl=require", ("db", "prefect")),
+            ("u:p@ss@db/prefect", ("db", "prefect")),
+            ("u@[::1]:5432/prefect", ("::1", "prefect")),
+            ("db.example:5432", ("db.example", "")),
+            ("u:p@:5432/prefect", ("", "prefect")),
+            ("/prefect", ("", "prefect")),
+        ];
+        for (rest, expected) in cases {
+            assert_eq!(host_and_database(rest), expected, "{rest}");
+        }
+    }
 }

@@ -335,3 +335,18 @@ fn an_incomplete_or_doubled_connection_is_refused_without_echoing_the_password()
         "#]],
     );
 }
+
+#[test]
+fn a_connection_url_without_a_server_or_a_database_is_refused_without_echoing_it() {
+    for url in [
+        "postgresql+asyncpg://u:hunter2@db.example:5432",
+        "postgresql+asyncpg://u:hunter2@/prefect",
+    ] {
+        check_problems(
+            json!({ "externalDatabase": { "connectionUrl": url } }),
+            expect![[r#"
+                error externalDatabase.connectionUrl: the URL names no database server or no database: give both, as in postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE
+            "#]],
+        );
+    }
+}
