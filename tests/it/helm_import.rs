@@ -5,7 +5,7 @@
 use expect_test::expect;
 use serde_json::Value;
 
-use crate::harness::{TempDir, prefectctl_in};
+use crate::harness::{TempDir, prefectctl_in, prefectctl_with};
 
 /// A prefect-worker values file as a prefect-helm user writes it: a self-hosted server, a work
 /// pool and queue, a pinned image, and values prefectctl cannot take.
@@ -357,4 +357,28 @@ fn the_server_charts_own_names_carry_over() {
     assert_eq!(service["spec"]["ipFamilies"], serde_json::json!(["IPv4", "IPv6"]));
     assert_eq!(service["spec"]["ports"][0]["name"], "http-api");
     assert_eq!(service["spec"]["ports"][0]["appProtocol"], "http");
+}
+
+#[test]
+fn helm_get_values_output_reads_from_standard_input() {
+    let dir = TempDir::new("helm-import");
+    // What `helm get values RELEASE` prints, its heading included.
+    let helm_output = "USER-SUPPLIED VALUES:\nworker:\n  apiConfig: selfHostedServer\n  \
+                       config:\n    workPool: from-helm\n  replicaCount: 3\n  extraArgs: [\"{{ x }}\"]\n";
+    let run =
+        prefectctl_with(dir.path(), &["values", "import", "--from-helm", "-"], Some(helm_output));
+    let stderr = run.stderr.clone();
+    expect![[r#"
+        # prefectctl values, from prefect-helm's standard input by `prefectctl values import --from-helm`
+        agent:
+          config:
+            workPool: from-helm
+          replicaCount: 3
+    "#]]
+    .assert_eq(&run.ok());
+    expect![[r#"
+        not converted: <stdin>:7: worker.extraArgs: a Helm template (`{{ ... }}`): prefectctl values are not templates; write the value it renders to
+        note: save the values above (VALUES) and render them with `prefectctl --without server --plugin agent -f VALUES render`
+    "#]]
+    .assert_eq(&stderr);
 }

@@ -516,7 +516,9 @@ pub enum ValuesCommand {
 /// `values import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// prefect-helm values files to convert, in order (repeatable; later files win)
+    /// prefect-helm values files to convert, in order (repeatable; later files win); `-` for
+    /// standard input, such as `helm get values RELEASE -o yaml | prefectctl values import
+    /// --from-helm -`
     #[arg(long = "from-helm", value_name = "FILE", required = true, num_args = 1..)]
     pub from_helm: Vec<PathBuf>,
     /// The chart every file is for, when its keys do not tell (a file holding only

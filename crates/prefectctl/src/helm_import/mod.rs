@@ -160,8 +160,9 @@ fn chart_of(file: &Path, tree: &Value, given: Option<HelmChart>) -> Result<HelmC
 pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     let mut layers: [Vec<Layer>; 2] = [Vec::new(), Vec::new()];
     let mut errors = Vec::new();
+    let mut stdin_read = false;
     for file in &import.from_helm {
-        let layer = read(file);
+        let layer = read(file, &mut stdin_read);
         match layer.and_then(|layer| Ok((chart_of(file, layer.tree(), import.chart)?, layer))) {
             Ok((chart, layer)) => layers[chart as usize].push(layer),
             Err(message) => errors.push(message),
@@ -206,7 +207,13 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     }
     let out = in_section_order(out);
     eprintln!("note: {}", how_to_use(&charts, &needed, &out));
-    let files: Vec<String> = import.from_helm.iter().map(|f| f.display().to_string()).collect();
+    let files: Vec<String> = import
+        .from_helm
+        .iter()
+        .map(|f| {
+            if f.as_os_str() == "-" { "standard input".to_owned() } else { f.display().to_string() }
+        })
+        .collect();
     let mut text = format!(
         "# prefectctl values, from prefect-helm's {} by `prefectctl values import --from-helm`\n",
         files.join(", ")
@@ -225,12 +232,31 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     Ok(text)
 }
 
-/// The values file `file`, its errors named by the file and the flag that gave it.
-fn read(file: &Path) -> Result<Layer, String> {
-    let name = file.display().to_string();
-    let text = prefect_values::read_text_file(file).map_err(|err| {
-        format!("cannot read prefect-helm values file {name}: {err} (check the path given to --from-helm)")
-    })?;
+/// The values file `file` (`-`: standard input, once), its errors named by the file and the
+/// flag that gave it.
+fn read(file: &Path, stdin_read: &mut bool) -> Result<Layer, String> {
+    let (name, text) = if file.as_os_str() == "-" {
+        if std::mem::replace(stdin_read, true) {
+            return Err("--from-helm -: standard input can be read once".to_owned());
+        }
+        let text = prefect_values::read_text(std::io::stdin().lock())
+            .map_err(|err| format!("--from-helm -: cannot read standard input: {err}"))?;
+        ("<stdin>".to_owned(), text)
+    } else {
+        let name = file.display().to_string();
+        let text = prefect_values::read_text_file(file).map_err(|err| {
+            format!(
+                "cannot read prefect-helm values file {name}: {err} (check the path given to \
+                 --from-helm)"
+            )
+        })?;
+        (name, text)
+    };
+    // `helm get values RELEASE` prints this heading above the values (`-o yaml` does not).
+    let text = match text.strip_prefix("USER-SUPPLIED VALUES:") {
+        Some(rest) if rest.starts_with('\n') || rest.starts_with("\r\n") => rest.to_owned(),
+        _ => text,
+    };
     Layer::from_yaml_str(&text, &name).map_err(|err| err.to_string())
 }
 
@@ -241,7 +267,10 @@ fn described(values: &Values, item: &NotConverted, files: &[PathBuf]) -> ((usize
     let helm = dotted(&item.helm);
     match values.origin(&path) {
         Some(origin @ Origin::File { path, line }) => {
-            let file = files.iter().position(|f| f.display().to_string() == *path);
+            let file = files.iter().position(|f| match f.to_str() {
+                Some("-") => path == "<stdin>",
+                _ => f.display().to_string() == *path,
+            });
             ((file.unwrap_or(usize::MAX), *line), format!("{origin}: {helm}: {}", item.reason))
         }
         Some(origin) => ((usize::MAX, 0), format!("{origin}: {helm}: {}", item.reason)),
