@@ -181,6 +181,17 @@ fn container(
         }
         job_namespaces::check_secrets(ctx, &env, job_namespaces, problems);
     }
+    if health
+        && !values.args.is_empty()
+        && !values.args.iter().any(|arg| arg.contains("--with-healthcheck"))
+    {
+        problems.warn(
+            "args",
+            "the probes ask the worker's health check, which answers only with \
+             --with-healthcheck: add it to args, or turn livenessProbe and readinessProbe off, \
+             or the pods will never be ready",
+        );
+    }
     let check = Probe {
         http_get: Some(HTTPGetAction {
             path: Some("/health".to_owned()),

@@ -844,12 +844,15 @@ fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
     let default = with_server(json!({}));
     let response = with_server(json!({
         "command": ["/bin/sh", "-c"],
-        "args": ["exec prefect worker start --pool mine"],
+        "args": ["exec prefect worker start --pool mine --with-healthcheck"],
         "extraArgs": ["--ignored"],
     }));
     assert_eq!(response.results, []);
     assert_eq!(container(&response)["command"], json!(["/bin/sh", "-c"]));
-    assert_eq!(container(&response)["args"], json!(["exec prefect worker start --pool mine"]));
+    assert_eq!(
+        container(&response)["args"],
+        json!(["exec prefect worker start --pool mine --with-healthcheck"])
+    );
     assert_eq!(
         container(&default)["command"],
         json!(["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"])
@@ -864,6 +867,19 @@ fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
 
     let args_only = with_server(json!({ "args": ["prefect", "worker", "start", "--pool", "p"] }));
     assert_eq!(container(&args_only)["command"], container(&default)["command"]);
+    // The probes need the health check the plugin's own arguments turn on.
+    check_problems(
+        args_only,
+        expect![
+            "warning args: the probes ask the worker's health check, which answers only with --with-healthcheck: add it to args, or turn livenessProbe and readinessProbe off, or the pods will never be ready"
+        ],
+    );
+    let unprobed = with_server(json!({
+        "args": ["prefect", "worker", "start", "--pool", "p"],
+        "livenessProbe": { "enabled": false },
+        "readinessProbe": { "enabled": false },
+    }));
+    assert_eq!(unprobed.results, []);
 }
 
 #[test]
