@@ -225,6 +225,7 @@ fn the_api_server_accepts_every_snapshot() {
         .kubectl(&["wait", "--for=condition=Established", "crd/routes.route.openshift.io"], None)
         .ok();
     install_crds(&cluster, MONITORING_CRDS, &MONITORING_CRD_NAMES);
+    install_crds(&cluster, crate::networking::GATEWAY_CRDS, &crate::networking::GATEWAY_CRD_NAMES);
     let dir = crate::harness::workspace().join("tests/snapshots");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/snapshots exists")

@@ -84,7 +84,11 @@ fn render_makes_the_gateway_api_objects_only_when_told_the_cluster_serves_them()
 }
 
 /// The Gateway API's Gateway and HTTPRoute as bare CRDs (a test fixture).
-const GATEWAY_CRDS: &str = include_str!("fixtures/gateway-api-crds.yaml");
+pub const GATEWAY_CRDS: &str = include_str!("fixtures/gateway-api-crds.yaml");
+
+/// The names of the CustomResourceDefinitions in [`GATEWAY_CRDS`].
+pub const GATEWAY_CRD_NAMES: [&str; 2] =
+    ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"];
 
 /// `apply` asks discovery: refused with what to do while the cluster does not serve the Gateway
 /// API, applied once it does, and the API server takes the Gateway and both routes.
@@ -117,11 +121,7 @@ fn apply_makes_the_gateway_once_the_cluster_serves_the_gateway_api() {
         0
     );
 
-    install_crds(
-        &cluster,
-        GATEWAY_CRDS,
-        &["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"],
-    );
+    install_crds(&cluster, GATEWAY_CRDS, &GATEWAY_CRD_NAMES);
     let applied = apply();
     assert_eq!(applied.code, 0, "apply failed:\n{}", applied.stderr);
     assert!(

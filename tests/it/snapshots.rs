@@ -124,6 +124,27 @@ server:
         .assert_eq(&render(values, &["-n", "prefect", "--plugin", "postgres"]));
 }
 
+/// The server behind a Gateway of the Gateway API (`--api-versions`): the Gateway with its
+/// HTTP and HTTPS listeners, the HTTPRoute to the server's Service at its host, the route
+/// that redirects plain HTTP to HTTPS, and the UI's API URL at that host.
+#[test]
+fn server_behind_a_gateway() {
+    let values = r#"
+server:
+  gateway:
+    enabled: true
+    className: istio
+  httproute:
+    hostnames: [prefect.example.com]
+    tls:
+      redirect: true
+"#;
+    expect_file!["../snapshots/server-gateway.yaml"].assert_eq(&render(
+        values,
+        &["-n", "prefect", "--api-versions", "gateway.networking.k8s.io/v1"],
+    ));
+}
+
 /// The metrics exporter on a cluster with the Prometheus Operator (`--api-versions`), wired to
 /// a server with basic auth from an existing Secret: the exporter reads the same Secret key.
 #[test]

@@ -273,10 +273,7 @@ fn build_route(ctx: &Context, values: &values::Values, gateway_name: &str) -> Va
         "backendRefs": [{ "name": ctx.full_name(COMPONENT), "port": values.service.port }],
     })];
     rules.extend(route.extra_rules.iter().filter(|rule| rule.is_object()).cloned());
-    let mut spec = json!({ "parentRefs": parents, "rules": rules });
-    if !route.hostnames.is_empty() {
-        spec["hostnames"] = json!(route.hostnames);
-    }
+    let spec = route_spec(route, parents, rules);
     json!({
         "apiVersion": API_VERSION,
         "kind": "HTTPRoute",
@@ -296,22 +293,17 @@ fn build_redirect(ctx: &Context, route: &values::HttpRoute, gateway_name: &str) 
     {
         parent["namespace"] = json!(first.namespace);
     }
-    let mut spec = json!({
-        "parentRefs": [parent],
-        "rules": [{
-            "filters": [{
-                "type": "RequestRedirect",
-                "requestRedirect": {
-                    "scheme": "https",
-                    "port": route.tls.redirect_port,
-                    "statusCode": 301,
-                },
-            }],
+    let redirect = json!({
+        "filters": [{
+            "type": "RequestRedirect",
+            "requestRedirect": {
+                "scheme": "https",
+                "port": route.tls.redirect_port,
+                "statusCode": 301,
+            },
         }],
     });
-    if !route.hostnames.is_empty() {
-        spec["hostnames"] = json!(route.hostnames);
-    }
+    let spec = route_spec(route, vec![parent], vec![redirect]);
     let name = format!("{}-tls-redirect", route_name(ctx, route));
     json!({
         "apiVersion": API_VERSION,
@@ -319,6 +311,18 @@ fn build_redirect(ctx: &Context, route: &values::HttpRoute, gateway_name: &str) 
         "metadata": metadata(ctx, &name, "httproute", &route.labels, &route.annotations),
         "spec": spec,
     })
+}
+
+/// An HTTPRoute's spec in the order people read one: where it attaches, for which hosts, what
+/// it does.
+fn route_spec(route: &values::HttpRoute, parents: Vec<Value>, rules: Vec<Value>) -> Value {
+    let mut spec = Map::new();
+    spec.insert("parentRefs".to_owned(), Value::Array(parents));
+    if !route.hostnames.is_empty() {
+        spec.insert("hostnames".to_owned(), json!(route.hostnames));
+    }
+    spec.insert("rules".to_owned(), Value::Array(rules));
+    Value::Object(spec)
 }
 
 fn route_name(ctx: &Context, route: &values::HttpRoute) -> String {

@@ -1652,6 +1652,9 @@ fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
                   "sectionName": "https"
                 }
               ],
+              "hostnames": [
+                "prefect.example.com"
+              ],
               "rules": [
                 {
                   "matches": [
@@ -1669,9 +1672,6 @@ fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
                     }
                   ]
                 }
-              ],
-              "hostnames": [
-                "prefect.example.com"
               ]
             }
           },
@@ -1693,6 +1693,9 @@ fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
                   "sectionName": "http"
                 }
               ],
+              "hostnames": [
+                "prefect.example.com"
+              ],
               "rules": [
                 {
                   "filters": [
@@ -1706,9 +1709,6 @@ fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
                     }
                   ]
                 }
-              ],
-              "hostnames": [
-                "prefect.example.com"
               ]
             }
           }
