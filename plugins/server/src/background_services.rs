@@ -8,7 +8,7 @@ use prefect_plugin_sdk::{
     Context, Problems,
     k8s_openapi::api::{
         apps::v1::{Deployment, DeploymentSpec},
-        core::v1::{Container, ServiceAccount},
+        core::v1::{Container, Lifecycle, ServiceAccount},
     },
     wire::DEFAULT_PREFECT_TAG,
     workload::{empty_dir, mount},
@@ -110,10 +110,21 @@ pub fn build(
         name: CONTAINER.to_owned(),
         image: Some(deployment::image_ref(ctx, values)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
-        command: Some(deployment::entrypoint()),
-        args: Some(["prefect", "server", "services", "start"].map(str::to_owned).to_vec()),
+        command: Some(if services.command.is_empty() {
+            deployment::entrypoint()
+        } else {
+            services.command.clone()
+        }),
+        args: Some(if services.args.is_empty() {
+            ["prefect", "server", "services", "start"].map(str::to_owned).to_vec()
+        } else {
+            services.args.clone()
+        }),
         working_dir: Some(env::HOME.to_owned()),
         env: Some(env::background_services(ctx, values, wiring, problems)),
+        lifecycle: (!services.lifecycle.is_empty())
+            .then(|| problems.map::<Lifecycle>(&services.lifecycle, "backgroundServices.lifecycle"))
+            .flatten(),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
         ..Container::default()
     };
@@ -127,6 +138,7 @@ pub fn build(
     );
     problems.extend_at("backgroundServices", pod_problems);
     if let Some(spec) = template.spec.as_mut() {
+        spec.termination_grace_period_seconds = services.termination_grace_period_seconds;
         spec.service_account_name = Some(account_name);
         // The services never call the Kubernetes API.
         spec.automount_service_account_token = Some(false);

@@ -301,6 +301,22 @@ pub struct BackgroundServices {
     /// `EnvVar` objects; a variable the plugin sets is replaced by yours.
     pub env: Vec<Value>,
 
+    /// Replaces the container's entrypoint (the image's `tini` and `entrypoint.sh`). Empty
+    /// keeps it.
+    pub command: Vec<String>,
+
+    /// Replaces the container's arguments, `prefect server services start`. Empty keeps them.
+    pub args: Vec<String>,
+
+    /// Lifecycle hooks of the background-services container (Kubernetes `Lifecycle`), such
+    /// as a `preStop` hook that gives running services time to wind down.
+    pub lifecycle: Map<String, Value>,
+
+    /// Seconds a background-services pod is given to stop before it is killed; null keeps
+    /// Kubernetes' default (30).
+    #[schemars(range(min = 0))]
+    pub termination_grace_period_seconds: Option<i64>,
+
     /// The background-services pods: resources, security contexts, scheduling, extra
     /// volumes and containers (as the server's).
     #[serde(flatten)]
@@ -324,6 +340,10 @@ impl Default for BackgroundServices {
             logging_level: LoggingLevel::Warning,
             debug: false,
             env: Vec::new(),
+            command: Vec::new(),
+            args: Vec::new(),
+            lifecycle: Map::new(),
+            termination_grace_period_seconds: None,
             pod: PodValues::restricted(
                 PREFECT_UID,
                 json!({
@@ -997,7 +1017,10 @@ impl Default for Gateway {
                     port: 443,
                     protocol: "HTTPS".to_owned(),
                     hostname: String::new(),
-                    tls: Some(ListenerTls::default()),
+                    tls: Some(ListenerTls {
+                        mode: TlsMode::Terminate,
+                        certificate_refs: vec![CertificateRef::default()],
+                    }),
                 },
             ],
             infrastructure: Map::new(),
@@ -1041,7 +1064,7 @@ pub struct ListenerTls {
 
 impl Default for ListenerTls {
     fn default() -> Self {
-        ListenerTls { mode: TlsMode::Terminate, certificate_refs: vec![CertificateRef::default()] }
+        ListenerTls { mode: TlsMode::Terminate, certificate_refs: Vec::new() }
     }
 }
 
@@ -1113,7 +1136,10 @@ impl Default for HttpRoute {
             annotations: BTreeMap::new(),
             hostnames: Vec::new(),
             path: "/".to_owned(),
-            parent_refs: vec![ParentRef::default()],
+            parent_refs: vec![ParentRef {
+                section_name: "https".to_owned(),
+                ..ParentRef::default()
+            }],
             extra_rules: Vec::new(),
             tls: RouteTls::default(),
         }
@@ -1121,7 +1147,7 @@ impl Default for HttpRoute {
 }
 
 /// `server.httproute.parentRefs[]`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ParentRef {
@@ -1135,17 +1161,6 @@ pub struct ParentRef {
     /// The Gateway's port to attach to; null for any.
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
-}
-
-impl Default for ParentRef {
-    fn default() -> Self {
-        ParentRef {
-            name: String::new(),
-            namespace: String::new(),
-            section_name: "https".to_owned(),
-            port: None,
-        }
-    }
 }
 
 /// `server.httproute.tls`.

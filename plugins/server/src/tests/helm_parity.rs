@@ -350,3 +350,30 @@ fn a_connection_url_without_a_server_or_a_database_is_refused_without_echoing_it
         );
     }
 }
+
+#[test]
+fn the_background_services_take_their_own_command_lifecycle_and_grace_period() {
+    let items = render(scaled_out(json!({ "backgroundServices": {
+        "command": ["/bin/sh", "-c"],
+        "args": ["exec prefect server services start"],
+        "lifecycle": { "preStop": { "sleep": { "seconds": 20 } } },
+        "terminationGracePeriodSeconds": 60,
+    } })));
+    let deployment = items
+        .iter()
+        .find(|item| {
+            item["kind"] == "Deployment"
+                && item["metadata"]["name"] == "prefect-background-services"
+        })
+        .unwrap();
+    let spec = &deployment["spec"]["template"]["spec"];
+    assert_eq!(spec["terminationGracePeriodSeconds"], 60);
+    let container = &spec["containers"][0];
+    assert_eq!(container["command"], json!(["/bin/sh", "-c"]));
+    assert_eq!(container["args"], json!(["exec prefect server services start"]));
+    assert_eq!(container["lifecycle"], json!({ "preStop": { "sleep": { "seconds": 20 } } }));
+    // The server's own settings stay the server's.
+    let server = super::container(&items);
+    assert!(server.get("lifecycle").is_none());
+    assert_eq!(server["args"][0], "prefect");
+}
