@@ -57,7 +57,6 @@ pub fn build(ctx: &Context, values: &values::Service, problems: &mut Problems) -
                 target_port: Some(IntOrString::String(CONTAINER_PORT_NAME.to_owned())),
                 protocol: Some("TCP".to_owned()),
                 node_port: values.node_port,
-                ..ServicePort::default()
             }]),
             selector: Some(ctx.selector_labels(COMPONENT)),
             ..ServiceSpec::default()
