@@ -12,11 +12,12 @@ use prefect_plugin_sdk::{
             core::v1::{
                 ConfigMapEnvSource, ConfigMapVolumeSource, Container, ContainerPort, EnvFromSource,
                 EnvVar, HTTPGetAction, PodDNSConfig, PodDNSConfigOption, PodSpec, Probe,
-                SecretEnvSource, Volume, VolumeMount,
+                ResourceRequirements, SecretEnvSource, SecurityContext, Volume, VolumeMount,
             },
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
+    serde_json::{Map, Value},
     workload::{check_digest, empty_dir, env_var, mount, set_env},
 };
 
@@ -101,7 +102,9 @@ pub fn build(
         {
             let command = pool_sync::command(&values.config.work_pool, &template_file());
             let sync = pool_sync::init_container_beside(main, pool_sync::NAME, command);
-            spec.init_containers.get_or_insert_with(Vec::new).push(sync);
+            spec.init_containers
+                .get_or_insert_with(Vec::new)
+                .push(own_init(values, sync, problems));
         } else if job_template.is_none()
             && creates_jobs(values)
             && let Some(main) = spec.containers.first()
@@ -110,7 +113,9 @@ pub fn build(
             let namespace = job_namespaces.first().map_or(ctx.namespace(), String::as_str);
             let command = default_template::command(namespace);
             let default = pool_sync::init_container_beside(main, default_template::NAME, command);
-            spec.init_containers.get_or_insert_with(Vec::new).push(default);
+            spec.init_containers
+                .get_or_insert_with(Vec::new)
+                .push(own_init(values, default, problems));
         }
         let extra = problems.list::<Container>(
             &values.init_container.extra_containers,
@@ -410,6 +415,44 @@ fn extra_env_from(values: &Values, main: &mut Container, problems: &mut Problems
         secret_ref: Some(SecretEnvSource { name, optional: None }),
         ..EnvFromSource::default()
     }));
+}
+
+/// The plugin's init container (`init`, made beside the worker's) with `initContainer`'s
+/// resources, security context and extra variables.
+fn own_init(values: &Values, mut init: Container, problems: &mut Problems) -> Container {
+    let own = &values.init_container;
+    if !own.resources.is_empty() {
+        init.resources = problems
+            .map::<ResourceRequirements>(&quantities(&own.resources), "initContainer.resources");
+    }
+    if !own.container_security_context.is_empty() {
+        init.security_context = problems.map::<SecurityContext>(
+            &own.container_security_context,
+            "initContainer.containerSecurityContext",
+        );
+    }
+    for (index, item) in own.extra_env_vars.iter().enumerate() {
+        let path = format!("initContainer.extraEnvVars[{index}]");
+        if let Some(var) = problems.convert::<EnvVar>(item.clone(), &path) {
+            set_env(init.env.get_or_insert_with(Vec::new), var);
+        }
+    }
+    init
+}
+
+/// Resources with numbers as quantities (`cpu: 1` is `"1"`), as Kubernetes reads them.
+fn quantities(resources: &Map<String, Value>) -> Map<String, Value> {
+    let mut resources = resources.clone();
+    for section in ["requests", "limits"] {
+        if let Some(Value::Object(amounts)) = resources.get_mut(section) {
+            for amount in amounts.values_mut() {
+                if let Value::Number(number) = amount {
+                    *amount = Value::String(number.to_string());
+                }
+            }
+        }
+    }
+    resources
 }
 
 /// `dnsPolicy` and `dnsConfig`; the policy `None` has no DNS but the config's.

@@ -1375,3 +1375,51 @@ fn the_worker_follows_the_servers_api_base_path() {
         "{env}"
     );
 }
+
+#[test]
+fn the_plugins_init_container_takes_its_own_resources_security_and_variables() {
+    let response = with_server(json!({
+        "initContainer": {
+            "resources": { "requests": { "cpu": 0.1, "memory": "64Mi" } },
+            "containerSecurityContext": { "runAsNonRoot": true, "readOnlyRootFilesystem": true },
+            "extraEnvVars": [
+                { "name": "HTTPS_PROXY", "value": "http://proxy:3128" },
+                { "name": "PREFECT_WORKER_QUERY_SECONDS", "value": "1" },
+            ],
+        },
+    }));
+    assert_eq!(response.results, []);
+    let init = init_containers(&response)[0];
+    assert_eq!(init["name"], "default-base-job-template");
+    assert_eq!(init["resources"], json!({ "requests": { "cpu": "0.1", "memory": "64Mi" } }));
+    assert_eq!(
+        init["securityContext"],
+        json!({ "runAsNonRoot": true, "readOnlyRootFilesystem": true })
+    );
+    let env = init["env"].to_string();
+    assert!(env.contains(r#"{"name":"HTTPS_PROXY","value":"http://proxy:3128"}"#), "{env}");
+    assert!(env.contains(r#"{"name":"PREFECT_WORKER_QUERY_SECONDS","value":"1"}"#), "{env}");
+    assert!(!env.contains(r#""value":"5""#), "replaced, not repeated: {env}");
+    // The worker keeps its own.
+    let main = container(&response);
+    assert_ne!(main["resources"], init["resources"]);
+    assert!(!main["env"].to_string().contains("HTTPS_PROXY"));
+
+    // Empty: the worker's, as before; and the sync container takes them as well.
+    let default = with_server(json!({}));
+    assert_eq!(init_containers(&default)[0]["resources"], container(&default)["resources"]);
+    let sync =
+        with_server(json!({ "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } },
+        "initContainer": { "extraEnvVars": [{ "name": "A", "value": "b" }] } }));
+    assert_eq!(init_containers(&sync)[0]["name"], "sync-base-job-template");
+    assert!(init_containers(&sync)[0]["env"].to_string().contains(r#""name":"A""#));
+
+    check_problems(
+        with_server(
+            json!({ "initContainer": { "extraEnvVars": [{ "value": "x" }], "resources": { "limits": { "cpu": [] } } } }),
+        ),
+        expect![[r#"
+            error initContainer.resources.limits.cpu: invalid type: sequence, expected Quantity
+            error initContainer.extraEnvVars[0].name: `name` is missing: a Kubernetes EnvVar needs it here"#]],
+    );
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use prefect_plugin_sdk::{
     schemars::JsonSchema,
     security::PREFECT_UID,
-    serde_json::{Value, json},
+    serde_json::{Map, Value, json},
     workload::{
         ImageValues, PodValues, ProbeValues, ServiceAccountValues, scaling::DisruptionBudgetValues,
     },
@@ -531,6 +531,15 @@ pub struct DnsOption {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct InitContainer {
+    /// CPU and memory of the plugin's init container (Kubernetes `ResourceRequirements`);
+    /// empty gives it the worker's `resources`.
+    pub resources: Map<String, Value>,
+    /// Security context of the plugin's init container (Kubernetes `SecurityContext`); empty
+    /// gives it the worker's `containerSecurityContext`.
+    pub container_security_context: Map<String, Value>,
+    /// Extra environment variables of the plugin's init container, as Kubernetes `EnvVar`
+    /// objects, over the worker's environment, which it gets too.
+    pub extra_env_vars: Vec<Value>,
     /// More init containers of the worker pod (Kubernetes `Container` objects), run after the
     /// plugin's own (which brings the pool's base job template up to date), as prefect-helm
     /// runs them; `extraInitContainers` run before it (a native sidecar the sync needs, such as

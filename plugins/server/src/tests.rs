@@ -756,9 +756,8 @@ fn sqlite_without_persistence_lives_in_an_empty_dir() {
     let volumes = &item(&items, "Deployment")["spec"]["template"]["spec"]["volumes"];
     assert_eq!(volumes[3], json!({ "name": "data", "emptyDir": {} }));
     assert!(
-        env(&items).contains(
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n"
-        )
+        env(&items)
+            .contains("PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n")
     );
 }
 
@@ -891,10 +890,7 @@ fn scheduling_env_and_extras_reach_the_pod() {
     ));
     // The user's variable replaces the plugin's in place; new ones come last.
     let env = env(&items);
-    assert!(
-        env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_BASE_PATH"),
-        "{env}"
-    );
+    assert!(env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_BASE_PATH"), "{env}");
     assert!(env.ends_with("PREFECT_SERVER_ANALYTICS_ENABLED=false\n"), "{env}");
     assert_eq!(env.matches("PREFECT_LOGGING_SERVER_LEVEL").count(), 1);
 }
@@ -1289,11 +1285,7 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
     .assert_eq(&env_lines(container));
     // The server gets the same shared settings after its own.
     let server_env = env_lines(server);
-    let shared = env_lines(container)
-        .split_once("PREFECT_SERVER_DATABASE_CONNECTION_URL")
-        .unwrap()
-        .1
-        .to_owned();
+    let shared = env_lines(container).split_once("PREFECT_SERVER_DATABASE_CONNECTION_URL").unwrap().1.to_owned();
     assert!(server_env.ends_with(&shared), "{server_env}");
     // Problems of the services' pod values name their path.
     check_problems(
@@ -1734,8 +1726,7 @@ fn a_route_to_a_gateway_that_exists_with_its_own_rules() {
         "httproute": {
             "name": "prefect-ui",
             "path": "/prefect",
-            // As in prefect-helm, a parent without sectionName attaches to every listener.
-            "parentRefs": [{ "name": "shared", "namespace": "gateways", "port": 8443 }],
+            "parentRefs": [{ "name": "shared", "namespace": "gateways", "sectionName": "", "port": 8443 }],
             "extraRules": [{ "matches": [{ "path": { "type": "Exact", "value": "/healthz" } }], "backendRefs": [{ "name": "health", "port": 80 }] }],
             "tls": { "redirect": true, "redirectPort": 8443 },
         },
@@ -1819,53 +1810,4 @@ fn gateway_problems_name_their_values() {
     );
     assert_eq!(off.results, []);
     assert!(!off.items.iter().any(|i| i["apiVersion"] == crate::gateway::API_VERSION));
-}
-
-#[test]
-fn listeners_are_rendered_as_written_with_tls_only_where_the_protocol_takes_it() {
-    let response = with_gateway_api(json!({
-        "gateway": {
-            "enabled": true,
-            "className": "envoy",
-            "listeners": [
-                { "name": "tls", "port": 443, "protocol": "TLS", "hostname": "*.example.com", "tls": { "mode": "Passthrough" } },
-                { "name": "web", "port": 8080, "protocol": "HTTP", "tls": { "certificateRefs": [{ "name": "ignored" }] } },
-                { "name": "https", "port": 8443, "protocol": "HTTPS", "tls": { "certificateRefs": [{ "name": "mine", "namespace": "certs" }] } },
-            ],
-        },
-    }));
-    assert_eq!(response.results, []);
-    expect![[r#"
-        [
-          {
-            "name": "tls",
-            "port": 443,
-            "protocol": "TLS",
-            "hostname": "*.example.com",
-            "tls": {
-              "mode": "Passthrough"
-            }
-          },
-          {
-            "name": "web",
-            "port": 8080,
-            "protocol": "HTTP"
-          },
-          {
-            "name": "https",
-            "port": 8443,
-            "protocol": "HTTPS",
-            "tls": {
-              "mode": "Terminate",
-              "certificateRefs": [
-                {
-                  "kind": "Secret",
-                  "name": "mine",
-                  "namespace": "certs"
-                }
-              ]
-            }
-          }
-        ]"#]]
-    .assert_eq(&pretty(&item(&response.items, "Gateway")["spec"]["listeners"]));
 }
