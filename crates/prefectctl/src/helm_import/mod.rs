@@ -104,7 +104,8 @@ pub fn convert(chart: HelmChart, user: &Value) -> (Vec<Converted>, Conversion) {
     }
     let walked = table::walk(user, &defaults, &rules);
     conversion.not_converted.extend(walked.not_converted);
-    // The user's own values first, so that the output keeps the order of their file.
+    // What says what the rest means first, then the user's values in the order of their file,
+    // then the defaults they rely on.
     let mut converted = std::mem::take(&mut conversion.leading);
     converted.extend(walked.converted);
     converted.extend(std::mem::take(&mut conversion.emitted));
@@ -136,15 +137,15 @@ fn chart_of(file: &Path, tree: &Value, given: Option<HelmChart>) -> Result<HelmC
         tree.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
     let worker = keys.iter().find(|k| WORKER_KEYS.contains(k));
     let server = keys.iter().find(|k| SERVER_KEYS.contains(k));
-    match (given, worker, server) {
-        (Some(chart), _, _) => Ok(chart),
-        (None, Some(w), Some(s)) => Err(format!(
+    match (worker, server, given) {
+        (Some(w), Some(s), _) => Err(format!(
             "{}: holds values of both prefect-helm charts (`{w}` of prefect-worker, `{s}` of \
              prefect-server): split it into one file per chart",
             file.display()
         )),
-        (None, Some(_), None) => Ok(HelmChart::Worker),
-        (None, None, Some(_)) => Ok(HelmChart::Server),
+        (Some(_), None, _) => Ok(HelmChart::Worker),
+        (None, Some(_), _) => Ok(HelmChart::Server),
+        (None, None, Some(chart)) => Ok(chart),
         (None, None, None) if keys.is_empty() => Ok(HelmChart::Server),
         (None, None, None) => Err(format!(
             "{}: none of its keys ({}) tells which prefect-helm chart it is for: give \
@@ -207,8 +208,12 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     }
     let out = in_section_order(out);
     eprintln!("note: {}", how_to_use(&charts, &needed, &out));
-    let files: Vec<String> = import
-        .from_helm
+    written(&import.from_helm, &out)
+}
+
+/// The values file the command prints: a heading that says where it came from, then `out`.
+fn written(files: &[PathBuf], out: &Map<String, Value>) -> Result<String, Failure> {
+    let files: Vec<String> = files
         .iter()
         .map(|f| {
             if f.as_os_str() == "-" { "standard input".to_owned() } else { f.display().to_string() }
@@ -220,14 +225,14 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
     );
     if out.is_empty() {
         text.push_str("{}\n");
-    } else {
-        text.push_str(
-            &serde_saphyr::to_string_with_options(&out, prefect_plugin_host::yaml_options())
-                .map_err(anyhow::Error::from)?,
-        );
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
+        return Ok(text);
+    }
+    text.push_str(
+        &serde_saphyr::to_string_with_options(out, prefect_plugin_host::yaml_options())
+            .map_err(anyhow::Error::from)?,
+    );
+    if !text.ends_with('\n') {
+        text.push('\n');
     }
     Ok(text)
 }

@@ -324,3 +324,19 @@ fn external_database_parts_keep_their_names_and_the_port_is_a_number() {
     assert_eq!(conversion.plugins, ["postgres"]);
     assert!(not_converted(&conversion)[0].starts_with("externalDatabase.existingSecret: not used"));
 }
+
+#[test]
+fn a_files_keys_tell_its_chart_and_chart_decides_only_when_they_do_not() {
+    use std::path::Path;
+
+    use super::chart_of;
+    let file = Path::new("v.yaml");
+    let worker = json!({ "worker": {}, "serviceAccount": {} });
+    assert_eq!(chart_of(file, &worker, None), Ok(HelmChart::Worker));
+    assert_eq!(chart_of(file, &worker, Some(HelmChart::Server)), Ok(HelmChart::Worker));
+    let shared = json!({ "serviceAccount": {} });
+    assert_eq!(chart_of(file, &shared, Some(HelmChart::Worker)), Ok(HelmChart::Worker));
+    assert!(chart_of(file, &shared, None).unwrap_err().contains("give `--chart server`"));
+    let both = json!({ "worker": {}, "ingress": {} });
+    assert!(chart_of(file, &both, None).unwrap_err().contains("split it into one file per chart"));
+}
