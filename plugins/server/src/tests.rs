@@ -1726,7 +1726,8 @@ fn a_route_to_a_gateway_that_exists_with_its_own_rules() {
         "httproute": {
             "name": "prefect-ui",
             "path": "/prefect",
-            "parentRefs": [{ "name": "shared", "namespace": "gateways", "sectionName": "", "port": 8443 }],
+            // As in prefect-helm, a parent without sectionName attaches to every listener.
+            "parentRefs": [{ "name": "shared", "namespace": "gateways", "port": 8443 }],
             "extraRules": [{ "matches": [{ "path": { "type": "Exact", "value": "/healthz" } }], "backendRefs": [{ "name": "health", "port": 80 }] }],
             "tls": { "redirect": true, "redirectPort": 8443 },
         },
@@ -1810,4 +1811,53 @@ fn gateway_problems_name_their_values() {
     );
     assert_eq!(off.results, []);
     assert!(!off.items.iter().any(|i| i["apiVersion"] == crate::gateway::API_VERSION));
+}
+
+#[test]
+fn listeners_are_rendered_as_written_with_tls_only_where_the_protocol_takes_it() {
+    let response = with_gateway_api(json!({
+        "gateway": {
+            "enabled": true,
+            "className": "envoy",
+            "listeners": [
+                { "name": "tls", "port": 443, "protocol": "TLS", "hostname": "*.example.com", "tls": { "mode": "Passthrough" } },
+                { "name": "web", "port": 8080, "protocol": "HTTP", "tls": { "certificateRefs": [{ "name": "ignored" }] } },
+                { "name": "https", "port": 8443, "protocol": "HTTPS", "tls": { "certificateRefs": [{ "name": "mine", "namespace": "certs" }] } },
+            ],
+        },
+    }));
+    assert_eq!(response.results, []);
+    expect![[r#"
+        [
+          {
+            "name": "tls",
+            "port": 443,
+            "protocol": "TLS",
+            "hostname": "*.example.com",
+            "tls": {
+              "mode": "Passthrough"
+            }
+          },
+          {
+            "name": "web",
+            "port": 8080,
+            "protocol": "HTTP"
+          },
+          {
+            "name": "https",
+            "port": 8443,
+            "protocol": "HTTPS",
+            "tls": {
+              "mode": "Terminate",
+              "certificateRefs": [
+                {
+                  "kind": "Secret",
+                  "name": "mine",
+                  "namespace": "certs"
+                }
+              ]
+            }
+          }
+        ]"#]]
+    .assert_eq(&pretty(&item(&response.items, "Gateway")["spec"]["listeners"]));
 }
