@@ -10,14 +10,12 @@ use prefect_plugin_sdk::{
         api::{
             apps::v1::{Deployment, DeploymentSpec},
             core::v1::{
-                ConfigMapEnvSource, ConfigMapVolumeSource, Container, ContainerPort, EnvFromSource,
-                EnvVar, HTTPGetAction, PodDNSConfig, PodDNSConfigOption, PodSpec, Probe,
-                ResourceRequirements, SecretEnvSource, SecurityContext, Volume, VolumeMount,
+                ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HTTPGetAction, Probe,
+                Volume, VolumeMount,
             },
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
-    serde_json::{Map, Value},
     workload::{check_digest, empty_dir, env_var, mount, set_env},
 };
 
@@ -26,7 +24,7 @@ use crate::{
     api::{self, Api},
     default_template, job_namespaces,
     job_template::{self, Template},
-    pool_sync,
+    pod_settings, pool_sync,
     prefect_version::{self, Tag},
     values::{Mode, Values},
 };
@@ -93,9 +91,9 @@ pub fn build(
         spec.enable_service_links = Some(false);
         // Before the init containers, which take the worker's envFrom.
         if let Some(main) = spec.containers.first_mut() {
-            extra_env_from(values, main, problems);
+            pod_settings::extra_env_from(values, main, problems);
         }
-        dns(values, spec, problems);
+        pod_settings::dns(values, spec, problems);
         if job_template.is_some()
             && values.mode == Mode::Worker
             && let Some(main) = spec.containers.first()
@@ -104,7 +102,7 @@ pub fn build(
             let sync = pool_sync::init_container_beside(main, pool_sync::NAME, command);
             spec.init_containers
                 .get_or_insert_with(Vec::new)
-                .push(own_init(values, sync, problems));
+                .push(pod_settings::own_init(values, sync, problems));
         } else if job_template.is_none()
             && creates_jobs(values)
             && let Some(main) = spec.containers.first()
@@ -115,7 +113,7 @@ pub fn build(
             let default = pool_sync::init_container_beside(main, default_template::NAME, command);
             spec.init_containers
                 .get_or_insert_with(Vec::new)
-                .push(own_init(values, default, problems));
+                .push(pod_settings::own_init(values, default, problems));
         }
         let extra = problems.list::<Container>(
             &values.init_container.extra_containers,
@@ -377,120 +375,6 @@ fn settings(
         env.push(env_var("PREFECT_DEBUG_MODE", "true"));
     }
     env
-}
-
-/// `extraEnvVarsCMs` after the ConfigMap of `extraEnvVarsCM`, and `extraEnvVarsSecrets` after
-/// the Secret of `extraEnvVarsSecret`, as prefect-helm orders them (a later source wins a key).
-fn extra_env_from(values: &Values, main: &mut Container, problems: &mut Problems) {
-    let mut named = |names: &[String], path: &str, kind: &str| {
-        let mut kept = Vec::new();
-        for (index, name) in names.iter().enumerate() {
-            if name.trim().is_empty() {
-                problems.error(
-                    format!("{path}[{index}]"),
-                    format!("empty: give the name of an existing {kind}, or remove the entry"),
-                );
-            } else {
-                kept.push(name.clone());
-            }
-        }
-        kept
-    };
-    let config_maps = named(&values.extra_env_vars_cms, "extraEnvVarsCMs", "ConfigMap");
-    let secrets = named(&values.extra_env_vars_secrets, "extraEnvVarsSecrets", "Secret");
-    if config_maps.is_empty() && secrets.is_empty() {
-        return;
-    }
-    let from = main.env_from.get_or_insert_with(Vec::new);
-    let after_config_maps =
-        from.iter().position(|source| source.secret_ref.is_some()).unwrap_or(from.len());
-    from.splice(
-        after_config_maps..after_config_maps,
-        config_maps.into_iter().map(|name| EnvFromSource {
-            config_map_ref: Some(ConfigMapEnvSource { name, optional: None }),
-            ..EnvFromSource::default()
-        }),
-    );
-    from.extend(secrets.into_iter().map(|name| EnvFromSource {
-        secret_ref: Some(SecretEnvSource { name, optional: None }),
-        ..EnvFromSource::default()
-    }));
-}
-
-/// The plugin's init container (`init`, made beside the worker's) with `initContainer`'s
-/// resources, security context and extra variables.
-fn own_init(values: &Values, mut init: Container, problems: &mut Problems) -> Container {
-    let own = &values.init_container;
-    if !own.resources.is_empty() {
-        init.resources = problems
-            .map::<ResourceRequirements>(&quantities(&own.resources), "initContainer.resources");
-    }
-    if !own.container_security_context.is_empty() {
-        init.security_context = problems.map::<SecurityContext>(
-            &own.container_security_context,
-            "initContainer.containerSecurityContext",
-        );
-    }
-    for (index, item) in own.extra_env_vars.iter().enumerate() {
-        let path = format!("initContainer.extraEnvVars[{index}]");
-        if let Some(var) = problems.convert::<EnvVar>(item.clone(), &path) {
-            set_env(init.env.get_or_insert_with(Vec::new), var);
-        }
-    }
-    init
-}
-
-/// Resources with numbers as quantities (`cpu: 1` is `"1"`), as Kubernetes reads them.
-fn quantities(resources: &Map<String, Value>) -> Map<String, Value> {
-    let mut resources = resources.clone();
-    for section in ["requests", "limits"] {
-        if let Some(Value::Object(amounts)) = resources.get_mut(section) {
-            for amount in amounts.values_mut() {
-                if let Value::Number(number) = amount {
-                    *amount = Value::String(number.to_string());
-                }
-            }
-        }
-    }
-    resources
-}
-
-/// `dnsPolicy` and `dnsConfig`; the policy `None` has no DNS but the config's.
-fn dns(values: &Values, spec: &mut PodSpec, problems: &mut Problems) {
-    let config = &values.dns_config;
-    if !values.dns_policy.is_empty() {
-        spec.dns_policy = Some(values.dns_policy.clone());
-    }
-    if values.dns_policy == "None" && config.nameservers.is_empty() {
-        problems.error(
-            "dnsConfig.nameservers",
-            "dnsPolicy None gives the pods no DNS server but these: name at least one, or \
-             choose another dnsPolicy",
-        );
-    }
-    for (index, option) in config.options.iter().enumerate() {
-        if option.name.is_empty() {
-            problems.error(format!("dnsConfig.options[{index}].name"), "a DNS option needs a name");
-        }
-    }
-    let non_empty = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
-    if config.nameservers.is_empty() && config.searches.is_empty() && config.options.is_empty() {
-        return;
-    }
-    spec.dns_config = Some(PodDNSConfig {
-        nameservers: non_empty(&config.nameservers),
-        searches: non_empty(&config.searches),
-        options: (!config.options.is_empty()).then(|| {
-            config
-                .options
-                .iter()
-                .map(|option| PodDNSConfigOption {
-                    name: Some(option.name.clone()),
-                    value: option.value.clone(),
-                })
-                .collect()
-        }),
-    });
 }
 
 /// Whether the worker submits flow runs as Kubernetes Jobs.

@@ -15,6 +15,7 @@ pub mod default_template;
 mod deployment;
 pub mod job_namespaces;
 pub mod job_template;
+mod pod_settings;
 pub mod pool_sync;
 pub mod prefect_version;
 pub mod rbac;
