@@ -16,7 +16,7 @@ use prefect_plugin_sdk::{
         },
         apimachinery::pkg::util::intstr::IntOrString,
     },
-    workload::{check_digest, empty_dir, env_var, mount, set_env},
+    workload::{check_digest, empty_dir, env_var, global_env, mount, set_env},
 };
 
 use crate::{
@@ -167,6 +167,9 @@ fn container(
     let health = probed && values.mode == Mode::Worker;
     let mut env = api_env(api);
     env.extend(settings(ctx, values, health, job_namespaces));
+    for var in global_env(ctx) {
+        set_env(&mut env, var);
+    }
     for (index, item) in values.extra_env_vars.iter().enumerate() {
         if let Some(var) =
             problems.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]"))
