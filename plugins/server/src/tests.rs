@@ -756,8 +756,9 @@ fn sqlite_without_persistence_lives_in_an_empty_dir() {
     let volumes = &item(&items, "Deployment")["spec"]["template"]["spec"]["volumes"];
     assert_eq!(volumes[3], json!({ "name": "data", "emptyDir": {} }));
     assert!(
-        env(&items)
-            .contains("PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n")
+        env(&items).contains(
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite+aiosqlite:////data/prefect.db\n"
+        )
     );
 }
 
@@ -890,7 +891,10 @@ fn scheduling_env_and_extras_reach_the_pod() {
     ));
     // The user's variable replaces the plugin's in place; new ones come last.
     let env = env(&items);
-    assert!(env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_BASE_PATH"), "{env}");
+    assert!(
+        env.contains("PREFECT_LOGGING_SERVER_LEVEL=DEBUG\nPREFECT_SERVER_API_BASE_PATH"),
+        "{env}"
+    );
     assert!(env.ends_with("PREFECT_SERVER_ANALYTICS_ENABLED=false\n"), "{env}");
     assert_eq!(env.matches("PREFECT_LOGGING_SERVER_LEVEL").count(), 1);
 }
@@ -1285,7 +1289,11 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
     .assert_eq(&env_lines(container));
     // The server gets the same shared settings after its own.
     let server_env = env_lines(server);
-    let shared = env_lines(container).split_once("PREFECT_SERVER_DATABASE_CONNECTION_URL").unwrap().1.to_owned();
+    let shared = env_lines(container)
+        .split_once("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+        .unwrap()
+        .1
+        .to_owned();
     assert!(server_env.ends_with(&shared), "{server_env}");
     // Problems of the services' pod values name their path.
     check_problems(
