@@ -197,11 +197,13 @@ impl Workspace<'_> {
             }
         }
         if self.key_propagation == JobApiKeyPropagation::EnvVar {
-            problems.warn(
+            // prefect-helm offers it; prefectctl keeps every credential out of every Job.
+            problems.error(
                 format!("{path}.jobApiKeyPropagation"),
-                "flow-run Jobs get the API key in plain text in their spec, where whoever can \
-                 read Jobs in their namespace sees it: prefer secretRef, or autoSecret when \
-                 flow runs go to a namespace without the key's Secret",
+                "envVar would write the API key in plain text into every flow-run Job's spec, \
+                 where whoever can read Jobs in their namespace sees it: use secretRef (the \
+                 default), or autoSecret when flow runs go to a namespace without the key's \
+                 Secret",
             );
         }
         if ctx.has_plugin(SERVER) {

@@ -1154,15 +1154,11 @@ fn job_api_key_propagation_for_prefect_cloud() {
         ["secrets"]: ["get","list","create","update","delete"]"#]]
     .assert_eq(&role_rules(&auto));
 
-    // envVar: Prefect copies the key into each Job in plain text; the user is told so.
-    let plain = cloud(Some("envVar"));
-    assert_eq!(job_secret_settings(&plain), "");
-    assert!(!env(&plain).contains("CREATE_SECRET_FOR_API_KEY"));
-    assert!(!role_rules(&plain).contains("secrets"));
+    // envVar: Prefect would copy the key into each Job in plain text; refused.
     check_problems(
-        plain,
+        cloud(Some("envVar")),
         expect![
-            "warning cloudApiConfig.jobApiKeyPropagation: flow-run Jobs get the API key in plain text in their spec, where whoever can read Jobs in their namespace sees it: prefer secretRef, or autoSecret when flow runs go to a namespace without the key's Secret"
+            "error cloudApiConfig.jobApiKeyPropagation: envVar would write the API key in plain text into every flow-run Job's spec, where whoever can read Jobs in their namespace sees it: use secretRef (the default), or autoSecret when flow runs go to a namespace without the key's Secret"
         ],
     );
 

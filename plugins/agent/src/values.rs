@@ -271,8 +271,8 @@ pub struct CloudApiConfig {
     /// from `apiKeySecret`, as the worker does (so they must run where that Secret is).
     /// `autoSecret`: the worker copies the key into a Secret of its own in the flow run's
     /// namespace and the Job reads it from there (the worker's Role may then manage Secrets).
-    /// `envVar`: the worker writes the key into each Job's spec in plain text, where anyone
-    /// who can read Jobs sees it; avoid it.
+    /// `envVar` (prefect-helm's, where the worker writes the key into each Job's spec in
+    /// plain text) is refused: prefectctl keeps credentials out of Jobs.
     pub job_api_key_propagation: JobApiKeyPropagation,
 }
 
