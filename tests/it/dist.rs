@@ -111,6 +111,7 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/man/man1/prefectctl-rollback.1
         share/man/man1/prefectctl-status.1
         share/man/man1/prefectctl-uninstall.1
+        share/man/man1/prefectctl-values-import.1
         share/man/man1/prefectctl-values.1
         share/man/man1/prefectctl.1
         share/zsh/site-functions/_prefectctl

@@ -342,7 +342,9 @@ impl ProbeValues {
         }
         let timing: Probe = problems.map(&self.config, &format!("{path}.config"))?;
         Some(Probe {
-            initial_delay_seconds: timing.initial_delay_seconds,
+            // The API server does not store a 0 here (Kubernetes' default); sent, it would make
+            // every server-side apply a write, as the stored object never has it.
+            initial_delay_seconds: timing.initial_delay_seconds.filter(|&delay| delay != 0),
             period_seconds: timing.period_seconds,
             timeout_seconds: timing.timeout_seconds,
             failure_threshold: timing.failure_threshold,

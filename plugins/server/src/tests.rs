@@ -391,7 +391,6 @@ fn default_stack() {
                           "path": "/api/health",
                           "port": "http"
                         },
-                        "initialDelaySeconds": 0,
                         "periodSeconds": 10,
                         "successThreshold": 1,
                         "timeoutSeconds": 5
