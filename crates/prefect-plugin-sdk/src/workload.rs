@@ -527,7 +527,7 @@ pub fn mount(name: &str, path: &str) -> VolumeMount {
 
 /// `resources` with numbers turned into the strings Kubernetes quantities are (`cpu: 1` is
 /// what many values files say).
-fn quantities(resources: &Map<String, Value>) -> Map<String, Value> {
+pub fn quantities(resources: &Map<String, Value>) -> Map<String, Value> {
     let mut resources = resources.clone();
     for section in ["requests", "limits"] {
         if let Some(Value::Object(amounts)) = resources.get_mut(section) {

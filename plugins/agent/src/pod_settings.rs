@@ -9,8 +9,7 @@ use prefect_plugin_sdk::{
         ConfigMapEnvSource, Container, EnvFromSource, EnvVar, PodDNSConfig, PodDNSConfigOption,
         PodSpec, ResourceRequirements, SecretEnvSource, SecurityContext,
     },
-    serde_json::{Map, Value},
-    workload::set_env,
+    workload::{quantities, set_env},
 };
 
 use crate::values::Values;
@@ -112,19 +111,4 @@ pub fn own_init(values: &Values, mut init: Container, problems: &mut Problems) -
         }
     }
     init
-}
-
-/// Resources with numbers as quantities (`cpu: 1` is `"1"`), as Kubernetes reads them.
-fn quantities(resources: &Map<String, Value>) -> Map<String, Value> {
-    let mut resources = resources.clone();
-    for section in ["requests", "limits"] {
-        if let Some(Value::Object(amounts)) = resources.get_mut(section) {
-            for amount in amounts.values_mut() {
-                if let Value::Number(number) = amount {
-                    *amount = Value::String(number.to_string());
-                }
-            }
-        }
-    }
-    resources
 }

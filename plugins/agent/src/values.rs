@@ -127,7 +127,7 @@ pub struct Values {
 
     /// A PodDisruptionBudget for the worker pods (`policy/v1`, or `v1beta1` on clusters
     /// before 1.21).
-    pub pod_disruption_budget: DisruptionBudget,
+    pub pod_disruption_budget: DisruptionBudgetValues,
 
     /// Extra labels of the Deployment itself.
     pub deployment_labels: BTreeMap<String, String>,
@@ -178,7 +178,7 @@ impl Default for Values {
             liveness_probe: ProbeValues::new(true, 10),
             readiness_probe: ProbeValues::new(true, 10),
             autoscaling: Autoscaling::default(),
-            pod_disruption_budget: DisruptionBudget::default(),
+            pod_disruption_budget: DisruptionBudgetValues::default(),
             deployment_labels: BTreeMap::new(),
             deployment_annotations: BTreeMap::new(),
             pod: PodValues::restricted(
@@ -545,48 +545,6 @@ pub struct InitContainer {
     /// runs them; `extraInitContainers` run before it (a native sidecar the sync needs, such as
     /// a proxy, goes there). They do not get the worker's security context: set their own.
     pub extra_containers: Vec<Value>,
-}
-
-/// `agent.podDisruptionBudget`: the SDK's budget and the eviction policy of unhealthy pods.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub struct DisruptionBudget {
-    /// Creates the PodDisruptionBudget.
-    pub enabled: bool,
-    /// Pods that must stay up during voluntary disruptions (a number or a percentage such as
-    /// `50%`); set this or `maxUnavailable`.
-    pub min_available: Option<Value>,
-    /// Pods that may be down during voluntary disruptions (a number or a percentage).
-    pub max_unavailable: Option<Value>,
-    /// When a pod that is running but not ready may be evicted: `IfHealthyBudget` (only while
-    /// the budget holds) or `AlwaysAllow` (so that a crash-looping worker never blocks a node
-    /// drain); null keeps Kubernetes' default (`IfHealthyBudget`). Rendered on clusters from
-    /// Kubernetes 1.27, where it is on by default.
-    pub unhealthy_pod_eviction_policy: Option<UnhealthyPodEvictionPolicy>,
-}
-
-impl DisruptionBudget {
-    /// The part the SDK builds.
-    // Field by field, so that a field the SDK adds later keeps its default here.
-    #[allow(clippy::field_reassign_with_default)]
-    pub fn common(&self) -> DisruptionBudgetValues {
-        let mut common = DisruptionBudgetValues::default();
-        common.enabled = self.enabled;
-        common.min_available.clone_from(&self.min_available);
-        common.max_unavailable.clone_from(&self.max_unavailable);
-        common
-    }
-}
-
-/// `agent.podDisruptionBudget.unhealthyPodEvictionPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
-pub enum UnhealthyPodEvictionPolicy {
-    /// Evicts an unhealthy pod only while the budget holds.
-    IfHealthyBudget,
-    /// Evicts an unhealthy pod whatever the budget.
-    AlwaysAllow,
 }
 
 impl Default for Autoscaling {

@@ -174,7 +174,7 @@ fn args(values: &Values, problems: &mut Problems) -> Vec<String> {
 /// `apiBasePath` without a trailing `/`, refused unless it is a path.
 pub fn api_base_path<'a>(values: &'a Values, problems: &mut Problems) -> &'a str {
     let path = values.api_base_path.as_str();
-    let trimmed = path.trim_end_matches('/');
+    let trimmed = values.api_path();
     if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
         problems.error(
             "apiBasePath",

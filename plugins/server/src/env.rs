@@ -50,7 +50,7 @@ const CREDENTIALS: &[(&str, &str)] = &[
 /// The URL the UI in a browser calls: `uiConfig.prefectUiApiUrl`, else the Ingress host's
 /// (or the HTTPRoute's first host's) API path, else the port-forward address.
 pub fn ui_api_url(values: &Values) -> String {
-    let base_path = values.api_base_path.trim_end_matches('/');
+    let base_path = values.api_path();
     if !values.ui_config.prefect_ui_api_url.is_empty() {
         values.ui_config.prefect_ui_api_url.clone()
     } else if let Some(url) =
@@ -70,7 +70,7 @@ pub fn env(
     problems: &mut Problems,
 ) -> Vec<EnvVar> {
     let port = values.service.target_port;
-    let base_path = values.api_base_path.trim_end_matches('/');
+    let base_path = values.api_path();
     let mut env = vec![
         env_var("HOME", HOME),
         // The CLI inside the container (`kubectl exec ... prefect ...`) talks to this server.

@@ -157,6 +157,13 @@ pub struct Values {
     pub httproute: HttpRoute,
 }
 
+impl Values {
+    /// `apiBasePath` without a trailing `/`: what the API's URLs and probe paths start with.
+    pub fn api_path(&self) -> &str {
+        self.api_base_path.trim_end_matches('/')
+    }
+}
+
 impl Default for Values {
     fn default() -> Self {
         Values {

@@ -140,7 +140,25 @@ pub struct DisruptionBudgetValues {
     pub min_available: Option<Value>,
     /// Pods that may be down during voluntary disruptions (a number or a percentage).
     pub max_unavailable: Option<Value>,
+    /// When a pod that is running but not ready may be evicted: `IfHealthyBudget` (only while
+    /// the budget holds) or `AlwaysAllow` (so that a crash-looping pod never blocks a node
+    /// drain); null keeps Kubernetes' default (`IfHealthyBudget`). Rendered on clusters from
+    /// Kubernetes 1.27, where it is on by default.
+    pub unhealthy_pod_eviction_policy: Option<UnhealthyPodEvictionPolicy>,
 }
+
+/// `podDisruptionBudget.unhealthyPodEvictionPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum UnhealthyPodEvictionPolicy {
+    /// Evicts an unhealthy pod only while the budget holds.
+    IfHealthyBudget,
+    /// Evicts an unhealthy pod whatever the budget.
+    AlwaysAllow,
+}
+
+/// The first Kubernetes minor release where `unhealthyPodEvictionPolicy` is on by default
+/// (beta in 1.27, GA in 1.31); 1.26 has it behind a feature gate, earlier ones drop it.
+const EVICTION_POLICY_SINCE_MINOR: u32 = 27;
 
 /// The PodDisruptionBudget `<release>-<component>` of the component's pods, as JSON, if
 /// enabled; `path` names the values in problems (`podDisruptionBudget`). Neither bound set
@@ -182,11 +200,41 @@ pub fn disruption_budget(
             min_available,
             max_unavailable,
             selector: Some(ctx.pod_selector(component)),
-            ..PodDisruptionBudgetSpec::default()
+            unhealthy_pod_eviction_policy: eviction_policy(
+                ctx,
+                budget,
+                api_version,
+                path,
+                problems,
+            ),
         }),
         ..PodDisruptionBudget::default()
     };
     in_version(&pdb, api_version)
+}
+
+/// `unhealthyPodEvictionPolicy`, on clusters that have it; elsewhere left out with a warning.
+fn eviction_policy(
+    ctx: &Context,
+    budget: &DisruptionBudgetValues,
+    api_version: &str,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<String> {
+    let policy = budget.unhealthy_pod_eviction_policy?;
+    let kube_version = &ctx.capabilities().kube_version;
+    let minor = kube_version.split('.').nth(1).and_then(|minor| minor.parse::<u32>().ok());
+    if api_version == "policy/v1" && minor.is_some_and(|m| m >= EVICTION_POLICY_SINCE_MINOR) {
+        return Some(format!("{policy:?}"));
+    }
+    problems.warn(
+        format!("{path}.unhealthyPodEvictionPolicy"),
+        format!(
+            "left out: Kubernetes {kube_version} has no eviction policy for unhealthy pods (1.27 \
+             has it), so they are evicted only while the budget holds"
+        ),
+    );
+    None
 }
 
 /// The first of `versions` the cluster serves.
