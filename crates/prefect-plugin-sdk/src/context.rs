@@ -16,6 +16,8 @@ use serde_json::Value;
 
 use crate::{Error, labels};
 
+mod overlay;
+
 /// The state of one plugin run.
 pub struct Context {
     release: Release,
@@ -188,6 +190,13 @@ impl Context {
 
     /// Changes the resource of kind `K` called `name` in the release namespace, typed; returns
     /// whether it was found.
+    ///
+    /// Only what `change` changes is written back: fields `K` does not model (those a newer
+    /// Kubernetes added, or another plugin set through JSON) are kept as they were. A field
+    /// `change` clears (sets to `None`, or removes from a list) is removed with all it held,
+    /// unknown fields included. List items are matched by their `name` (containers, ports,
+    /// variables), or by position in a list whose length is kept; a new item is written as
+    /// `K` writes it.
     pub fn update<K>(&mut self, name: &str, change: impl FnOnce(&mut K)) -> Result<bool, Error>
     where
         K: Resource + DeserializeOwned + Serialize,
@@ -201,8 +210,9 @@ impl Context {
         });
         let Some(index) = found else { return Ok(false) };
         let mut typed: K = serde_json::from_value(self.items[index].clone())?;
+        let before = serde_json::to_value(&typed)?;
         change(&mut typed);
-        let after = serde_json::to_value(&typed)?;
+        let after = overlay::overlay(&self.items[index], &before, &serde_json::to_value(&typed)?);
         if after != self.items[index] {
             self.items[index] = after;
             if !self.changed.contains(&index) {
@@ -296,3 +306,6 @@ fn is_kind<K: Resource>(item: &Value) -> bool {
 fn api_group(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
+
+#[cfg(test)]
+mod tests;

@@ -122,7 +122,9 @@
 //! that another plugin added is a conflict the host reports naming both plugins.
 //! [`Context::update_each`] and [`Context::update`] change resources others added, and the host
 //! records which fields each plugin changed (`render` shows it: `# Source: added by server;
-//! changed by hello (spec.replicas)`). [`Context::error`] reports an error and goes on, so that
+//! changed by hello (spec.replicas)`). [`Context::update`] writes back only what the closure
+//! changed: fields its type does not model (a newer Kubernetes' fields) are kept, and a field
+//! the closure clears (`None`) is removed. [`Context::error`] reports an error and goes on, so that
 //! a user sees every problem at once; a run that reports an error hands the host no resources.
 //!
 //! [`Manifest::requires`] names plugins that must be in the stack (selecting yours selects

@@ -1,0 +1,89 @@
+//! What a plugin sees of its own changes through [`Context`]: the objects handed back to the
+//! host as changed.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use prefect_plugin_abi::wire::{Capabilities, GlobalValues, Lookups, Release, RunRequest};
+use serde_json::{Value, json};
+
+use super::*;
+
+fn context(items: Vec<Value>) -> Context {
+    Context::new(RunRequest {
+        api_version: prefect_plugin_abi::wire::API_VERSION.to_owned(),
+        kind: prefect_plugin_abi::wire::RESOURCE_LIST.to_owned(),
+        protocol_version: prefect_plugin_abi::PROTOCOL_VERSION,
+        release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
+        values: Value::Null,
+        global: GlobalValues::default(),
+        plugins: vec!["server".to_owned()],
+        capabilities: Capabilities { kube_version: "1.33.0".to_owned(), api_versions: vec![] },
+        items,
+        lookups: Lookups::default(),
+    })
+}
+
+/// The server's Deployment with fields of Kubernetes 1.34 that k8s-openapi's 1.33 types lack:
+/// the pod's `hostnameOverride` and a container's `restartPolicyRules`.
+fn server_with_newer_fields() -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": "prefect-server", "namespace": "prefect" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "server" } },
+            "template": {
+                "metadata": { "labels": { "app": "server" } },
+                "spec": {
+                    "hostnameOverride": "prefect",
+                    "containers": [{
+                        "name": "prefect-server",
+                        "image": "prefecthq/prefect:3",
+                        "restartPolicy": "Always",
+                        "restartPolicyRules": [{ "action": "Restart", "exitCodes": { "operator": "In", "values": [42] } }],
+                    }],
+                },
+            },
+        },
+    })
+}
+
+#[test]
+fn update_keeps_the_fields_the_type_does_not_model() {
+    let mut ctx = context(vec![server_with_newer_fields()]);
+    let found = ctx
+        .update::<Deployment>("prefect-server", |deployment| {
+            let spec = deployment.spec.as_mut().unwrap();
+            spec.replicas = Some(3);
+            let pod = spec.template.spec.as_mut().unwrap();
+            pod.containers[0].image = Some("prefecthq/prefect:3.9".to_owned());
+        })
+        .unwrap();
+    assert!(found);
+    let mut expected = server_with_newer_fields();
+    expected["spec"]["replicas"] = json!(3);
+    expected["spec"]["template"]["spec"]["containers"][0]["image"] = json!("prefecthq/prefect:3.9");
+    assert_eq!(ctx.changed_items(), vec![expected]);
+}
+
+#[test]
+fn update_removes_what_the_plugin_cleared() {
+    let mut ctx = context(vec![server_with_newer_fields()]);
+    ctx.update::<Deployment>("prefect-server", |deployment| {
+        let spec = deployment.spec.as_mut().unwrap();
+        spec.replicas = None;
+        spec.template.spec.as_mut().unwrap().containers.clear();
+    })
+    .unwrap();
+    let changed = &ctx.changed_items()[0];
+    assert_eq!(changed["spec"].get("replicas"), None);
+    assert_eq!(changed["spec"]["template"]["spec"]["containers"], json!([]));
+    assert_eq!(changed["spec"]["template"]["spec"]["hostnameOverride"], "prefect");
+}
+
+#[test]
+fn update_that_changes_nothing_hands_back_nothing() {
+    let mut ctx = context(vec![server_with_newer_fields()]);
+    ctx.update::<Deployment>("prefect-server", |_| {}).unwrap();
+    assert!(ctx.changed_items().is_empty());
+}
