@@ -22,7 +22,7 @@ use crate::{
     database::Database,
     env, pvc,
     secrets::SecretKey,
-    values::{HttpProbe, Values},
+    values::{HttpProbe, Persistence, Values},
 };
 
 /// What the server processes refer to that other modules decide.
@@ -59,7 +59,7 @@ pub fn build(
         ctx,
         COMPONENT,
         container(ctx, values, wiring, problems),
-        volumes(ctx, wiring.database),
+        volumes(ctx, wiring.database, &values.sqlite.persistence),
         problems,
     );
     if let Some(spec) = template.spec.as_mut() {
@@ -268,13 +268,13 @@ fn strategy(
     Some(strategy)
 }
 
-fn volumes(ctx: &Context, database: &Database) -> Vec<Volume> {
+fn volumes(ctx: &Context, database: &Database, persistence: &Persistence) -> Vec<Volume> {
     let mut volumes = vec![empty_dir("home"), empty_dir("tmp"), empty_dir("ui-build")];
     match database {
         Database::Sqlite { persistent: true } => volumes.push(Volume {
             name: "data".to_owned(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: pvc::claim_name(ctx),
+                claim_name: pvc::claim_name(ctx, persistence),
                 read_only: None,
             }),
             ..Volume::default()

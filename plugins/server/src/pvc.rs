@@ -7,9 +7,13 @@ use prefect_plugin_sdk::{
 
 use crate::{COMPONENT, database::Database, values::Persistence};
 
-/// The claim's name, which the Deployment mounts: the server's full name.
-pub fn claim_name(ctx: &Context) -> String {
-    ctx.full_name(COMPONENT)
+/// The claim's name, which the Deployment mounts: the existing claim named, else the
+/// server's full name.
+pub fn claim_name(ctx: &Context, persistence: &Persistence) -> String {
+    match persistence.existing_claim.trim() {
+        "" => ctx.full_name(COMPONENT),
+        existing => existing.to_owned(),
+    }
 }
 
 /// The claim, if the database needs one.
@@ -19,7 +23,9 @@ pub fn build(
     database: &Database,
     problems: &mut Problems,
 ) -> Option<PersistentVolumeClaim> {
-    if *database != (Database::Sqlite { persistent: true }) {
+    if *database != (Database::Sqlite { persistent: true })
+        || !persistence.existing_claim.trim().is_empty()
+    {
         return None;
     }
     if persistence.size.trim().is_empty() {
@@ -29,7 +35,7 @@ pub fn build(
         );
     }
     Some(PersistentVolumeClaim {
-        metadata: ctx.metadata(&claim_name(ctx), COMPONENT),
+        metadata: ctx.metadata(&claim_name(ctx, persistence), COMPONENT),
         spec: Some(claim_spec(&persistence.size, &persistence.storage_class_name)),
         ..PersistentVolumeClaim::default()
     })

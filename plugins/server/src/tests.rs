@@ -770,6 +770,19 @@ fn sqlite_claim_size_and_class() {
 }
 
 #[test]
+fn an_existing_sqlite_claim_is_mounted_and_none_is_made() {
+    let items = render(json!({
+        "sqlite": { "persistence": { "existingClaim": "prefect-server-sqlite" } }
+    }));
+    assert!(!kinds(&items).iter().any(|k| k.starts_with("PersistentVolumeClaim/")));
+    let volumes = &item(&items, "Deployment")["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(
+        volumes[3],
+        json!({ "name": "data", "persistentVolumeClaim": { "claimName": "prefect-server-sqlite" } })
+    );
+}
+
+#[test]
 fn null_removes_a_security_context_default() {
     let items = render(json!({
         "podSecurityContext": { "runAsUser": null, "fsGroup": null },

@@ -627,11 +627,20 @@ pub struct Persistence {
     pub size: String,
     /// StorageClass of the claim; empty uses the cluster's default StorageClass.
     pub storage_class_name: String,
+    /// Name of a claim that exists already (prefect-helm's `prefect-server-sqlite`, or one
+    /// restored from a backup): the server mounts it and no claim is made, so `size` and
+    /// `storageClassName` do not apply. Empty: the plugin makes and keeps its own.
+    pub existing_claim: String,
 }
 
 impl Default for Persistence {
     fn default() -> Self {
-        Persistence { enabled: true, size: "1Gi".to_owned(), storage_class_name: String::new() }
+        Persistence {
+            enabled: true,
+            size: "1Gi".to_owned(),
+            storage_class_name: String::new(),
+            existing_claim: String::new(),
+        }
     }
 }
 
