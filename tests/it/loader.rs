@@ -111,6 +111,43 @@ fn a_plugin_built_for_protocol_1_keeps_working() {
     assert!(described.contains("protocol:    1\n"), "{described}");
 }
 
+/// Removal is an optional field of the response: the protocol-1 plugin, which never sends it,
+/// renders as before, and a later plugin (an executable transformer here) removes what the
+/// protocol-1 plugin added; the output says which plugin removed what.
+#[test]
+fn a_later_plugin_removes_what_a_protocol_1_plugin_added() {
+    let lib = plugin_library("fixture-protocol-v1");
+    let dir = TempDir::new("removal");
+    let slim = dir.write(
+        "prefectctl-plugin-slim",
+        "#!/bin/sh\n\
+         if [ \"$1\" = manifest ]; then\n\
+         echo '{\"name\":\"slim\",\"version\":\"1\",\"protocolVersion\":1,\"kind\":\"transformer\"}'\n\
+         exit 0\n\
+         fi\n\
+         cat >/dev/null\n\
+         echo '{\"removed\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"default\",\"name\":\"prefect-protocol-v1\"}]}'\n",
+    );
+    let status = std::process::Command::new("chmod").arg("+x").arg(&slim).status().unwrap();
+    assert!(status.success());
+    let out = prefectctl(&[
+        "--plugin",
+        lib.to_str().unwrap(),
+        "--plugin",
+        slim.to_str().unwrap(),
+        "render",
+    ])
+    .ok();
+    assert!(!out.contains("name: prefect-protocol-v1"), "{out}");
+    assert!(
+        out.ends_with(
+            "\n# Removed: ConfigMap/default/prefect-protocol-v1 (added by fixture-protocol-v1; \
+             removed by slim)\n"
+        ),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_library_of_another_layout_is_refused_before_any_call() {
     let lib = plugin_library("fixture-wrong-layout");

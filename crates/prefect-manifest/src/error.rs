@@ -81,6 +81,18 @@ pub enum Error {
         /// Where in the response the object is.
         item: Item,
     },
+    /// A plugin removed a resource that is not in the graph.
+    #[error(
+        "plugin `{plugin}` removes {key} ({item}), which is not in the graph: remove only resources of the request's `items`, by their API group, kind, namespace and name"
+    )]
+    RemovedMissing {
+        /// The plugin.
+        plugin: String,
+        /// The key it named.
+        key: ResourceKey,
+        /// Where in the response the key is.
+        item: Item,
+    },
     /// A host pass ([`Graph::transform_all`](crate::Graph::transform_all)) left a resource
     /// invalid.
     #[error("the `{pass}` pass makes {key} invalid: {problem}")]
@@ -116,6 +128,8 @@ pub enum Item {
     Added(usize),
     /// The object at this index of the resources the plugin changed (`changed`).
     Changed(usize),
+    /// The reference at this index of the resources the plugin removed (`removed`).
+    Removed(usize),
 }
 
 impl fmt::Display for Item {
@@ -123,6 +137,7 @@ impl fmt::Display for Item {
         match self {
             Item::Added(index) => write!(f, "items[{index}]"),
             Item::Changed(index) => write!(f, "changed[{index}]"),
+            Item::Removed(index) => write!(f, "removed[{index}]"),
         }
     }
 }

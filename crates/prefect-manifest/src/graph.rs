@@ -14,6 +14,8 @@ use crate::{Error, Item, Provenance, ResourceKey, Result, diff, order, validate}
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     entries: BTreeMap<ResourceKey, Entry>,
+    /// The resources plugins removed, in the order they were removed, with their provenance.
+    removed: Vec<(ResourceKey, Provenance)>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,12 @@ impl Graph {
         self.entries.get(key).map(|entry| &entry.provenance)
     }
 
+    /// The resources plugins removed from the graph, in the order they were removed, each
+    /// with its [`Provenance`] up to its removal ([`Provenance::removed_by`] names the plugin).
+    pub fn removed(&self) -> &[(ResourceKey, Provenance)] {
+        &self.removed
+    }
+
     /// Adds one resource on behalf of `plugin`; see [`Graph::apply`]. When the object has
     /// several problems, only the first is returned.
     #[expect(
@@ -91,6 +99,22 @@ impl Graph {
         added: Vec<Value>,
         changed: Vec<Value>,
     ) -> Result<(), Vec<Error>> {
+        self.apply_with_removals(plugin, added, changed, Vec::new())
+    }
+
+    /// [`Graph::apply`], and the resources with the keys in `removed` taken out of the graph
+    /// (whatever the version in each key's `apiVersion`), all or nothing with the rest.
+    ///
+    /// A removed resource must be in the graph ([`Error::RemovedMissing`]) and not also added
+    /// or changed by the same response ([`Error::Duplicate`]); it is remembered with its
+    /// provenance in [`Graph::removed`], so that the output can say who removed what.
+    pub fn apply_with_removals(
+        &mut self,
+        plugin: &str,
+        added: Vec<Value>,
+        changed: Vec<Value>,
+        removed: Vec<ResourceKey>,
+    ) -> Result<(), Vec<Error>> {
         let mut errors = Vec::new();
         // Every valid item by key, with its object (`Null` for one already in error): keys
         // are moved, not copied, into the graph.
@@ -125,6 +149,8 @@ impl Graph {
                     second_plugin: plugin.to_owned(),
                 }),
                 (Item::Changed(_), None) => Some(self.missing(plugin, key.clone(), item)),
+                // Removals are checked after every added and changed object.
+                (Item::Removed(_), _) => None,
             };
             match error {
                 Some(error) => {
@@ -134,6 +160,23 @@ impl Graph {
                 None => {
                     slot.insert((item, object));
                 }
+            }
+        }
+        let mut removing = Vec::with_capacity(removed.len());
+        for (index, key) in removed.into_iter().enumerate() {
+            let item = Item::Removed(index);
+            if let Some(&(first, _)) = seen.get(&key) {
+                errors.push(Error::Duplicate {
+                    plugin: plugin.to_owned(),
+                    key,
+                    first,
+                    second: item,
+                });
+            } else if !self.entries.contains_key(&key) {
+                errors.push(Error::RemovedMissing { plugin: plugin.to_owned(), key, item });
+            } else {
+                seen.insert(key.clone(), (item, Value::Null));
+                removing.push(key);
             }
         }
         if !errors.is_empty() {
@@ -147,6 +190,13 @@ impl Graph {
                     additions.push((key, Entry { object, provenance: Provenance::new(plugin) }));
                 }
                 Item::Changed(_) => self.replace(plugin, key, object),
+                Item::Removed(_) => {}
+            }
+        }
+        for key in removing {
+            if let Some((key, mut entry)) = self.entries.remove_entry(&key) {
+                entry.provenance.removed_by = Some(plugin.to_owned());
+                self.removed.push((key, entry.provenance));
             }
         }
         // In key order already: collecting builds the map in one pass, and `append` merges two

@@ -1,14 +1,16 @@
 //! The shared manifest graph that plugins build together.
 //!
 //! Each plugin's response is handed to [`Graph::apply`]: the resources it adds (`items`) and
-//! the resources added by plugins before it that it changed (`changed`). The graph
+//! the resources added by plugins before it that it changed (`changed`), and to
+//! [`Graph::apply_with_removals`] when it also removes some (`removed`). The graph
 //!
 //! - checks every object ([`validate`]): a JSON object with `apiVersion`, `kind`, a valid
 //!   `metadata.name`, a namespace exactly when the kind is namespaced, and valid labels;
 //! - keys each resource by API group, kind, namespace and name ([`ResourceKey`]), so two plugins
 //!   adding the same resource is a [`Error::Conflict`] rather than a silent overwrite;
 //! - remembers who added each resource and which fields each later plugin changed
-//!   ([`Provenance`], computed by a structural JSON diff);
+//!   ([`Provenance`], computed by a structural JSON diff), and who removed a resource
+//!   ([`Graph::removed`]);
 //! - writes the resources in one order that depends only on the resources ([`Graph::ordered`],
 //!   [`Graph::waves`]; the order is described in [`order`]).
 //!

@@ -12,6 +12,9 @@ pub struct Provenance {
     pub added_by: String,
     /// The changes since, oldest first; consecutive changes by one plugin are merged.
     pub changes: Vec<Change>,
+    /// The plugin that removed the resource from the graph, if one did
+    /// ([`Graph::removed`](crate::Graph::removed)).
+    pub removed_by: Option<String>,
 }
 
 /// The fields one plugin (or host pass) changed in a resource.
@@ -27,7 +30,7 @@ pub struct Change {
 impl Provenance {
     /// The provenance of a resource `plugin` has just added.
     pub fn new(plugin: &str) -> Provenance {
-        Provenance { added_by: plugin.to_owned(), changes: Vec::new() }
+        Provenance { added_by: plugin.to_owned(), changes: Vec::new(), removed_by: None }
     }
 
     /// Records that `plugin` changed `paths`; merged into the last change if that was by
@@ -54,6 +57,9 @@ impl fmt::Display for Provenance {
         write!(f, "added by {}", self.added_by)?;
         for change in &self.changes {
             write!(f, "; changed by {} ({})", change.plugin, change.paths.join(", "))?;
+        }
+        if let Some(plugin) = &self.removed_by {
+            write!(f, "; removed by {plugin}")?;
         }
         Ok(())
     }

@@ -194,6 +194,12 @@ pub struct RunResponse {
     /// Resources from the request's `items` that the plugin rewrote, as whole objects.
     #[serde(default)]
     pub changed: Vec<Value>,
+    /// Resources from the request's `items` that the plugin takes out of the release (a
+    /// transformer that replaces another plugin's object, or drops one the cluster does not
+    /// need). Plugins that predate the field send none. `render` says which plugin removed
+    /// what.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<ObjectRef>,
     /// Errors and warnings; any error fails the whole render.
     #[serde(default)]
     pub results: Vec<Diagnostic>,

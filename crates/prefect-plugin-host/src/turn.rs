@@ -5,7 +5,7 @@
 //! prefect-plugin-test crate for the one plugin under test: a plugin behaves in its author's
 //! tests as it does for users because both run this code.
 
-use prefect_manifest::Graph;
+use prefect_manifest::{Graph, ResourceKey};
 use prefect_plugin_abi::wire::{
     self, Capabilities, GlobalValues, LookupResult, Lookups, ObjectRef, PluginManifest, RunRequest,
     RunResponse, Severity,
@@ -123,12 +123,20 @@ pub fn take_turn(
             Severity::Warning => outcome.warnings.push(line),
         }
     }
+    let removed = response.removed.iter().map(resource_key).collect();
     if outcome.errors.is_empty()
-        && let Err(graph_errors) = graph.apply(name, response.items, response.changed)
+        && let Err(graph_errors) =
+            graph.apply_with_removals(name, response.items, response.changed, removed)
     {
         outcome.errors.extend(graph_errors.iter().map(ToString::to_string));
     }
     outcome
+}
+
+/// The graph's key of the resource a plugin names in `removed`.
+fn resource_key(reference: &ObjectRef) -> ResourceKey {
+    let ObjectRef { api_version, kind, namespace, name } = reference;
+    ResourceKey::new(api_version, kind, namespace.as_deref(), name)
 }
 
 /// Calls the plugin until it asks for no more live objects, reading each it asks for; the

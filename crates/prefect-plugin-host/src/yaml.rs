@@ -10,7 +10,8 @@ use std::{fmt, io};
 use prefect_manifest::Graph;
 
 /// The resources as a multi-document YAML stream, each document headed by a comment saying
-/// which plugin added it and which changed it.
+/// which plugin added it and which changed it, followed by a comment for each resource a
+/// plugin removed (`# Removed: Service/prefect/x (added by server; removed by slim)`).
 pub fn yaml_stream(graph: &Graph) -> Result<String, String> {
     let mut out = Vec::new();
     write_yaml(graph, &mut out).map_err(|err| err.to_string())?;
@@ -53,6 +54,9 @@ pub fn write_yaml(graph: &Graph, out: &mut dyn io::Write) -> Result<(), WriteErr
             yaml.push('\n');
         }
         out.write_all(yaml.as_bytes()).map_err(WriteError::Output)?;
+    }
+    for (key, provenance) in graph.removed() {
+        writeln!(out, "# Removed: {key} ({provenance})").map_err(WriteError::Output)?;
     }
     Ok(())
 }

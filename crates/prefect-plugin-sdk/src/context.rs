@@ -32,6 +32,8 @@ pub struct Context {
     /// Indexes into `items` of the objects this run changed.
     pub(crate) changed: Vec<usize>,
     pub(crate) results: Vec<Diagnostic>,
+    /// The resources of `items` this run removed, as the host names them.
+    pub(crate) removed: Vec<ObjectRef>,
 }
 
 impl Context {
@@ -48,6 +50,7 @@ impl Context {
             added: Vec::new(),
             changed: Vec::new(),
             results: Vec::new(),
+            removed: Vec::new(),
         }
     }
 
@@ -201,14 +204,7 @@ impl Context {
     where
         K: Resource + DeserializeOwned + Serialize,
     {
-        let namespace = self.release.namespace.clone();
-        let found = self.items.iter().position(|item| {
-            is_kind::<K>(item)
-                && item["metadata"]["name"] == name
-                && (labels::is_cluster_scoped(K::KIND)
-                    || item["metadata"]["namespace"] == namespace.as_str())
-        });
-        let Some(index) = found else { return Ok(false) };
+        let Some(index) = self.position::<K>(name) else { return Ok(false) };
         let mut typed: K = serde_json::from_value(self.items[index].clone())?;
         let before = serde_json::to_value(&typed)?;
         change(&mut typed);
@@ -220,6 +216,41 @@ impl Context {
             }
         }
         Ok(true)
+    }
+
+    /// Takes the resource of kind `K` called `name` in the release namespace out of the
+    /// release (a transformer that replaces it, or drops what the cluster does not need);
+    /// returns whether it was found. It is gone from [`Context::items`] at once, and `render`
+    /// shows which plugin removed it.
+    pub fn remove<K: Resource>(&mut self, name: &str) -> bool {
+        let Some(index) = self.position::<K>(name) else { return false };
+        let item = self.items.remove(index);
+        self.changed.retain(|&changed| changed != index);
+        for changed in &mut self.changed {
+            if *changed > index {
+                *changed -= 1;
+            }
+        }
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        self.removed.push(ObjectRef {
+            api_version: text(&item["apiVersion"]),
+            kind: text(&item["kind"]),
+            namespace: item["metadata"]["namespace"].as_str().map(str::to_owned),
+            name: text(&item["metadata"]["name"]),
+        });
+        true
+    }
+
+    /// The index in `items` of the resource of kind `K` called `name` in the release
+    /// namespace.
+    fn position<K: Resource>(&self, name: &str) -> Option<usize> {
+        let namespace = self.release.namespace.as_str();
+        self.items.iter().position(|item| {
+            is_kind::<K>(item)
+                && item["metadata"]["name"] == name
+                && (labels::is_cluster_scoped(K::KIND)
+                    || item["metadata"]["namespace"] == namespace)
+        })
     }
 
     /// Reads a live object from the cluster, such as the Secret that holds a password the

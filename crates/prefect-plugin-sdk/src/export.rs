@@ -118,12 +118,14 @@ pub fn run_plugin<P: Plugin>(request: RunRequest) -> RunResponse {
     if ctx.results.iter().any(|result| result.severity == Severity::Error) {
         ctx.added.clear();
         ctx.changed.clear();
+        ctx.removed.clear();
     }
     RunResponse {
         api_version: wire::API_VERSION.to_owned(),
         kind: wire::RESOURCE_LIST.to_owned(),
         changed: ctx.changed_items(),
         items: std::mem::take(&mut ctx.added),
+        removed: std::mem::take(&mut ctx.removed),
         results: std::mem::take(&mut ctx.results),
         lookups: Vec::new(),
     }

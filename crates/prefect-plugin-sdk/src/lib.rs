@@ -124,7 +124,9 @@
 //! records which fields each plugin changed (`render` shows it: `# Source: added by server;
 //! changed by hello (spec.replicas)`). [`Context::update`] writes back only what the closure
 //! changed: fields its type does not model (a newer Kubernetes' fields) are kept, and a field
-//! the closure clears (`None`) is removed. [`Context::error`] reports an error and goes on, so that
+//! the closure clears (`None`) is removed. [`Context::remove`] takes a resource out of the
+//! release (`render` ends with `# Removed: ConfigMap/prefect/x (added by server; removed by
+//! hello)`). [`Context::error`] reports an error and goes on, so that
 //! a user sees every problem at once; a run that reports an error hands the host no resources.
 //!
 //! [`Manifest::requires`] names plugins that must be in the stack (selecting yours selects

@@ -388,3 +388,53 @@ fn empty_graph() {
     assert!(graph.get(&key(&service("x"))).is_none());
     assert!(graph.provenance(&key(&service("x"))).is_none());
 }
+
+#[test]
+fn a_removal_is_remembered_with_who_removed_it() {
+    let mut graph = Graph::new();
+    graph
+        .apply("server", vec![deployment("prefect-server"), service("prefect-server")], vec![])
+        .unwrap();
+    let mut changed = service("prefect-server");
+    changed["spec"]["ports"][0]["port"] = json!(8080);
+    graph.change("tuner", changed).unwrap();
+
+    // Another version of the same group names the same resource.
+    let removed = ResourceKey::new("v1beta1", "Service", Some("prefect"), "prefect-server");
+    graph.apply_with_removals("slim", vec![], vec![], vec![removed]).unwrap();
+
+    expect![[r#"
+        apps/v1 Deployment prefect/prefect-server  # added by server
+    "#]]
+    .assert_eq(&dump(&graph));
+    let removed: Vec<_> =
+        graph.removed().iter().map(|(key, provenance)| format!("{key}  # {provenance}")).collect();
+    expect![[r#"["Service/prefect/prefect-server  # added by server; changed by tuner (spec.ports[0].port); removed by slim"]"#]]
+        .assert_eq(&format!("{removed:?}"));
+}
+
+#[test]
+fn removing_what_is_not_there_or_is_also_changed_changes_nothing() {
+    let mut graph = Graph::new();
+    graph.apply("server", vec![deployment("prefect-server")], vec![]).unwrap();
+    let errors = graph
+        .apply_with_removals(
+            "slim",
+            vec![],
+            vec![deployment("prefect-server")],
+            vec![
+                key(&deployment("prefect-server")),
+                ResourceKey::new("v1", "Service", Some("prefect"), "prefect-server"),
+            ],
+        )
+        .unwrap_err();
+    check_errors(
+        &errors,
+        expect![[r#"
+            plugin `slim` returns Deployment/prefect/prefect-server twice, as changed[0] and removed[0]: return each resource once
+            plugin `slim` removes Service/prefect/prefect-server (removed[1]), which is not in the graph: remove only resources of the request's `items`, by their API group, kind, namespace and name
+        "#]],
+    );
+    assert!(graph.removed().is_empty());
+    assert!(graph.get(&key(&deployment("prefect-server"))).is_some());
+}

@@ -84,20 +84,39 @@ fn response() -> impl Strategy<Value = RunResponse> {
                 path,
             }
         });
-    let lookup = (text(), text(), proptest::option::of(text()), text()).prop_map(
-        |(api_version, kind, namespace, name)| ObjectRef { api_version, kind, namespace, name },
-    );
+    let lookup = || {
+        (text(), text(), proptest::option::of(text()), text()).prop_map(
+            |(api_version, kind, namespace, name)| ObjectRef { api_version, kind, namespace, name },
+        )
+    };
+    // Removals: mostly of what the first plugin may have added, sometimes of anything.
+    let removal = prop_oneof![
+        3 => (
+            proptest::sample::select(&["v1", "apps/v1", "apps/v2", "example.com/v1"][..]),
+            proptest::sample::select(&["Deployment", "Service", "ConfigMap", "Namespace"][..]),
+            proptest::option::of(Just("prefect".to_owned())),
+        )
+            .prop_map(|(api_version, kind, namespace)| ObjectRef {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+                namespace,
+                name: "prefect-server".to_owned(),
+            }),
+        1 => lookup(),
+    ];
     (
         proptest::collection::vec(item(), 0..4),
         proptest::collection::vec(item(), 0..3),
+        proptest::collection::vec(removal, 0..2),
         proptest::collection::vec(diagnostic, 0..3),
-        proptest::collection::vec(lookup, 0..2),
+        proptest::collection::vec(lookup(), 0..2),
     )
-        .prop_map(|(items, changed, results, lookups)| RunResponse {
+        .prop_map(|(items, changed, removed, results, lookups)| RunResponse {
             api_version: wire::API_VERSION.to_owned(),
             kind: wire::RESOURCE_LIST.to_owned(),
             items,
             changed,
+            removed,
             results,
             lookups,
         })
@@ -244,4 +263,57 @@ fn a_plugin_is_sent_only_the_kinds_it_reads() {
             }
         }
     }
+}
+
+/// A plugin removes a resource an earlier plugin added; the YAML says who removed what. A
+/// response that removes what is not there fails and leaves the graph as it was.
+#[test]
+fn a_plugin_removes_a_resource_and_the_output_says_so() {
+    let values = prefect_values::merge(&[]);
+    let release = wire::Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() };
+    let global = GlobalValues::default();
+    let stack = ["slim".to_owned()];
+    let capabilities = Capabilities { kube_version: "1.30.0".to_owned(), api_versions: Vec::new() };
+    let setting = Setting {
+        release: &release,
+        values: &values,
+        global: &global,
+        stack: &stack,
+        capabilities: &capabilities,
+    };
+    let config_map = |name: &str| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name, "namespace": "prefect" } });
+    let mut graph = Graph::new();
+    graph.apply("server", vec![config_map("keep"), config_map("drop")], Vec::new()).unwrap();
+    let reference = |name: &str| ObjectRef {
+        api_version: "v1".to_owned(),
+        kind: "ConfigMap".to_owned(),
+        namespace: Some("prefect".to_owned()),
+        name: name.to_owned(),
+    };
+
+    let mut call = |_: &RunRequest| {
+        Ok(RunResponse {
+            removed: vec![reference("drop"), reference("gone")],
+            ..RunResponse::default()
+        })
+    };
+    let outcome = take_turn(&mut graph, &manifest("slim"), &setting, &mut Offline, &mut call);
+    assert_eq!(
+        outcome.errors,
+        ["plugin `slim` removes ConfigMap/prefect/gone (removed[1]), which is not in the graph: \
+          remove only resources of the request's `items`, by their API group, kind, namespace and \
+          name"]
+    );
+    assert_eq!(graph.len(), 2);
+
+    let mut call = |_: &RunRequest| {
+        Ok(RunResponse { removed: vec![reference("drop")], ..RunResponse::default() })
+    };
+    let outcome = take_turn(&mut graph, &manifest("slim"), &setting, &mut Offline, &mut call);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(
+        crate::yaml_stream(&graph).unwrap(),
+        "---\n# Source: added by server\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  \
+         namespace: prefect\n# Removed: ConfigMap/prefect/drop (added by server; removed by slim)\n"
+    );
 }

@@ -87,3 +87,31 @@ fn update_that_changes_nothing_hands_back_nothing() {
     ctx.update::<Deployment>("prefect-server", |_| {}).unwrap();
     assert!(ctx.changed_items().is_empty());
 }
+
+#[test]
+fn a_removed_resource_is_gone_from_the_items_and_handed_back_as_removed() {
+    let config_map = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "name": "prefect-settings", "namespace": "prefect" },
+    });
+    let mut ctx = context(vec![config_map, server_with_newer_fields()]);
+    ctx.update::<Deployment>("prefect-server", |deployment| {
+        deployment.spec.as_mut().unwrap().replicas = Some(2);
+    })
+    .unwrap();
+    assert!(ctx.remove::<k8s_openapi::api::core::v1::ConfigMap>("prefect-settings"));
+    assert!(!ctx.remove::<k8s_openapi::api::core::v1::ConfigMap>("prefect-settings"));
+    assert_eq!(ctx.items().len(), 1);
+    // The change made before the removal still names the Deployment.
+    assert_eq!(ctx.changed_items()[0]["spec"]["replicas"], 2);
+    assert_eq!(
+        ctx.removed,
+        [ObjectRef {
+            api_version: "v1".to_owned(),
+            kind: "ConfigMap".to_owned(),
+            namespace: Some("prefect".to_owned()),
+            name: "prefect-settings".to_owned(),
+        }]
+    );
+}
