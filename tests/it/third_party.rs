@@ -163,11 +163,15 @@ fn a_plugin_from_outside_the_repository_adds_and_changes_resources() {
 #[test]
 fn plugins_new_makes_a_crate_that_passes_its_tests_and_loads() {
     let home = TempDir::new("plugins-new");
-    let checkout = workspace().display().to_string();
-    let made =
-        prefectctl_in(home.path(), &["plugins", "new", "ops-notes", "--sdk-from", &checkout]).ok();
+    // As the tutorial says, with no flags: a build in a checkout takes the checkout's SDK.
+    let made = prefectctl_in(home.path(), &["plugins", "new", "ops-notes"]).ok();
+    let crates = workspace().join("crates").canonicalize().unwrap();
     assert!(
-        made.starts_with("Created the plugin `ops-notes` in prefectctl-plugin-ops-notes.\n"),
+        made.starts_with(&format!(
+            "Created the plugin `ops-notes` in prefectctl-plugin-ops-notes.\nIt takes the SDK \
+             from {}.\n",
+            crates.display()
+        )),
         "{made}"
     );
     let crate_dir = home.path().join("prefectctl-plugin-ops-notes");

@@ -18,6 +18,12 @@
 //! ConfigMap and annotates the pods of other plugins' Deployments, to change into yours. The
 //! rest of this page explains what is in it, so you can also write it by hand.
 //!
+//! The SDK's crates come with prefectctl, as sources: `share/prefectctl/crates` of an
+//! installation (`cargo xtask install`) or of the release archive, `crates/` of a checkout.
+//! `plugins new` finds them beside the `prefectctl` it runs, or where `--sdk-from DIR` says,
+//! and names them in a `[patch.crates-io]` table of the new `Cargo.toml`; `cargo test` then
+//! needs no registry to hold them.
+//!
 //! Plugins are named `prefectctl-plugin-<name>`; the host finds `--plugin <name>` as the library
 //! file Cargo builds from that crate (`libprefectctl_plugin_<name>.so` on Linux).
 //!

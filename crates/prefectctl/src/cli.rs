@@ -455,7 +455,8 @@ pub enum PluginsCommand {
         /// Where to create it: default ./prefectctl-plugin-NAME
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
-        /// Take the SDK crates from this prefectctl source checkout instead of crates.io
+        /// Take the SDK crates from this prefectctl checkout (or folder of crates) instead of
+        /// those that came with prefectctl
         #[arg(long, value_name = "DIR")]
         sdk_from: Option<PathBuf>,
     },

@@ -7,6 +7,10 @@ use std::{
 
 use crate::failure::Failure;
 
+mod sdk;
+
+use sdk::SdkSources;
+
 /// The SDK and test-support release the generated crate asks for.
 const SDK_REQUIREMENT: &str = "0.1";
 
@@ -25,7 +29,8 @@ pub struct Request<'a> {
     pub name: &'a str,
     /// Where to create the crate: default `./prefectctl-plugin-NAME`.
     pub path: Option<&'a Path>,
-    /// A prefectctl source checkout to take the SDK crates from instead of crates.io.
+    /// Where to take the SDK crates from (a prefectctl checkout or a folder of crates) instead
+    /// of the sources installed with prefectctl.
     pub sdk_from: Option<&'a Path>,
 }
 
@@ -39,8 +44,10 @@ pub fn run(request: &Request) -> Result<String, Failure> {
         None => PathBuf::from(format!("prefectctl-plugin-{}", request.name)),
     };
     refuse_to_overwrite(&dir)?;
-    let dependencies = Dependencies::new(request.sdk_from)?;
-    let fill = |template: &str| fill(template, request.name, &dependencies);
+    let exe = std::env::current_exe().ok();
+    let sources = SdkSources::find(request.sdk_from, exe.as_deref())?;
+    let patch = sources.as_ref().map(SdkSources::patch_table).transpose()?.unwrap_or_default();
+    let fill = |template: &str| fill(template, request.name, &patch);
     for (file, template) in FILES {
         let path = dir.join(file);
         let written = path
@@ -51,7 +58,7 @@ pub fn run(request: &Request) -> Result<String, Failure> {
             Failure::runtime(vec![format!("cannot write {}: {err}", path.display())])
         })?;
     }
-    Ok(next_steps(request.name, &dir))
+    Ok(next_steps(request.name, &dir, sources.as_ref()))
 }
 
 /// A plugin name is what the host accepts, and also makes a Rust crate and type name: it
@@ -84,55 +91,15 @@ fn refuse_to_overwrite(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The generated crate's requirements on the SDK and on the test-support crate.
-struct Dependencies {
-    sdk: String,
-    test: String,
-}
-
-impl Dependencies {
-    fn new(sdk_from: Option<&Path>) -> Result<Dependencies, Failure> {
-        let Some(checkout) = sdk_from else {
-            let version = format!("\"{SDK_REQUIREMENT}\"");
-            return Ok(Dependencies { sdk: version.clone(), test: version });
-        };
-        let crate_dir = |name: &str| -> Result<String, Failure> {
-            let dir = checkout.join("crates").join(name);
-            let dir = dir.canonicalize().ok().filter(|dir| dir.join("Cargo.toml").is_file());
-            let dir = dir.ok_or_else(|| {
-                Failure::input(vec![format!(
-                    "--sdk-from {}: no crates/{name}/Cargo.toml there; give the root of a \
-                     prefectctl source checkout",
-                    checkout.display()
-                )])
-            })?;
-            let dir = dir.to_str().ok_or_else(|| {
-                Failure::input(vec![format!(
-                    "--sdk-from {}: the path is not UTF-8",
-                    checkout.display()
-                )])
-            })?;
-            Ok(format!("{{ version = \"{SDK_REQUIREMENT}\", path = \"{}\" }}", toml_escape(dir)))
-        };
-        Ok(Dependencies {
-            sdk: crate_dir("prefect-plugin-sdk")?,
-            test: crate_dir("prefect-plugin-test")?,
-        })
-    }
-}
-
-/// `text` as the inside of a TOML basic string.
-fn toml_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-fn fill(template: &str, name: &str, dependencies: &Dependencies) -> String {
+/// `template` for the plugin `name`; `patch` is the manifest's `[patch.crates-io]` table, or
+/// empty.
+fn fill(template: &str, name: &str, patch: &str) -> String {
     template
         .replace("{{name}}", name)
         .replace("{{ident}}", &name.replace('-', "_"))
         .replace("{{type}}", &type_name(name))
-        .replace("{{sdk}}", &dependencies.sdk)
-        .replace("{{test}}", &dependencies.test)
+        .replace("{{sdk}}", SDK_REQUIREMENT)
+        .replace("{{patch}}", patch)
 }
 
 /// `TeamLabels` for `team-labels`.
@@ -150,9 +117,22 @@ fn type_name(name: &str) -> String {
         .collect()
 }
 
-fn next_steps(name: &str, dir: &Path) -> String {
+fn next_steps(name: &str, dir: &Path, sources: Option<&SdkSources>) -> String {
     let ident = name.replace('-', "_");
-    let mut text = format!("Created the plugin `{name}` in {}.\n\nNext:\n", dir.display());
+    let mut text = format!("Created the plugin `{name}` in {}.\n", dir.display());
+    match sources {
+        Some(sources) => {
+            let _ = writeln!(text, "It takes the SDK from {}.", sources.dir.display());
+        }
+        None => {
+            let _ = writeln!(
+                text,
+                "It asks crates.io for the SDK: no SDK sources were found beside prefectctl; \
+                 give a prefectctl checkout with --sdk-from DIR to use its crates instead."
+            );
+        }
+    }
+    text.push_str("\nNext:\n");
     let _ = writeln!(text, "  cd {}", dir.display());
     let _ = writeln!(text, "  cargo test");
     let _ = writeln!(text, "  cargo build --release");
@@ -197,9 +177,8 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_filled() {
-        let dependencies = Dependencies { sdk: "\"0.1\"".into(), test: "\"0.1\"".into() };
         for (file, template) in FILES {
-            let text = fill(template, "team-labels", &dependencies);
+            let text = fill(template, "team-labels", "");
             assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
         }
     }
