@@ -12,7 +12,8 @@
 //! ([`Origin`]: a file and line, or a flag). [`validate`] checks them against the sections in
 //! the stack and their JSON Schemas and returns every [`Problem`], each with its origin.
 //! [`coalesce`] puts a section's values over its defaults, as Helm does (a user `null` removes
-//! a default), and [`documented_yaml`] writes a section's defaults as a commented values file.
+//! a default), and [`documented_yaml`] writes a section's defaults as a commented values file;
+//! [`values_file_schema`] is the JSON Schema of a whole values file, for editors.
 //! [`read_yaml11_booleans`] reads a values file's `yes` or `off` as Helm does where a section
 //! expects a boolean.
 //!
@@ -50,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod coalesce;
+mod compose;
 mod describe;
 mod docs;
 mod emit;
@@ -60,9 +62,11 @@ mod merge;
 mod origin;
 mod path;
 mod problem;
+mod reference;
 mod scalar;
 pub mod schema;
 pub mod set;
+mod standard;
 mod suggest;
 mod validate;
 mod values;
@@ -73,6 +77,7 @@ mod yaml11;
 mod tests;
 
 pub use coalesce::coalesce;
+pub use compose::values_file_schema;
 pub use docs::documented_yaml;
 pub use error::{Error, Result};
 pub use input::{MAX_DEPTH, MAX_INPUT_BYTES, read_text, read_text_file};

@@ -5,7 +5,9 @@
 //!
 //! - `null` is accepted everywhere: a user `null` means "remove this default" (see
 //!   [`coalesce`](crate::coalesce)), whatever the key's type.
-//! - `true` and `{}` accept anything, `false` nothing. `$ref` is not followed (accepted).
+//! - `true` and `{}` accept anything, `false` nothing. A `$ref` is followed where the schema
+//!   refers to itself (`#/$defs/name`): [`validate`](crate::validate) inlines those first, and
+//!   leaves a circular one (accepted here) to the complete check.
 //! - `type` (a name or a list of names): `integer` accepts integers and whole floats such as
 //!   `1.0` (as JSON Schema says); `number` accepts both. On a wrong type nothing else of that
 //!   schema is checked.
@@ -25,8 +27,10 @@
 //!   with fewest problems, or "expected A or B" when no branch's type fits.
 //! - `writeOnly: true` marks a secret (a password, a connection URL): a problem with it, or
 //!   anywhere under it, is reported once, with the value's type but never the value itself.
-//! - Other keywords (`pattern`, `format` of strings, `patternProperties`...) are not checked;
-//!   a schema with `patternProperties` reports no unknown keys.
+//! - Every other keyword (`pattern`, the `format` of strings, `required` of mappings,
+//!   `patternProperties`, `not`, `if`...) is left to the complete check of
+//!   [`crate::standard`], which says in the same words what these rules do not; a schema with
+//!   `patternProperties` reports no unknown keys here.
 
 use std::cmp::Ordering;
 
@@ -78,9 +82,11 @@ pub(crate) fn check(value: &Value, schema: &Value, path: &ValuePath, out: &mut V
     check_object(value, schema, path, out);
 }
 
+/// Said in place of a secret value.
+pub(crate) const HIDDEN: &str = "the value is secret, so it is not shown";
+
 /// What is wrong with a secret `value`, without showing it.
 fn secret_problem(value: &Value, schema: &Map<String, Value>) -> String {
-    const HIDDEN: &str = "the value is secret, so it is not shown";
     match schema.get("type") {
         Some(types) if !type_fits(value, types) => format!(
             "expected {}, found {} ({HIDDEN})",
@@ -282,9 +288,9 @@ fn check_mapping(
 }
 
 /// How every unknown-key message starts.
-const UNKNOWN_KEY: &str = "unknown key";
+pub(crate) const UNKNOWN_KEY: &str = "unknown key";
 
-fn unknown_key(key: &str, properties: &Map<String, Value>) -> String {
+pub(crate) fn unknown_key(key: &str, properties: &Map<String, Value>) -> String {
     let names = properties.keys().map(String::as_str);
     if let Some(close) = closest(key, names.clone()) {
         return format!("{UNKNOWN_KEY} (did you mean `{close}`?)");
@@ -346,7 +352,7 @@ fn check_required(item: &Value, schema: &Value, path: &ValuePath, out: &mut Vec<
 }
 
 /// "expected one of ..." (or "expected X" for one value), with "did you mean".
-fn one_of(allowed: &[&Value], value: &Value) -> String {
+pub(crate) fn one_of(allowed: &[&Value], value: &Value) -> String {
     let allowed: Vec<&Value> = allowed.iter().copied().filter(|a| !a.is_null()).collect();
     let list: Vec<String> = allowed.iter().map(|a| short(a)).collect();
     let mut message = match list.as_slice() {
@@ -393,7 +399,7 @@ fn is_integer(value: &Value) -> bool {
 }
 
 /// The user-facing names of JSON Schema `types`, without `null` (always accepted).
-fn type_names(types: &Value) -> Vec<String> {
+pub(crate) fn type_names(types: &Value) -> Vec<String> {
     let names: Vec<&str> = match types {
         Value::String(name) => vec![name.as_str()],
         Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
@@ -446,4 +452,66 @@ fn format_range(format: Option<&str>) -> (Option<Number>, Option<Number>) {
         _ => return (None, None),
     };
     (Some(min.into()), Some(max.into()))
+}
+
+/// The `format`s of strings that JSON Schema defines and the complete check enforces (these
+/// rules check only the ranges of integer formats).
+const STRING_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Whether these rules decide every keyword of `schema` as the complete check would, so that
+/// it need not be compiled: only the keywords above (and annotations), `required` only where
+/// list items are checked, no `format` of strings, no `$ref`, and draft 2020-12.
+pub(crate) fn covers(schema: &Value) -> bool {
+    let draft_2020_12 = schema.get("$schema").and_then(Value::as_str).is_none_or(|uri| {
+        uri.trim_end_matches('#') == "https://json-schema.org/draft/2020-12/schema"
+    });
+    draft_2020_12 && covers_subschema(schema, false)
+}
+
+/// [`covers`] of a subschema; `in_item` when it is a list item's schema, or a property of one
+/// (where `required` is checked).
+fn covers_subschema(schema: &Value, in_item: bool) -> bool {
+    let Value::Object(schema) = schema else {
+        return true;
+    };
+    schema.iter().all(|(keyword, value)| match keyword.as_str() {
+        "type" | "enum" | "const" | "minimum" | "maximum" | "exclusiveMinimum"
+        | "exclusiveMaximum" | "minLength" | "maxLength" | "minItems" | "maxItems" => true,
+        "title" | "description" | "default" | "examples" | "deprecated" | "readOnly"
+        | "writeOnly" | "$comment" | "$schema" => true,
+        "format" => value.as_str().is_none_or(|f| !STRING_FORMATS.contains(&f)),
+        "required" => in_item,
+        "properties" => {
+            value.as_object().is_some_and(|p| p.values().all(|s| covers_subschema(s, in_item)))
+        }
+        "items" => (value.is_object() || value.is_boolean()) && covers_subschema(value, true),
+        "prefixItems" => {
+            value.as_array().is_some_and(|items| items.iter().all(|s| covers_subschema(s, true)))
+        }
+        "additionalProperties" => covers_subschema(value, false),
+        "allOf" | "anyOf" | "oneOf" => {
+            value.as_array().is_some_and(|all| all.iter().all(|s| covers_subschema(s, false)))
+        }
+        _ => false,
+    })
 }

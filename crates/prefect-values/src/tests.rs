@@ -7,6 +7,7 @@ mod fuzz;
 mod merge;
 mod robustness;
 mod set;
+mod standard;
 mod validate;
 mod yaml;
 mod yaml11;

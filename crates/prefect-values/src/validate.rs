@@ -1,18 +1,22 @@
 //! [`validate`]: the user's values against the sections in the stack and their schemas.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::schema::{self, Finding};
+use crate::standard;
 use crate::suggest::closest;
-use crate::{Problem, Severity, ValuePath, Values};
+use crate::{Problem, Segment, Severity, ValuePath, Values};
 
 /// One top-level section of the values: `global` or a plugin's, with its JSON Schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
     /// The section's key at the top level of the values, e.g. `server`.
     pub name: String,
-    /// The JSON Schema (draft 2020-12, without `$ref`) of the section's values, as `schemars`
-    /// generates it with `inline_subschemas`.
+    /// The JSON Schema (draft 2020-12) of the section's values, as `schemars` generates it
+    /// (references only within the schema itself, such as `#/$defs/name`; a `null` schema, from
+    /// a plugin that gives none, accepts anything).
     pub schema: Value,
 }
 
@@ -24,17 +28,27 @@ pub struct Section {
 ///   ("did you mean"), otherwise
 ///   a [`Severity::Warning`] that lists the sections (it may belong to a plugin that is not in
 ///   this stack).
-/// - Each section's values are checked against its schema; see [`crate::schema`] for the
-///   rules. All those problems are errors.
+/// - Each section's values are checked against its schema, every keyword of it: see
+///   [`crate::schema`] for the rules and messages, and [`crate::standard`] for the rest. All
+///   those problems are errors.
+/// - A section the user did not write is checked for the `required` keys its defaults lack
+///   (the user must add those).
 pub fn validate(values: &Values, sections: &[Section]) -> Vec<Problem> {
     let mut findings = Vec::new();
-    if let Value::Object(top) = values.tree() {
+    let top = values.tree().as_object();
+    if let Some(top) = top {
         for (name, value) in top {
             let path = ValuePath::root().key(name);
             match sections.iter().find(|section| section.name == *name) {
-                Some(section) => schema::check(value, &section.schema, &path, &mut findings),
+                Some(section) => check_section(section, Some(value), &path, &mut findings),
                 None => findings.push(unknown_section(name, sections, path)),
             }
+        }
+    }
+    for section in sections {
+        if top.is_none_or(|top| !top.contains_key(&section.name)) {
+            let path = ValuePath::root().key(&section.name);
+            check_section(section, None, &path, &mut findings);
         }
     }
     findings
@@ -76,6 +90,87 @@ pub const HELM_SECTIONS: &[(&str, &str)] = &[
     ("fullnameOverride", "--release"),
     ("namespaceOverride", "--namespace"),
 ];
+
+/// Appends the problems of `section`, whose values are `user` (if the user set any), to `out`:
+/// [`crate::schema`]'s, then what only the complete check finds.
+fn check_section(
+    section: &Section,
+    user: Option<&Value>,
+    path: &ValuePath,
+    out: &mut Vec<Finding>,
+) {
+    if section.schema.is_null() {
+        return;
+    }
+    let mut found = Vec::new();
+    if let Some(user) = user {
+        schema::check(user, &with_references_inlined(&section.schema), path, &mut found);
+    }
+    if schema::covers(&section.schema) {
+        out.extend(found);
+        return;
+    }
+    match standard::compile(&section.schema) {
+        Ok(validator) => {
+            let mut more = Vec::new();
+            standard::check(&validator, &section.schema, user, path, &found, &mut more);
+            found.extend(more);
+        }
+        Err(err) => found.push(Finding::error(
+            path.clone(),
+            format!(
+                "the plugin's values schema cannot be used ({err}), so these values cannot be \
+                 checked: tell the plugin's authors"
+            ),
+        )),
+    }
+    // In the order of the values, as the user reads them.
+    found.sort_by_cached_key(|finding| position(user, &finding.path.segments()[1..]));
+    out.extend(found);
+}
+
+/// Where the value at `segments` comes in `value`, for sorting: the index of each key or item
+/// on the way (a value not there comes after those that are).
+fn position(value: Option<&Value>, segments: &[Segment]) -> Vec<usize> {
+    let mut here = value;
+    let mut position = Vec::with_capacity(segments.len());
+    for segment in segments {
+        let (index, next) = match (here, segment) {
+            (Some(Value::Object(map)), Segment::Key(key)) => {
+                match map.keys().position(|k| k == key) {
+                    Some(index) => (index, map.get(key)),
+                    None => (usize::MAX, None),
+                }
+            }
+            (Some(Value::Array(items)), Segment::Index(index)) => (*index, items.get(*index)),
+            _ => (usize::MAX, None),
+        };
+        position.push(index);
+        here = next;
+    }
+    position
+}
+
+/// `schema` with its references to itself replaced by what they name (a circular one is
+/// left), so that [`crate::schema`]'s rules see through them.
+fn with_references_inlined(schema: &Value) -> Cow<'_, Value> {
+    if !has_reference(schema) {
+        return Cow::Borrowed(schema);
+    }
+    match jsonschema::options().offline().dereference(schema) {
+        Ok(inlined) => Cow::Owned(inlined),
+        // The complete check says why.
+        Err(_) => Cow::Borrowed(schema),
+    }
+}
+
+fn has_reference(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => map.iter().any(|(k, v)| k == "$ref" || has_reference(v)),
+        Value::Array(items) => items.iter().any(has_reference),
+        _ => false,
+    }
+}
 
 fn unknown_section(name: &str, sections: &[Section], path: ValuePath) -> Finding {
     if let Some((_, ours)) = HELM_SECTIONS.iter().find(|(helm, _)| *helm == name) {

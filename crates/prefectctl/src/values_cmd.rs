@@ -3,7 +3,7 @@
 
 use prefect_plugin_abi::wire::GlobalValues;
 use prefect_plugin_host::PluginSpec;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::{
     cli::{ReleaseArgs, ValuesArgs, ValuesCommand},
@@ -22,21 +22,7 @@ pub fn run(args: &ReleaseArgs, values: &ValuesArgs) -> Result<String, Failure> {
         &release::pins(args, None)?,
     )?;
     if values.schema {
-        let mut properties = Map::new();
-        for section in release::sections(&plugins) {
-            let mut schema = section.schema;
-            if let Some(object) = schema.as_object_mut() {
-                object.remove("$schema");
-            }
-            properties.insert(section.name, schema);
-        }
-        let schema = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "prefectctl values",
-            "type": "object",
-            "properties": properties,
-            "additionalProperties": false,
-        });
+        let schema = prefect_values::values_file_schema(&release::sections(&plugins));
         let mut text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;
         text.push('\n');
         return Ok(text);

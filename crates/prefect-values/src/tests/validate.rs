@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{Layer, Section, SetKind, Severity, merge, validate};
 
 /// A schema shaped like `schemars` 1.x output (`inline_subschemas`) for a server section.
-fn server_schema() -> Value {
+pub(super) fn server_schema() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ServerValues",
