@@ -26,7 +26,7 @@ mod yaml;
 
 pub use checksum::checksum;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, with_causes};
 pub use load::{Plugin, is_plugin_name, load};
 pub use locate::{Locator, PluginSpec, name_of_file};
 pub use yaml::{WriteError, write_yaml, yaml_options, yaml_stream};

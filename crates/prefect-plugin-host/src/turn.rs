@@ -19,12 +19,59 @@ pub const GLOBAL: &str = "global";
 /// How many times a plugin may ask for more live objects in one turn.
 pub const LOOKUP_ROUNDS: usize = 4;
 
+/// What failed outside the host (a read from the cluster, a call into a plugin), kept whole so
+/// that a caller can walk its causes.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a plugin's turn has no response, or the global values cannot be read. Each message
+/// says this step; [`crate::with_causes`] adds why, as users read it.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// The plugin could not be called, or what it answered could not be read.
+    #[error(transparent)]
+    Call(Cause),
+    /// The plugin asked for live objects while rendering offline.
+    #[error(
+        "plugin `{plugin}` asks to read objects from the cluster, which `render` never \
+         contacts: the plugin should handle `Lookup::Unavailable`"
+    )]
+    Offline {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// A live object the plugin asked for could not be read.
+    #[error("plugin `{plugin}` needs a live object")]
+    LiveObject {
+        /// The plugin's name.
+        plugin: String,
+        /// Why the cluster did not answer.
+        #[source]
+        source: Cause,
+    },
+    /// The plugin kept asking for objects it had not asked for before.
+    #[error(
+        "plugin `{plugin}` kept asking for new live objects after {LOOKUP_ROUNDS} rounds: it \
+         should ask for the same objects in every round"
+    )]
+    Rounds {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// The `global:` section does not fit [`GlobalValues`] (its schema check let it through).
+    #[error("{GLOBAL}")]
+    Global {
+        /// What serde says is wrong, with the key.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Where plugins' lookups are answered from.
 pub trait LiveObjects {
     /// Whether objects can be read at all (not while rendering offline).
     fn available(&self) -> bool;
     /// The live object `reference` names, `None` when the cluster has none.
-    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, String>;
+    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, Cause>;
 }
 
 /// No cluster: what `render` answers lookups with.
@@ -35,7 +82,7 @@ impl LiveObjects for Offline {
         false
     }
 
-    fn read(&mut self, _: &ObjectRef) -> Result<Option<Value>, String> {
+    fn read(&mut self, _: &ObjectRef) -> Result<Option<Value>, Cause> {
         Ok(None)
     }
 }
@@ -67,11 +114,11 @@ pub struct Outcome {
 }
 
 /// The `global:` section of `values` over its defaults.
-pub fn global_values(values: &Values) -> Result<GlobalValues, String> {
+pub fn global_values(values: &Values) -> Result<GlobalValues, TurnError> {
     let defaults = serde_json::to_value(GlobalValues::default()).unwrap_or(Value::Null);
     let user = values.section(GLOBAL).unwrap_or(&Value::Null);
     serde_json::from_value(prefect_values::coalesce(&defaults, user))
-        .map_err(|err| format!("{GLOBAL}: {err}"))
+        .map_err(|source| TurnError::Global { source })
 }
 
 /// Runs the plugin `manifest` describes through `call` on the resources in `graph`, answering
@@ -81,7 +128,7 @@ pub fn take_turn(
     manifest: &PluginManifest,
     setting: &Setting,
     live: &mut dyn LiveObjects,
-    call: &mut dyn FnMut(&RunRequest) -> Result<RunResponse, String>,
+    call: &mut dyn FnMut(&RunRequest) -> Result<RunResponse, Cause>,
 ) -> Outcome {
     let name = manifest.name.as_str();
     let mut request = RunRequest {
@@ -108,7 +155,9 @@ pub fn take_turn(
     };
     let response = match run_with_lookups(name, &mut request, live, call) {
         Ok(response) => response,
-        Err(error) => return Outcome { errors: vec![error], ..Outcome::default() },
+        Err(error) => {
+            return Outcome { errors: vec![crate::with_causes(&error)], ..Outcome::default() };
+        }
     };
     let mut outcome =
         Outcome { live_objects_read: request.lookups.results.len(), ..Outcome::default() };
@@ -145,18 +194,15 @@ fn run_with_lookups(
     name: &str,
     request: &mut RunRequest,
     live: &mut dyn LiveObjects,
-    call: &mut dyn FnMut(&RunRequest) -> Result<RunResponse, String>,
-) -> Result<RunResponse, String> {
+    call: &mut dyn FnMut(&RunRequest) -> Result<RunResponse, Cause>,
+) -> Result<RunResponse, TurnError> {
     for _ in 0..LOOKUP_ROUNDS {
-        let response = call(request)?;
+        let response = call(request).map_err(TurnError::Call)?;
         if response.lookups.is_empty() {
             return Ok(response);
         }
         if !live.available() {
-            return Err(format!(
-                "plugin `{name}` asks to read objects from the cluster, which `render` never \
-                 contacts: the plugin should handle `Lookup::Unavailable`"
-            ));
+            return Err(TurnError::Offline { plugin: name.to_owned() });
         }
         for reference in response.lookups {
             if request.lookups.results.iter().any(|r| r.reference == reference) {
@@ -164,14 +210,11 @@ fn run_with_lookups(
             }
             let object = live
                 .read(&reference)
-                .map_err(|err| format!("plugin `{name}` needs a live object: {err}"))?;
+                .map_err(|source| TurnError::LiveObject { plugin: name.to_owned(), source })?;
             request.lookups.results.push(LookupResult { reference, object });
         }
     }
-    Err(format!(
-        "plugin `{name}` kept asking for new live objects after {LOOKUP_ROUNDS} rounds: it \
-         should ask for the same objects in every round"
-    ))
+    Err(TurnError::Rounds { plugin: name.to_owned() })
 }
 
 #[cfg(test)]

@@ -12,31 +12,29 @@ use prefect_manifest::Graph;
 /// The resources as a multi-document YAML stream, each document headed by a comment saying
 /// which plugin added it and which changed it, followed by a comment for each resource a
 /// plugin removed (`# Removed: Service/prefect/x (added by server; removed by slim)`).
-pub fn yaml_stream(graph: &Graph) -> Result<String, String> {
+pub fn yaml_stream(graph: &Graph) -> Result<String, WriteError> {
     let mut out = Vec::new();
-    write_yaml(graph, &mut out).map_err(|err| err.to_string())?;
-    String::from_utf8(out).map_err(|err| err.to_string())
+    write_yaml(graph, &mut out)?;
+    String::from_utf8(out)
+        .map_err(|err| WriteError::Output(io::Error::new(io::ErrorKind::InvalidData, err)))
 }
 
 /// Why [`write_yaml`] stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// A resource could not be written as YAML (the message names it).
-    Yaml(String),
+    /// A resource could not be written as YAML.
+    #[error("could not write {resource} as YAML")]
+    Yaml {
+        /// The resource, as `Kind/namespace/name`.
+        resource: String,
+        /// What the YAML writer said.
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
     /// The output refused the bytes (a closed pipe, a full disk).
-    Output(io::Error),
+    #[error("could not write the output")]
+    Output(#[source] io::Error),
 }
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::Yaml(message) => f.write_str(message),
-            WriteError::Output(err) => write!(f, "could not write the output: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for WriteError {}
 
 /// [`yaml_stream`] written to `out` one resource at a time, as each is serialized, so that a
 /// large release is never held as one text; `out` should be buffered.
@@ -49,7 +47,7 @@ pub fn write_yaml(graph: &Graph, out: &mut dyn io::Write) -> Result<(), WriteErr
         let _ = writeln!(yaml, "# Source: {provenance}");
         let start = yaml.len();
         serde_saphyr::to_fmt_writer_with_options(&mut yaml, object, yaml_options())
-            .map_err(|err| WriteError::Yaml(format!("could not write {key} as YAML: {err}")))?;
+            .map_err(|source| WriteError::Yaml { resource: key.to_string(), source })?;
         if yaml.len() == start || !yaml.ends_with('\n') {
             yaml.push('\n');
         }

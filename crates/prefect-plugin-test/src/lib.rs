@@ -144,7 +144,8 @@ impl Host {
         graph.apply(EARLIER, self.resources.clone(), Vec::new()).map_err(|errors| {
             Failure(errors.iter().map(|e| format!("with_resources: {e}")).collect())
         })?;
-        let global = turn::global_values(&values).map_err(|err| Failure(vec![err]))?;
+        let global = turn::global_values(&values)
+            .map_err(|err| Failure(vec![prefect_plugin_host::with_causes(&err)]))?;
         let mut stack = self.stack.clone();
         stack.push(manifest.name.clone());
         let setting = Setting {
@@ -188,7 +189,7 @@ impl LiveObjects for Live<'_> {
         self.0.is_some()
     }
 
-    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, String> {
+    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, turn::Cause> {
         let found = self.0.unwrap_or_default().iter().find(|object| {
             object["apiVersion"] == reference.api_version.as_str()
                 && object["kind"] == reference.kind.as_str()
@@ -204,9 +205,9 @@ impl LiveObjects for Live<'_> {
 
 /// Plugin `P` called on `request`, both documents written as JSON text and read back, as
 /// across the library boundary.
-fn call<P: Plugin>(request: &RunRequest) -> Result<RunResponse, String> {
-    let received: RunRequest = round_trip(request).map_err(|failure| failure.to_string())?;
-    round_trip(&run_plugin::<P>(received)).map_err(|failure| failure.to_string())
+fn call<P: Plugin>(request: &RunRequest) -> Result<RunResponse, turn::Cause> {
+    let received: RunRequest = round_trip(request)?;
+    Ok(round_trip(&run_plugin::<P>(received))?)
 }
 
 /// `value` written as JSON text and read back, as each side of the boundary does.
@@ -266,6 +267,7 @@ impl Rendered {
     /// The resources as `prefectctl render` writes them: a YAML stream, each document headed
     /// by its provenance. Compare it with a snapshot.
     pub fn yaml(&self) -> String {
-        prefect_plugin_host::yaml_stream(&self.graph).unwrap_or_else(|err| format!("# {err}\n"))
+        prefect_plugin_host::yaml_stream(&self.graph)
+            .unwrap_or_else(|err| format!("# {}\n", prefect_plugin_host::with_causes(&err)))
     }
 }

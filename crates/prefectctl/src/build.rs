@@ -40,8 +40,7 @@ pub fn graph(
     let mut graph = Graph::new();
     for plugin in &release.plugins {
         let started = Instant::now();
-        let mut call =
-            |request: &wire::RunRequest| plugin.run(request).map_err(|err| err.to_string());
+        let mut call = |request: &wire::RunRequest| plugin.run(request).map_err(Into::into);
         let outcome = take_turn(&mut graph, &plugin.manifest, &setting, live, &mut call);
         for warning in &outcome.warnings {
             eprintln!("warning: {warning}");

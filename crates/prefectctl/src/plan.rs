@@ -219,14 +219,15 @@ impl LiveObjects for ClusterObjects<'_> {
         true
     }
 
-    fn read(&mut self, reference: &ObjectRef) -> Result<Option<Value>, String> {
+    fn read(
+        &mut self,
+        reference: &ObjectRef,
+    ) -> Result<Option<Value>, prefect_plugin_host::turn::Cause> {
         let kind = (reference.api_version.clone(), reference.kind.clone());
         if !self.targets.contains_key(&kind) {
             let kinds = BTreeSet::from([kind.clone()]);
-            let resolved = self
-                .session
-                .block_on(self.session.cluster.resolve(self.info, &kinds))
-                .map_err(|e| e.to_string())?;
+            let resolved =
+                self.session.block_on(self.session.cluster.resolve(self.info, &kinds))?;
             self.targets.insert(kind.clone(), resolved.ok().and_then(|mut t| t.remove(&kind)));
         }
         // A kind the cluster does not serve has no objects.
@@ -237,6 +238,6 @@ impl LiveObjects for ClusterObjects<'_> {
                 reference.namespace.as_deref(),
                 &reference.name,
             ))
-            .map_err(|err| err.to_string())
+            .map_err(Into::into)
     }
 }

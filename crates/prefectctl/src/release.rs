@@ -258,7 +258,8 @@ pub fn check_graph(graph: &prefect_manifest::Graph) -> Result<(), Failure> {
 
 /// The `global:` section with its defaults, typed.
 pub fn global_values(values: &Values) -> Result<GlobalValues, Failure> {
-    prefect_plugin_host::turn::global_values(values).map_err(|err| Failure::input(vec![err]))
+    prefect_plugin_host::turn::global_values(values)
+        .map_err(|err| Failure::input(vec![prefect_plugin_host::with_causes(&err)]))
 }
 
 /// Release and namespace names must be DNS labels. The release also starts the names of

@@ -21,7 +21,9 @@ pub fn run(args: &ReleaseArgs, render: &RenderArgs) -> Result<(), Failure> {
     let written = match render.output {
         Format::Yaml => {
             prefect_plugin_host::write_yaml(&graph, &mut out).map_err(|err| match err {
-                prefect_plugin_host::WriteError::Yaml(message) => Some(message),
+                err @ prefect_plugin_host::WriteError::Yaml { .. } => {
+                    Some(prefect_plugin_host::with_causes(&err))
+                }
                 prefect_plugin_host::WriteError::Output(_) => None,
             })
         }

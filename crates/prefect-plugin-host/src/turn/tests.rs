@@ -130,8 +130,8 @@ impl LiveObjects for Live {
         true
     }
 
-    fn read(&mut self, _: &ObjectRef) -> Result<Option<Value>, String> {
-        self.0.clone().map(Some).ok_or_else(|| "the API server is gone".to_owned())
+    fn read(&mut self, _: &ObjectRef) -> Result<Option<Value>, Cause> {
+        self.0.clone().map(Some).ok_or_else(|| "the API server is gone".into())
     }
 }
 
@@ -148,6 +148,69 @@ fn manifest(name: &str) -> PluginManifest {
         values_defaults: json!({ "a": { "b": 0 } }),
         reads: None,
     }
+}
+
+/// A turn that fails names the plugin and what it needed, and keeps the cause (the cluster's
+/// error, serde's) as the error's source for callers that walk the chain.
+#[test]
+fn failed_turns_name_the_plugin_and_keep_their_causes() {
+    let values = prefect_values::merge(&[]);
+    let release = wire::Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() };
+    let global = GlobalValues::default();
+    let stack = ["postgres".to_owned()];
+    let capabilities = Capabilities { kube_version: "1.30.0".to_owned(), api_versions: Vec::new() };
+    let setting = Setting {
+        release: &release,
+        values: &values,
+        global: &global,
+        stack: &stack,
+        capabilities: &capabilities,
+    };
+    let secret = |name: String| ObjectRef {
+        api_version: "v1".to_owned(),
+        kind: "Secret".to_owned(),
+        namespace: Some("prefect".to_owned()),
+        name,
+    };
+    let mut asked = 0;
+    let mut asks_for_a_new_secret = |_: &RunRequest| {
+        asked += 1;
+        Ok(RunResponse { lookups: vec![secret(format!("db-{asked}"))], ..RunResponse::default() })
+    };
+    let turn = |live: &mut dyn LiveObjects, call: &mut dyn FnMut(&RunRequest) -> _| {
+        take_turn(&mut Graph::new(), &manifest("postgres"), &setting, live, call).errors
+    };
+    assert_eq!(
+        turn(&mut Live(None), &mut asks_for_a_new_secret),
+        ["plugin `postgres` needs a live object: the API server is gone"]
+    );
+    assert_eq!(
+        turn(&mut Offline, &mut asks_for_a_new_secret),
+        ["plugin `postgres` asks to read objects from the cluster, which `render` never \
+          contacts: the plugin should handle `Lookup::Unavailable`"]
+    );
+    assert_eq!(
+        turn(&mut Live(Some(json!({}))), &mut asks_for_a_new_secret),
+        ["plugin `postgres` kept asking for new live objects after 4 rounds: it should ask for \
+          the same objects in every round"]
+    );
+    let mut fails = |_: &RunRequest| {
+        Err(Cause::from(crate::Error::Failed {
+            plugin: "postgres".to_owned(),
+            reason: "exited with status 1".to_owned(),
+        }))
+    };
+    assert_eq!(turn(&mut Offline, &mut fails), ["plugin `postgres` failed: exited with status 1"]);
+
+    let values =
+        prefect_values::merge(&[
+            Layer::from_set("global.commonLabels.team=7", SetKind::Typed).unwrap()
+        ]);
+    let error = global_values(&values).unwrap_err();
+    assert_eq!(error.to_string(), "global");
+    let cause = std::error::Error::source(&error).expect("serde's error is kept");
+    assert!(cause.is::<serde_json::Error>(), "{cause:?}");
+    assert_eq!(crate::with_causes(&error), "global: invalid type: integer `7`, expected a string");
 }
 
 proptest! {
@@ -176,7 +239,7 @@ proptest! {
         for name in &stack {
             let before = graph.ordered().into_iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
             let mut replies = rounds.clone().into_iter();
-            let mut call = |_: &RunRequest| replies.next().ok_or_else(|| "no more".to_owned());
+            let mut call = |_: &RunRequest| replies.next().ok_or_else(|| Cause::from("no more"));
             let outcome = if online {
                 take_turn(&mut graph, &manifest(name), &setting, &mut Live(live.clone()), &mut call)
             } else {
