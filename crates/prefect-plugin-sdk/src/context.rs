@@ -149,6 +149,18 @@ impl Context {
         Ok(())
     }
 
+    /// Adds a typed resource in another version of its API group than the one `K` is written
+    /// for, such as a `PodDisruptionBudget` as `policy/v1beta1` on a cluster that does not
+    /// serve `policy/v1` (pick it from [`Context::capabilities`]). The fields must mean the
+    /// same in that version; an `api_version` of another group is an error.
+    pub fn add_as<K>(&mut self, object: K, api_version: &str) -> Result<(), Error>
+    where
+        K: Resource + Metadata<Ty = ObjectMeta> + Serialize,
+    {
+        self.add_object(in_version(&object, api_version)?);
+        Ok(())
+    }
+
     /// Adds a resource given as JSON (for kinds k8s-openapi has no type for, such as custom
     /// resources). It must carry `apiVersion`, `kind` and `metadata.name`; a missing
     /// `metadata.namespace` is set to the release's unless the kind is cluster-scoped.
@@ -253,15 +265,44 @@ impl Context {
         })
     }
 
-    /// Reads a live object from the cluster, such as the Secret that holds a password the
-    /// plugin generated on an earlier apply.
+    /// Reads the live object of kind `K` called `name` (in the release namespace, unless `K`
+    /// is cluster-scoped), such as the Secret that holds a password the plugin generated on
+    /// an earlier apply; see [`Context::lookup_object`] for when each answer comes. A live
+    /// object that is not a `K` is an error.
+    pub fn lookup<K>(&mut self, name: &str) -> Result<Lookup<K>, Error>
+    where
+        K: Resource + DeserializeOwned,
+    {
+        let reference = ObjectRef {
+            api_version: K::API_VERSION.to_owned(),
+            kind: K::KIND.to_owned(),
+            namespace: (!labels::is_cluster_scoped(K::KIND))
+                .then(|| self.release.namespace.clone()),
+            name: name.to_owned(),
+        };
+        Ok(match self.lookup_object(&reference) {
+            Lookup::Found(live) => Lookup::Found(serde_json::from_value(live).map_err(|err| {
+                Error::new(format!(
+                    "the live {} {name} cannot be read as one: {err}; check that it is the \
+                     release's own",
+                    K::KIND
+                ))
+            })?),
+            Lookup::Absent => Lookup::Absent,
+            Lookup::Pending => Lookup::Pending,
+            Lookup::Unavailable => Lookup::Unavailable,
+        })
+    }
+
+    /// Reads a live object from the cluster, as JSON (for kinds k8s-openapi has no type for;
+    /// [`Context::lookup`] reads a typed one).
     ///
     /// While rendering offline the answer is [`Lookup::Unavailable`]. While applying, the first
     /// round of the run answers [`Lookup::Pending`]: the host then reads every object asked
     /// for and runs the plugin again, discarding what this round added, and this time the
     /// answer is [`Lookup::Found`] or [`Lookup::Absent`]. So a plugin may treat `Pending` as it
     /// likes, as long as it asks for the same objects again.
-    pub fn lookup(&mut self, reference: &ObjectRef) -> Lookup {
+    pub fn lookup_object(&mut self, reference: &ObjectRef) -> Lookup {
         if !self.lookups.available {
             return Lookup::Unavailable;
         }
@@ -316,17 +357,36 @@ impl Context {
     }
 }
 
-/// What [`Context::lookup`] found.
+/// What [`Context::lookup`] (a typed object `T`) or [`Context::lookup_object`] (JSON) found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup {
+pub enum Lookup<T = Value> {
     /// The live object.
-    Found(Value),
+    Found(T),
     /// The cluster has no such object (a first install).
     Absent,
     /// The host reads it before the next round of this run.
     Pending,
     /// No cluster is read in this run (`prefectctl render`).
     Unavailable,
+}
+
+/// `object` as JSON with `api_version`, which must be a version of `K`'s API group.
+pub(crate) fn in_version<K: Resource + Serialize>(
+    object: &K,
+    api_version: &str,
+) -> Result<Value, Error> {
+    if api_group(api_version) != K::GROUP {
+        return Err(Error::new(format!(
+            "cannot write a {} as {api_version}: it belongs to the API group {:?}; give a \
+             version of that group, such as {}",
+            K::KIND,
+            K::GROUP,
+            K::API_VERSION
+        )));
+    }
+    let mut json = serde_json::to_value(object)?;
+    json["apiVersion"] = Value::String(api_version.to_owned());
+    Ok(json)
 }
 
 fn is_kind<K: Resource>(item: &Value) -> bool {

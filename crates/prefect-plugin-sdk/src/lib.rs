@@ -126,6 +126,9 @@
 //! values, which other plugins are in the stack, the cluster's capabilities, and the resources
 //! that plugins which ran before put in the graph. [`Context::add`] adds a resource; adding one
 //! that another plugin added is a conflict the host reports naming both plugins.
+//! [`Context::add_as`] adds it in another version of its API group, for a cluster that does
+//! not serve the one k8s-openapi writes (`policy/v1beta1` where `ctx.capabilities()` lacks
+//! `policy/v1`).
 //! [`Context::update_each`] and [`Context::update`] change resources others added, and the host
 //! records which fields each plugin changed (`render` shows it: `# Source: added by server;
 //! changed by hello (spec.replicas)`). [`Context::update`] writes back only what the closure
@@ -141,7 +144,8 @@
 //! resources, for plugins that rewrite the whole release.
 //!
 //! A plugin that must read a live object (a password it generated on an earlier `apply`) asks
-//! with [`Context::lookup`]: `render` answers [`Lookup::Unavailable`] (it never contacts a
+//! with [`Context::lookup`], typed (`ctx.lookup::<Secret>(&name)?`; [`Context::lookup_object`]
+//! for kinds without a type): `render` answers [`Lookup::Unavailable`] (it never contacts a
 //! cluster), `apply` and `diff` read the object and run the plugin again with it.
 //!
 //! # 4. Test it

@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 
-use crate::{Context, Error, Lookup, Problems, labels::DATA_ANNOTATION, wire::ObjectRef};
+use crate::{Context, Error, Lookup, Problems, labels::DATA_ANNOTATION};
 
 /// Length of the passwords [`password`] generates (letters and digits: about 190 bits).
 pub const GENERATED_LENGTH: usize = 32;
@@ -176,13 +176,7 @@ pub fn password(
         let source = PasswordSource::Fixed(values.password.as_bytes().to_vec());
         return Ok(KeptPassword { secret, key, source });
     }
-    let reference = ObjectRef {
-        api_version: "v1".to_owned(),
-        kind: "Secret".to_owned(),
-        namespace: Some(ctx.namespace().to_owned()),
-        name: secret.clone(),
-    };
-    let source = match ctx.lookup(&reference) {
+    let source = match ctx.lookup::<Secret>(&secret)? {
         Lookup::Found(live) => PasswordSource::Kept(kept(&live, &secret, &key, values)?),
         Lookup::Absent => {
             PasswordSource::Generated(generate_password(GENERATED_LENGTH)?.into_bytes())
@@ -206,24 +200,15 @@ pub fn password(
 }
 
 /// The password in the live Secret `live`, which an earlier apply generated.
-fn kept(
-    live: &serde_json::Value,
-    secret: &str,
-    key: &str,
-    values: &PasswordValues,
-) -> Result<Vec<u8>, Error> {
-    let missing = || {
-        Error::at(
+fn kept(live: &Secret, secret: &str, key: &str, values: &PasswordValues) -> Result<Vec<u8>, Error> {
+    let password = live.data.as_ref().and_then(|data| data.get(key)).map(|bytes| &bytes.0);
+    match password {
+        Some(password) if !password.is_empty() => Ok(password.clone()),
+        _ => Err(Error::at(
             values.key_path,
             format!("the Secret {secret} in the cluster has no key `{key}`, {}", values.lost_key),
-        )
-    };
-    let encoded = live.get("data").and_then(|data| data.get(key)).ok_or_else(missing)?;
-    let bytes: ByteString = serde_json::from_value(encoded.clone()).map_err(|_| missing())?;
-    if bytes.0.is_empty() {
-        return Err(missing());
+        )),
     }
-    Ok(bytes.0)
 }
 
 /// The last name of a value path: `password` of `auth.password`.
@@ -263,7 +248,7 @@ mod tests {
     use super::*;
     use crate::{
         PROTOCOL_VERSION,
-        wire::{self, GlobalValues, LookupResult, Lookups, Release, RunRequest},
+        wire::{self, GlobalValues, LookupResult, Lookups, ObjectRef, Release, RunRequest},
     };
 
     /// A run of release `prefect` with `lookups` (`None`: rendering, nothing is read).

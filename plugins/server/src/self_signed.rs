@@ -12,8 +12,6 @@ use std::{
 use prefect_plugin_sdk::{
     Context, Error, Lookup, Problems,
     k8s_openapi::{ByteString, api::core::v1::Secret},
-    serde_json::{self, Value},
-    wire::ObjectRef,
 };
 
 use crate::{COMPONENT, ingress, values};
@@ -37,13 +35,7 @@ pub fn build(
         return Ok(None);
     }
     let name = ingress::tls_secret_name(values);
-    let reference = ObjectRef {
-        api_version: "v1".to_owned(),
-        kind: "Secret".to_owned(),
-        namespace: Some(ctx.namespace().to_owned()),
-        name: name.clone(),
-    };
-    let (certificate, key) = match ctx.lookup(&reference) {
+    let (certificate, key) = match ctx.lookup::<Secret>(&name)? {
         Lookup::Found(live) => match kept(&live, host) {
             Some(pair) => pair,
             None => generate(host)?,
@@ -78,14 +70,13 @@ pub fn build(
 }
 
 /// The certificate and key of the live Secret, if an earlier apply made them for `host`.
-fn kept(live: &Value, host: &str) -> Option<(Vec<u8>, Vec<u8>)> {
-    if live["metadata"]["annotations"][HOST_ANNOTATION] != host {
+fn kept(live: &Secret, host: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let annotations = live.metadata.annotations.as_ref()?;
+    if annotations.get(HOST_ANNOTATION).map(String::as_str) != Some(host) {
         return None;
     }
-    let read = |key: &str| -> Option<Vec<u8>> {
-        let bytes: ByteString = serde_json::from_value(live["data"][key].clone()).ok()?;
-        (!bytes.0.is_empty()).then_some(bytes.0)
-    };
+    let data = live.data.as_ref()?;
+    let read = |key: &str| data.get(key).filter(|bytes| !bytes.0.is_empty()).map(|b| b.0.clone());
     Some((read("tls.crt")?, read("tls.key")?))
 }
 

@@ -115,3 +115,77 @@ fn a_removed_resource_is_gone_from_the_items_and_handed_back_as_removed() {
         }]
     );
 }
+
+#[test]
+fn a_typed_lookup_names_the_object_and_reads_it_as_its_type() {
+    use k8s_openapi::api::core::v1::Secret;
+    use prefect_plugin_abi::wire::LookupResult;
+
+    let mut offline = context(vec![]);
+    assert_eq!(offline.lookup::<Secret>("prefect-postgres").unwrap(), Lookup::Unavailable);
+
+    let mut first_round = context(vec![]);
+    first_round.lookups.available = true;
+    assert_eq!(first_round.lookup::<Secret>("prefect-postgres").unwrap(), Lookup::Pending);
+    assert_eq!(
+        first_round.pending,
+        [ObjectRef {
+            api_version: "v1".to_owned(),
+            kind: "Secret".to_owned(),
+            namespace: Some("prefect".to_owned()),
+            name: "prefect-postgres".to_owned(),
+        }]
+    );
+
+    let mut second_round = context(vec![]);
+    second_round.lookups = Lookups {
+        available: true,
+        results: vec![
+            LookupResult {
+                reference: first_round.pending[0].clone(),
+                object: Some(json!({
+                    "apiVersion": "v1", "kind": "Secret",
+                    "metadata": { "name": "prefect-postgres", "namespace": "prefect" },
+                    "data": { "password": "c2VjcmV0" },
+                })),
+            },
+            LookupResult {
+                reference: ObjectRef { name: "odd".to_owned(), ..first_round.pending[0].clone() },
+                object: Some(json!({ "data": { "password": 42 } })),
+            },
+        ],
+    };
+    let Lookup::Found(secret) = second_round.lookup::<Secret>("prefect-postgres").unwrap() else {
+        panic!("the Secret is found")
+    };
+    assert_eq!(secret.data.unwrap()["password"].0, b"secret");
+    assert_eq!(second_round.lookup::<Secret>("other").unwrap(), Lookup::Pending);
+    let error = second_round.lookup::<Secret>("odd").unwrap_err();
+    assert_eq!(
+        error.message,
+        "the live Secret odd cannot be read as one: invalid type: integer `42`, expected a \
+         base64-encoded string; check that it is the release's own"
+    );
+}
+
+#[test]
+fn add_as_writes_another_version_of_the_same_group() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+    let mut ctx = context(vec![]);
+    let budget = PodDisruptionBudget {
+        metadata: ctx.metadata("prefect-server", "server"),
+        ..PodDisruptionBudget::default()
+    };
+    ctx.add_as(budget.clone(), "policy/v1beta1").unwrap();
+    assert_eq!(ctx.added[0]["apiVersion"], "policy/v1beta1");
+    assert_eq!(ctx.added[0]["kind"], "PodDisruptionBudget");
+
+    let error = ctx.add_as(budget, "apps/v1").unwrap_err();
+    assert_eq!(
+        error.message,
+        "cannot write a PodDisruptionBudget as apps/v1: it belongs to the API group \"policy\"; \
+         give a version of that group, such as policy/v1"
+    );
+    assert_eq!(ctx.added.len(), 1);
+}

@@ -8,6 +8,7 @@
 //! [`DisruptionBudgetValues`].
 
 use k8s_openapi::{
+    Resource,
     api::{
         autoscaling::v2::{
             CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
@@ -242,11 +243,9 @@ fn served<'a>(ctx: &Context, versions: &[&'a str]) -> Option<&'a str> {
     versions.iter().copied().find(|version| ctx.capabilities().has(version))
 }
 
-/// `object` as JSON, with `api_version`.
-fn in_version<T: Serialize>(object: &T, api_version: &str) -> Option<Value> {
-    let mut json = serde_json::to_value(object).ok()?;
-    json["apiVersion"] = Value::String(api_version.to_owned());
-    Some(json)
+/// `object` as JSON, with `api_version` (one of its group's, from [`served`]).
+fn in_version<K: Resource + Serialize>(object: &K, api_version: &str) -> Option<Value> {
+    crate::context::in_version(object, api_version).ok()
 }
 
 /// A pod count or percentage (`1`, `"50%"`).
