@@ -142,6 +142,9 @@ fn dry_run(cluster: &Cluster, manifests: &str) -> String {
 
 #[test]
 fn the_api_server_accepts_the_rendered_stacks() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
 
@@ -218,6 +221,9 @@ const MONITORING_CRD_NAMES: [&str; 2] =
 /// Every reviewed snapshot (`tests/snapshots/*.yaml`) is something the API server accepts.
 #[test]
 fn the_api_server_accepts_every_snapshot() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     cluster.kubectl(&["apply", "-f", "-"], Some(ROUTE_CRD)).ok();
@@ -246,8 +252,12 @@ fn the_api_server_accepts_every_snapshot() {
 /// the NetworkPolicies of every component.
 #[test]
 fn the_api_server_accepts_the_full_stack() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
+    // tidy: every plugin but server
     let full = prefectctl(&[
         "render",
         "-n",
@@ -301,6 +311,9 @@ fn the_api_server_accepts_the_full_stack() {
 /// nothing outside the release namespace.
 #[test]
 fn the_worker_may_create_pods_only_with_dask_rbac() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     for (namespace, extra) in [("plain", None), ("dask", Some("dask-rbac"))] {
         cluster.kubectl(&["create", "namespace", namespace], None).ok();
@@ -344,6 +357,9 @@ fn the_worker_may_create_pods_only_with_dask_rbac() {
 /// flag, says what a cluster serves.
 #[test]
 fn the_metrics_plugin_adds_the_operator_objects_once_the_cluster_serves_them() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();
@@ -422,6 +438,9 @@ fn the_metrics_plugin_adds_the_operator_objects_once_the_cluster_serves_them() {
 /// worker pod's new settings (DNS, extra init containers, envFrom lists) accepted as rendered.
 #[test]
 fn the_worker_runs_flows_in_its_job_namespaces_and_observes_cluster_wide_only_when_asked() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     for namespace in ["release", "flows", "observed"] {
         cluster.kubectl(&["create", "namespace", namespace], None).ok();

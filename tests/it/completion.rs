@@ -135,6 +135,9 @@ fn rollback_offers_nothing_quickly_and_silently_when_the_cluster_does_not_answer
 
 #[test]
 fn rollback_completes_the_revisions_of_the_release_on_the_line() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();

@@ -180,6 +180,9 @@ fn server_env(rendered: &Value) -> BTreeMap<String, String> {
 
 #[test]
 fn the_server_connects_with_a_password_full_of_url_characters() {
+    if !crate::tier::runs(&[crate::tier::Tier::Postgres, crate::tier::Tier::Python]) {
+        return;
+    }
     let postgres = Postgres::start();
     let quoted = PASSWORD.replace('\'', "''");
     postgres.sql(&format!("CREATE ROLE prefect LOGIN PASSWORD '{quoted}'"));
@@ -229,6 +232,9 @@ fn the_server_connects_with_a_password_full_of_url_characters() {
 
 #[test]
 fn an_external_database_given_in_parts_is_joined_by_prefect_itself() {
+    if !crate::tier::runs(&[crate::tier::Tier::Postgres, crate::tier::Tier::Python]) {
+        return;
+    }
     let postgres = Postgres::start();
     let quoted = PASSWORD.replace('\'', "''");
     postgres.sql(&format!("CREATE ROLE prefect LOGIN PASSWORD '{quoted}'"));

@@ -301,6 +301,9 @@ fn doctor_names_a_pool_namespace_no_role_covers_and_a_crash_looping_worker_with_
 
 #[test]
 fn doctor_says_why_a_claim_is_not_bound() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     let dir = TempDir::new("doctor");
     let kubeconfig = cluster.kubeconfig().display().to_string();

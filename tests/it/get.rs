@@ -28,6 +28,9 @@ fn yaml(text: &str) -> Value {
 
 #[test]
 fn values_manifest_and_documents_of_each_revision() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     let auth = format!("server.basicAuth.authString={AUTH}");

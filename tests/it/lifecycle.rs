@@ -120,6 +120,9 @@ fn password(cluster: &Cluster) -> String {
 
 #[test]
 fn install_upgrades_that_remember_prune_and_a_no_op() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     let out = ctl(&cluster, &["--plugin", "agent", "--set", "server.replicaCount=1", "apply"]).ok();
     assert!(
@@ -187,6 +190,9 @@ fn install_upgrades_that_remember_prune_and_a_no_op() {
 
 #[test]
 fn the_generated_password_survives_every_upgrade_and_a_rollback() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     // No node runs pods here, so no migration Job could complete before the server rolls out.
     let no_migrations = "server.migrations.enabled=false";
@@ -243,6 +249,9 @@ fn the_generated_password_survives_every_upgrade_and_a_rollback() {
 
 #[test]
 fn conflicts_unserved_kinds_and_diff() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     ctl(&cluster, &["apply"]).ok();
     // Someone scales the server by hand, with their own field manager.
@@ -349,6 +358,9 @@ fn until_status(cluster: &Cluster, status: &str) {
 
 #[test]
 fn a_second_apply_is_refused_and_a_killed_one_is_completed() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     let mut first = background_apply(&cluster, &["--plugin", "agent"]);
     until_status(&cluster, "pending");
@@ -395,6 +407,9 @@ fn a_second_apply_is_refused_and_a_killed_one_is_completed() {
 
 #[test]
 fn wait_follows_workloads_until_their_controllers_report_them_ready() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     ctl(&cluster, &["--plugin", "agent", "--without", "server", "--set", "agent.apiConfig=cloud,agent.cloudApiConfig.accountId=a,agent.cloudApiConfig.workspaceId=w", "apply"]).ok();
     let mut waiting = background_apply(&cluster, &[]);
@@ -455,6 +470,9 @@ fn wait_follows_workloads_until_their_controllers_report_them_ready() {
 
 #[test]
 fn a_user_without_the_rights_gets_a_clear_error_and_nothing_changes() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     // A deployer who may manage the release's usual objects, but not RBAC.
     let rbac = r#"
@@ -502,6 +520,9 @@ subjects: [{ kind: ServiceAccount, name: deployer, namespace: prefect }]
 
 #[test]
 fn create_namespace_dry_run_and_status() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     let stderr = ctl(&cluster, &["apply"]).fails(1);
     assert_eq!(
@@ -547,6 +568,9 @@ fn create_namespace_dry_run_and_status() {
 
 #[test]
 fn a_no_op_apply_reads_little_writes_nothing_and_still_sees_hand_edits() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     let stack = [
         "--plugin",

@@ -188,6 +188,9 @@ fn now_minus(seconds: u64) -> String {
 
 #[test]
 fn an_edit_user_runs_the_whole_lifecycle_and_every_process_is_its_own_lock_holder() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     let dir = TempDir::new("edit");
@@ -292,6 +295,9 @@ fn interrupt(kubeconfig: &str, signal: &str) -> (Option<i32>, String, Duration) 
 
 #[test]
 fn sigint_and_sigterm_during_apply_record_the_revision_as_interrupted_and_give_the_lock_back() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     let admin = cluster.kubeconfig().display().to_string();

@@ -36,4 +36,5 @@ mod snapshots;
 mod stacks;
 mod stand_in;
 mod third_party;
+mod tier;
 mod worker;

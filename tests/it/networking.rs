@@ -94,6 +94,9 @@ pub const GATEWAY_CRD_NAMES: [&str; 2] =
 /// API, applied once it does, and the API server takes the Gateway and both routes.
 #[test]
 fn apply_makes_the_gateway_once_the_cluster_serves_the_gateway_api() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();
@@ -164,6 +167,9 @@ fn apply_makes_the_gateway_once_the_cluster_serves_the_gateway_api() {
 /// and no output shows the key.
 #[test]
 fn apply_makes_a_self_signed_certificate_once_and_keeps_it() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();

@@ -9,14 +9,12 @@ use std::{
 
 use crate::{cluster::Cluster, harness::built_program};
 
-/// The switch: `PREFECTCTL_SKIP_PODS=1` skips the tests that run pods (they need root and take
-/// minutes); they run otherwise, and always in CI.
+/// Whether the tests that run pods run here (they need root and take minutes):
+/// `PREFECTCTL_SKIP_PODS=1` or `PREFECTCTL_FAST=1` skips them, and CI never does (see
+/// [`crate::tier`]).
 pub fn tier() -> bool {
-    if std::env::var_os("PREFECTCTL_SKIP_PODS").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("skipped: PREFECTCTL_SKIP_PODS is set (this test runs pods)");
-        return false;
-    }
-    true
+    use crate::tier::Tier;
+    crate::tier::runs(&[Tier::ApiServer, Tier::Python, Tier::Pods])
 }
 
 /// A running stand-in, stopped (with every pod) when dropped.

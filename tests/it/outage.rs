@@ -211,6 +211,9 @@ fn answers_of_503_are_retried_a_few_times() {
 /// certificate, then frozen (`kill -STOP`) while `apply --wait` polls it, then thawed.
 #[test]
 fn a_frozen_api_server_is_reported_and_survived() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", "prefect"], None).ok();
     let dir = TempDir::new("outage");

@@ -264,6 +264,9 @@ fn recorded_plugins(cluster: &Cluster, revision: u32) -> serde_json::Value {
 /// and how to drop the plugin.
 #[test]
 fn a_plugin_given_by_path_is_kept_and_its_absence_explained() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();

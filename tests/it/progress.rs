@@ -94,6 +94,9 @@ fn is_clock(line: &str) -> bool {
 
 #[test]
 fn the_wait_display_leaves_one_clean_final_state_on_a_narrow_terminal_and_in_logs() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     let kubeconfig = cluster.kubeconfig().display().to_string();

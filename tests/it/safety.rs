@@ -63,6 +63,9 @@ fn until_gone(cluster: &Cluster, kind: &str, name: &str) {
 
 #[test]
 fn foreign_objects_no_op_applies_and_a_rollback_after_a_failed_upgrade() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     // Before the install: a Service of the same name that someone applied with exactly the
     // fields prefectctl sets (nothing would conflict), and a ServiceAccount a Helm release of
@@ -160,6 +163,9 @@ fn foreign_objects_no_op_applies_and_a_rollback_after_a_failed_upgrade() {
 
 #[test]
 fn uninstall_deletes_only_the_releases_claims_and_leaving_sqlite_warns() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = cluster();
     let postgres = ["--plugin", "postgres", "--set", "server.migrations.enabled=false", "apply"];
     let install = |cluster: &Cluster| {

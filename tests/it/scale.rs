@@ -314,6 +314,9 @@ fn the_ha_stack_schedules_in_the_background_and_loses_nothing_with_an_api_pod() 
 
 #[test]
 fn scale_out_rules_are_refused_before_anything_is_written() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
     let cluster = crate::cluster::Cluster::start();
     let kubeconfig = cluster.kubeconfig().display().to_string();
     let dir = crate::harness::TempDir::new("scale-rules");

@@ -111,6 +111,9 @@ fn run_worker_once(args: &[String], env: &BTreeMap<String, String>, home: &Path)
 
 #[test]
 fn a_flow_run_becomes_a_job_under_the_workers_own_role() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer, crate::tier::Tier::Python]) {
+        return;
+    }
     let cluster = Cluster::start();
     let server = prefect::Server::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();

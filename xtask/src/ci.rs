@@ -41,7 +41,13 @@ pub fn run() -> Result<(), String> {
     let k8s_str = k8s.to_str().ok_or("the path of the k8s scripts is not UTF-8")?;
     sh("bash", &[&format!("{k8s_str}/build.sh")])?;
     twice(|| crate::bench_apply::run(&short))?;
-    sh_with_env(&cargo, &["test", "--workspace"], &[("PREFECTCTL_K8S_SCRIPTS", k8s_str)])?;
+    // Every tier: a slow test whose prerequisites are missing (or that PREFECTCTL_FAST or
+    // PREFECTCTL_SKIP_PODS would skip) fails here instead of skipping (`tests/it/tier.rs`).
+    sh_with_env(
+        &cargo,
+        &["test", "--workspace"],
+        &[("PREFECTCTL_K8S_SCRIPTS", k8s_str), ("PREFECTCTL_REQUIRE_ALL", "1")],
+    )?;
     examples(&cargo)
 }
 

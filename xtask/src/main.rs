@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask ci`: what CI runs — formatting, clippy with warnings denied, the build and
 //!   every test (the integration tests start their own Kubernetes API server).
+//! - `cargo xtask test [FILTER]`: the fast tier, every test but the slow tiers (see [`test`]).
 //! - `cargo xtask bench [--runs N] [--check | --record]`: the speed of `prefectctl render`
 //!   (release build, whole processes) next to `helm template` and `cat`, in one run, with the
 //!   goals of issue 13; `--check` fails on a ratio past twice the recorded one.
@@ -23,6 +24,7 @@ mod ci;
 mod dist;
 mod docs;
 mod project;
+mod test;
 
 use std::process::{Command, ExitCode};
 
@@ -35,9 +37,10 @@ fn main() -> ExitCode {
         Some("bench-launch") => bench_measure::launch(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | dist | docs [--check] | bench [--runs N] [--check | --record] | bench-apply [--runs N] [--check | --record]>"
+                "usage: cargo xtask <ci | test [FILTER] | dist | docs [--check] | bench [--runs N] [--check | --record] | bench-apply [--runs N] [--check | --record]>"
             );
             return ExitCode::from(2);
         }
