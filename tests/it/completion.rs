@@ -14,6 +14,7 @@ use crate::{
     harness::{TempDir, built_binary, prefectctl},
 };
 
+// tidy: every plugin
 const FIRST_PARTY: [&str; 8] = [
     "agent",
     "dask-rbac",

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::harness::{TempDir, prefectctl_in};
 
 /// The plugins `server` may be combined with.
+// tidy: every plugin but server, network-policy
 const OPTIONAL: [&str; 6] =
     ["agent", "postgres", "redis", "openshift-security", "dask-rbac", "metrics"];
 

@@ -6,6 +6,7 @@ use expect_test::expect_file;
 use crate::harness::{TempDir, prefectctl_in};
 
 /// The plugins `server` may be combined with (dask-rbac pulls agent in).
+// tidy: every plugin but server, network-policy
 const OPTIONAL: [&str; 6] =
     ["agent", "postgres", "redis", "openshift-security", "dask-rbac", "metrics"];
 

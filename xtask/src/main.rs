@@ -25,6 +25,8 @@ mod dist;
 mod docs;
 mod project;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
