@@ -32,6 +32,7 @@ mod progress;
 mod running;
 mod safety;
 mod scale;
+mod schemas;
 mod snapshots;
 mod stacks;
 mod stand_in;
