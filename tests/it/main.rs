@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+mod adopt_helm;
 mod bad_inputs;
 mod checkov;
 mod cli;

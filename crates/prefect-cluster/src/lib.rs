@@ -16,6 +16,7 @@ mod connect;
 pub mod discovery;
 mod error;
 mod events;
+pub mod helm;
 pub mod lock;
 pub mod objects;
 pub mod reach;

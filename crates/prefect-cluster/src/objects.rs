@@ -90,6 +90,44 @@ impl Cluster {
         }
     }
 
+    /// JSON-merge-patches the object (a `resourceVersion` in `patch` makes it conditional).
+    pub async fn merge_patch(
+        &self,
+        target: &Target,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value> {
+        let params =
+            PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
+        let patched =
+            self.api(target, namespace).patch(name, &params, &Patch::Merge(patch)).await.map_err(
+                |err| Error::api(format!("patch {}", describe(target, namespace, name)), err),
+            )?;
+        Ok(to_value(patched))
+    }
+
+    /// Deletes the object and its dependents first (foreground): when it is gone, so are its
+    /// pods. `Ok(false)` when it was gone.
+    pub async fn delete_with_dependents(
+        &self,
+        target: &Target,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<bool> {
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..DeleteParams::default()
+        };
+        match self.api(target, namespace).delete(name, &params).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(err) => {
+                Err(Error::api(format!("delete {}", describe(target, namespace, name)), err))
+            }
+        }
+    }
+
     /// Deletes the object (its dependents in the background); `Ok(false)` when it was gone.
     pub async fn delete(
         &self,

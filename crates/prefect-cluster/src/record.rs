@@ -269,7 +269,7 @@ fn decode(encoded: &str) -> std::result::Result<Revision, String> {
 }
 
 /// Standard base64, which Secret data is; small enough not to need a crate.
-mod base64 {
+pub(crate) mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     pub fn encode(bytes: &[u8]) -> String {

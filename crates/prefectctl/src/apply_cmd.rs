@@ -13,6 +13,7 @@ use prefect_plugin_host::checksum;
 use serde_json::{Value, json};
 
 use crate::{
+    adopt_helm::Adoption,
     changes,
     cli::{ApplyArgs, ReleaseArgs},
     failure::Failure,
@@ -53,25 +54,51 @@ fn install_or_upgrade(
     // them.
     let (history, info) = session.open_history_and_server()?;
     session.step("read the release's open revisions and the server's API versions");
-    let release = plan::prepare(session, args, &history, apply.reset_values)?;
+    let adoption = adoption(session, args, apply)?;
+    let release = match &adoption {
+        Some(adoption) => adoption.prepare(session, args, &history)?,
+        None => plan::prepare(session, args, &history, apply.reset_values)?,
+    };
     let graph = plan::graph(session, &info, &release)?;
     session.step("ran the plugins");
-    let plan = Plan::new(session, &info, graph, &write::previous_objects(&history))?;
+    let mut previous = write::previous_objects(&history);
+    // Helm's kinds resolved too: those prefectctl does not make are deleted after the write.
+    let helm_objects = adoption.as_ref().map(Adoption::objects).unwrap_or_default();
+    previous.extend(helm_objects.iter().cloned());
+    let plan = Plan::new(session, &info, graph, &previous)?;
+    previous.truncate(previous.len() - helm_objects.len());
     session.step("resolved every kind");
     let upgrade = history.iter().any(|r| r.status == Status::Deployed);
+    let description = match &adoption {
+        Some(adoption) => format!("Took over {}", adoption.describe()),
+        None if upgrade => "Upgrade complete".to_owned(),
+        None => "Install complete".to_owned(),
+    };
     let change = Change {
-        description: if upgrade { "Upgrade complete" } else { "Install complete" }.to_owned(),
+        description,
         plugins: plugin_records(&release),
         values: release.values.tree().clone(),
     };
-    if changes::none(session, &plan, &history, &change.plugins, &change.values) {
+    if adoption.is_none()
+        && changes::none(session, &plan, &history, &change.plugins, &change.values)
+    {
         return unchanged(session, &plan, &history, apply);
     }
     if !apply.adopt {
-        refuse_foreign(session, &plan, &history)?;
+        let helm = adoption.as_ref().map(Adoption::keys).unwrap_or_default();
+        refuse_foreign(session, &plan, &history, &helm)?;
     }
-    let previous = write::previous_objects(&history);
-    let written = write::write(session, &plan, &history, change, &apply.write)?;
+    let mut write_args = apply.write.clone();
+    if let Some(adoption) = &adoption {
+        adoption.clear_the_way(session, &plan, apply.write.timeout)?;
+        // Helm's fields are prefectctl's now, except where another manager shares them.
+        write_args.force_conflicts = true;
+    }
+    let written = write::write(session, &plan, &history, change, &write_args)?;
+    let adopted = match &adoption {
+        Some(adoption) => Some(adoption.finish(session, &plan, written.revision)?),
+        None => None,
+    };
     for warning in left_data(&previous, &plan) {
         eprintln!("warning: {warning}");
     }
@@ -88,6 +115,7 @@ fn install_or_upgrade(
         let _ = write!(out, "; kept, being data: {}", written.kept.join(", "));
     }
     let _ = writeln!(out, "; {} API requests", session.cluster.requests());
+    out.push_str(adopted.as_deref().unwrap_or_default());
     if !upgrade {
         let objects: Vec<_> =
             plan.graph.ordered().into_iter().map(|(k, o)| (k.clone(), o.clone())).collect();
@@ -100,12 +128,32 @@ fn install_or_upgrade(
 /// would change listed.
 fn dry_run(session: &Session, args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
     let (history, info) = session.history_and_server()?;
-    let release = plan::prepare(session, args, &history, apply.reset_values)?;
+    let adoption = adoption(session, args, apply)?;
+    let release = match &adoption {
+        Some(adoption) => adoption.prepare(session, args, &history)?,
+        None => plan::prepare(session, args, &history, apply.reset_values)?,
+    };
     let graph = plan::graph(session, &info, &release)?;
     let previous = write::previous_objects(&history);
-    let plan = Plan::new(session, &info, graph, &previous)?;
+    let mut resolve = previous.clone();
+    resolve.extend(adoption.as_ref().map(Adoption::objects).unwrap_or_default().iter().cloned());
+    let plan = Plan::new(session, &info, graph, &resolve)?;
     if !apply.adopt {
-        refuse_foreign(session, &plan, &history)?;
+        let helm = adoption.as_ref().map(Adoption::keys).unwrap_or_default();
+        refuse_foreign(session, &plan, &history, &helm)?;
+    }
+    if let Some(adoption) = &adoption {
+        // Replacing a workload cannot be tried without doing it: the dry run says what the
+        // adoption would do to Helm's objects, and what prefectctl would apply.
+        let mut out = format!("{}: dry run, nothing was changed\n", session.describe());
+        for (key, _) in plan.graph.ordered() {
+            let _ = writeln!(out, "{:<10}{key}", "apply");
+        }
+        let by = format!("prefectctl release {}", session.release);
+        out.push_str(
+            &adoption.report(&adoption.fates(&plan), &by).replace(" marked", " would be marked"),
+        );
+        return Ok(out);
     }
     for warning in left_data(&previous, &plan) {
         eprintln!("warning: {warning}");
@@ -155,8 +203,15 @@ fn unchanged(
 
 /// Fails, writing nothing, when objects of the plan exist but are not the release's: a write
 /// would take them over silently wherever their fields happen to match.
-fn refuse_foreign(session: &Session, plan: &Plan, history: &[Revision]) -> Result<(), Failure> {
+fn refuse_foreign(
+    session: &Session,
+    plan: &Plan,
+    history: &[Revision],
+    helm: &BTreeSet<ResourceKey>,
+) -> Result<(), Failure> {
     let mut foreign = changes::foreign(session, plan, history)?;
+    // The Helm release being taken over made them.
+    foreign.retain(|(key, _)| !helm.contains(key));
     if foreign.is_empty() {
         return Ok(());
     }
@@ -256,6 +311,27 @@ pub fn plugin_records(release: &Release) -> Vec<PluginRecord> {
             }
         })
         .collect()
+}
+
+/// The Helm releases `--adopt-helm` names, read and converted; `None` without the flag.
+fn adoption(
+    session: &Session,
+    args: &ReleaseArgs,
+    apply: &ApplyArgs,
+) -> Result<Option<Adoption>, Failure> {
+    if apply.adopt_helm.is_empty() {
+        return Ok(None);
+    }
+    if apply.reset_values {
+        return Err(Failure::input(vec![
+            "--adopt-helm with --reset-values: the adopted values are the release's values; \
+             drop --reset-values"
+                .to_owned(),
+        ]));
+    }
+    let adoption = Adoption::read(session, args, &apply.adopt_helm)?;
+    session.step("read and converted the Helm releases");
+    Ok(Some(adoption))
 }
 
 /// Whether the release namespace exists.

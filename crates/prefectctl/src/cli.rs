@@ -256,6 +256,11 @@ pub struct ApplyArgs {
     /// kubectl or another release) instead of refusing them
     #[arg(long)]
     pub adopt: bool,
+    /// Take over the prefect-helm release RELEASE (repeat for the server's and the worker's) in
+    /// place: its values converted, its database kept, its objects replaced or taken over, and
+    /// its Helm record marked superseded; data is never deleted
+    #[arg(long, value_name = "RELEASE")]
+    pub adopt_helm: Vec<String>,
 }
 
 /// `--dry-run` modes.

@@ -4,6 +4,7 @@
 //! `ARCHITECTURE.md` for the path from plugins through the manifest graph to the output.
 #![forbid(unsafe_code)]
 
+mod adopt_helm;
 mod apply_cmd;
 mod build;
 mod capabilities;

@@ -173,42 +173,71 @@ pub fn run(args: &ReleaseArgs, import: &ImportArgs) -> Result<String, Failure> {
         return Err(Failure::input(errors));
     }
     let stack = Stack::load(args);
+    let charts: Vec<(HelmChart, Values)> = [HelmChart::Server, HelmChart::Worker]
+        .into_iter()
+        .filter(|chart| !layers[*chart as usize].is_empty())
+        .map(|chart| (chart, prefect_values::merge(&layers[chart as usize])))
+        .collect();
+    let imported = self::import(&charts, stack.as_ref(), &import.from_helm);
+    for text in &imported.not_converted {
+        eprintln!("not converted: {text}");
+    }
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let names: Vec<HelmChart> = charts.iter().map(|(chart, _)| *chart).collect();
+    eprintln!("note: {}", how_to_use(&names, &imported.needed, &imported.values));
+    written(&import.from_helm, &imported.values)
+}
+
+/// What [`import`] made of prefect-helm values.
+pub struct Imported {
+    /// The prefectctl values, sections in the order a reader expects.
+    pub values: Map<String, Value>,
+    /// Each value not converted: where it was set, its prefect-helm path and why; in the order
+    /// of the files and their lines.
+    pub not_converted: Vec<String>,
+    /// What the user needs to know to use the values.
+    pub notes: Vec<String>,
+    /// The plugins the values need beyond those their sections name.
+    pub needed: Vec<&'static str>,
+}
+
+/// Converts each chart's merged values, checked against `stack`'s schemas when it could be
+/// loaded; `files` are the values files given, to sort what was not converted by.
+pub fn import(
+    charts: &[(HelmChart, Values)],
+    stack: Option<&Stack>,
+    files: &[PathBuf],
+) -> Imported {
     let mut out = Map::new();
-    let mut charts = Vec::new();
-    let mut needed = Vec::new();
-    for chart in [HelmChart::Server, HelmChart::Worker] {
-        let layers = &layers[chart as usize];
-        if layers.is_empty() {
-            continue;
-        }
-        charts.push(chart);
-        let values = prefect_values::merge(layers);
-        let (converted, conversion) = convert(chart, values.tree());
+    let mut imported = Imported {
+        values: Map::new(),
+        not_converted: Vec::new(),
+        notes: Vec::new(),
+        needed: Vec::new(),
+    };
+    for (chart, values) in charts {
+        let (converted, conversion) = convert(*chart, values.tree());
         let mut not_converted = conversion.not_converted;
         for item in converted {
-            if item.relied_on && stack.as_ref().is_some_and(|stack| stack.defaults_to(&item)) {
+            if item.relied_on && stack.is_some_and(|stack| stack.defaults_to(&item)) {
                 continue;
             }
-            match stack.as_ref().and_then(|stack| stack.refuses(&item)) {
+            match stack.and_then(|stack| stack.refuses(&item)) {
                 Some(reason) => not_converted.push(NotConverted { helm: item.helm, reason }),
                 None => table::insert(&mut out, &item.ours, item.value),
             }
         }
-        // In the order of the files and their lines, as the user reads them.
         let mut described: Vec<_> =
-            not_converted.iter().map(|item| described(&values, item, &import.from_helm)).collect();
+            not_converted.iter().map(|item| described(values, item, files)).collect();
         described.sort_by_key(|(place, _)| *place);
-        for (_, text) in described {
-            eprintln!("not converted: {text}");
-        }
-        needed.extend(conversion.plugins);
-        for note in conversion.notes {
-            eprintln!("note: {note}");
-        }
+        imported.not_converted.extend(described.into_iter().map(|(_, text)| text));
+        imported.needed.extend(conversion.plugins);
+        imported.notes.extend(conversion.notes);
     }
-    let out = in_section_order(out);
-    eprintln!("note: {}", how_to_use(&charts, &needed, &out));
-    written(&import.from_helm, &out)
+    imported.values = in_section_order(out);
+    imported
 }
 
 /// The values file the command prints: a heading that says where it came from, then `out`.
@@ -285,7 +314,7 @@ fn described(values: &Values, item: &NotConverted, files: &[PathBuf]) -> ((usize
 
 /// The plugins the output can name (server, agent, postgres, redis and the user's
 /// `--plugin`s): their schemas and defaults.
-struct Stack {
+pub struct Stack {
     sections: Vec<Section>,
     /// Every section's defaults, `global` too.
     defaults: Value,
@@ -293,7 +322,7 @@ struct Stack {
 
 impl Stack {
     /// The stack, or none when its plugins cannot be loaded (then nothing is checked).
-    fn load(args: &ReleaseArgs) -> Option<Stack> {
+    pub fn load(args: &ReleaseArgs) -> Option<Stack> {
         let mut args = args.clone();
         for name in ["agent", "postgres", "redis"] {
             if !args.plugins.iter().any(|p| p == name) {
