@@ -22,14 +22,20 @@ pub fn overlay(original: &Value, before: &Value, after: &Value) -> Value {
     }
     match (original, before, after) {
         (Value::Object(original), Value::Object(before), Value::Object(after)) => {
-            let mut merged = original.clone();
-            merged.retain(|key, _| after.contains_key(key) || !before.contains_key(key));
+            // In the order the type writes its fields, as a typed change always was; the
+            // fields it does not model after them.
+            let mut merged = serde_json::Map::new();
             for (key, new) in after {
                 let value = match (original.get(key), before.get(key)) {
                     (Some(old), Some(typed)) => overlay(old, typed, new),
                     _ => new.clone(),
                 };
                 merged.insert(key.clone(), value);
+            }
+            for (key, old) in original {
+                if !before.contains_key(key) && !merged.contains_key(key) {
+                    merged.insert(key.clone(), old.clone());
+                }
             }
             Value::Object(merged)
         }
