@@ -14,7 +14,7 @@ use prefect_plugin_abi::wire::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Error, labels};
+use crate::{Error, labels, pods};
 
 mod overlay;
 
@@ -201,6 +201,18 @@ impl Context {
                 self.changed.push(index);
             }
         }
+    }
+
+    /// Runs `visit` on the pod template of every workload in the graph so far (every kind of
+    /// [`pods::KINDS`]: a Pod is its own template), with the workload it belongs to; those it
+    /// changes are handed back as changed, as [`Context::update_each`] does.
+    pub fn update_pod_templates(&mut self, mut visit: impl FnMut(&pods::Workload, &mut Value)) {
+        self.update_each(|object| {
+            let workload = pods::Workload::of(object);
+            if let Some(template) = pods::template_mut(object) {
+                visit(&workload, template);
+            }
+        });
     }
 
     /// Changes the resource of kind `K` called `name` in the release namespace, typed; returns

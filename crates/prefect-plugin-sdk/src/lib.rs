@@ -129,7 +129,9 @@
 //! [`Context::add_as`] adds it in another version of its API group, for a cluster that does
 //! not serve the one k8s-openapi writes (`policy/v1beta1` where `ctx.capabilities()` lacks
 //! `policy/v1`).
-//! [`Context::update_each`] and [`Context::update`] change resources others added, and the host
+//! [`Context::update_each`] and [`Context::update`] change resources others added
+//! ([`Context::update_pod_templates`] the pods of every workload, wherever its kind keeps
+//! them: [`pods`]), and the host
 //! records which fields each plugin changed (`render` shows it: `# Source: added by server;
 //! changed by hello (spec.replicas)`). [`Context::update`] writes back only what the closure
 //! changed: fields its type does not model (a newer Kubernetes' fields) are kept, and a field
@@ -225,6 +227,7 @@ mod context;
 mod export;
 pub mod labels;
 mod plugin;
+pub mod pods;
 mod problems;
 pub mod secrets;
 pub mod security;

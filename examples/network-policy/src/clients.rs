@@ -6,30 +6,12 @@ use prefect_plugin_sdk::{Context, serde_json::Value};
 /// The label the policy lets in.
 pub const CLIENT_LABEL: &str = "prefectctl.io/prefect-api-client";
 
-/// Where each workload kind keeps its pod template.
-const TEMPLATES: &[(&str, &[&str])] = &[
-    ("Deployment", &["spec", "template"]),
-    ("StatefulSet", &["spec", "template"]),
-    ("DaemonSet", &["spec", "template"]),
-    ("Job", &["spec", "template"]),
-    ("CronJob", &["spec", "jobTemplate", "spec", "template"]),
-];
-
 /// Labels the pod template of every workload whose containers' `PREFECT_API_URL` points at
 /// the Service `server`; returns how many it labelled.
 pub fn label(ctx: &mut Context, server: &str) -> usize {
     let host = format!("//{server}.");
     let mut labelled = 0;
-    ctx.update_each(|object| {
-        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-        let Some((_, path)) = TEMPLATES.iter().find(|(k, _)| *k == kind) else { return };
-        let mut template = &mut *object;
-        for step in *path {
-            match template.get_mut(*step) {
-                Some(next) => template = next,
-                None => return,
-            }
-        }
+    ctx.update_pod_templates(|_, template| {
         if talks_to(template, &host) {
             template["metadata"]["labels"][CLIENT_LABEL] = Value::String("true".to_owned());
             labelled += 1;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use prefect_plugin_sdk::{
     Context,
     k8s_openapi::apimachinery::pkg::{apis::meta::v1::LabelSelector, util::intstr::IntOrString},
+    pods,
     serde_json::{self, Value},
 };
 
@@ -21,27 +22,6 @@ pub const CLIENT_LABEL: &str = "prefectctl.io/prefect-api-client";
 /// The labels that tell one workload's pods from another's; the first-party plugins put both
 /// on every pod template.
 const WORKLOAD_LABELS: [&str; 2] = ["app.kubernetes.io/name", "app.kubernetes.io/instance"];
-
-/// Where each workload kind keeps its pod template.
-const TEMPLATES: &[(&str, &[&str])] = &[
-    ("Deployment", &["spec", "template"]),
-    ("StatefulSet", &["spec", "template"]),
-    ("DaemonSet", &["spec", "template"]),
-    ("ReplicaSet", &["spec", "template"]),
-    ("Job", &["spec", "template"]),
-    ("CronJob", &["spec", "jobTemplate", "spec", "template"]),
-];
-
-/// The pod template of a workload; `None` for other kinds.
-pub fn template(object: &Value) -> Option<&Value> {
-    let (_, path) = TEMPLATES.iter().find(|(kind, _)| object["kind"] == *kind)?;
-    path.iter().try_fold(object, |value, step| value.get(*step))
-}
-
-fn template_mut(object: &mut Value) -> Option<&mut Value> {
-    let (_, path) = TEMPLATES.iter().find(|(kind, _)| object["kind"] == *kind)?;
-    path.iter().try_fold(object, |value, step| value.get_mut(*step))
-}
 
 /// The workload of `kind` called `name` in the release namespace.
 pub fn find<'a>(ctx: &'a Context, kind: &str, name: &str) -> Option<&'a Value> {
@@ -61,7 +41,7 @@ pub fn selector(workload: &Value) -> Option<LabelSelector> {
 /// The container port called `name` of container `container`, as a number; the name itself
 /// when the graph has no such port (a NetworkPolicy may name a port too).
 pub fn port(workload: &Value, container: &str, name: &str) -> IntOrString {
-    template(workload)
+    pods::template(workload)
         .and_then(|template| template["spec"]["containers"].as_array())
         .into_iter()
         .flatten()
@@ -108,15 +88,13 @@ pub fn url_host(url: &str) -> Option<&str> {
 pub fn label_api_clients(ctx: &mut Context, service: &str) -> Vec<String> {
     let namespace = ctx.namespace().to_owned();
     let mut labelled = Vec::new();
-    ctx.update_each(|object| {
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let Some(template) = template_mut(object) else { return };
+    ctx.update_pod_templates(|workload, template| {
         let client = env_values(template, "PREFECT_API_URL")
             .filter_map(url_host)
             .any(|host| names_service(host, service, &namespace));
         if client {
             template["metadata"]["labels"][CLIENT_LABEL] = Value::String("true".to_owned());
-            labelled.push(name);
+            labelled.push(workload.name.clone());
         }
     });
     labelled
@@ -126,7 +104,7 @@ pub fn label_api_clients(ctx: &mut Context, service: &str) -> Vec<String> {
 /// (a host, as Prefect's `PREFECT_SERVER_DATABASE_HOST` is), in graph order, each once.
 pub fn pods_connecting(ctx: &Context, var: &str, service: &str) -> Vec<LabelSelector> {
     let mut selectors = Vec::new();
-    for template in ctx.items().iter().filter_map(template) {
+    for template in ctx.items().iter().filter_map(pods::template) {
         let connects =
             env_values(template, var).any(|host| names_service(host, service, ctx.namespace()));
         if !connects {

@@ -31,7 +31,7 @@ pub mod graph;
 pub mod policies;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin, pods};
 
 use crate::{
     policies::{POSTGRES, REDIS},
@@ -51,8 +51,8 @@ impl Plugin for NetworkPolicy {
                  component serves to the release (opt-in)",
             )
             .after(&["server", "agent", "postgres", "redis", "metrics", "dask-rbac"])
-            // Every workload: its pods, ports and environment (`graph::TEMPLATES`).
-            .reads(&["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"])
+            // Every workload: its pods, ports and environment.
+            .reads(&pods::KINDS)
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -105,7 +105,7 @@ fn policies(rendered: &Rendered) -> String {
 
 fn pod_labels(rendered: &Rendered, kind: &str, name: &str) -> Value {
     let object = rendered.get(kind, name).unwrap();
-    crate::graph::template(object).unwrap()["metadata"]["labels"].clone()
+    prefect_plugin_sdk::pods::template(object).unwrap()["metadata"]["labels"].clone()
 }
 
 #[test]

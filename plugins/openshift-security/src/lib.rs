@@ -10,7 +10,8 @@ pub mod pods;
 pub mod route;
 
 use prefect_plugin_sdk::{
-    Context, Error, Manifest, Plugin, Problems, export_plugin, schemars::JsonSchema,
+    Context, Error, Manifest, Plugin, Problems, export_plugin, pods as sdk_pods,
+    schemars::JsonSchema,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,23 +36,16 @@ impl Plugin for OpenshiftSecurity {
         Manifest::new("openshift-security", env!("CARGO_PKG_VERSION"))
             .description("runs every workload under OpenShift's restricted-v2 SCC; optional Route")
             .transformer()
-            // Every workload (`pods::POD_SPECS`), and the server's Service for the Route.
-            .reads(&[
-                "Deployment",
-                "StatefulSet",
-                "DaemonSet",
-                "ReplicaSet",
-                "Job",
-                "CronJob",
-                "Pod",
-                "Service",
-            ])
+            // Every workload, and the server's Service for the Route.
+            .reads(&[&sdk_pods::KINDS[..], &["Service"]].concat())
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let mut problems = Problems::default();
         let mut unfit = Vec::new();
-        ctx.update_each(|object| unfit.extend(pods::restrict(object)));
+        ctx.update_pod_templates(|workload, template| {
+            unfit.extend(pods::restrict(workload, template));
+        });
         for message in unfit {
             problems.error("", message);
         }

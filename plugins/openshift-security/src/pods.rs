@@ -9,35 +9,20 @@
 //! filesystem is kept where it was set. A privileged container, or one that adds another
 //! capability, cannot run under restricted-v2: that is an error naming it.
 
-use prefect_plugin_sdk::serde_json::{Map, Value, json};
-
-/// Where the pod spec is in each workload kind.
-const POD_SPECS: &[(&str, &[&str])] = &[
-    ("Deployment", &["spec", "template", "spec"]),
-    ("StatefulSet", &["spec", "template", "spec"]),
-    ("DaemonSet", &["spec", "template", "spec"]),
-    ("ReplicaSet", &["spec", "template", "spec"]),
-    ("Job", &["spec", "template", "spec"]),
-    ("CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]),
-    ("Pod", &["spec"]),
-];
+use prefect_plugin_sdk::{
+    pods::Workload,
+    serde_json::{Map, Value, json},
+};
 
 /// The capability restricted-v2 lets containers add.
 const ALLOWED_CAPABILITY: &str = "NET_BIND_SERVICE";
 
-/// Rewrites `object` if it is a workload; returns what cannot be made to fit.
-pub fn restrict(object: &mut Value) -> Vec<String> {
-    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-    let Some((_, path)) = POD_SPECS.iter().find(|(k, _)| *k == kind) else { return Vec::new() };
-    let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-    let mut spec = &mut *object;
-    for step in *path {
-        match spec.get_mut(*step) {
-            Some(next) => spec = next,
-            None => return Vec::new(),
-        }
-    }
-    let Some(spec) = spec.as_object_mut() else { return Vec::new() };
+/// Rewrites the pod template of `workload` (the SDK finds it in every kind that holds pods);
+/// returns what cannot be made to fit.
+pub fn restrict(workload: &Workload, template: &mut Value) -> Vec<String> {
+    let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Vec::new();
+    };
 
     let pod = context(spec, "securityContext");
     for key in ["runAsUser", "runAsGroup", "fsGroup"] {
@@ -53,7 +38,7 @@ pub fn restrict(object: &mut Value) -> Vec<String> {
             let Some(container) = container.as_object_mut() else { continue };
             let container_name =
                 container.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let at = format!("{kind}/{name} container {container_name}");
+            let at = format!("{workload} container {container_name}");
             problems.extend(restrict_container(context(container, "securityContext"), &at));
         }
     }

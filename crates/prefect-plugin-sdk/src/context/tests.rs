@@ -189,3 +189,27 @@ fn add_as_writes_another_version_of_the_same_group() {
     );
     assert_eq!(ctx.added.len(), 1);
 }
+
+#[test]
+fn the_pod_templates_of_every_workload_are_visited_and_handed_back() {
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "settings", "namespace": "prefect" },
+    });
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "debug", "namespace": "prefect" },
+        "spec": { "containers": [] },
+    });
+    let mut ctx = context(vec![config_map, server_with_newer_fields(), pod]);
+    let mut visited = Vec::new();
+    ctx.update_pod_templates(|workload, template| {
+        visited.push(workload.to_string());
+        template["metadata"]["labels"]["visited"] = json!("yes");
+    });
+    assert_eq!(visited, ["Deployment/prefect-server", "Pod/debug"]);
+    let changed = ctx.changed_items();
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0]["spec"]["template"]["metadata"]["labels"]["visited"], "yes");
+    assert_eq!(changed[1]["metadata"]["labels"]["visited"], "yes");
+}
