@@ -140,6 +140,10 @@
 //! hello)`). [`Context::error`] reports an error and goes on, so that
 //! a user sees every problem at once; a run that reports an error hands the host no resources.
 //!
+//! A plugin that wires itself to the Prefect server (its database, a proxy, a policy) finds
+//! the server's Deployment, container, port and settings by the names in [`contract`], which
+//! the server plugin's own tests check its output against.
+//!
 //! [`Manifest::requires`] names plugins that must be in the stack (selecting yours selects
 //! them); [`Manifest::after`] names plugins whose resources you want to see when they are in
 //! the stack; [`Manifest::transformer`] runs your plugin after every plugin that adds
@@ -224,6 +228,7 @@
 #![deny(unsafe_code)]
 
 mod context;
+pub mod contract;
 mod export;
 pub mod labels;
 mod plugin;

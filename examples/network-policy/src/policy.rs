@@ -17,7 +17,7 @@ use prefect_plugin_sdk::{
 use crate::{Values, clients::CLIENT_LABEL};
 
 /// The server's API port in its pods.
-const API_PORT: i32 = 4200;
+const API_PORT: i32 = prefect_plugin_sdk::contract::server::PORT;
 
 /// The policy: ingress to the server's pods on the API port, from the release's Prefect
 /// clients, flow runs, the ingress controller's namespace and `allowFrom`; nothing else.

@@ -32,12 +32,12 @@ use crate::{
 };
 
 /// The server plugin's component name (its resources are `<release>-server`) and container.
-const SERVER: &str = "server";
-const SERVER_CONTAINER: &str = "prefect-server";
+const SERVER: &str = prefect_plugin_sdk::contract::server::COMPONENT;
+const SERVER_CONTAINER: &str = prefect_plugin_sdk::contract::server::CONTAINER;
 /// The variable the server reads its basic-auth string from.
-const SERVER_AUTH_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
+const SERVER_AUTH_VAR: &str = prefect_plugin_sdk::contract::server::AUTH_STRING_VAR;
 /// The variable the server reads the API's path from.
-const SERVER_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
+const SERVER_BASE_PATH_VAR: &str = prefect_plugin_sdk::contract::server::BASE_PATH_VAR;
 /// The key of basic-auth Secrets, as in the prefect charts.
 const AUTH_STRING_KEY: &str = "auth-string";
 /// The worker's credentials: a self-hosted server's basic auth, Prefect Cloud's key.

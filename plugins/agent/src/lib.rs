@@ -27,7 +27,7 @@ use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plug
 use crate::values::Values;
 
 /// The component name: resources are `<release>-worker`, labelled `component: worker`.
-pub const COMPONENT: &str = "worker";
+pub const COMPONENT: &str = prefect_plugin_sdk::contract::worker::COMPONENT;
 
 /// The plugin.
 pub struct Agent;

@@ -13,7 +13,7 @@ use prefect_plugin_sdk::{
 use serde::{Deserialize, Serialize};
 
 /// The agent plugin's component: its Role is `<release>-worker`.
-const AGENT_COMPONENT: &str = "worker";
+const AGENT_COMPONENT: &str = prefect_plugin_sdk::contract::worker::COMPONENT;
 const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
 
 /// Lets flows start Dask clusters in the release namespace.

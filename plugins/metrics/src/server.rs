@@ -15,12 +15,12 @@ use prefect_plugin_sdk::{
 
 /// The server plugin's component (its Deployment and Service are `<release>-server`) and
 /// container.
-const SERVER: &str = "server";
-const SERVER_CONTAINER: &str = "prefect-server";
+const SERVER: &str = prefect_plugin_sdk::contract::server::COMPONENT;
+const SERVER_CONTAINER: &str = prefect_plugin_sdk::contract::server::CONTAINER;
 /// The variable the server reads its basic-auth string from.
-const SERVER_AUTH_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
+const SERVER_AUTH_VAR: &str = prefect_plugin_sdk::contract::server::AUTH_STRING_VAR;
 /// The variable the server reads the API's path from.
-const SERVER_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
+const SERVER_BASE_PATH_VAR: &str = prefect_plugin_sdk::contract::server::BASE_PATH_VAR;
 /// The server setting that turns CSRF protection on.
 const SERVER_CSRF_VAR: &str = "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED";
 /// The exporter's setting of the API URL.

@@ -45,9 +45,9 @@ pub struct Component {
 /// The server plugin's API server.
 pub const SERVER: Component = Component {
     kind: "Deployment",
-    component: "server",
-    container: "prefect-server",
-    port: "http",
+    component: prefect_plugin_sdk::contract::server::COMPONENT,
+    container: prefect_plugin_sdk::contract::server::CONTAINER,
+    port: prefect_plugin_sdk::contract::server::PORT_NAME,
 };
 /// The postgres plugin's database; the server plugin's pods find it through
 /// `PREFECT_SERVER_DATABASE_HOST`.

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 /// The server plugin's component (its Service and Deployment are `<release>-server`), its
 /// Service's port name and container.
-const SERVER: &str = "server";
+const SERVER: &str = prefect_plugin_sdk::contract::server::COMPONENT;
 const SERVER_PORT_NAME: &str = "server-svc-port";
-const SERVER_CONTAINER: &str = "prefect-server";
+const SERVER_CONTAINER: &str = prefect_plugin_sdk::contract::server::CONTAINER;
 /// The UI API URL the server plugin derives when it knows no external address.
 const PORT_FORWARD_URL: &str = "http://localhost:4200/api";
 

@@ -30,11 +30,20 @@ use prefect_plugin_sdk::{
 use crate::{COMPONENT, statefulset, values::Values};
 
 /// The server plugin's API server: component (the Deployment's suffix) and container.
-const SERVER: (&str, &str) = ("server", "prefect-server");
+const SERVER: (&str, &str) = (
+    prefect_plugin_sdk::contract::server::COMPONENT,
+    prefect_plugin_sdk::contract::server::CONTAINER,
+);
 /// The server plugin's background services, when it runs them in their own Deployment.
-const BACKGROUND_SERVICES: (&str, &str) = ("background-services", "prefect-background-services");
+const BACKGROUND_SERVICES: (&str, &str) = (
+    prefect_plugin_sdk::contract::background_services::COMPONENT,
+    prefect_plugin_sdk::contract::background_services::CONTAINER,
+);
 /// The server plugin's migrations Job, when the database is PostgreSQL.
-const MIGRATIONS: (&str, &str) = ("db-migrations", "prefect-db-migrations");
+const MIGRATIONS: (&str, &str) = (
+    prefect_plugin_sdk::contract::migrations::COMPONENT,
+    prefect_plugin_sdk::contract::migrations::CONTAINER,
+);
 
 /// Adds the database settings to every server pod template's container (leaving alone any
 /// the user set in `server.env`) and the init container that waits for the database. The API

@@ -29,9 +29,15 @@ use prefect_plugin_sdk::{
 use crate::{COMPONENT, statefulset, values::Values};
 
 /// The server plugin's API server: Deployment suffix and container name.
-const SERVER: (&str, &str) = ("server", "prefect-server");
+const SERVER: (&str, &str) = (
+    prefect_plugin_sdk::contract::server::COMPONENT,
+    prefect_plugin_sdk::contract::server::CONTAINER,
+);
 /// The server plugin's background services, when it runs them in their own Deployment.
-const BACKGROUND_SERVICES: (&str, &str) = ("background-services", "prefect-background-services");
+const BACKGROUND_SERVICES: (&str, &str) = (
+    prefect_plugin_sdk::contract::background_services::COMPONENT,
+    prefect_plugin_sdk::contract::background_services::CONTAINER,
+);
 
 /// The Redis database of Prefect's messaging, cache, ordering and leases.
 pub const MESSAGING_DB: u8 = 0;

@@ -21,9 +21,9 @@ use crate::{
 };
 
 /// The component: the Deployment and its ServiceAccount are `<release>-background-services`.
-pub const COMPONENT: &str = "background-services";
+pub const COMPONENT: &str = prefect_plugin_sdk::contract::background_services::COMPONENT;
 /// The container of the Deployment, which the postgres and redis plugins wire.
-pub const CONTAINER: &str = "prefect-background-services";
+pub const CONTAINER: &str = prefect_plugin_sdk::contract::background_services::CONTAINER;
 /// The first Prefect release with `prefect server services start` as this Deployment uses it.
 const FIRST_RELEASE: (u32, u32, u32) = (3, 1, 13);
 

@@ -108,7 +108,7 @@ fn container(
     };
 
     Container {
-        name: "prefect-server".to_owned(),
+        name: prefect_plugin_sdk::contract::server::CONTAINER.to_owned(),
         image: Some(image(ctx, values, problems)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.

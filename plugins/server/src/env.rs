@@ -24,14 +24,14 @@ pub const HOME: &str = "/home/prefect";
 
 /// The variable that holds the basic-auth string, which the agent plugin reads from the
 /// server's Deployment to wire a worker to it.
-pub const AUTH_STRING_VAR: &str = "PREFECT_SERVER_API_AUTH_STRING";
+pub const AUTH_STRING_VAR: &str = prefect_plugin_sdk::contract::server::AUTH_STRING_VAR;
 
 /// The variable that turns off the migrations a server process runs when it starts; `false`
 /// whenever the migrations Job upgrades the database instead.
 pub const MIGRATE_ON_START_VAR: &str = "PREFECT_SERVER_DATABASE_MIGRATE_ON_START";
 
 /// The variable the API's path is read from; other plugins read it to reach the API.
-pub const API_BASE_PATH_VAR: &str = "PREFECT_SERVER_API_BASE_PATH";
+pub const API_BASE_PATH_VAR: &str = prefect_plugin_sdk::contract::server::BASE_PATH_VAR;
 
 /// Prefect 3's name of the database URL setting (the legacy `PREFECT_API_...` still works).
 pub const CONNECTION_URL_VAR: &str = "PREFECT_SERVER_DATABASE_CONNECTION_URL";

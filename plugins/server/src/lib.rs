@@ -47,11 +47,11 @@ use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plug
 use crate::{deployment::Wiring, values::Values};
 
 /// The component name: resources are `<release>-server`, labelled `component: server`.
-pub const COMPONENT: &str = "server";
+pub const COMPONENT: &str = prefect_plugin_sdk::contract::server::COMPONENT;
 /// The port the server listens on inside the pod.
-pub const PORT: i32 = 4200;
+pub const PORT: i32 = prefect_plugin_sdk::contract::server::PORT;
 /// The name of the container's port, which the Service and the probes use.
-pub const CONTAINER_PORT_NAME: &str = "http";
+pub const CONTAINER_PORT_NAME: &str = prefect_plugin_sdk::contract::server::PORT_NAME;
 
 /// The plugin.
 pub struct Server;

@@ -28,9 +28,9 @@ use crate::{
 };
 
 /// The component: the Job is `<release>-db-migrations`.
-pub const COMPONENT: &str = "db-migrations";
+pub const COMPONENT: &str = prefect_plugin_sdk::contract::migrations::COMPONENT;
 /// The Job's container, which the postgres plugin wires.
-pub const CONTAINER: &str = "prefect-db-migrations";
+pub const CONTAINER: &str = prefect_plugin_sdk::contract::migrations::CONTAINER;
 /// The annotation with the workloads (`Kind/name`, comma-separated) that start only after
 /// the Job has completed.
 pub const RUN_BEFORE: &str = "prefectctl.io/run-before";

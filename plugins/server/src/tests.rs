@@ -10,6 +10,7 @@ use prefect_plugin_sdk::{
 
 use crate::{Server, values::Values};
 
+mod contract;
 mod helm_parity;
 
 /// A request for release `prefect` in namespace `prefect`, with `overrides` over the plugin's
