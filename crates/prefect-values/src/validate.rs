@@ -31,8 +31,8 @@ pub struct Section {
 /// - Each section's values are checked against its schema, every keyword of it: see
 ///   [`crate::schema`] for the rules and messages, and [`crate::standard`] for the rest. All
 ///   those problems are errors.
-/// - A section the user did not write is checked for the `required` keys its defaults lack
-///   (the user must add those).
+/// - A section the user did not write is checked for the `required` keys of its top that its
+///   defaults lack (the user must add those).
 pub fn validate(values: &Values, sections: &[Section]) -> Vec<Problem> {
     let mut findings = Vec::new();
     let top = values.tree().as_object();
@@ -106,7 +106,9 @@ fn check_section(
     if let Some(user) = user {
         schema::check(user, &with_references_inlined(&section.schema), path, &mut found);
     }
-    if schema::covers(&section.schema) {
+    // An unwritten section can only lack a key its schema requires at the top.
+    let unwritten = user.is_none() && !may_require_keys(&section.schema);
+    if unwritten || schema::covers(&section.schema) {
         out.extend(found);
         return;
     }
@@ -149,6 +151,14 @@ fn position(value: Option<&Value>, segments: &[Segment]) -> Vec<usize> {
         here = next;
     }
     position
+}
+
+/// Whether `schema` may require keys of the section itself (`required` at its top, or keywords
+/// that may bring one there), which a user must set even without writing the section.
+fn may_require_keys(schema: &Value) -> bool {
+    ["required", "dependentRequired", "$ref", "allOf", "anyOf", "oneOf", "if"]
+        .iter()
+        .any(|keyword| schema.get(keyword).is_some())
 }
 
 /// `schema` with its references to itself replaced by what they name (a circular one is

@@ -174,12 +174,12 @@ fn a_schema_that_cannot_be_used_is_an_error() {
         Section { name: "regex".to_owned(), schema: json!({ "pattern": "([a-z]" }) },
         Section { name: "none".to_owned(), schema: Value::Null },
     ];
-    let values = merge(&[Layer::from_yaml_str("none: 1\n", "values.yaml").unwrap()]);
+    let values = merge(&[Layer::from_yaml_str("none: 1\nregex: x\n", "values.yaml").unwrap()]);
     let problems: Vec<String> =
         validate(&values, &sections).iter().map(|p| p.to_string()).collect();
     expect![[r#"
-        dangling: the plugin's values schema cannot be used (Pointer '/$defs/missing' does not exist), so these values cannot be checked: tell the plugin's authors
-        regex: the plugin's values schema cannot be used (at /pattern: value is not a "regex"), so these values cannot be checked: tell the plugin's authors"#]]
+        values.yaml:2: regex: the plugin's values schema cannot be used (at /pattern: value is not a "regex"), so these values cannot be checked: tell the plugin's authors
+        dangling: the plugin's values schema cannot be used (Pointer '/$defs/missing' does not exist), so these values cannot be checked: tell the plugin's authors"#]]
     .assert_eq(&problems.join("\n"));
 }
 
