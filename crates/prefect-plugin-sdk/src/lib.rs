@@ -55,13 +55,12 @@
 //! what `prefectctl values --plugin hello` prints; its `Default` is the documented defaults.
 //!
 //! ```
-//! use prefect_plugin_sdk::schemars::JsonSchema;
+//! use prefect_plugin_sdk::schemars::{self, JsonSchema};
 //! use serde::{Deserialize, Serialize};
 //!
 //! /// Values of the `hello` plugin.
 //! #[derive(Deserialize, Serialize, JsonSchema)]
 //! #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-//! #[schemars(crate = "prefect_plugin_sdk::schemars")]
 //! pub struct Values {
 //!     /// The greeting stored in the ConfigMap.
 //!     pub greeting: String,
@@ -74,6 +73,11 @@
 //! }
 //! ```
 //!
+//! `JsonSchema`'s derive finds the SDK's schemars by the name `schemars` in the module that
+//! uses it, which the `self` in the import puts there: the plugin needs no schemars of its own
+//! (one of another version would not fit the SDK's `Plugin::Values` bound), and no
+//! `#[schemars(crate = ...)]` on each type.
+//!
 //! `deny_unknown_fields` makes a misspelt key an error with a "did you mean" suggestion;
 //! `default` lets users set only what they change. Mark a value that holds a secret (a
 //! password, a token, a URL with credentials) with `#[schemars(extend("writeOnly" = true))]`:
@@ -82,10 +86,9 @@
 //! # 3. The plugin
 //!
 //! ```
-//! # use prefect_plugin_sdk::schemars::JsonSchema;
+//! # use prefect_plugin_sdk::schemars::{self, JsonSchema};
 //! # use serde::{Deserialize, Serialize};
 //! # #[derive(Deserialize, Serialize, JsonSchema, Default)]
-//! # #[schemars(crate = "prefect_plugin_sdk::schemars")]
 //! # pub struct Values { pub greeting: String }
 //! use std::collections::BTreeMap;
 //!

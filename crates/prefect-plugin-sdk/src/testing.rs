@@ -6,7 +6,6 @@
 //! # use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, schemars::JsonSchema};
 //! # use serde::{Deserialize, Serialize};
 //! # #[derive(Deserialize, Serialize, JsonSchema, Default)]
-//! # #[schemars(crate = "prefect_plugin_sdk::schemars")]
 //! # pub struct Values { pub greeting: String }
 //! # pub struct Hello;
 //! # impl Plugin for Hello {

@@ -8,13 +8,13 @@
 //! `podSecurityContext`... at the same place in every section:
 //!
 //! ```
-//! use prefect_plugin_sdk::{schemars::JsonSchema, workload::PodValues};
+//! use prefect_plugin_sdk::{schemars::{self, JsonSchema}, workload::PodValues};
 //! use serde::{Deserialize, Serialize};
 //!
 //! /// Values of the `exporter` plugin.
 //! #[derive(Deserialize, Serialize, JsonSchema)]
 //! #[serde(rename_all = "camelCase", default)]
-//! #[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+//! #[schemars(deny_unknown_fields)]
 //! pub struct Values {
 //!     /// Number of exporter pods.
 //!     pub replica_count: i32,

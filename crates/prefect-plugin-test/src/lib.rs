@@ -16,12 +16,11 @@
 //! Steps 3 to 5 are prefectctl's own code (`prefect_plugin_host::turn`), not a copy of it.
 //!
 //! ```
-//! # use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, schemars::JsonSchema,
+//! # use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, schemars::{self, JsonSchema},
 //! #     k8s_openapi::api::core::v1::ConfigMap};
 //! # use serde::{Deserialize, Serialize};
 //! # #[derive(Deserialize, Serialize, JsonSchema)]
 //! # #[serde(default, deny_unknown_fields)]
-//! # #[schemars(crate = "prefect_plugin_sdk::schemars")]
 //! # pub struct Values { pub greeting: String }
 //! # impl Default for Values { fn default() -> Self { Values { greeting: "hello".into() } } }
 //! # pub struct Hello;

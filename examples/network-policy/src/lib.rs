@@ -14,14 +14,15 @@ pub mod policy;
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context, Error, Manifest, Plugin, export_plugin, schemars::JsonSchema, serde_json::Value,
+    Context, Error, Manifest, Plugin, export_plugin,
+    schemars::{self, JsonSchema},
+    serde_json::Value,
 };
 use serde::{Deserialize, Serialize};
 
 /// Who may reach the Prefect server.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Values {
     /// Labels of the namespace of your ingress controller, whose pods may reach the server
     /// (`kubernetes.io/metadata.name: ingress-nginx`). Empty lets no other namespace in.

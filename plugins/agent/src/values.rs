@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     security::PREFECT_UID,
     serde_json::{Map, Value, json},
     workload::{
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// The Prefect worker that runs flows as Kubernetes Jobs (or Prefect 2's legacy agent).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Values {
     /// `worker` runs `prefect worker start` (Prefect 3, and Prefect 2 from 2.10); `agent` runs
     /// Prefect 2's `prefect agent start`, which Prefect 3 removed: for releases that still
@@ -198,7 +198,6 @@ impl Default for Values {
 /// `agent.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum Mode {
     /// `prefect worker start`.
     Worker,
@@ -209,7 +208,6 @@ pub enum Mode {
 /// `agent.apiConfig`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum ApiConfig {
     /// A Prefect server: this stack's, or `serverApiConfig.apiUrl`.
     Server,
@@ -222,7 +220,6 @@ pub enum ApiConfig {
 /// `agent.serverApiConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ServerApiConfig {
     /// The server's API URL (`https://prefect.example.com/api`); empty uses the server plugin
     /// of this stack.
@@ -237,7 +234,6 @@ pub struct ServerApiConfig {
 /// `agent.serverApiConfig.basicAuth`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct BasicAuth {
     /// Sends `USER:PASSWORD` with every request (`PREFECT_API_AUTH_STRING`).
     pub enabled: bool,
@@ -252,7 +248,6 @@ pub struct BasicAuth {
 /// `agent.cloudApiConfig`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct CloudApiConfig {
     /// Your Prefect Cloud account ID (in the browser's URL:
     /// `app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>`).
@@ -294,7 +289,6 @@ impl Default for CloudApiConfig {
 /// `agent.customerManagedCloudApiConfig`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct CustomerManagedCloudApiConfig {
     /// Your Prefect Cloud's API (`https://prefect.example.com/api`); the worker uses
     /// `<apiUrl>/accounts/<accountId>/workspaces/<workspaceId>`.
@@ -333,7 +327,6 @@ impl Default for CustomerManagedCloudApiConfig {
 /// `agent.cloudApiConfig.jobApiKeyPropagation`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum JobApiKeyPropagation {
     /// Jobs read the key from `apiKeySecret`.
     #[default]
@@ -347,7 +340,6 @@ pub enum JobApiKeyPropagation {
 /// A key of an existing Secret.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct SecretKeyRef {
     /// The Secret's name.
     pub name: String,
@@ -358,7 +350,6 @@ pub struct SecretKeyRef {
 /// `agent.config`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct WorkerConfig {
     /// The work pool the worker polls; the worker creates it if it does not exist. Flow runs
     /// are created in the namespace the pool's base job template names, and the worker's Roles
@@ -436,7 +427,6 @@ impl Default for WorkerConfig {
 /// `agent.config.installPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum InstallPolicy {
     /// Always install.
     Always,
@@ -463,7 +453,6 @@ impl InstallPolicy {
 /// `agent.config.baseJobTemplate`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct BaseJobTemplate {
     /// The template itself (`job_configuration` and `variables`, as
     /// `prefect work-pool get-default-base-job-template --type kubernetes` prints it), or its
@@ -482,7 +471,6 @@ pub struct BaseJobTemplate {
 /// `agent.autoscaling`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Autoscaling {
     /// Creates the HorizontalPodAutoscaler.
     pub enabled: bool,
@@ -504,7 +492,6 @@ pub struct Autoscaling {
 /// `agent.dnsConfig` (Kubernetes `PodDNSConfig`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct DnsConfig {
     /// IP addresses of DNS servers (at most 3).
     #[schemars(length(max = 3))]
@@ -518,7 +505,6 @@ pub struct DnsConfig {
 /// A resolver option of `agent.dnsConfig.options`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct DnsOption {
     /// The option's name.
     pub name: String,
@@ -529,7 +515,6 @@ pub struct DnsOption {
 /// `agent.initContainer`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct InitContainer {
     /// CPU and memory of the plugin's init container (Kubernetes `ResourceRequirements`);
     /// empty gives it the worker's `resources`.
@@ -562,7 +547,6 @@ impl Default for Autoscaling {
 /// `agent.role`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Role {
     /// Creates the Role (namespaced: in the release namespace and each of
     /// `config.jobNamespace`): read pods, their logs and status, and events; manage Jobs.
@@ -581,7 +565,6 @@ impl Default for Role {
 /// `agent.rolebinding`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct RoleBinding {
     /// Binds the Role to the worker's ServiceAccount.
     pub create: bool,

@@ -8,7 +8,7 @@
 use prefect_plugin_sdk::{
     Context, Error, Manifest, Plugin, export_plugin,
     k8s_openapi::api::rbac::v1::{PolicyRule, Role},
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,6 @@ const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "d
 /// Lets flows start Dask clusters in the release namespace.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Values {
     /// Also allows the Dask Kubernetes operator's resources (`kubernetes.dask.org`:
     /// daskclusters, daskworkergroups, daskjobs, daskautoscalers), for `KubeCluster` from

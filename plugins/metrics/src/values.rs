@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     serde_json::{Value, json},
     wire::PullPolicy,
     workload::{PodValues, ProbeValues, ServiceAccountValues},
@@ -22,7 +22,7 @@ const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h|d|w|y))+$";
 /// flow runs by state, work pools and queues), scraped by the Prometheus Operator.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Values {
     /// The exporter's image.
     pub image: Image,
@@ -104,7 +104,6 @@ impl Default for Values {
 /// `metrics.image`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Image {
     /// Image repository; `global.imageRegistry` is put in front.
     pub repository: String,
@@ -131,7 +130,6 @@ impl Default for Image {
 /// `metrics.pagination`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Pagination {
     /// Reads lists page by page: more requests, each smaller, which spares a large server.
     pub enabled: bool,
@@ -149,7 +147,6 @@ impl Default for Pagination {
 /// `metrics.service`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Service {
     /// Port of the Service; its name, `metrics`, is what the ServiceMonitor scrapes.
     #[schemars(range(min = 1, max = 65535))]
@@ -167,7 +164,6 @@ impl Default for Service {
 /// `metrics.serviceMonitor`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ServiceMonitor {
     /// Adds the ServiceMonitor, when the cluster serves `monitoring.coreos.com/v1` (the
     /// Prometheus Operator's CRDs; for `render`, say so with `--api-versions
@@ -205,7 +201,6 @@ impl Default for ServiceMonitor {
 /// `metrics.prometheusRule`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct PrometheusRule {
     /// Adds the PrometheusRule, when the cluster serves `monitoring.coreos.com/v1`.
     pub enabled: bool,

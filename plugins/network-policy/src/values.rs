@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use prefect_plugin_sdk::{schemars::JsonSchema, serde_json::Value};
+use prefect_plugin_sdk::{
+    schemars::{self, JsonSchema},
+    serde_json::Value,
+};
 use serde::{Deserialize, Serialize};
 
 /// NetworkPolicies for the release: every pod of the release refuses incoming connections
 /// except those its component serves to the release's own pods, and those allowed here.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Values {
     /// Who may reach the Prefect server's API and UI, besides the release's Prefect clients
     /// (the worker, the metrics exporter: every workload whose `PREFECT_API_URL` points at the
@@ -30,7 +32,6 @@ pub struct Values {
 /// `network-policy.server`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Server {
     /// Lets the pods of your ingress controller's namespace in (the UI and the API through
     /// the Ingress or Route).
@@ -65,7 +66,6 @@ impl Default for Server {
 /// `network-policy.postgres`, `network-policy.redis`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Backend {
     /// More peers that may connect (Kubernetes `NetworkPolicyPeer` objects), such as a backup
     /// Job's pods.
@@ -75,7 +75,6 @@ pub struct Backend {
 /// `network-policy.metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Metrics {
     /// Labels of the namespaces whose pods may scrape the exporter; empty lets every namespace
     /// in, since Prometheus usually runs in a namespace of its own.

@@ -11,7 +11,7 @@ pub mod route;
 
 use prefect_plugin_sdk::{
     Context, Error, Manifest, Plugin, Problems, export_plugin, pods as sdk_pods,
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,6 @@ use crate::route::RouteValues;
 /// Makes every workload fit OpenShift's restricted-v2 SCC.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Values {
     /// An OpenShift Route to the server's UI and API, instead of an Ingress.
     pub route: RouteValues,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use prefect_plugin_sdk::{
     Context, Problems,
     k8s_openapi::api::apps::v1::Deployment,
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     serde_json::{Value, json},
 };
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,6 @@ const PORT_FORWARD_URL: &str = "http://localhost:4200/api";
 /// `openshift-security.route`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct RouteValues {
     /// Creates a Route (`route.openshift.io/v1`) to the server plugin's Service. Turn the
     /// server's Ingress off (`server.ingress.enabled: false`): the Route replaces it.

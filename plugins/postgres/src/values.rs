@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     serde_json::json,
     wire::PullPolicy,
     workload::{PodValues, ProbeValues, ServiceAccountValues},
@@ -18,7 +18,7 @@ pub const POSTGRES_UID: i64 = 999;
 /// A PostgreSQL database for the Prefect server, owned by this release.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Values {
     /// The official `postgres` image. Its major version is pinned: a new major version cannot
     /// read an older one's data files, so change it only together with a dump and restore
@@ -73,7 +73,6 @@ impl Default for Values {
 /// `postgres.image`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Image {
     /// Image repository; `global.imageRegistry` is put in front.
     pub repository: String,
@@ -102,7 +101,6 @@ impl Default for Image {
 /// `postgres.auth`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Auth {
     /// The database Prefect uses; created on first start.
     pub database: String,
@@ -136,7 +134,6 @@ impl Default for Auth {
 /// `postgres.auth.secretKeys`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct SecretKeys {
     /// The key that holds the user's password.
     pub user_password_key: String,
@@ -151,7 +148,6 @@ impl Default for SecretKeys {
 /// `postgres.persistence`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Persistence {
     /// Keeps the data on a PersistentVolumeClaim (from the StatefulSet's
     /// volumeClaimTemplates), which outlives the pod and the release. Off, the data lives in
@@ -181,7 +177,6 @@ impl Default for Persistence {
 /// `postgres.service`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Service {
     /// Port of the Service.
     #[schemars(range(min = 1, max = 65535))]

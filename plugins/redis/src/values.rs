@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     serde_json::json,
     wire::PullPolicy,
     workload::{PodValues, ProbeValues, ServiceAccountValues},
@@ -19,7 +19,7 @@ pub const REDIS_UID: i64 = 999;
 /// leases and Docket's task queue, owned by this release.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Values {
     /// The official `redis` image.
     pub image: Image,
@@ -71,7 +71,6 @@ impl Default for Values {
 /// `redis.image`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Image {
     /// Image repository; `global.imageRegistry` is put in front. The container runs
     /// `redis-server` and its probes `redis-cli`, which the image must have.
@@ -100,7 +99,6 @@ impl Default for Image {
 /// `redis.auth`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Auth {
     /// A fixed password. Leave it empty to have one generated on the first `prefectctl apply`
     /// and kept on every later one (the default), or use `existingSecret`. It goes into the
@@ -128,7 +126,6 @@ impl Default for Auth {
 /// `redis.persistence`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Persistence {
     /// Keeps the data (an append-only file) on a PersistentVolumeClaim from the StatefulSet's
     /// volumeClaimTemplates, which outlives the pod and the release: queued messages, event
@@ -162,7 +159,6 @@ impl Default for Persistence {
 /// `redis.service`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Service {
     /// Port of the Service.
     #[schemars(range(min = 1, max = 65535))]

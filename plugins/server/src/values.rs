@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    schemars::JsonSchema,
+    schemars::{self, JsonSchema},
     security::PREFECT_UID,
     serde_json::{Map, Value, json},
     workload::{
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// The Prefect API server and UI.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Values {
     /// Number of server pods, unless `autoscaling` is on. With the embedded SQLite database it
     /// must stay 1 (SQLite cannot be shared between processes on different nodes): configure
@@ -214,7 +214,6 @@ impl Default for Values {
 /// `server.livenessProbe` and `server.readinessProbe`: an HTTP check of the server.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct HttpProbe {
     /// Adds the probe.
     pub enabled: bool,
@@ -247,7 +246,6 @@ impl Default for HttpProbe {
 /// `server.autoscaling`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Autoscaling {
     /// Creates the HorizontalPodAutoscaler; needs PostgreSQL (`externalDatabase` or the
     /// `postgres` plugin).
@@ -282,7 +280,7 @@ impl Default for Autoscaling {
 /// `server.backgroundServices`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(crate = "prefect_plugin_sdk::schemars", deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct BackgroundServices {
     /// Runs the background services in their own Deployment
     /// (`<release>-background-services`, `prefect server services start`) and the API
@@ -367,7 +365,6 @@ impl Default for BackgroundServices {
 /// `server.backgroundServices.messaging`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Messaging {
     /// Messaging broker (`PREFECT_MESSAGING_BROKER`), set when `redis.host` is.
     pub broker: String,
@@ -395,7 +392,6 @@ impl Default for Messaging {
 /// `server.backgroundServices.messaging.redis`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct RedisMessaging {
     /// Host name of the Redis server (`redis.example.com`); empty sets no messaging at all.
     pub host: String,
@@ -437,7 +433,6 @@ impl Default for RedisMessaging {
 /// `server.backgroundServices.messaging.docket`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Docket {
     /// Docket's URL (`redis://host:6379/0`), which may hold a password: the plugin stores it
     /// in a Secret. Prefer `existingSecret`. Set it, or `existingSecret`, when the Redis
@@ -464,7 +459,6 @@ impl Default for Docket {
 /// `server.migrations`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Migrations {
     /// On PostgreSQL, upgrades the schema in the Job `<release>-db-migrations`, which
     /// `apply` runs to completion before it rolls out the server and the background services
@@ -534,7 +528,6 @@ impl Default for Migrations {
 /// Log levels Prefect knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum LoggingLevel {
     /// Everything, including internals.
     Debug,
@@ -564,7 +557,6 @@ impl LoggingLevel {
 /// `server.uiConfig`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct UiConfig {
     /// Serves the web UI (`PREFECT_UI_ENABLED`); turn it off for an API-only server.
     pub enabled: bool,
@@ -591,7 +583,6 @@ impl Default for UiConfig {
 /// `server.basicAuth`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct BasicAuth {
     /// Requires `USER:PASSWORD` on every request to the API (under `/api`) except
     /// `GET /api/health` and `GET /api/ready`, which the probes use. The UI's static pages
@@ -609,7 +600,6 @@ pub struct BasicAuth {
 /// `server.sqlite`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Sqlite {
     /// Where the SQLite file (`/data/prefect.db`) lives.
     pub persistence: Persistence,
@@ -618,7 +608,6 @@ pub struct Sqlite {
 /// `server.sqlite.persistence`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Persistence {
     /// Keeps the database on a PersistentVolumeClaim so that it survives pod restarts. Off,
     /// it lives in an emptyDir and is lost with the pod: for throwaway installs only.
@@ -647,7 +636,6 @@ impl Default for Persistence {
 /// `server.externalDatabase`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ExternalDatabase {
     /// Connection URL of the PostgreSQL database,
     /// `postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE`; the plugin stores it in a
@@ -743,7 +731,6 @@ impl ExternalDatabase {
 /// `server.service`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Service {
     /// How the Service is exposed: `ClusterIP` (inside the cluster only), `NodePort` or
     /// `LoadBalancer`.
@@ -805,7 +792,6 @@ impl Default for Service {
 
 /// Kubernetes' dual-stack policies of a Service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum IpFamilyPolicy {
     /// One IP family.
     SingleStack,
@@ -817,7 +803,6 @@ pub enum IpFamilyPolicy {
 
 /// An IP family of a Service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum IpFamily {
     /// IPv4.
     IPv4,
@@ -827,7 +812,6 @@ pub enum IpFamily {
 
 /// Kubernetes Service types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum ServiceType {
     /// Reachable inside the cluster.
     ClusterIP,
@@ -850,7 +834,6 @@ impl ServiceType {
 
 /// Kubernetes external traffic policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum TrafficPolicy {
     /// Any node forwards to any pod.
     Cluster,
@@ -871,7 +854,6 @@ impl TrafficPolicy {
 /// `server.ingress`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Ingress {
     /// Creates the Ingress (`networking.k8s.io/v1`, Kubernetes 1.19 or later); set
     /// `host.hostname` too.
@@ -912,7 +894,6 @@ pub struct Ingress {
 /// `server.ingress.host`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct IngressHost {
     /// The host name users open the UI at (`prefect.example.com`); required when the
     /// Ingress is enabled.
@@ -938,7 +919,6 @@ impl Default for IngressHost {
 /// `server.ingress.extraHosts[]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ExtraHost {
     /// The host name.
     pub name: String,
@@ -960,7 +940,6 @@ impl Default for ExtraHost {
 
 /// Kubernetes Ingress path types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum PathType {
     /// The path and everything under it.
     Prefix,
@@ -984,7 +963,6 @@ impl PathType {
 /// `server.gateway`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Gateway {
     /// Exposes the server through the Gateway API: the HTTPRoute (`httproute`) and, with
     /// `create`, a Gateway. The cluster must serve `gateway.networking.k8s.io/v1` (the Gateway
@@ -1047,7 +1025,6 @@ impl Default for Gateway {
 /// `server.gateway.listeners[]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct Listener {
     /// Name of the listener, unique in the Gateway; routes attach to it by this name
     /// (`sectionName`).
@@ -1069,7 +1046,6 @@ pub struct Listener {
 /// `server.gateway.listeners[].tls`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ListenerTls {
     /// `Terminate` (the Gateway decrypts, with the certificates of `certificateRefs`) or
     /// `Passthrough` (the backend does).
@@ -1086,7 +1062,6 @@ impl Default for ListenerTls {
 
 /// Gateway API TLS modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub enum TlsMode {
     /// The Gateway ends TLS.
     Terminate,
@@ -1097,7 +1072,6 @@ pub enum TlsMode {
 /// `server.gateway.listeners[].tls.certificateRefs[]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct CertificateRef {
     /// Kind of the object that holds the certificate.
     pub kind: String,
@@ -1117,7 +1091,6 @@ impl Default for CertificateRef {
 /// `server.httproute`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct HttpRoute {
     /// Makes the HTTPRoute while `gateway.enabled` is on; turn it off to write your own.
     pub enabled: bool,
@@ -1165,7 +1138,6 @@ impl Default for HttpRoute {
 /// `server.httproute.parentRefs[]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct ParentRef {
     /// Name of the Gateway; empty is this release's (`gateway.name`). Required without
     /// `gateway.create`.
@@ -1182,7 +1154,6 @@ pub struct ParentRef {
 /// `server.httproute.tls`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-#[schemars(crate = "prefect_plugin_sdk::schemars")]
 pub struct RouteTls {
     /// Adds the HTTPRoute `<name>-tls-redirect`, attached to the first parent's `http`
     /// listener, which answers every plain HTTP request with a permanent redirect (301) to
