@@ -63,7 +63,7 @@ impl Plugin for NetworkPolicy {
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let server = ctx.full_name("server");
-        let policy = policy::build(ctx, &values)?;
+        let Some(policy) = policy::build(ctx, &values) else { return Ok(()) };
         let labelled = clients::label(ctx, &server);
         if labelled == 0 && ctx.has_plugin("agent") {
             ctx.warn(None, "no workload talks to the server: the worker will be refused");

@@ -1,7 +1,7 @@
 //! The NetworkPolicy in front of the server's pods.
 
 use prefect_plugin_sdk::{
-    Context, Error, Problems,
+    Context, Problems,
     k8s_openapi::{
         api::networking::v1::{
             NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -21,7 +21,8 @@ const API_PORT: i32 = prefect_plugin_sdk::contract::server::PORT;
 
 /// The policy: ingress to the server's pods on the API port, from the release's Prefect
 /// clients, flow runs, the ingress controller's namespace and `allowFrom`; nothing else.
-pub fn build(ctx: &Context, values: &Values) -> Result<NetworkPolicy, Error> {
+/// `None` when `allowFrom` has an error, which it reports with its warnings.
+pub fn build(ctx: &mut Context, values: &Values) -> Option<NetworkPolicy> {
     let mut problems = Problems::default();
     let mut from = vec![pods(LabelSelector {
         match_labels: Some([(CLIENT_LABEL.to_owned(), "true".to_owned())].into()),
@@ -47,11 +48,11 @@ pub fn build(ctx: &Context, values: &Values) -> Result<NetworkPolicy, Error> {
         });
     }
     from.extend(problems.list::<NetworkPolicyPeer>(&values.allow_from, "allowFrom"));
-    if let Some(error) = problems.errors.into_iter().next() {
-        return Err(error);
+    if ctx.report(problems) {
+        return None;
     }
     let name = ctx.full_name("server");
-    Ok(NetworkPolicy {
+    Some(NetworkPolicy {
         metadata: ctx.metadata(&name, "server"),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(ctx.pod_selector("server")),

@@ -116,3 +116,17 @@ fn without_clients_the_worker_would_be_refused() {
         ["plugin `network-policy`: no workload talks to the server: the worker will be refused"]
     );
 }
+
+#[test]
+fn a_misspelt_key_in_allow_from_is_a_warning_users_see() {
+    let rendered = Host::new()
+        .values("network-policy:\n  allowFrom:\n    - podSelektor: { matchLabels: { a: b } }\n")
+        .run::<NetworkPolicy>()
+        .unwrap();
+    assert_eq!(
+        rendered.warnings,
+        [
+            "plugin `network-policy`: values.yaml:3: network-policy.allowFrom[0].podSelektor: `podSelektor` is not a field here (in a Kubernetes NetworkPolicyPeer) and is ignored: check its spelling and indentation"
+        ]
+    );
+}
