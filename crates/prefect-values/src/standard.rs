@@ -140,9 +140,16 @@ impl Section<'_> {
             }
             ValidationErrorKind::AnyOf { context }
             | ValidationErrorKind::OneOfNotValid { context } => {
-                // The branch that comes closest says what to change.
+                // The branch that comes closest says what to change: one whose type fits,
+                // with the fewest problems.
+                let misfit = |branch: &Vec<ValidationError<'_>>| {
+                    branch.iter().any(|e| {
+                        matches!(e.kind(), ValidationErrorKind::Type { .. })
+                            && e.instance_path() == error.instance_path()
+                    })
+                };
                 if let Some(closest) =
-                    context.iter().filter(|c| !c.is_empty()).min_by_key(|c| c.len())
+                    context.iter().filter(|c| !c.is_empty()).min_by_key(|c| (misfit(c), c.len()))
                 {
                     let before = out.len();
                     for error in closest {
@@ -250,12 +257,7 @@ impl Section<'_> {
 
     /// The checked value at `relative`, if there is one.
     fn value_at(&self, relative: &[Segment]) -> Option<&Value> {
-        relative.iter().try_fold(self.instance, |value, segment| step(value, segment)).or(
-            // An unknown key's message is about the key, which the checked values hold.
-            relative.split_last().and_then(|(_, parent)| {
-                parent.iter().try_fold(self.instance, |v, s| step(v, s)).map(|_| &Value::Null)
-            }),
-        )
+        relative.iter().try_fold(self.instance, |value, segment| step(value, segment))
     }
 
     /// Whether the user set the value at `relative` (or a value under it).

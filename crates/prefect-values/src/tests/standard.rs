@@ -285,3 +285,33 @@ proptest! {
         prop_assert_eq!(found.is_empty(), valid, "{} {:?}", value, found);
     }
 }
+
+#[test]
+fn alternatives_say_what_the_closest_one_wants() {
+    let sections = [Section {
+        name: "p".to_owned(),
+        schema: json!({
+            "type": "object",
+            "properties": {
+                "schedule": {
+                    "anyOf": [
+                        { "type": "string", "pattern": "^@(hourly|daily)$" },
+                        { "type": "object", "properties": { "cron": { "type": "string" } }, "required": ["cron"] }
+                    ]
+                }
+            }
+        }),
+    }];
+    let problems = |yaml: &str| -> Vec<String> {
+        let values = merge(&[Layer::from_yaml_str(yaml, "values.yaml").unwrap()]);
+        validate(&values, &sections).iter().map(|p| p.to_string()).collect()
+    };
+    assert_eq!(
+        problems("p:\n  schedule: '@weekly'\n"),
+        [
+            r#"values.yaml:2: p.schedule: expected text matching `^@(hourly|daily)$`, found "@weekly""#
+        ]
+    );
+    assert_eq!(problems("p:\n  schedule: {}\n"), ["values.yaml:2: p.schedule: missing `cron`"]);
+    assert_eq!(problems("p:\n  schedule: {cron: '0 * * * *'}\n"), Vec::<String>::new());
+}
