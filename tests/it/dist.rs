@@ -7,26 +7,43 @@ use std::{
 
 use expect_test::expect;
 
-use crate::harness::{TempDir, prefectctl, workspace};
+use crate::harness::{TempDir, built_by_cargo, cargo, examples_target, prefectctl, workspace};
 
 /// Runs `cargo xtask dist` and returns the archive's path (the last line it prints).
 fn dist() -> PathBuf {
+    xtask(&workspace(), &["dist"], &[])
+}
+
+/// Runs `cargo xtask args` in the checkout `checkout` with the variables `env`, and returns the
+/// last line it prints (the path of what it made).
+pub fn xtask(checkout: &Path, args: &[&str], env: &[(&str, &Path)]) -> PathBuf {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace())
-        .args(["xtask", "dist"])
+        .current_dir(checkout)
+        .arg("xtask")
+        .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("cargo runs");
     assert!(
         out.status.success(),
-        "cargo xtask dist failed:\n{}",
+        "cargo xtask {} in {} failed:\n{}",
+        args.join(" "),
+        checkout.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("dist prints the archive's path"))
+    PathBuf::from(stdout.lines().last().expect("xtask prints the path of what it made"))
+}
+
+/// Unpacks the archive `tar_gz` into `dir` and returns the folder it holds.
+pub fn unpack(tar_gz: &Path, dir: &Path) -> PathBuf {
+    run(dir, Path::new("tar"), &["-xzf", tar_gz.to_str().unwrap()]);
+    let name = tar_gz.file_name().unwrap().to_str().unwrap().trim_end_matches(".tar.gz");
+    dir.join(name)
 }
 
 /// Runs `program args` in `dir` and returns its standard output, failing the test if it fails.
-fn run(dir: &Path, program: &Path, args: &[&str]) -> String {
+pub fn run(dir: &Path, program: &Path, args: &[&str]) -> String {
     let out = Command::new(program)
         .current_dir(dir)
         .args(args)
@@ -45,6 +62,9 @@ fn run(dir: &Path, program: &Path, args: &[&str]) -> String {
 
 #[test]
 fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
+    if !crate::tier::runs(&[crate::tier::Tier::Dist]) {
+        return;
+    }
     let archive = dist();
     let bytes = std::fs::read(&archive).unwrap();
     assert!(std::fs::read(dist()).unwrap() == bytes, "two builds of {} differ", archive.display());
@@ -63,12 +83,15 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
     }
 
     let home = TempDir::new("dist");
-    run(home.path(), tar, &["-xzf", archive.to_str().unwrap()]);
-    let name = archive.file_name().unwrap().to_str().unwrap().trim_end_matches(".tar.gz");
-    let root = home.path().join(name);
+    let root = unpack(&archive, home.path());
     let files = run(&root, Path::new("find"), &[".", "-type", "f"]);
     let mut files: Vec<&str> = files.lines().map(|f| f.trim_start_matches("./")).collect();
     files.sort();
+    // The SDK's sources, by their manifests (the tutorial below builds them).
+    let shown = |file: &str| {
+        let inside = file.strip_prefix("share/prefectctl/crates/");
+        inside.is_none_or(|inside| inside.split_once('/').is_some_and(|(_, f)| f == "Cargo.toml"))
+    };
     expect![[r#"
         LICENSE
         README.md
@@ -114,9 +137,15 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
         share/man/man1/prefectctl-values-import.1
         share/man/man1/prefectctl-values.1
         share/man/man1/prefectctl.1
+        share/prefectctl/crates/prefect-manifest/Cargo.toml
+        share/prefectctl/crates/prefect-plugin-abi/Cargo.toml
+        share/prefectctl/crates/prefect-plugin-host/Cargo.toml
+        share/prefectctl/crates/prefect-plugin-sdk/Cargo.toml
+        share/prefectctl/crates/prefect-plugin-test/Cargo.toml
+        share/prefectctl/crates/prefect-values/Cargo.toml
         share/zsh/site-functions/_prefectctl
     "#]]
-    .assert_eq(&(files.join("\n") + "\n"));
+    .assert_eq(&(files.iter().copied().filter(|f| shown(f)).collect::<Vec<_>>().join("\n") + "\n"));
     run(&root, Path::new("sha256sum"), &["--check", "--quiet", "SHA256SUMS"]);
 
     // From another folder, with no flags and no plugin path: the host finds its plugins.
@@ -143,4 +172,37 @@ fn the_release_archive_is_reproducible_and_renders_from_where_it_is_unpacked() {
     let bash =
         std::fs::read_to_string(root.join("share/bash-completion/completions/prefectctl")).unwrap();
     assert!(bash.contains("-F _clap_complete_prefectctl prefectctl"), "{bash}");
+}
+
+/// The plugin tutorial (README's "Writing plugins", the SDK's crate doc) as written, with the
+/// `prefectctl` of the unpacked archive and no checkout: `plugins new` takes the SDK from the
+/// sources the archive ships, the new crate's tests pass offline, and its library loads.
+#[test]
+fn the_plugin_tutorial_runs_from_the_unpacked_archive() {
+    if !crate::tier::runs(&[crate::tier::Tier::Dist]) {
+        return;
+    }
+    let archive = dist();
+    let home = TempDir::new("tutorial");
+    let root = unpack(&archive, home.path());
+    let host = root.join("bin/prefectctl");
+    let made = run(home.path(), &host, &["plugins", "new", "hello"]);
+    let sources = root.join("share/prefectctl/crates").canonicalize().unwrap();
+    assert!(made.contains(&format!("It takes the SDK from {}.\n", sources.display())), "{made}");
+
+    // `cargo test`, as written; offline (the SDK is the archive's, its dependencies Cargo's
+    // cache), in the target folder the examples share, whose dependencies are built.
+    let crate_dir = home.path().join("prefectctl-plugin-hello");
+    let target = examples_target();
+    cargo(&crate_dir, &["test", "--offline", "--quiet", "--target-dir", &target]);
+    cargo(&crate_dir, &["build", "--offline", "--quiet", "--target-dir", &target]);
+    let library = built_by_cargo(Path::new(&target), "hello");
+    let args = ["--plugin", library.to_str().unwrap(), "--set", "hello.data.greeting=hi", "render"];
+    let rendered = run(home.path(), &host, &args);
+    assert!(
+        rendered.contains(
+            "# Source: added by hello\napiVersion: v1\nkind: ConfigMap\ndata:\n  greeting: hi\n"
+        ),
+        "{rendered}"
+    );
 }

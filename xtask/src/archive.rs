@@ -29,6 +29,13 @@ impl Archive {
         self.files.iter().map(|(path, file)| (path.as_str(), file.bytes.as_slice()))
     }
 
+    /// The files, sorted by path: each with its contents and whether it is executable.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8], bool)> {
+        self.files
+            .iter()
+            .map(|(path, file)| (path.as_str(), file.bytes.as_slice(), file.executable))
+    }
+
     /// The archive, every entry under the folder `root`, stamped with `mtime` (seconds since
     /// the epoch).
     pub fn to_tar_gz(&self, root: &str, mtime: u64) -> std::io::Result<Vec<u8>> {

@@ -274,7 +274,12 @@ pub fn build(profile: &str) -> Result<(), String> {
         build.extend(["-p".to_owned(), plugin.package]);
     }
     build.extend(["-p".to_owned(), FIXTURE.to_owned()]);
-    sh(&cargo, &build.iter().map(String::as_str).collect::<Vec<_>>())
+    let build: Vec<&str> = build.iter().map(String::as_str).collect();
+    if profile == crate::shipped::PROFILE {
+        // The flags of `dist` and `install`: other flags would rebuild every crate.
+        return crate::shipped::cargo_build(&build);
+    }
+    sh(&cargo, &build)
 }
 
 /// `libprefectctl_plugin_fixture_many_objects.so` of a package.

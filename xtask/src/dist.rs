@@ -1,22 +1,11 @@
 //! `cargo xtask dist`: the release archive `target/distrib/prefectctl-<version>-<target>.tar.gz`
 //! and `target/distrib/SHA256SUMS`.
 //!
-//! The archive holds one folder, laid out as an installation prefix, so that the host finds its
-//! plugins with no flags (`../lib/prefectctl/plugins` beside the executable):
+//! The archive holds one folder, laid out as an installation prefix (see [`crate::shipped`]),
+//! so that the host finds its plugins and `plugins new` the SDK's sources with no flags, and
+//! beside it `README.md`, `LICENSE` and `SHA256SUMS` (of every file in the archive).
 //!
-//! ```text
-//! prefectctl-0.1.0-x86_64-unknown-linux-gnu/
-//!   bin/prefectctl
-//!   lib/prefectctl/plugins/libprefectctl_plugin_<name>.so   (every crate under plugins/)
-//!   share/bash-completion/completions/prefectctl
-//!   share/zsh/site-functions/_prefectctl
-//!   share/fish/vendor_completions.d/prefectctl.fish
-//!   share/man/man1/prefectctl.1, prefectctl-<subcommand>.1, ...
-//!   share/doc/prefectctl/values/<plugin>.md                 (the values reference, docs/values)
-//!   README.md, LICENSE
-//!   SHA256SUMS                                              (of every file above)
-//! ```
-//!
+//! The build is reproducible across machines (paths remapped, [`crate::shipped::rustflags`]).
 //! Entries are written by [`crate::archive`], so building twice gives the same bytes; the time
 //! stamped on them is `$SOURCE_DATE_EPOCH`, else the time of the commit being built.
 
@@ -28,13 +17,10 @@ use std::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    archive::Archive,
-    project::{first_party_plugins, host_output, package_field, target_dir},
-    sh, workspace,
+    project::{package_field, target_dir},
+    shipped::{self, read},
+    workspace,
 };
-
-/// The Cargo profile the archive is built with (a release build without symbol tables).
-const PROFILE: &str = "dist";
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
@@ -42,26 +28,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let version = package_field(&workspace().join("crates/prefectctl/Cargo.toml"), "version")?;
     let target = host_target()?;
-    let plugins = first_party_plugins()?;
-
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut build = vec!["build", "--locked", "--profile", PROFILE, "-p", "prefectctl"];
-    for plugin in &plugins {
-        build.extend(["-p", &plugin.package]);
-    }
-    sh(&cargo, &build)?;
-
-    let built = target_dir().join(PROFILE);
-    let mut archive = Archive::default();
-    let host = built.join("prefectctl");
-    archive.add("bin/prefectctl", read(&host)?, true);
-    for plugin in &plugins {
-        let library = read(&built.join(&plugin.library))?;
-        archive.add(&format!("lib/prefectctl/plugins/{}", plugin.library), library, true);
-    }
-    add_completions(&mut archive, &host)?;
-    add_manual_pages(&mut archive, &host)?;
-    add_values_reference(&mut archive)?;
+    let built = shipped::build()?;
+    let mut archive = shipped::prefix_files(&built)?;
     archive.add("README.md", read(&workspace().join("README.md"))?, false);
     archive.add("LICENSE", read(&workspace().join("LICENSE"))?, false);
     let sums: String = archive.files().map(|(path, bytes)| sum_line(bytes, path)).collect();
@@ -94,47 +62,6 @@ fn host_target() -> Result<String, String> {
         .find_map(|line| line.strip_prefix("host: "))
         .map(str::to_owned)
         .ok_or_else(|| format!("`{rustc} -vV` does not say its host target"))
-}
-
-fn add_completions(archive: &mut Archive, host: &Path) -> Result<(), String> {
-    for (shell, path) in [
-        ("bash", "share/bash-completion/completions/prefectctl"),
-        ("zsh", "share/zsh/site-functions/_prefectctl"),
-        ("fish", "share/fish/vendor_completions.d/prefectctl.fish"),
-    ] {
-        archive.add(path, host_output(host, &["completions", shell])?, false);
-    }
-    Ok(())
-}
-
-fn add_manual_pages(archive: &mut Archive, host: &Path) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("prefectctl-man-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let dir_arg = dir.to_str().ok_or("the temporary folder's path is not UTF-8")?;
-    host_output(host, &["man", "--dir", dir_arg])?;
-    let added = add_folder(archive, &dir, "share/man/man1");
-    let _ = std::fs::remove_dir_all(&dir);
-    added
-}
-
-/// The values reference `cargo xtask docs` keeps in `docs/values`.
-fn add_values_reference(archive: &mut Archive) -> Result<(), String> {
-    add_folder(archive, &workspace().join("docs/values"), "share/doc/prefectctl/values")
-}
-
-/// Adds the files of `dir` (not its subfolders) under `prefix`.
-fn add_folder(archive: &mut Archive, dir: &Path, prefix: &str) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|err| format!("cannot list {}: {err}", dir.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_file() {
-            let name = entry.file_name();
-            let name = name.to_str().ok_or_else(|| format!("{}: not UTF-8", path.display()))?;
-            archive.add(&format!("{prefix}/{name}"), read(&path)?, false);
-        }
-    }
-    Ok(())
 }
 
 /// `$SOURCE_DATE_EPOCH` (the reproducible-builds convention), else the commit time of `HEAD`,
@@ -179,10 +106,6 @@ fn sum_line(bytes: &[u8], name: &str) -> String {
 
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

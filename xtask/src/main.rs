@@ -10,6 +10,8 @@
 //!   API server next to `kubectl apply --server-side` of the same objects: first install and
 //!   no-op, of the full stack and of 1,000 ConfigMaps.
 //! - `cargo xtask dist`: the release archive, reproducibly (see [`dist`]).
+//! - `cargo xtask install --prefix DIR`: what the archive holds, installed into DIR (see
+//!   [`install`]).
 //! - `cargo xtask docs [--check]`: the values reference in `docs/values`, from the plugins' own
 //!   schemas and defaults; `--check` fails when the committed pages are stale.
 #![allow(missing_docs)]
@@ -23,7 +25,9 @@ mod bench_measure;
 mod ci;
 mod dist;
 mod docs;
+mod install;
 mod project;
+mod shipped;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -39,10 +43,11 @@ fn main() -> ExitCode {
         Some("bench-launch") => bench_measure::launch(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
+        Some("install") => install::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | test [FILTER] | dist | docs [--check] | bench [--runs N] [--check | --record] | bench-apply [--runs N] [--check | --record]>"
+                "usage: cargo xtask <ci | test [FILTER] | dist | install --prefix DIR | docs [--check] | bench [--runs N] [--check | --record] | bench-apply [--runs N] [--check | --record]>"
             );
             return ExitCode::from(2);
         }
