@@ -162,6 +162,9 @@ fn a_plugin_from_outside_the_repository_adds_and_changes_resources() {
 
 #[test]
 fn plugins_new_makes_a_crate_that_passes_its_tests_and_loads() {
+    if !crate::tier::runs(&[crate::tier::Tier::Scaffold]) {
+        return;
+    }
     let home = TempDir::new("plugins-new");
     // As the tutorial says, with no flags: a build in a checkout takes the checkout's SDK.
     let made = prefectctl_in(home.path(), &["plugins", "new", "ops-notes"]).ok();

@@ -1,6 +1,6 @@
 //! The slow tiers: the tests that need more than the built workspace (an API server,
-//! PostgreSQL, Python tools from PyPI, a release build, root to run pods) start with
-//! [`runs`], which says whether they may run here.
+//! PostgreSQL, Python tools from PyPI, a release build, a new crate's build, root to run pods)
+//! start with [`runs`], which says whether they may run here.
 //!
 //! A slow test is skipped, with a line on standard error that says why and how to run it, when
 //! `PREFECTCTL_FAST=1` (what `cargo xtask test` sets: the fast tier), when
@@ -21,6 +21,8 @@ pub enum Tier {
     Python,
     /// The release archive, built with the dist profile.
     Dist,
+    /// A crate `plugins new` makes, built and tested by cargo (the plugin tutorial).
+    Scaffold,
     /// Pods run by the kubelet stand-in (root, network namespaces, bubblewrap).
     Pods,
 }
@@ -32,6 +34,7 @@ impl Tier {
             Tier::Postgres => "a PostgreSQL server",
             Tier::Python => "Python tools from PyPI (Prefect, checkov)",
             Tier::Dist => "the release archive (a dist build)",
+            Tier::Scaffold => "a crate that `plugins new` makes, built by cargo",
             Tier::Pods => "pods run by the kubelet stand-in",
         }
     }
@@ -51,7 +54,7 @@ impl Tier {
             }
             Tier::Postgres => postgres_missing(),
             Tier::Python => python_missing(),
-            Tier::Dist => None,
+            Tier::Dist | Tier::Scaffold => None,
             Tier::Pods => (!is_root()).then(|| {
                 "the kubelet stand-in runs pods as root (network namespaces, bubblewrap): run \
                  the tests as root, or set PREFECTCTL_SKIP_PODS=1"

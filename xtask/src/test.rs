@@ -1,6 +1,6 @@
 //! `cargo xtask test`: the fast tier, for everyday work. Every unit test, the CLI, snapshot and
 //! loader tests of `tests/it`, and the tidy checks; the slow tiers (API server, PostgreSQL,
-//! Python tools from PyPI, the release archive, pods) are skipped with a line each saying so
+//! Python tools from PyPI, the release archive, a scaffolded crate, pods) are skipped with a line each saying so
 //! (`PREFECTCTL_FAST=1`, read by `tests/it/tier.rs`). `cargo xtask ci` runs them all.
 
 use std::time::Instant;
