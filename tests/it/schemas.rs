@@ -115,6 +115,15 @@ fn a_plugins_schema_is_enforced_keyword_by_keyword() {
     prefectctl_in(dir.path(), &["--plugin", plugin, "-f", "good.yaml", "render"]).ok();
 }
 
+#[test]
+fn a_first_party_pattern_is_enforced() {
+    let args = ["--plugin", "metrics", "--set", "metrics.serviceMonitor.interval=often", "render"];
+    expect![[r#"
+        error: --set metrics.serviceMonitor.interval: metrics.serviceMonitor.interval: expected text matching `^([0-9]+(ms|s|m|h|d|w|y))+$`, found "often"
+    "#]]
+    .assert_eq(&prefectctl(&args).fails(2));
+}
+
 /// Every `$ref` in `schema`, with where it is.
 fn references(schema: &Value, at: &str, out: &mut Vec<(String, String)>) {
     match schema {
