@@ -2,9 +2,9 @@
 //! Kubernetes client (kube-rs, rustls with ring): connecting as the kubeconfig says
 //! ([`Cluster::connect`]), discovery read once per command ([`Cluster::server_info`],
 //! [`Cluster::resolve`]), server-side apply and deletes of any kind ([`objects`]), the release
-//! records ([`record`]) and lock ([`lock`]), the user's rights before a write ([`access`]),
-//! readiness ([`readiness`]) and events; and, for `status` and `doctor`, HTTP requests to services
-//! in the cluster ([`reach`]), pods, Jobs and logs.
+//! records ([`record`]) and lock ([`lock`]), Helm's records ([`helm`]), the user's rights before
+//! a write ([`access`]), readiness ([`readiness`]) and events; and, for `status` and `doctor`,
+//! HTTP requests to services in the cluster ([`reach`]), pods, Jobs and logs.
 //!
 //! It knows nothing of plugins, values or the CLI: it is handed objects and answers with
 //! objects. Every request goes through a counter ([`Cluster::requests`]), so that commands can
