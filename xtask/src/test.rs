@@ -1,7 +1,9 @@
 //! `cargo xtask test`: the fast tier, for everyday work. Every unit test, the CLI, snapshot and
 //! loader tests of `tests/it`, and the tidy checks; the slow tiers (API server, PostgreSQL,
 //! Python tools from PyPI, the release archive, a scaffolded crate, pods) are skipped with a line each saying so
-//! (`PREFECTCTL_FAST=1`, read by `tests/it/tier.rs`). `cargo xtask ci` runs them all.
+//! (`PREFECTCTL_FAST=1`, read by `tests/it/tier.rs`). The doc tests are left out too: rustdoc
+//! compiles each example of the SDK's tutorial anew on every run, a minute of the two
+//! (`cargo test --doc` runs them). `cargo xtask ci` runs them all.
 
 use std::time::Instant;
 
@@ -15,7 +17,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .to_owned());
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut test = vec!["test", "--workspace", "--quiet"];
+    let mut test = vec!["test", "--workspace", "--lib", "--bins", "--tests", "--quiet"];
     if !args.is_empty() {
         test.push("--");
         test.extend(args.iter().map(String::as_str));
