@@ -386,6 +386,25 @@ fn effective_security(container: &Container) -> Security {
     }
 }
 
+/// Makes the folders of `sub` under a volume's root as the kubelet does: each with the root's
+/// mode and group, so that with an `fsGroup` (an emptyDir's root is 0777, a claim's group is the
+/// pod's) the container's user can write in them as in the volume itself.
+fn make_sub_path(root: &std::path::Path, sub: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(root)?;
+    let mut path = root.to_path_buf();
+    for part in sub.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        path.push(part);
+        if path.exists() {
+            continue;
+        }
+        std::fs::create_dir(&path)?;
+        std::os::unix::fs::chown(&path, None, Some(meta.gid()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    Ok(())
+}
+
 /// The container's volume mounts, with `subPath` and `subPathExpr`.
 fn mounts(
     ctx: &PodContext,
@@ -413,7 +432,7 @@ fn mounts(
                 if volume.read_only {
                     return Err(format!("volumeMount {}: no {sub} in the volume", mount.name));
                 }
-                std::fs::create_dir_all(&source).map_err(|e| e.to_string())?;
+                make_sub_path(&volume.path, &sub).map_err(|e| e.to_string())?;
             }
         }
         mounts.push(Mount {
