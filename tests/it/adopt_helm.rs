@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::{
     cluster::Cluster,
     harness::{Run, base64_decode, prefectctl, workspace},
+    node,
+    running::{FLOW_EXISTS, NAMESPACE as RUNNING_NAMESPACE, Stack},
 };
 
 const NAMESPACE: &str = "prefect";
@@ -261,4 +263,38 @@ fn a_server_on_the_postgresql_subchart_keeps_its_database_running() {
     assert!(get(&cluster, "statefulset", "prefect-server-postgresql").is_some());
     assert!(get(&cluster, "statefulset", "prefect-postgres").is_none());
     assert!(!out.contains("prefect-rocks"), "the password stays out of the output");
+}
+
+/// Pods run: a prefect-helm server on SQLite holds a flow, is taken over, and prefectctl's
+/// server, on the same claim, still has it; the Service (its address) stays.
+#[test]
+fn a_running_sqlite_server_is_taken_over_with_its_data() {
+    if !node::tier() {
+        return;
+    }
+    assert_eq!(RUNNING_NAMESPACE, NAMESPACE);
+    let stack = Stack::start();
+    stack.kubectl(&["create", "namespace", NAMESPACE]);
+    // The stand-in plays Prefect's release images, not the moving `3-latest`.
+    let manifest = fixture("server-sqlite.yaml")
+        .replace("prefecthq/prefect:3-latest", "prefecthq/prefect:3.9.1-python3.12");
+    let sqlite = json!({ "sqlite": { "enabled": true }, "postgresql": { "enabled": false } });
+    install_as_helm(&stack.cluster, "prefect-server", "prefect-server", sqlite, &manifest);
+    stack.kubectl(&[
+        "wait",
+        "-n",
+        NAMESPACE,
+        "--for=condition=available",
+        "--timeout=6m",
+        "deployment/prefect-server",
+    ]);
+    let api = stack.api_url("prefect-server");
+    stack.python(FLOW_EXISTS, &["made-under-helm"], &api, None);
+
+    stack.apply(&["--adopt-helm", "prefect-server"]);
+    assert_eq!(stack.api_url("prefect-server"), api, "the Service was not kept");
+    assert_eq!(
+        stack.python(FLOW_EXISTS, &["made-under-helm", "--check"], &api, None),
+        "made-under-helm"
+    );
 }
