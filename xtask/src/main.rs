@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: what CI runs — formatting, clippy with warnings denied, the build and
 //!   every test (the integration tests start their own Kubernetes API server).
-//! - `cargo xtask test [FILTER]`: the fast tier, every test but the slow tiers (see [`test`]).
+//! - `cargo xtask test [FILTER]`: the fast tier, every test but the slow tiers (see [`mod@test`]).
 //! - `cargo xtask bench [--runs N] [--check | --record]`: the speed of `prefectctl render`
 //!   (release build, whole processes) next to `helm template` and `cat`, in one run, with the
 //!   goals of issue 13; `--check` fails on a ratio past twice the recorded one.

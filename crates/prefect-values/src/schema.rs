@@ -29,7 +29,7 @@
 //!   anywhere under it, is reported once, with the value's type but never the value itself.
 //! - Every other keyword (`pattern`, the `format` of strings, `required` of mappings,
 //!   `patternProperties`, `not`, `if`...) is left to the complete check of
-//!   [`crate::standard`], which says in the same words what these rules do not; a schema with
+//!   `standard`, which says in the same words what these rules do not; a schema with
 //!   `patternProperties` reports no unknown keys here.
 
 use std::cmp::Ordering;

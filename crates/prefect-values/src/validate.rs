@@ -29,7 +29,7 @@ pub struct Section {
 ///   a [`Severity::Warning`] that lists the sections (it may belong to a plugin that is not in
 ///   this stack).
 /// - Each section's values are checked against its schema, every keyword of it: see
-///   [`crate::schema`] for the rules and messages, and [`crate::standard`] for the rest. All
+///   [`crate::schema`] for the rules and messages, and `standard` for the rest. All
 ///   those problems are errors.
 /// - A section the user did not write is checked for the `required` keys of its top that its
 ///   defaults lack (the user must add those).
