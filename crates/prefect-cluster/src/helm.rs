@@ -12,7 +12,11 @@ use std::io::{Read, Write};
 use flate2::{Compression, read::GzDecoder, write::GzEncoder};
 use serde_json::{Value, json};
 
-use crate::{Cluster, Error, Result, objects::ApplyOptions, record::base64};
+use crate::{
+    Cluster, Error, Result,
+    objects::ApplyOptions,
+    record::{base64, secrets},
+};
 
 /// A Helm release's revision as its record holds it.
 #[derive(Debug, Clone)]
@@ -47,10 +51,6 @@ impl HelmRelease {
             self.name, self.version, self.chart, self.chart_version
         )
     }
-}
-
-fn secrets() -> crate::Target {
-    crate::discovery::builtin("v1", "Secret", "secrets", true)
 }
 
 impl Cluster {

@@ -115,17 +115,7 @@ impl Cluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<bool> {
-        let params = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Foreground),
-            ..DeleteParams::default()
-        };
-        match self.api(target, namespace).delete(name, &params).await {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-            Err(err) => {
-                Err(Error::api(format!("delete {}", describe(target, namespace, name)), err))
-            }
-        }
+        self.delete_propagating(target, namespace, name, PropagationPolicy::Foreground).await
     }
 
     /// Deletes the object (its dependents in the background); `Ok(false)` when it was gone.
@@ -135,10 +125,17 @@ impl Cluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<bool> {
-        let params = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..DeleteParams::default()
-        };
+        self.delete_propagating(target, namespace, name, PropagationPolicy::Background).await
+    }
+
+    async fn delete_propagating(
+        &self,
+        target: &Target,
+        namespace: Option<&str>,
+        name: &str,
+        policy: PropagationPolicy,
+    ) -> Result<bool> {
+        let params = DeleteParams { propagation_policy: Some(policy), ..DeleteParams::default() };
         match self.api(target, namespace).delete(name, &params).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),

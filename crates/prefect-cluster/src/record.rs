@@ -132,7 +132,7 @@ impl Status {
 }
 
 /// The Secret kind, addressed without discovery.
-fn secrets() -> Target {
+pub(crate) fn secrets() -> Target {
     crate::discovery::builtin("v1", "Secret", "secrets", true)
 }
 
