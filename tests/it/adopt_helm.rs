@@ -10,24 +10,13 @@ use serde_json::{Value, json};
 
 use crate::{
     cluster::Cluster,
-    harness::{Run, base64_decode, prefectctl, workspace},
+    harness::{base64_decode, workspace},
+    lifecycle::{cluster, ctl, get},
     node,
     running::{FLOW_EXISTS, NAMESPACE as RUNNING_NAMESPACE, Stack},
 };
 
 const NAMESPACE: &str = "prefect";
-
-fn ctl(cluster: &Cluster, args: &[&str]) -> Run {
-    let kubeconfig = cluster.kubeconfig().display().to_string();
-    let mut all = vec!["--kubeconfig", kubeconfig.as_str(), "-n", NAMESPACE];
-    all.extend_from_slice(args);
-    prefectctl(&all)
-}
-
-fn get(cluster: &Cluster, kind: &str, name: &str) -> Option<Value> {
-    let run = cluster.kubectl(&["get", kind, name, "-n", NAMESPACE, "-o", "json"], None);
-    (run.code == 0).then(|| serde_json::from_str(&run.stdout).expect("kubectl prints JSON"))
-}
 
 fn fixture(name: &str) -> String {
     let path = workspace().join("tests/it/fixtures/prefect-helm").join(name);
@@ -120,12 +109,6 @@ fn without_request_count(out: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn cluster() -> Cluster {
-    let cluster = Cluster::start();
-    cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
-    cluster
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::{
 const NAMESPACE: &str = "prefect";
 
 /// `prefectctl --kubeconfig CLUSTER -n prefect ARGS`.
-fn ctl(cluster: &Cluster, args: &[&str]) -> Run {
+pub(crate) fn ctl(cluster: &Cluster, args: &[&str]) -> Run {
     let kubeconfig = cluster.kubeconfig().display().to_string();
     let mut all = vec!["--kubeconfig", kubeconfig.as_str(), "-n", NAMESPACE];
     all.extend_from_slice(args);
@@ -26,14 +26,14 @@ fn ctl(cluster: &Cluster, args: &[&str]) -> Run {
 }
 
 /// A cluster with the release namespace.
-fn cluster() -> Cluster {
+pub(crate) fn cluster() -> Cluster {
     let cluster = Cluster::start();
     cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
     cluster
 }
 
 /// `kubectl get -o json` of one object.
-fn get(cluster: &Cluster, kind: &str, name: &str) -> Option<Value> {
+pub(crate) fn get(cluster: &Cluster, kind: &str, name: &str) -> Option<Value> {
     let run = cluster.kubectl(&["get", kind, name, "-n", NAMESPACE, "-o", "json"], None);
     (run.code == 0).then(|| serde_json::from_str(&run.stdout).expect("kubectl prints JSON"))
 }
