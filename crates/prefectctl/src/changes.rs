@@ -3,9 +3,11 @@
 //! applied that the plan no longer has. `apply --dry-run=server` lists the changes and `diff`
 //! shows them.
 //!
-//! Objects are compared without their `managedFields` (bookkeeping of who set what), and
-//! Secrets' values are never shown: each becomes `***`, or `*** (before)` and `*** (after)`
-//! where it changes.
+//! Objects are compared without what the API server and its controllers keep on them and no
+//! apply writes (`status`, `managedFields`, `resourceVersion`, `generation`): a controller
+//! updating a Deployment's status between the live read and the dry run is not a change the
+//! user makes. Secrets' values are never shown: each becomes `***`, or `*** (before)` and
+//! `*** (after)` where it changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -346,10 +348,15 @@ fn owner(live: &Value, release: &str) -> Option<String> {
     Some(said.join("; "))
 }
 
-/// The object without what never matters to a user comparing: its managed fields.
+/// The object without what the server and its controllers keep on it and no apply writes:
+/// its status and the bookkeeping in its metadata.
 fn normalize(mut object: Value) -> Value {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
+    let Some(fields) = object.as_object_mut() else { return object };
+    fields.remove("status");
+    if let Some(metadata) = fields.get_mut("metadata").and_then(Value::as_object_mut) {
+        for server_set in ["managedFields", "resourceVersion", "generation"] {
+            metadata.remove(server_set);
+        }
     }
     object
 }
@@ -440,6 +447,41 @@ mod tests {
             owner(&json!({ "metadata": {} }), "prefect").as_deref(),
             Some("no label or field manager says who made it")
         );
+    }
+
+    #[test]
+    fn status_and_server_bookkeeping_written_between_the_reads_are_no_change() {
+        let deployment = |replicas: u64, status: Value, version: &str, generation: u64| {
+            json!({
+                "kind": "Deployment",
+                "metadata": {
+                    "name": "prefect-server",
+                    "resourceVersion": version,
+                    "generation": generation,
+                    "managedFields": [{ "manager": "prefectctl" }],
+                },
+                "spec": { "replicas": replicas },
+                "status": status,
+            })
+        };
+        let change = |live: Value, planned: Value| ObjectChange {
+            key: ResourceKey::of(&json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": { "name": "prefect-server", "namespace": "default" },
+            }))
+            .unwrap(),
+            live: Some(normalize(live)),
+            planned: Some(normalize(planned)),
+            kept: false,
+            replaced: false,
+        };
+        // The Deployment controller updated the status after the live read.
+        let live = deployment(1, json!({ "observedGeneration": 1 }), "100", 1);
+        let would = deployment(1, json!({ "observedGeneration": 1, "readyReplicas": 1 }), "101", 1);
+        assert_eq!(change(live.clone(), would).verb(), "unchanged");
+        let scaled = deployment(2, json!({ "observedGeneration": 1 }), "102", 2);
+        assert_eq!(change(live, scaled).verb(), "update");
     }
 
     #[test]
