@@ -161,9 +161,9 @@ fn executables_that_misbehave_end_quickly_with_short_clear_errors() {
     let (run, _) = within(limit, dir.path(), &["--plugin", chatty.to_str().unwrap(), "render"]);
     assert_eq!(
         run.fails(1),
-        "error: plugin `chatty` returned a response that is not a valid protocol document: \
-         expected value at line 1 column 1; it printed \"Traceback (most recent call last):\\n  \
-         File \\\"plugin.py\\\", line 3\\n\"\n"
+        "error: plugin `chatty` returned a response that is not a valid protocol document (it \
+         printed \"Traceback (most recent call last):\\n  File \\\"plugin.py\\\", line \
+         3\\n\"): expected value at line 1 column 1\n"
     );
 }
 

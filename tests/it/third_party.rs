@@ -91,7 +91,7 @@ fn executables_that_misbehave_are_clear_errors() {
     }
     expect![[r#"
         error: plugin `failing` failed: `run` exited with status 3: cannot reach the vault
-        error: $DIR/prefectctl-plugin-garbage: the plugin's manifest is not JSON (expected value at line 1 column 1): `manifest` must print the plugin's manifest; it printed "hello\n"
+        error: $DIR/prefectctl-plugin-garbage: the plugin's manifest is not JSON (`manifest` must print the plugin's manifest; it printed "hello\n"): expected value at line 1 column 1
         error: $DIR/prefectctl-plugin-plain is neither a plugin library (*.so) nor an executable file: build the library, or make the program executable (chmod +x)
     "#]].assert_eq(&errors);
 }

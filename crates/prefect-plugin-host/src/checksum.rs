@@ -15,7 +15,7 @@ pub fn checksum(path: &Path) -> Result<String> {
     loop {
         let read = file
             .read(&mut buffer)
-            .map_err(|err| Error::Open { path: path.to_path_buf(), reason: err.to_string() })?;
+            .map_err(|err| Error::Open { path: path.to_path_buf(), source: err.into() })?;
         if read == 0 {
             break;
         }

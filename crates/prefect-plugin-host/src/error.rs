@@ -44,13 +44,14 @@ pub enum Error {
         /// The path given.
         path: PathBuf,
     },
-    /// The file could not be opened as a dynamic library.
-    #[error("{} could not be loaded as a library: {reason}", path.display())]
+    /// The file could not be read or opened as a dynamic library.
+    #[error("{} could not be loaded as a library", path.display())]
     Open {
         /// The library.
         path: PathBuf,
-        /// What the dynamic loader said.
-        reason: String,
+        /// Why: what the dynamic loader said, or what is wrong with the file.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The library is not a prefectctl plugin (no abi_stable root module).
     #[error(
@@ -103,6 +104,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
+        /// The JSON error, when it is not JSON or not a manifest.
+        #[source]
+        source: Option<serde_json::Error>,
     },
     /// A plugin loaded by name calls itself something else.
     #[error("{} calls itself `{actual}`, not `{expected}`: rename the library or its plugin", path.display())]
@@ -151,15 +155,27 @@ pub enum Error {
         /// What happened, with the end of what it wrote to standard error.
         reason: String,
     },
+    /// The run request for the plugin could not be written as JSON.
+    #[error("the run request for plugin `{plugin}` could not be written")]
+    Request {
+        /// The plugin's name.
+        plugin: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The plugin's run returned something that is not a protocol document.
     #[error(
-        "plugin `{plugin}` returned a response that is not a valid protocol document: {reason}"
+        "plugin `{plugin}` returned a response that is not a valid protocol document ({printed})"
     )]
     Response {
         /// The plugin's name.
         plugin: String,
+        /// The start of what it returned: `it printed "..."`.
+        printed: String,
         /// The JSON error.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
 }
 

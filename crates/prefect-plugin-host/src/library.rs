@@ -30,8 +30,10 @@ impl Library {
         }
         // A file the dynamic loader would map past its end kills the process with SIGBUS.
         if cfg!(all(unix, not(target_vendor = "apple"))) {
-            crate::elf::check(&absolute)
-                .map_err(|reason| Error::Open { path: path.to_path_buf(), reason })?;
+            crate::elf::check(&absolute).map_err(|reason| Error::Open {
+                path: path.to_path_buf(),
+                source: reason.into(),
+            })?;
         }
         let header = lib_header_from_path(&absolute).map_err(|err| open_error(path, err))?;
         let module =
@@ -56,7 +58,7 @@ fn open_error(path: &Path, err: LibraryError) -> Error {
     let path = path.to_path_buf();
     match err {
         LibraryError::OpenError { .. } if !path.exists() => Error::MissingFile { path },
-        LibraryError::OpenError { err, .. } => Error::Open { path, reason: err.to_string() },
+        LibraryError::OpenError { err, .. } => Error::Open { path, source: err },
         LibraryError::GetSymbolError { .. } => Error::NotAPlugin { path },
         LibraryError::IncompatibleVersionNumber {
             library_name,
@@ -76,7 +78,8 @@ fn open_error(path: &Path, err: LibraryError) -> Error {
             host_abi: "1.x".to_owned(),
             details: details.to_string(),
         },
-        other => Error::Open { path, reason: one_line(&other.to_string()) },
+        // abi_stable's other reports span lines; the message of an error is one line.
+        other => Error::Open { path, source: one_line(&other.to_string()).into() },
     }
 }
 

@@ -93,17 +93,16 @@ impl Plugin {
     /// document is an [`Error::Response`].
     pub fn run(&self, request: &RunRequest) -> Result<RunResponse> {
         let name = &self.manifest.name;
-        let json = serde_json::to_string(request).map_err(|err| Error::Response {
-            plugin: name.clone(),
-            reason: format!("the request could not be written: {err}"),
-        })?;
+        let json = serde_json::to_string(request)
+            .map_err(|source| Error::Request { plugin: name.clone(), source })?;
         let out = match &self.kind {
             Kind::Library(library) => library.run(&json),
             Kind::Executable(executable) => executable.run(name, &json)?,
         };
-        serde_json::from_str(&out).map_err(|err| Error::Response {
+        serde_json::from_str(&out).map_err(|source| Error::Response {
             plugin: name.clone(),
-            reason: format!("{err}; {}", first_bytes(&out)),
+            printed: first_bytes(&out),
+            source,
         })
     }
 }
@@ -129,12 +128,13 @@ fn check_protocol(path: &Path, protocol: u32) -> Result<()> {
 /// speaks); an error when what it printed is not JSON at all.
 fn protocol_of(path: &Path, manifest_json: &str) -> Result<u32> {
     let manifest: serde_json::Value =
-        serde_json::from_str(manifest_json).map_err(|err| Error::Manifest {
+        serde_json::from_str(manifest_json).map_err(|source| Error::Manifest {
             path: path.to_path_buf(),
             reason: format!(
-                "is not JSON ({err}): `manifest` must print the plugin's manifest; {}",
+                "is not JSON (`manifest` must print the plugin's manifest; {})",
                 first_bytes(manifest_json)
             ),
+            source: Some(source),
         })?;
     let version = manifest.get("protocolVersion").and_then(serde_json::Value::as_u64);
     Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
@@ -149,14 +149,22 @@ pub fn is_plugin_name(name: &str) -> bool {
 }
 
 fn read_manifest(path: &Path, json: &str, protocol: u32) -> Result<PluginManifest> {
-    let bad = |reason: String| Error::Manifest { path: path.to_path_buf(), reason };
-    let value: serde_json::Value = serde_json::from_str(json)
-        .map_err(|err| bad(format!("is not JSON: {err}; {}", first_bytes(json))))?;
+    let bad = |reason: String| Error::Manifest { path: path.to_path_buf(), reason, source: None };
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|source| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: format!("is not JSON ({})", first_bytes(json)),
+            source: Some(source),
+        })?;
     if let Some(message) = value.get("error").and_then(|e| e.as_str()) {
         return Err(bad(format!("could not be built: {message}")));
     }
     let manifest: PluginManifest =
-        serde_json::from_value(value).map_err(|err| bad(format!("is not valid: {err}")))?;
+        serde_json::from_value(value).map_err(|source| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: "is not valid".to_owned(),
+            source: Some(source),
+        })?;
     if manifest.protocol_version != protocol {
         return Err(bad(format!(
             "says protocol {} but the library speaks {protocol}",

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use prefect_plugin_abi::wire::PluginKind;
-use prefect_plugin_host::{Plugin, PluginSpec, checksum, load};
+use prefect_plugin_host::{Plugin, PluginSpec, checksum, load, with_causes};
 use serde_json::Value;
 
 use crate::{
@@ -50,7 +50,7 @@ fn list(args: &ReleaseArgs) -> String {
                 sha256,
                 path.display().to_string(),
             ]),
-            Err(err) => eprintln!("warning: {err}"),
+            Err(err) => eprintln!("warning: {}", with_causes(&err)),
         }
     }
     crate::output::table(&rows)
@@ -63,7 +63,7 @@ fn describe(args: &ReleaseArgs, arg: &str, output: DescribeFormat) -> Result<Str
         }
         PluginSpec::Path(path) => load(&path, None),
     }
-    .map_err(|err| Failure::runtime(vec![err.to_string()]))?;
+    .map_err(|err| Failure::runtime(vec![with_causes(&err)]))?;
     match output {
         DescribeFormat::Text => Ok(description(&plugin)),
         DescribeFormat::Json => description_json(&plugin),
@@ -74,7 +74,7 @@ fn description_json(plugin: &Plugin) -> Result<String, Failure> {
     let mut json = serde_json::to_value(&plugin.manifest).map_err(anyhow::Error::from)?;
     json["path"] = Value::String(plugin.path.display().to_string());
     json["sha256"] = Value::String(
-        checksum(&plugin.path).map_err(|err| Failure::runtime(vec![err.to_string()]))?,
+        checksum(&plugin.path).map_err(|err| Failure::runtime(vec![with_causes(&err)]))?,
     );
     let mut text = serde_json::to_string_pretty(&json).map_err(anyhow::Error::from)?;
     text.push('\n');
@@ -100,7 +100,7 @@ fn description(plugin: &Plugin) -> String {
     let _ = writeln!(
         out,
         "sha256:      {}",
-        checksum(&plugin.path).unwrap_or_else(|err| format!("unknown ({err})"))
+        checksum(&plugin.path).unwrap_or_else(|err| format!("unknown ({})", with_causes(&err)))
     );
     let _ = writeln!(
         out,

@@ -170,9 +170,10 @@ pub fn resolve(
                         | prefect_plugin_host::Error::MissingFile { .. }
                 );
                 flag_rejected |= missing && required_by.is_none() && chosen.contains(&spec);
+                let message = prefect_plugin_host::with_causes(&err);
                 errors.push(match required_by {
-                    Some(by) => format!("{err} (it is required by `{by}`)"),
-                    None => err.to_string(),
+                    Some(by) => format!("{message} (it is required by `{by}`)"),
+                    None => message,
                 });
                 continue;
             }
