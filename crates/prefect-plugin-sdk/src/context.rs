@@ -1,7 +1,8 @@
 //! [`Context`]: what a running plugin reads (release, stack, capabilities, the graph so far)
-//! and where it puts what it produces (resources, changes, warnings).
+//! and where it puts what it produces (resources, changes, and the errors and warnings of
+//! [`diagnostics`]).
 
-use std::collections::BTreeMap;
+use std::{cell::RefCell, collections::BTreeMap};
 
 use k8s_openapi::{
     Metadata, Resource,
@@ -9,14 +10,17 @@ use k8s_openapi::{
     serde::Serialize,
 };
 use prefect_plugin_abi::wire::{
-    Capabilities, Diagnostic, GlobalValues, Lookups, ObjectRef, Release, RunRequest, Severity,
+    Capabilities, GlobalValues, Lookups, ObjectRef, Release, RunRequest,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{Error, labels, pods};
 
+mod diagnostics;
 mod overlay;
+
+pub use diagnostics::join;
 
 /// The state of one plugin run.
 pub struct Context {
@@ -31,7 +35,8 @@ pub struct Context {
     pub(crate) added: Vec<Value>,
     /// Indexes into `items` of the objects this run changed.
     pub(crate) changed: Vec<usize>,
-    pub(crate) results: Vec<Diagnostic>,
+    /// Behind a `RefCell` so that every builder given `&Context` can report.
+    pub(crate) diagnostics: RefCell<diagnostics::Diagnostics>,
     /// The resources of `items` this run removed, as the host names them.
     pub(crate) removed: Vec<ObjectRef>,
 }
@@ -49,7 +54,7 @@ impl Context {
             pending: Vec::new(),
             added: Vec::new(),
             changed: Vec::new(),
-            results: Vec::new(),
+            diagnostics: RefCell::default(),
             removed: Vec::new(),
         }
     }
@@ -330,38 +335,6 @@ impl Context {
                 Lookup::Pending
             }
         }
-    }
-
-    /// Reports an error and goes on, so that one run can report several; the render fails.
-    pub fn error(&mut self, error: Error) {
-        self.results.push(Diagnostic {
-            severity: Severity::Error,
-            message: error.message,
-            path: error.path,
-        });
-    }
-
-    /// Reports every problem collected while building resources: the warnings, and the
-    /// errors, which fail the render. Returns whether there was an error, in which case the
-    /// plugin should add nothing.
-    pub fn report(&mut self, problems: crate::Problems) -> bool {
-        for (path, message) in problems.warnings {
-            self.warn(Some(&path), message);
-        }
-        let failed = !problems.errors.is_empty();
-        for error in problems.errors {
-            self.error(error);
-        }
-        failed
-    }
-
-    /// Reports a warning about the value at `path`; the render goes on.
-    pub fn warn(&mut self, path: Option<&str>, message: impl Into<String>) {
-        self.results.push(Diagnostic {
-            severity: Severity::Warning,
-            message: message.into(),
-            path: path.map(str::to_owned),
-        });
     }
 
     pub(crate) fn changed_items(&self) -> Vec<Value> {

@@ -101,7 +101,7 @@ pub fn run_plugin<P: Plugin>(request: RunRequest) -> RunResponse {
     }));
     match outcome {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => ctx.error(error),
+        Ok(Err(error)) => ctx.record_error(error),
         Err(panic) => return error_response(panic, None),
     }
     if !ctx.pending.is_empty() {
@@ -115,18 +115,22 @@ pub fn run_plugin<P: Plugin>(request: RunRequest) -> RunResponse {
     }
     // A run that failed hands over no resources: half of a plugin's work never reaches the
     // graph.
-    if ctx.results.iter().any(|result| result.severity == Severity::Error) {
+    if ctx.failed() {
         ctx.added.clear();
         ctx.changed.clear();
         ctx.removed.clear();
     }
+    // Warnings before errors, each in the order reported: the order plugins built with
+    // earlier SDKs send (they reported a run's warnings, then its errors, at the end).
+    let mut results = std::mem::take(&mut ctx.diagnostics.get_mut().list);
+    results.sort_by_key(|result| result.severity == Severity::Error);
     RunResponse {
         api_version: wire::API_VERSION.to_owned(),
         kind: wire::RESOURCE_LIST.to_owned(),
         changed: ctx.changed_items(),
         items: std::mem::take(&mut ctx.added),
         removed: std::mem::take(&mut ctx.removed),
-        results: std::mem::take(&mut ctx.results),
+        results,
         lookups: Vec::new(),
     }
 }

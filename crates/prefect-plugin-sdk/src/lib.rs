@@ -140,8 +140,41 @@
 //! changed: fields its type does not model (a newer Kubernetes' fields) are kept, and a field
 //! the closure clears (`None`) is removed. [`Context::remove`] takes a resource out of the
 //! release (`render` ends with `# Removed: ConfigMap/prefect/x (added by server; removed by
-//! hello)`). [`Context::error`] reports an error and goes on, so that
-//! a user sees every problem at once; a run that reports an error hands the host no resources.
+//! hello)`).
+//!
+//! The context also holds what the run reports. [`Context::error`] and [`Context::warn`]
+//! report a problem with the value at a path and go on, so that a user sees every problem at
+//! once; any function given the context can report, so builders take `ctx` and nothing more.
+//! [`Context::convert`] (and [`Context::list`], [`Context::map`]) turns what users write as a
+//! Kubernetes object (`affinity`, `env`...) into its k8s-openapi type, and reports a wrong type,
+//! a missing field and a misspelt key at their paths. [`Context::within`] reports paths relative
+//! to a part of the values, for helpers that build a whole section's pods from a part of it.
+//! A run that reports an error hands the host no resources: check [`Context::failed`] before
+//! adding what depends on the values. Returning an `Err` from `run` reports it too.
+//!
+//! ```
+//! use prefect_plugin_sdk::{
+//!     Context, Error,
+//!     k8s_openapi::api::core::v1::{Pod, PodSpec, Toleration},
+//!     serde_json::Value,
+//! };
+//!
+//! /// A Pod with the user's `tolerations` (Kubernetes objects, as JSON).
+//! fn add_pod(ctx: &mut Context, tolerations: &[Value]) -> Result<(), Error> {
+//!     // A misspelt key (`tolerations[1].efect`) is a warning, a wrong type
+//!     // (`tolerations[0].tolerationSeconds`) an error; both name their path.
+//!     let tolerations: Vec<Toleration> = ctx.list(tolerations, "tolerations");
+//!     if ctx.failed() {
+//!         return Ok(());
+//!     }
+//!     let name = ctx.full_name("hello");
+//!     ctx.add(Pod {
+//!         metadata: ctx.metadata(&name, "hello"),
+//!         spec: Some(PodSpec { tolerations: Some(tolerations), ..PodSpec::default() }),
+//!         ..Pod::default()
+//!     })
+//! }
+//! ```
 //!
 //! A plugin that wires itself to the Prefect server (its database, a proxy, a policy) finds
 //! the server's Deployment, container, port and settings by the names in [`contract`], which
@@ -236,17 +269,15 @@ mod export;
 pub mod labels;
 mod plugin;
 pub mod pods;
-mod problems;
 pub mod secrets;
 pub mod security;
 pub mod testing;
 pub mod workload;
 
-pub use context::{Context, Lookup};
+pub use context::{Context, Lookup, join};
 pub use export::{plugin_manifest, run_plugin};
 pub use plugin::{Error, Manifest, Plugin};
 pub use prefect_plugin_abi::{PROTOCOL_VERSION, wire};
-pub use problems::{Problems, join};
 
 pub use k8s_openapi;
 pub use schemars;

@@ -8,20 +8,19 @@
 //! and kept on every later one. [`KeptPassword::secret`] is the Secret the plugin adds:
 //!
 //! ```
-//! use prefect_plugin_sdk::{Context, Error, Problems, secrets::{self, PasswordValues}};
+//! use prefect_plugin_sdk::{Context, Error, secrets::{self, PasswordValues}};
 //!
 //! /// Adds the Secret of component `cache`; its pods read the password from `password.secret`,
 //! /// key `password.key`.
 //! fn credentials(ctx: &mut Context, fixed: &str, existing: &str) -> Result<(), Error> {
-//!     let mut problems = Problems::default();
 //!     let values = PasswordValues {
 //!         password: fixed,
 //!         existing_secret: existing,
 //!         key: "password",
 //!         ..PasswordValues::default()
 //!     };
-//!     let password = secrets::password(ctx, "cache", &values, &mut problems)?;
-//!     if ctx.report(problems) {
+//!     let password = secrets::password(ctx, "cache", &values)?;
+//!     if ctx.failed() {
 //!         return Ok(());
 //!     }
 //!     if let Some(secret) = password.secret(ctx, "cache") {
@@ -35,7 +34,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 
-use crate::{Context, Error, Lookup, Problems, labels::DATA_ANNOTATION};
+use crate::{Context, Error, Lookup, labels::DATA_ANNOTATION};
 
 /// Length of the passwords [`password`] generates (letters and digits: about 190 bits).
 pub const GENERATED_LENGTH: usize = 32;
@@ -141,23 +140,22 @@ impl KeptPassword {
 /// data); absent, a new one is generated; while rendering, the Secret is left out, with a
 /// warning that says how to deploy the output without prefectctl.
 ///
-/// Problems with the values go to `problems`, with their paths; the password itself is never
-/// in a message.
+/// Problems with the values are reported to `ctx`, with their paths; the password itself is
+/// never in a message.
 pub fn password(
     ctx: &mut Context,
     component: &str,
     values: &PasswordValues,
-    problems: &mut Problems,
 ) -> Result<KeptPassword, Error> {
     let key = values.key.to_owned();
     if key.is_empty() {
-        problems.error(values.key_path, "name the key that holds the password");
+        ctx.error(values.key_path, "name the key that holds the password");
     }
     if !values.existing_secret.is_empty() {
         if !values.password.is_empty() {
             let password = last_name(values.password_path);
             let existing = last_name(values.existing_secret_path);
-            problems.error(
+            ctx.error(
                 values.password_path,
                 format!(
                     "set either {password} or {existing}, not both: keep {existing} so that \
@@ -183,7 +181,7 @@ pub fn password(
         }
         Lookup::Pending => PasswordSource::Deferred,
         Lookup::Unavailable => {
-            problems.warn(
+            ctx.warn(
                 values.password_path,
                 format!(
                     "the Secret {secret} is left out of this output: `prefectctl apply` generates \
@@ -248,7 +246,9 @@ mod tests {
     use super::*;
     use crate::{
         PROTOCOL_VERSION,
-        wire::{self, GlobalValues, LookupResult, Lookups, ObjectRef, Release, RunRequest},
+        wire::{
+            self, GlobalValues, LookupResult, Lookups, ObjectRef, Release, RunRequest, Severity,
+        },
     };
 
     /// A run of release `prefect` with `lookups` (`None`: rendering, nothing is read).
@@ -292,35 +292,33 @@ mod tests {
 
     #[test]
     fn messages_name_the_plugins_own_values() {
-        let mut problems = Problems::default();
-        let both = password(&mut context(None), "cache", &values("x", "mine"), &mut problems);
+        let mut ctx = context(None);
+        let both = password(&mut ctx, "cache", &values("x", "mine"));
         assert_eq!(both.unwrap().source, PasswordSource::Existing);
-        assert_eq!(problems.errors[0].path.as_deref(), Some("credentials.fixed"));
+        let diagnostics = &ctx.diagnostics.borrow().list;
+        assert_eq!(diagnostics[0].severity, Severity::Error);
+        assert_eq!(diagnostics[0].path.as_deref(), Some("credentials.fixed"));
         assert_eq!(
-            problems.errors[0].message,
+            diagnostics[0].message,
             "set either fixed or secretName, not both: keep secretName so that the password \
              stays out of your values"
         );
 
-        let mut problems = Problems::default();
-        let render = password(&mut context(None), "cache", &values("", ""), &mut problems);
+        let mut ctx = context(None);
+        let render = password(&mut ctx, "cache", &values("", ""));
         assert_eq!(render.unwrap().source, PasswordSource::Deferred);
-        let (path, message) = &problems.warnings[0];
-        assert_eq!(path, "credentials.fixed");
+        let diagnostics = &ctx.diagnostics.borrow().list;
+        assert_eq!(diagnostics[0].severity, Severity::Warning);
+        assert_eq!(diagnostics[0].path.as_deref(), Some("credentials.fixed"));
+        let message = &diagnostics[0].message;
         assert!(message.starts_with("the Secret prefect-cache is left out"), "{message}");
         assert!(
             message.ends_with("set credentials.secretName (or credentials.fixed)"),
             "{message}"
         );
 
-        let mut problems = Problems::default();
-        let lost = password(
-            &mut context(Some(live_secret(json!({})))),
-            "cache",
-            &values("", ""),
-            &mut problems,
-        )
-        .unwrap_err();
+        let lost = password(&mut context(Some(live_secret(json!({})))), "cache", &values("", ""))
+            .unwrap_err();
         assert_eq!(lost.path.as_deref(), Some("credentials.key"));
         assert_eq!(
             lost.message,
@@ -331,13 +329,12 @@ mod tests {
     #[test]
     fn a_live_password_is_kept_and_put_back_in_the_secret() {
         let mut ctx = context(Some(live_secret(json!({ "pw": "a2VwdA==" }))));
-        let mut problems = Problems::default();
-        let kept = password(&mut ctx, "cache", &values("", ""), &mut problems).unwrap();
+        let kept = password(&mut ctx, "cache", &values("", "")).unwrap();
         assert_eq!(kept.source, PasswordSource::Kept(b"kept".to_vec()));
         let secret = kept.secret(&ctx, "cache").unwrap();
         assert_eq!(secret.metadata.name.as_deref(), Some("prefect-cache"));
         assert_eq!(secret.data.unwrap()["pw"].0, b"kept");
-        assert!(problems.errors.is_empty() && problems.warnings.is_empty());
+        assert_eq!(ctx.diagnostics.borrow().list, []);
     }
 
     #[test]

@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    Context, Problems,
+    Context,
     security::{PREFECT_UID, restricted_container, restricted_pod},
     wire::PullPolicy,
 };
@@ -160,20 +160,20 @@ impl PodValues {
     /// containers, the labels (standard and `podLabels`), the annotations, the pod security
     /// context, the scheduling fields and `global.prefect.image.pullSecrets`.
     ///
-    /// Every problem goes to `problems`, with its value path.
+    /// Every problem is reported to `ctx`, with its value path (inside [`Context::within`] for
+    /// pod values that are not at the top of the plugin's section).
     pub fn template(
         &self,
         ctx: &Context,
         component: &str,
         mut main: Container,
         mut volumes: Vec<Volume>,
-        problems: &mut Problems,
     ) -> PodTemplateSpec {
         let selector = ctx.selector_labels(component);
         let mut labels = ctx.labels(component);
         for (key, value) in &self.pod_labels {
             if selector.get(key).is_some_and(|fixed| fixed != value) {
-                problems.error(
+                ctx.error(
                     "podLabels",
                     format!("`{key}` selects the pods and cannot change: remove it from podLabels"),
                 );
@@ -182,15 +182,15 @@ impl PodValues {
             labels.insert(key.clone(), value.clone());
         }
 
-        main.security_context = problems
+        main.security_context = ctx
             .map::<SecurityContext>(&self.container_security_context, "containerSecurityContext")
             .filter(|context| *context != SecurityContext::default());
         if !self.resources.is_empty() {
             main.resources =
-                problems.map::<ResourceRequirements>(&quantities(&self.resources), "resources");
+                ctx.map::<ResourceRequirements>(&quantities(&self.resources), "resources");
         }
         let extra_mounts: Vec<VolumeMount> =
-            problems.list(&self.extra_volume_mounts, "extraVolumeMounts");
+            ctx.list(&self.extra_volume_mounts, "extraVolumeMounts");
         if !extra_mounts.is_empty() {
             main.volume_mounts.get_or_insert_with(Vec::new).extend(extra_mounts);
         }
@@ -200,10 +200,10 @@ impl PodValues {
         }
 
         let mut containers = vec![main];
-        containers.extend(problems.list::<Container>(&self.extra_containers, "extraContainers"));
+        containers.extend(ctx.list::<Container>(&self.extra_containers, "extraContainers"));
         let init_containers =
-            problems.list::<Container>(&self.extra_init_containers, "extraInitContainers");
-        volumes.extend(problems.list::<Volume>(&self.extra_volumes, "extraVolumes"));
+            ctx.list::<Container>(&self.extra_init_containers, "extraInitContainers");
+        volumes.extend(ctx.list::<Volume>(&self.extra_volumes, "extraVolumes"));
         let pull_secrets: Vec<LocalObjectReference> = ctx
             .global()
             .prefect
@@ -225,21 +225,17 @@ impl PodValues {
                 init_containers: non_empty(init_containers),
                 volumes: non_empty(volumes),
                 image_pull_secrets: non_empty(pull_secrets),
-                security_context: problems
+                security_context: ctx
                     .map::<PodSecurityContext>(&self.pod_security_context, "podSecurityContext")
                     .filter(|context| *context != PodSecurityContext::default()),
                 priority_class_name: (!self.priority_class_name.is_empty())
                     .then(|| self.priority_class_name.clone()),
                 node_selector: (!self.node_selector.is_empty()).then(|| self.node_selector.clone()),
-                tolerations: non_empty(
-                    problems.list::<Toleration>(&self.tolerations, "tolerations"),
-                ),
+                tolerations: non_empty(ctx.list::<Toleration>(&self.tolerations, "tolerations")),
                 affinity: (!self.affinity.is_empty())
-                    .then(|| problems.map::<Affinity>(&self.affinity, "affinity"))
+                    .then(|| ctx.map::<Affinity>(&self.affinity, "affinity"))
                     .flatten(),
-                topology_spread_constraints: non_empty(
-                    self.topology_spread(ctx, component, problems),
-                ),
+                topology_spread_constraints: non_empty(self.topology_spread(ctx, component)),
                 ..PodSpec::default()
             }),
         }
@@ -270,12 +266,7 @@ impl PodValues {
     }
 
     /// The user's constraints, each selecting the component's pods unless it says otherwise.
-    fn topology_spread(
-        &self,
-        ctx: &Context,
-        component: &str,
-        problems: &mut Problems,
-    ) -> Vec<TopologySpreadConstraint> {
+    fn topology_spread(&self, ctx: &Context, component: &str) -> Vec<TopologySpreadConstraint> {
         let selector = json!({ "matchLabels": ctx.selector_labels(component) });
         let constraints: Vec<Value> = self
             .topology_spread_constraints
@@ -290,7 +281,7 @@ impl PodValues {
                 constraint
             })
             .collect();
-        problems.list(&constraints, "topologySpreadConstraints")
+        ctx.list(&constraints, "topologySpreadConstraints")
     }
 }
 
@@ -335,12 +326,12 @@ impl ProbeValues {
     }
 
     /// `check` (a `Probe` with only its handler set: `httpGet`, `exec`...) with the user's
-    /// timing, or `None` when the probe is off; `path` names the values in problems.
-    pub fn probe(&self, check: Probe, path: &str, problems: &mut Problems) -> Option<Probe> {
+    /// timing, or `None` when the probe is off; `path` names the values in what is reported.
+    pub fn probe(&self, ctx: &Context, check: Probe, path: &str) -> Option<Probe> {
         if !self.enabled {
             return None;
         }
-        let timing: Probe = problems.map(&self.config, &format!("{path}.config"))?;
+        let timing: Probe = ctx.map(&self.config, &format!("{path}.config"))?;
         Some(Probe {
             // The API server does not store a 0 here (Kubernetes' default); sent, it would make
             // every server-side apply a write, as the stored object never has it.
@@ -388,11 +379,11 @@ impl ImageValues {
 
 /// Reports a `digest` (at value path `path`) that is not empty and not `sha256:` followed by
 /// 64 lower-case hex digits, the only form registries and the kubelet accept.
-pub fn check_digest(digest: &str, path: &str, problems: &mut Problems) {
+pub fn check_digest(ctx: &Context, digest: &str, path: &str) {
     let hex = digest.strip_prefix("sha256:").unwrap_or_default();
     let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !digest.is_empty() && !valid {
-        problems.error(
+        ctx.error(
             path,
             format!(
                 "{digest:?} is not an image digest: give `sha256:` and the 64 lower-case hex \

@@ -66,7 +66,7 @@ impl Plugin for NetworkPolicy {
         let Some(policy) = policy::build(ctx, &values) else { return Ok(()) };
         let labelled = clients::label(ctx, &server);
         if labelled == 0 && ctx.has_plugin("agent") {
-            ctx.warn(None, "no workload talks to the server: the worker will be refused");
+            ctx.warn_release("no workload talks to the server: the worker will be refused");
         }
         ctx.add(policy)
     }

@@ -1,7 +1,7 @@
 //! The NetworkPolicy in front of the server's pods.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::networking::v1::{
             NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -22,8 +22,7 @@ const API_PORT: i32 = prefect_plugin_sdk::contract::server::PORT;
 /// The policy: ingress to the server's pods on the API port, from the release's Prefect
 /// clients, flow runs, the ingress controller's namespace and `allowFrom`; nothing else.
 /// `None` when `allowFrom` has an error, which it reports with its warnings.
-pub fn build(ctx: &mut Context, values: &Values) -> Option<NetworkPolicy> {
-    let mut problems = Problems::default();
+pub fn build(ctx: &Context, values: &Values) -> Option<NetworkPolicy> {
     let mut from = vec![pods(LabelSelector {
         match_labels: Some([(CLIENT_LABEL.to_owned(), "true".to_owned())].into()),
         ..LabelSelector::default()
@@ -47,8 +46,8 @@ pub fn build(ctx: &mut Context, values: &Values) -> Option<NetworkPolicy> {
             ..NetworkPolicyPeer::default()
         });
     }
-    from.extend(problems.list::<NetworkPolicyPeer>(&values.allow_from, "allowFrom"));
-    if ctx.report(problems) {
+    from.extend(ctx.list::<NetworkPolicyPeer>(&values.allow_from, "allowFrom"));
+    if ctx.failed() {
         return None;
     }
     let name = ctx.full_name("server");

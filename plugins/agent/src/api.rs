@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         ByteString,
         api::{
@@ -89,16 +89,16 @@ pub fn key_propagation(values: &Values) -> JobApiKeyPropagation {
 }
 
 /// The API connection the values and the stack choose.
-pub fn connect(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+pub fn connect(ctx: &Context, values: &Values) -> Api {
     match values.api_config {
-        ApiConfig::Cloud => cloud(ctx, values, problems),
-        ApiConfig::CustomerManagedCloud => customer_managed_cloud(ctx, values, problems),
+        ApiConfig::Cloud => cloud(ctx, values),
+        ApiConfig::CustomerManagedCloud => customer_managed_cloud(ctx, values),
         ApiConfig::Server if !values.server_api_config.api_url.is_empty() => {
-            external_server(ctx, values, problems)
+            external_server(ctx, values)
         }
-        ApiConfig::Server if ctx.has_plugin(SERVER) => stack_server(ctx, values, problems),
+        ApiConfig::Server if ctx.has_plugin(SERVER) => stack_server(ctx, values),
         ApiConfig::Server => {
-            problems.error(
+            ctx.error(
                 "apiConfig",
                 "the worker needs a Prefect API, and there is no server plugin in the stack: add \
                  it (--plugin server), set serverApiConfig.apiUrl to your server, or set \
@@ -109,7 +109,7 @@ pub fn connect(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
     }
 }
 
-fn cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+fn cloud(ctx: &Context, values: &Values) -> Api {
     let cloud = &values.cloud_api_config;
     let workspace = Workspace {
         path: "cloudApiConfig",
@@ -120,10 +120,10 @@ fn cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
         api_key_secret: &cloud.api_key_secret,
         key_propagation: cloud.job_api_key_propagation,
     };
-    workspace.api(ctx, problems)
+    workspace.api(ctx)
 }
 
-fn customer_managed_cloud(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+fn customer_managed_cloud(ctx: &Context, values: &Values) -> Api {
     let cloud = &values.customer_managed_cloud_api_config;
     let workspace = Workspace {
         path: "customerManagedCloudApiConfig",
@@ -134,27 +134,27 @@ fn customer_managed_cloud(ctx: &Context, values: &Values, problems: &mut Problem
         api_key_secret: &cloud.api_key_secret,
         key_propagation: cloud.job_api_key_propagation,
     };
-    let mut api = workspace.api(ctx, problems);
+    let mut api = workspace.api(ctx);
     // What makes Prefect take this API for Cloud (websockets for events and logs, with the
     // key): the API itself unless told otherwise.
     let cloud_api_url = if cloud.cloud_api_url.is_empty() {
         cloud.api_url.trim_end_matches('/')
     } else {
         check_url(
+            ctx,
             &cloud.cloud_api_url,
             "customerManagedCloudApiConfig.cloudApiUrl",
             "the Cloud's API",
-            problems,
         );
         &cloud.cloud_api_url
     };
     api.env.push(env_var("PREFECT_CLOUD_API_URL", cloud_api_url));
     if !cloud.cloud_ui_url.is_empty() {
         check_url(
+            ctx,
             &cloud.cloud_ui_url,
             "customerManagedCloudApiConfig.cloudUiUrl",
             "the Cloud's UI",
-            problems,
         );
         api.env.push(env_var("PREFECT_CLOUD_UI_URL", &cloud.cloud_ui_url));
     }
@@ -176,9 +176,9 @@ struct Workspace<'a> {
 
 impl Workspace<'_> {
     /// `PREFECT_API_URL` (the workspace's) and `PREFECT_API_KEY` (from its Secret).
-    fn api(&self, ctx: &Context, problems: &mut Problems) -> Api {
+    fn api(&self, ctx: &Context) -> Api {
         let path = self.path;
-        check_url(self.url, &format!("{path}.{}", self.url_key), "the Cloud's API", problems);
+        check_url(ctx, self.url, &format!("{path}.{}", self.url_key), "the Cloud's API");
         let from_url = "take it from the workspace's URL, \
                         app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>";
         let secret = "name the existing Secret that holds the API key (kubectl create secret \
@@ -190,7 +190,7 @@ impl Workspace<'_> {
             ("apiKeySecret.key", &self.api_key_secret.key, secret),
         ] {
             if value.trim().is_empty() {
-                problems.error(
+                ctx.error(
                     format!("{path}.{key}"),
                     format!("empty, and Prefect Cloud needs it: {how}"),
                 );
@@ -198,7 +198,7 @@ impl Workspace<'_> {
         }
         if self.key_propagation == JobApiKeyPropagation::EnvVar {
             // prefect-helm offers it; prefectctl keeps every credential out of every Job.
-            problems.error(
+            ctx.error(
                 format!("{path}.jobApiKeyPropagation"),
                 "envVar would write the API key in plain text into every flow-run Job's spec, \
                  where whoever can read Jobs in their namespace sees it: use secretRef (the \
@@ -207,7 +207,7 @@ impl Workspace<'_> {
             );
         }
         if ctx.has_plugin(SERVER) {
-            problems.warn(
+            ctx.warn(
                 "apiConfig",
                 "the worker talks to Prefect Cloud, so the server plugin in this stack gets no \
                  work from it: drop the server plugin (--without server), or set apiConfig: \
@@ -233,7 +233,7 @@ impl Workspace<'_> {
 }
 
 /// Reports a `url` of `what` that is not an HTTP(S) URL with a host (an empty one included).
-fn check_url(url: &str, path: &str, what: &str, problems: &mut Problems) {
+fn check_url(ctx: &Context, url: &str, path: &str, what: &str) {
     let example = if what.ends_with("UI") {
         "https://prefect.example.com"
     } else {
@@ -242,25 +242,25 @@ fn check_url(url: &str, path: &str, what: &str, problems: &mut Problems) {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     if rest.is_none_or(|host| host.is_empty() || host.starts_with('/')) {
         let found = if url.is_empty() { "it is empty".to_owned() } else { format!("not {url:?}") };
-        problems.error(path, format!("give the URL of {what}, such as {example} ({found})"));
+        ctx.error(path, format!("give the URL of {what}, such as {example} ({found})"));
     }
 }
 
-fn external_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+fn external_server(ctx: &Context, values: &Values) -> Api {
     let config = &values.server_api_config;
-    check_url(&config.api_url, "serverApiConfig.apiUrl", "the server's API", problems);
+    check_url(ctx, &config.api_url, "serverApiConfig.apiUrl", "the server's API");
     let mut api = Api { env: vec![env_var("PREFECT_API_URL", &config.api_url)], ..Api::default() };
     let auth = &config.basic_auth;
     if !auth.enabled {
         return api;
     }
     match (auth.auth_string.is_empty(), auth.existing_secret.is_empty()) {
-        (true, true) => problems.error(
+        (true, true) => ctx.error(
             "serverApiConfig.basicAuth",
             "basic auth is enabled without credentials: set existingSecret (a Secret with the key \
              `auth-string`) or authString",
         ),
-        (false, false) => problems.error(
+        (false, false) => ctx.error(
             "serverApiConfig.basicAuth.existingSecret",
             "set either authString or existingSecret, not both",
         ),
@@ -285,9 +285,9 @@ fn external_server(ctx: &Context, values: &Values, problems: &mut Problems) -> A
     api
 }
 
-fn stack_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api {
+fn stack_server(ctx: &Context, values: &Values) -> Api {
     if values.server_api_config.basic_auth.enabled {
-        problems.warn(
+        ctx.warn(
             "serverApiConfig.basicAuth",
             "ignored: the worker uses the basic auth of the server plugin in this stack",
         );
@@ -301,7 +301,7 @@ fn stack_server(ctx: &Context, values: &Values, problems: &mut Problems) -> Api 
         .as_ref()
         .and_then(|service| service.spec.as_ref()?.ports.as_ref()?.first().map(|p| p.port))
     else {
-        problems.error(
+        ctx.error(
             "apiConfig",
             format!(
                 "the server plugin is in the stack but its Service {name} is not in the graph: \

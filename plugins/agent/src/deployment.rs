@@ -5,7 +5,7 @@
 //! namespace.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::{
             apps::v1::{Deployment, DeploymentSpec},
@@ -59,7 +59,6 @@ pub fn build(
     job_template: Option<&Template>,
     service_account: &str,
     job_namespaces: &[String],
-    problems: &mut Problems,
 ) -> Deployment {
     let mut volumes = vec![empty_dir("home"), empty_dir("tmp")];
     if let Some(job_template) = job_template {
@@ -78,22 +77,22 @@ pub fn build(
         None => PoolTemplate::None,
     };
     if values.mode == Mode::Worker && values.config.work_pool.trim().is_empty() {
-        problems.error(
+        ctx.error(
             "config.workPool",
             "the worker needs a work pool to poll: name one, such as kubernetes (the worker \
              creates it if it does not exist)",
         );
     }
-    let main = container(ctx, values, api, pool_template, job_namespaces, problems);
-    let mut template = values.pod.template(ctx, COMPONENT, main, volumes, problems);
+    let main = container(ctx, values, api, pool_template, job_namespaces);
+    let mut template = values.pod.template(ctx, COMPONENT, main, volumes);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
         spec.enable_service_links = Some(false);
         // Before the init containers, which take the worker's envFrom.
         if let Some(main) = spec.containers.first_mut() {
-            pod_settings::extra_env_from(values, main, problems);
+            pod_settings::extra_env_from(ctx, values, main);
         }
-        pod_settings::dns(values, spec, problems);
+        pod_settings::dns(ctx, values, spec);
         if job_template.is_some()
             && values.mode == Mode::Worker
             && let Some(main) = spec.containers.first()
@@ -102,7 +101,7 @@ pub fn build(
             let sync = pool_sync::init_container_beside(main, pool_sync::NAME, command);
             spec.init_containers
                 .get_or_insert_with(Vec::new)
-                .push(pod_settings::own_init(values, sync, problems));
+                .push(pod_settings::own_init(ctx, values, sync));
         } else if job_template.is_none()
             && creates_jobs(values)
             && let Some(main) = spec.containers.first()
@@ -113,9 +112,9 @@ pub fn build(
             let default = pool_sync::init_container_beside(main, default_template::NAME, command);
             spec.init_containers
                 .get_or_insert_with(Vec::new)
-                .push(pod_settings::own_init(values, default, problems));
+                .push(pod_settings::own_init(ctx, values, default));
         }
-        let extra = problems.list::<Container>(
+        let extra = ctx.list::<Container>(
             &values.init_container.extra_containers,
             "initContainer.extraContainers",
         );
@@ -160,7 +159,6 @@ fn container(
     api: &Api,
     pool_template: PoolTemplate,
     job_namespaces: &[String],
-    problems: &mut Problems,
 ) -> Container {
     // Prefect 2's agent has no health check: the probes, on by default, are left out there.
     let probed = values.liveness_probe.enabled || values.readiness_probe.enabled;
@@ -171,9 +169,7 @@ fn container(
         set_env(&mut env, var);
     }
     for (index, item) in values.extra_env_vars.iter().enumerate() {
-        if let Some(var) =
-            problems.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]"))
-        {
+        if let Some(var) = ctx.convert::<EnvVar>(item.clone(), &format!("extraEnvVars[{index}]")) {
             set_env(&mut env, var);
         }
     }
@@ -185,13 +181,13 @@ fn container(
                 env.push(setting);
             }
         }
-        job_namespaces::check_secrets(ctx, &env, job_namespaces, problems);
+        job_namespaces::check_secrets(ctx, &env, job_namespaces);
     }
     if health
         && !values.args.is_empty()
         && !values.args.iter().any(|arg| arg.contains("--with-healthcheck"))
     {
-        problems.warn(
+        ctx.warn(
             "args",
             "the probes ask the worker's health check, which answers only with \
              --with-healthcheck: add it to args, or turn livenessProbe and readinessProbe off, \
@@ -208,7 +204,7 @@ fn container(
     };
     Container {
         name: "prefect-worker".to_owned(),
-        image: Some(image(ctx, values, api, problems)),
+        image: Some(image(ctx, values, api)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
         command: Some(if values.command.is_empty() {
@@ -232,12 +228,12 @@ fn container(
             }]
         }),
         liveness_probe: if health {
-            values.liveness_probe.probe(check.clone(), "livenessProbe", problems)
+            values.liveness_probe.probe(ctx, check.clone(), "livenessProbe")
         } else {
             None
         },
         readiness_probe: if health {
-            values.readiness_probe.probe(check, "readinessProbe", problems)
+            values.readiness_probe.probe(ctx, check, "readinessProbe")
         } else {
             None
         },
@@ -270,7 +266,7 @@ fn template_file() -> String {
 
 /// The image: in worker mode the global Prefect image, with the Kubernetes worker for
 /// `type: kubernetes`; in agent mode the Prefect 2 image the user must name.
-fn image(ctx: &Context, values: &Values, api: &Api, problems: &mut Problems) -> String {
+fn image(ctx: &Context, values: &Values, api: &Api) -> String {
     let global_tag = &ctx.global().prefect.image.prefect_tag;
     let default_tag = match values.mode {
         Mode::Worker if values.config.type_ == "kubernetes" => format!("{global_tag}-kubernetes"),
@@ -281,8 +277,8 @@ fn image(ctx: &Context, values: &Values, api: &Api, problems: &mut Problems) -> 
     } else {
         Tag::Own(&values.image.prefect_tag)
     };
-    prefect_version::check(values, tag, api.stack_server, problems);
-    check_digest(&values.image.digest, "image.digest", problems);
+    prefect_version::check(ctx, values, tag, api.stack_server);
+    check_digest(ctx, &values.image.digest, "image.digest");
     values.image.image(ctx, &default_tag)
 }
 

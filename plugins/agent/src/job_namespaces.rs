@@ -6,17 +6,17 @@
 //! own namespace: outside the release namespace, that Secret is the user's to create, and the
 //! plugin says which ([`check_secrets`]).
 
-use prefect_plugin_sdk::{Context, Problems, k8s_openapi::api::core::v1::EnvVar};
+use prefect_plugin_sdk::{Context, k8s_openapi::api::core::v1::EnvVar};
 
 use crate::api;
 
 /// The namespaces of `config.jobNamespace`, in the order given, without repeats; the release
 /// namespace when it names none. A name that cannot be a namespace is reported.
-pub fn resolve(ctx: &Context, job_namespace: &str, problems: &mut Problems) -> Vec<String> {
+pub fn resolve(ctx: &Context, job_namespace: &str) -> Vec<String> {
     let mut namespaces: Vec<String> = Vec::new();
     for name in job_namespace.split(',').map(str::trim).filter(|name| !name.is_empty()) {
         if !is_label(name) {
-            problems.error(
+            ctx.error(
                 "config.jobNamespace",
                 format!(
                     "{name:?} is not a namespace name (lower-case letters, digits and `-`, at most \
@@ -36,12 +36,7 @@ pub fn resolve(ctx: &Context, job_namespace: &str, problems: &mut Problems) -> V
 /// Warns of each Secret the worker's environment `env` has flow-run Jobs read a credential
 /// from, which Jobs in `namespaces` outside the release namespace find only once it is created
 /// there.
-pub fn check_secrets(
-    ctx: &Context,
-    env: &[EnvVar],
-    namespaces: &[String],
-    problems: &mut Problems,
-) {
+pub fn check_secrets(ctx: &Context, env: &[EnvVar], namespaces: &[String]) {
     let elsewhere: Vec<&str> = namespaces
         .iter()
         .map(String::as_str)
@@ -51,7 +46,7 @@ pub fn check_secrets(
         return;
     }
     for (credential, secret) in api::job_secret_references(env) {
-        problems.warn(
+        ctx.warn(
             "config.jobNamespace",
             format!(
                 "flow-run Jobs read {credential} from Secret {secret} of their own namespace: \

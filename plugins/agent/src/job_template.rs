@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::core::v1::ConfigMap,
     serde_json::{self, Value, json},
 };
@@ -53,15 +53,11 @@ fn is_empty(given: &Value) -> bool {
 }
 
 /// The template, if the values give one.
-pub fn resolve(
-    ctx: &Context,
-    template: &BaseJobTemplate,
-    problems: &mut Problems,
-) -> Option<Template> {
+pub fn resolve(ctx: &Context, template: &BaseJobTemplate) -> Option<Template> {
     let name = if template.name.is_empty() { own_name(ctx) } else { template.name.clone() };
     let given = template.configuration.as_ref().filter(|given| !is_empty(given));
     if given.is_none() && !template.name.is_empty() {
-        problems.warn(
+        ctx.warn(
             "config.baseJobTemplate.name",
             "ignored: it names the ConfigMap made for configuration, and there is none",
         );
@@ -72,7 +68,7 @@ pub fn resolve(
         let configuration = match parsed {
             Some(Ok(parsed)) => parsed,
             Some(Err(err)) => {
-                problems.error(
+                ctx.error(
                     "config.baseJobTemplate.configuration",
                     format!(
                         "a base job template given as text must be JSON ({err}): start from \
@@ -86,7 +82,7 @@ pub fn resolve(
         let is_template = configuration.get("job_configuration").is_some()
             && configuration.get("variables").is_some();
         if !is_template {
-            problems.error(
+            ctx.error(
                 "config.baseJobTemplate.configuration",
                 "a base job template is a mapping with `job_configuration` and `variables`: \
                  start from `prefect work-pool get-default-base-job-template --type kubernetes`",
@@ -96,7 +92,7 @@ pub fn resolve(
     });
     match (inline, template.existing_config_map_name.is_empty()) {
         (Some(_), false) => {
-            problems.error(
+            ctx.error(
                 "config.baseJobTemplate.existingConfigMapName",
                 "set either configuration or existingConfigMapName, not both",
             );

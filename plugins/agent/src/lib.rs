@@ -22,7 +22,7 @@ pub mod rbac;
 pub mod scaling;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin};
 
 use crate::values::Values;
 
@@ -46,16 +46,14 @@ impl Plugin for Agent {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
-        let api = api::connect(ctx, &values, &mut problems);
+        let api = api::connect(ctx, &values);
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, true);
-        let job_namespaces =
-            job_namespaces::resolve(ctx, &values.config.job_namespace, &mut problems);
-        let roles = rbac::roles(ctx, &values, &job_namespaces, &mut problems);
+        let job_namespaces = job_namespaces::resolve(ctx, &values.config.job_namespace);
+        let roles = rbac::roles(ctx, &values, &job_namespaces);
         let bindings = rbac::bindings(ctx, &values, &job_namespaces, &account_name);
         let observer_role = rbac::observer_role(ctx, &values);
         let observer_binding = rbac::observer_binding(ctx, &values, &account_name);
-        let template = job_template::resolve(ctx, &values.config.base_job_template, &mut problems);
+        let template = job_template::resolve(ctx, &values.config.base_job_template);
         let deployment = deployment::build(
             ctx,
             &values,
@@ -63,11 +61,10 @@ impl Plugin for Agent {
             template.as_ref(),
             &account_name,
             &job_namespaces,
-            &mut problems,
         );
-        let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
-        let budget = scaling::disruption_budget(ctx, &values, &mut problems);
-        if ctx.report(problems) {
+        let autoscaler = scaling::autoscaler(ctx, &values);
+        let budget = scaling::disruption_budget(ctx, &values);
+        if ctx.failed() {
             return Ok(());
         }
         if let Some(account) = account {

@@ -4,7 +4,7 @@
 //! worker's (`initContainer.resources`, `containerSecurityContext`, `extraEnvVars`).
 
 use prefect_plugin_sdk::{
-    Problems,
+    Context,
     k8s_openapi::api::core::v1::{
         ConfigMapEnvSource, Container, EnvFromSource, EnvVar, PodDNSConfig, PodDNSConfigOption,
         PodSpec, ResourceRequirements, SecretEnvSource, SecurityContext,
@@ -16,12 +16,12 @@ use crate::values::Values;
 
 /// `extraEnvVarsCMs` after the ConfigMap of `extraEnvVarsCM`, and `extraEnvVarsSecrets` after
 /// the Secret of `extraEnvVarsSecret`, as prefect-helm orders them (a later source wins a key).
-pub fn extra_env_from(values: &Values, main: &mut Container, problems: &mut Problems) {
-    let mut named = |names: &[String], path: &str, kind: &str| {
+pub fn extra_env_from(ctx: &Context, values: &Values, main: &mut Container) {
+    let named = |names: &[String], path: &str, kind: &str| {
         let mut kept = Vec::new();
         for (index, name) in names.iter().enumerate() {
             if name.trim().is_empty() {
-                problems.error(
+                ctx.error(
                     format!("{path}[{index}]"),
                     format!("empty: give the name of an existing {kind}, or remove the entry"),
                 );
@@ -53,13 +53,13 @@ pub fn extra_env_from(values: &Values, main: &mut Container, problems: &mut Prob
 }
 
 /// `dnsPolicy` and `dnsConfig`; the policy `None` has no DNS but the config's.
-pub fn dns(values: &Values, spec: &mut PodSpec, problems: &mut Problems) {
+pub fn dns(ctx: &Context, values: &Values, spec: &mut PodSpec) {
     let config = &values.dns_config;
     if !values.dns_policy.is_empty() {
         spec.dns_policy = Some(values.dns_policy.clone());
     }
     if values.dns_policy == "None" && config.nameservers.is_empty() {
-        problems.error(
+        ctx.error(
             "dnsConfig.nameservers",
             "dnsPolicy None gives the pods no DNS server but these: name at least one, or \
              choose another dnsPolicy",
@@ -67,7 +67,7 @@ pub fn dns(values: &Values, spec: &mut PodSpec, problems: &mut Problems) {
     }
     for (index, option) in config.options.iter().enumerate() {
         if option.name.is_empty() {
-            problems.error(format!("dnsConfig.options[{index}].name"), "a DNS option needs a name");
+            ctx.error(format!("dnsConfig.options[{index}].name"), "a DNS option needs a name");
         }
     }
     let non_empty = |list: &Vec<String>| (!list.is_empty()).then(|| list.clone());
@@ -92,21 +92,21 @@ pub fn dns(values: &Values, spec: &mut PodSpec, problems: &mut Problems) {
 
 /// The plugin's init container (`init`, made beside the worker's) with `initContainer`'s
 /// resources, security context and extra variables.
-pub fn own_init(values: &Values, mut init: Container, problems: &mut Problems) -> Container {
+pub fn own_init(ctx: &Context, values: &Values, mut init: Container) -> Container {
     let own = &values.init_container;
     if !own.resources.is_empty() {
-        init.resources = problems
-            .map::<ResourceRequirements>(&quantities(&own.resources), "initContainer.resources");
+        init.resources =
+            ctx.map::<ResourceRequirements>(&quantities(&own.resources), "initContainer.resources");
     }
     if !own.container_security_context.is_empty() {
-        init.security_context = problems.map::<SecurityContext>(
+        init.security_context = ctx.map::<SecurityContext>(
             &own.container_security_context,
             "initContainer.containerSecurityContext",
         );
     }
     for (index, item) in own.extra_env_vars.iter().enumerate() {
         let path = format!("initContainer.extraEnvVars[{index}]");
-        if let Some(var) = problems.convert::<EnvVar>(item.clone(), &path) {
+        if let Some(var) = ctx.convert::<EnvVar>(item.clone(), &path) {
             set_env(init.env.get_or_insert_with(Vec::new), var);
         }
     }

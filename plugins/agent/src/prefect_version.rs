@@ -5,7 +5,7 @@
 //! Prefect 3 only, so a Prefect 2 agent or worker is refused there. Against a server elsewhere
 //! or Prefect Cloud the release is the user's to match.
 
-use prefect_plugin_sdk::Problems;
+use prefect_plugin_sdk::Context;
 
 use crate::values::{Mode, Values};
 
@@ -27,12 +27,12 @@ fn elsewhere(client: &str) -> String {
 
 /// Reports a Prefect release that cannot work: an agent without a Prefect 2 image, and a
 /// Prefect 2 agent or worker wired to the stack's server.
-pub fn check(values: &Values, tag: Tag, stack_server: bool, problems: &mut Problems) {
+pub fn check(ctx: &Context, values: &Values, tag: Tag, stack_server: bool) {
     match values.mode {
         Mode::Agent => {
             let prefect_2_named = matches!(tag, Tag::Own(own) if !own.starts_with('3'));
             if !prefect_2_named {
-                problems.error(
+                ctx.error(
                     "image.prefectTag",
                     "agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: \
                      set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use \
@@ -40,7 +40,7 @@ pub fn check(values: &Values, tag: Tag, stack_server: bool, problems: &mut Probl
                 );
             }
             if stack_server {
-                problems.error(
+                ctx.error(
                     "mode",
                     format!(
                         "a Prefect 2 agent cannot talk to the Prefect 3 server of this stack (the \
@@ -63,7 +63,7 @@ pub fn check(values: &Values, tag: Tag, stack_server: bool, problems: &mut Probl
                 ),
             };
             if is_prefect_2(tag) {
-                problems.error(
+                ctx.error(
                     "image.prefectTag",
                     format!(
                         "the worker's image tag {tag}{origin} is Prefect 2, which cannot talk to \

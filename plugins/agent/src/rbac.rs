@@ -7,7 +7,7 @@
 //! reads what the worker's observer watches, and its ClusterRoleBinding.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::rbac::v1::{
             ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -32,12 +32,7 @@ pub fn role_name(ctx: &Context) -> String {
 
 /// The Roles, if `role.create`: the release namespace's, then one in each other namespace of
 /// `job_namespaces`.
-pub fn roles(
-    ctx: &Context,
-    values: &Values,
-    job_namespaces: &[String],
-    problems: &mut Problems,
-) -> Vec<Role> {
+pub fn roles(ctx: &Context, values: &Values, job_namespaces: &[String]) -> Vec<Role> {
     if !values.role.create {
         return Vec::new();
     }
@@ -51,9 +46,7 @@ pub fn roles(
         // and deletes (prefect-kubernetes' `create_secret_for_api_key`).
         rules.push(rule("", &["secrets"], &["get", "list", "create", "update", "delete"]));
     }
-    rules.extend(
-        problems.list::<PolicyRule>(&values.role.extra_permissions, "role.extraPermissions"),
-    );
+    rules.extend(ctx.list::<PolicyRule>(&values.role.extra_permissions, "role.extraPermissions"));
     namespaces(ctx, job_namespaces)
         .map(|namespace| Role {
             metadata: in_namespace(ctx, &role_name(ctx), namespace),

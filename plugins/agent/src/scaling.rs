@@ -2,7 +2,7 @@
 //! SDK ([`prefect_plugin_sdk::workload::scaling`]) in the API versions the cluster serves.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     serde_json::Value,
     workload::scaling::{self, Autoscaler},
 };
@@ -10,7 +10,7 @@ use prefect_plugin_sdk::{
 use crate::{COMPONENT, values::Values};
 
 /// The HorizontalPodAutoscaler as JSON, if enabled.
-pub fn autoscaler(ctx: &Context, values: &Values, problems: &mut Problems) -> Option<Value> {
+pub fn autoscaler(ctx: &Context, values: &Values) -> Option<Value> {
     let autoscaling = &values.autoscaling;
     if !autoscaling.enabled {
         return None;
@@ -25,16 +25,10 @@ pub fn autoscaler(ctx: &Context, values: &Values, problems: &mut Problems) -> Op
             "targetMemoryUtilizationPercentage",
         ),
     };
-    scaling::autoscaler(ctx, COMPONENT, &target, problems)
+    scaling::autoscaler(ctx, COMPONENT, &target)
 }
 
 /// The PodDisruptionBudget as JSON, if enabled.
-pub fn disruption_budget(ctx: &Context, values: &Values, problems: &mut Problems) -> Option<Value> {
-    scaling::disruption_budget(
-        ctx,
-        COMPONENT,
-        &values.pod_disruption_budget,
-        "podDisruptionBudget",
-        problems,
-    )
+pub fn disruption_budget(ctx: &Context, values: &Values) -> Option<Value> {
+    scaling::disruption_budget(ctx, COMPONENT, &values.pod_disruption_budget, "podDisruptionBudget")
 }

@@ -3,7 +3,7 @@
 //! with probes on the metrics port.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::{
             apps::v1::{Deployment, DeploymentSpec},
@@ -25,15 +25,13 @@ pub fn build(
     values: &Values,
     connection: &Connection,
     service_account: &str,
-    problems: &mut Problems,
 ) -> Deployment {
-    check_digest(&values.image.digest, "image.digest", problems);
+    check_digest(ctx, &values.image.digest, "image.digest");
     let mut template = values.pod.template(
         ctx,
         COMPONENT,
-        container(ctx, values, connection, problems),
+        container(ctx, values, connection),
         vec![empty_dir("tmp")],
-        problems,
     );
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
@@ -55,12 +53,7 @@ pub fn build(
     }
 }
 
-fn container(
-    ctx: &Context,
-    values: &Values,
-    connection: &Connection,
-    problems: &mut Problems,
-) -> Container {
+fn container(ctx: &Context, values: &Values, connection: &Connection) -> Container {
     // A connection, not an HTTP request: every GET of the exporter reads the Prefect API, and
     // a server that is down is no reason to restart the exporter.
     let listening = Probe {
@@ -85,15 +78,15 @@ fn container(
                 .as_str()
                 .to_owned(),
         ),
-        env: Some(env(values, connection, problems)),
+        env: Some(env(ctx, values, connection)),
         ports: Some(vec![ContainerPort {
             name: Some(PORT_NAME.to_owned()),
             container_port: PORT,
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: values.liveness_probe.probe(listening.clone(), "livenessProbe", problems),
-        readiness_probe: values.readiness_probe.probe(listening, "readinessProbe", problems),
+        liveness_probe: values.liveness_probe.probe(ctx, listening.clone(), "livenessProbe"),
+        readiness_probe: values.readiness_probe.probe(ctx, listening, "readinessProbe"),
         volume_mounts: Some(vec![mount("tmp", "/tmp")]),
         ..Container::default()
     }
@@ -101,7 +94,7 @@ fn container(
 
 /// The exporter's settings (environment variables, as its `main.py` reads them), then the
 /// user's `env`.
-fn env(values: &Values, connection: &Connection, problems: &mut Problems) -> Vec<EnvVar> {
+fn env(ctx: &Context, values: &Values, connection: &Connection) -> Vec<EnvVar> {
     let flag = |on: bool| if on { "True" } else { "False" };
     let mut env = connection.env.clone();
     env.extend([
@@ -116,7 +109,7 @@ fn env(values: &Values, connection: &Connection, problems: &mut Problems) -> Vec
     if values.csrf_auth || connection.csrf {
         env.push(env_var("PREFECT_CSRF_ENABLED", "True"));
     }
-    for var in problems.list::<EnvVar>(&values.env, "env") {
+    for var in ctx.list::<EnvVar>(&values.env, "env") {
         set_env(&mut env, var);
     }
     env

@@ -21,7 +21,7 @@ pub mod server;
 pub mod service;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin};
 
 use crate::values::Values;
 
@@ -53,24 +53,23 @@ impl Plugin for Metrics {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
         let connection = server::connect(ctx)?;
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
-        let deployment = deployment::build(ctx, &values, &connection, &account_name, &mut problems);
+        let deployment = deployment::build(ctx, &values, &connection, &account_name);
         let service = service::build(ctx, &values.service);
         let monitoring = ctx.capabilities().has(MONITORING_API);
         let mut operator_objects = Vec::new();
         if values.service_monitor.enabled {
-            let monitor = monitor::build(ctx, &values.service_monitor, &mut problems);
+            let monitor = monitor::build(ctx, &values.service_monitor);
             operator_objects.push(("serviceMonitor.enabled", "ServiceMonitor", Some(monitor)));
         }
         if values.prometheus_rule.enabled {
-            let rule = rules::build(ctx, &values.prometheus_rule, &mut problems);
+            let rule = rules::build(ctx, &values.prometheus_rule);
             operator_objects.push(("prometheusRule.enabled", "PrometheusRule", rule));
         }
         if !monitoring {
             for (path, kind, _) in &operator_objects {
-                problems.warn(
+                ctx.warn(
                     *path,
                     format!(
                         "the {kind} is left out: the cluster does not serve {MONITORING_API} (the \
@@ -81,7 +80,7 @@ impl Plugin for Metrics {
                 );
             }
         }
-        if ctx.report(problems) {
+        if ctx.failed() {
             return Ok(());
         }
         if let Some(account) = account {

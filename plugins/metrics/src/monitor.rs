@@ -3,19 +3,19 @@
 //! Service, `<release>-metrics`, which the alerts of [`crate::rules`] select.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     serde_json::{Value, json},
 };
 
 use crate::{COMPONENT, MONITORING_API, PORT_NAME, values::ServiceMonitor};
 
 /// The ServiceMonitor.
-pub fn build(ctx: &Context, values: &ServiceMonitor, problems: &mut Problems) -> Value {
+pub fn build(ctx: &Context, values: &ServiceMonitor) -> Value {
     if let (Some(interval), Some(timeout)) =
         (seconds(&values.interval), seconds(&values.scrape_timeout))
         && timeout > interval
     {
-        problems.error(
+        ctx.error(
             "serviceMonitor.scrapeTimeout",
             format!(
                 "a scrape cannot take longer than the interval between scrapes ({}): shorten it \
@@ -24,8 +24,8 @@ pub fn build(ctx: &Context, values: &ServiceMonitor, problems: &mut Problems) ->
             ),
         );
     }
-    relabelings(&values.metric_relabelings, "serviceMonitor.metricRelabelings", problems);
-    relabelings(&values.relabelings, "serviceMonitor.relabelings", problems);
+    relabelings(ctx, &values.metric_relabelings, "serviceMonitor.metricRelabelings");
+    relabelings(ctx, &values.relabelings, "serviceMonitor.relabelings");
 
     let mut endpoint = json!({
         "port": PORT_NAME,
@@ -57,10 +57,10 @@ pub fn build(ctx: &Context, values: &ServiceMonitor, problems: &mut Problems) ->
 }
 
 /// Relabelings are objects; the Prometheus Operator checks the rest.
-fn relabelings(items: &[Value], path: &str, problems: &mut Problems) {
+fn relabelings(ctx: &Context, items: &[Value], path: &str) {
     for (index, item) in items.iter().enumerate() {
         if !item.is_object() {
-            problems.error(
+            ctx.error(
                 format!("{path}[{index}]"),
                 "a relabeling is a mapping, such as {action: drop, sourceLabels: [...], regex: ...}",
             );

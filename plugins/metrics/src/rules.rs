@@ -10,21 +10,21 @@
 //! run of the exporter's window (`FAILED_RUNS_OFFSET_MINUTES`, 7 days).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     serde_json::{Value, json},
 };
 
 use crate::{COMPONENT, MONITORING_API, values::PrometheusRule};
 
 /// The PrometheusRule, or `None` when it would hold no rule (an error says so).
-pub fn build(ctx: &Context, values: &PrometheusRule, problems: &mut Problems) -> Option<Value> {
+pub fn build(ctx: &Context, values: &PrometheusRule) -> Option<Value> {
     let mut rules = if values.default_rules { default_rules(ctx) } else { Vec::new() };
     for (index, rule) in values.rules.iter().enumerate() {
-        check(rule, &format!("prometheusRule.rules[{index}]"), problems);
+        check(ctx, rule, &format!("prometheusRule.rules[{index}]"));
     }
     rules.extend(values.rules.iter().cloned());
     if rules.is_empty() {
-        problems.error(
+        ctx.error(
             "prometheusRule",
             "the PrometheusRule would hold no rule: set defaultRules to true, add rules, or set \
              enabled to false",
@@ -48,19 +48,19 @@ pub fn build(ctx: &Context, values: &PrometheusRule, problems: &mut Problems) ->
 }
 
 /// A rule alerts (`alert`) or records (`record`), and has an expression.
-fn check(rule: &Value, path: &str, problems: &mut Problems) {
+fn check(ctx: &Context, rule: &Value, path: &str) {
     let Some(rule) = rule.as_object() else {
-        problems.error(path, "a rule is a mapping with `alert` (or `record`) and `expr`");
+        ctx.error(path, "a rule is a mapping with `alert` (or `record`) and `expr`");
         return;
     };
     let named = |key: &str| rule.get(key).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
     match (named("alert"), named("record")) {
-        (false, false) => problems.error(path, "name the rule: `alert: Name` or `record: name`"),
-        (true, true) => problems.error(path, "a rule either alerts or records: keep one"),
+        (false, false) => ctx.error(path, "name the rule: `alert: Name` or `record: name`"),
+        (true, true) => ctx.error(path, "a rule either alerts or records: keep one"),
         _ => {}
     }
     if !rule.get("expr").is_some_and(|expr| expr.is_string() && expr != "") {
-        problems.error(format!("{path}.expr"), "give the rule its PromQL expression");
+        ctx.error(format!("{path}.expr"), "give the rule its PromQL expression");
     }
 }
 

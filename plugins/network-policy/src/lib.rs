@@ -31,7 +31,7 @@ pub mod graph;
 pub mod policies;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin, pods};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin, pods};
 
 use crate::{
     policies::{POSTGRES, REDIS},
@@ -56,18 +56,16 @@ impl Plugin for NetworkPolicy {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
         let server_service = ctx.full_name(policies::SERVER.component);
         graph::label_api_clients(ctx, &server_service);
         let mut added = vec![policies::default_deny(ctx)];
-        added.extend(policies::server(ctx, &values.server, &mut problems));
+        added.extend(policies::server(ctx, &values.server));
         added.extend(policies::backend(
             ctx,
             &POSTGRES,
             "PREFECT_SERVER_DATABASE_HOST",
             &values.postgres,
             "postgres",
-            &mut problems,
         ));
         added.extend(policies::backend(
             ctx,
@@ -75,7 +73,6 @@ impl Plugin for NetworkPolicy {
             "PREFECT_REDIS_MESSAGING_HOST",
             &values.redis,
             "redis",
-            &mut problems,
         ));
         added.extend(policies::metrics(ctx, &values.metrics));
         let server = &values.server;
@@ -84,7 +81,7 @@ impl Plugin for NetworkPolicy {
             && server.ingress_namespace_selector
                 == values::Server::default().ingress_namespace_selector
         {
-            problems.warn(
+            ctx.warn(
                 "server.ingressNamespaceSelector",
                 "on OpenShift the router runs in openshift-ingress, which this selector \
                  (ingress-nginx's namespace) leaves out, so a Route cannot reach the server: set \
@@ -92,7 +89,7 @@ impl Plugin for NetworkPolicy {
                  `kubernetes.io/metadata.name: null`",
             );
         }
-        if ctx.report(problems) {
+        if ctx.failed() {
             return Ok(());
         }
         for policy in added {

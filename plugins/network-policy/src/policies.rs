@@ -8,7 +8,7 @@
 //! database or Redis anywhere; the pods it could reach are the ones these policies guard.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::networking::v1::{
             NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -88,7 +88,7 @@ pub fn default_deny(ctx: &Context) -> NetworkPolicy {
 
 /// The server's API port, from the release's Prefect API clients, flow runs, the ingress
 /// controller and `allowFrom`; `None` without the server in the graph.
-pub fn server(ctx: &Context, values: &Server, problems: &mut Problems) -> Option<NetworkPolicy> {
+pub fn server(ctx: &Context, values: &Server) -> Option<NetworkPolicy> {
     let mut from = vec![pods(labels(&[(CLIENT_LABEL, "true")]))];
     if values.allow_flow_runs {
         from.push(pods(LabelSelector {
@@ -105,7 +105,7 @@ pub fn server(ctx: &Context, values: &Server, problems: &mut Problems) -> Option
             ..NetworkPolicyPeer::default()
         });
     }
-    from.extend(problems.list::<NetworkPolicyPeer>(&values.allow_from, "server.allowFrom"));
+    from.extend(ctx.list::<NetworkPolicyPeer>(&values.allow_from, "server.allowFrom"));
     component_policy(ctx, &SERVER, from)
 }
 
@@ -117,13 +117,12 @@ pub fn backend(
     var: &str,
     values: &Backend,
     path: &str,
-    problems: &mut Problems,
 ) -> Option<NetworkPolicy> {
     let service = ctx.full_name(target.component);
     let mut from: Vec<NetworkPolicyPeer> =
         graph::pods_connecting(ctx, var, &service).into_iter().map(pods).collect();
     if from.is_empty() && graph::find(ctx, target.kind, &service).is_some() {
-        problems.warn(
+        ctx.warn(
             path,
             format!(
                 "no pod of the release connects to {service} (none sets {var} to it): only the \
@@ -131,9 +130,7 @@ pub fn backend(
             ),
         );
     }
-    from.extend(
-        problems.list::<NetworkPolicyPeer>(&values.allow_from, &format!("{path}.allowFrom")),
-    );
+    from.extend(ctx.list::<NetworkPolicyPeer>(&values.allow_from, &format!("{path}.allowFrom")));
     component_policy(ctx, target, from)
 }
 

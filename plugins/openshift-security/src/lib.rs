@@ -10,7 +10,7 @@ pub mod pods;
 pub mod route;
 
 use prefect_plugin_sdk::{
-    Context, Error, Manifest, Plugin, Problems, export_plugin, pods as sdk_pods,
+    Context, Error, Manifest, Plugin, export_plugin, pods as sdk_pods,
     schemars::{self, JsonSchema},
 };
 use serde::{Deserialize, Serialize};
@@ -40,16 +40,15 @@ impl Plugin for OpenshiftSecurity {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
         let mut unfit = Vec::new();
         ctx.update_pod_templates(|workload, template| {
             unfit.extend(pods::restrict(workload, template));
         });
         for message in unfit {
-            problems.error("", message);
+            ctx.error("", message);
         }
-        let route = route::build(ctx, &values.route, &mut problems);
-        if ctx.report(problems) {
+        let route = route::build(ctx, &values.route);
+        if ctx.failed() {
             return Ok(());
         }
         if let Some(route) = route {

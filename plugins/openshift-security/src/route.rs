@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::apps::v1::Deployment,
     schemars::{self, JsonSchema},
     serde_json::{Value, json},
@@ -50,7 +50,7 @@ impl Default for RouteValues {
 }
 
 /// The Route, and the server's UI API URL pointed at its host; `None` when off or impossible.
-pub fn build(ctx: &mut Context, values: &RouteValues, problems: &mut Problems) -> Option<Value> {
+pub fn build(ctx: &mut Context, values: &RouteValues) -> Option<Value> {
     if !values.enabled {
         return None;
     }
@@ -61,24 +61,24 @@ pub fn build(ctx: &mut Context, values: &RouteValues, problems: &mut Problems) -
             .any(|item| item["kind"] == kind && item["metadata"]["name"] == server.as_str())
     };
     if !has("Service") {
-        problems.error(
+        ctx.error(
             "route.enabled",
             format!("the Route leads to the server plugin's Service {server}, which is not in the stack: add the server plugin, or turn the Route off"),
         );
         return None;
     }
     if has("Ingress") {
-        problems.error(
+        ctx.error(
             "route.enabled",
             format!("the server's Ingress {server} is in the graph too: set server.ingress.enabled to false, the Route replaces it"),
         );
     }
     if !values.path.starts_with('/') {
-        problems.error("route.path", "a Route path starts with `/`");
+        ctx.error("route.path", "a Route path starts with `/`");
     }
     if !values.host.is_empty() {
         let scheme = if values.tls { "https" } else { "http" };
-        point_ui_at(ctx, &server, &format!("{scheme}://{}/api", values.host), problems);
+        point_ui_at(ctx, &server, &format!("{scheme}://{}/api", values.host));
     }
     let mut metadata = json!({
         "name": server,
@@ -106,7 +106,7 @@ pub fn build(ctx: &mut Context, values: &RouteValues, problems: &mut Problems) -
 }
 
 /// Sets the server's `PREFECT_UI_API_URL` to `url`, unless the user chose one.
-fn point_ui_at(ctx: &mut Context, server: &str, url: &str, problems: &mut Problems) {
+fn point_ui_at(ctx: &mut Context, server: &str, url: &str) {
     let changed = ctx.update::<Deployment>(server, |deployment| {
         let containers = deployment
             .spec
@@ -125,6 +125,6 @@ fn point_ui_at(ctx: &mut Context, server: &str, url: &str, problems: &mut Proble
         }
     });
     if let Err(err) = changed {
-        problems.error("route.host", err.to_string());
+        ctx.error("route.host", err.to_string());
     }
 }

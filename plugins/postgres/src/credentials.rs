@@ -8,18 +8,14 @@
 //! does all that; this module names the plugin's values.
 
 use prefect_plugin_sdk::{
-    Context, Error, Problems,
+    Context, Error,
     secrets::{self, KeptPassword, PasswordValues},
 };
 
 use crate::{COMPONENT, values::Auth};
 
 /// The password of `auth`, in the Secret `<release>-postgresql` unless the user has their own.
-pub fn password(
-    ctx: &mut Context,
-    auth: &Auth,
-    problems: &mut Problems,
-) -> Result<KeptPassword, Error> {
+pub fn password(ctx: &mut Context, auth: &Auth) -> Result<KeptPassword, Error> {
     let values = PasswordValues {
         password: &auth.password,
         existing_secret: &auth.existing_secret,
@@ -29,5 +25,5 @@ pub fn password(
                    that key, or set auth.existingSecret to the Secret that holds it",
         ..PasswordValues::default()
     };
-    secrets::password(ctx, COMPONENT, &values, problems)
+    secrets::password(ctx, COMPONENT, &values)
 }

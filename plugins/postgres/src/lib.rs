@@ -15,9 +15,7 @@ pub mod server;
 pub mod statefulset;
 pub mod values;
 
-use prefect_plugin_sdk::{
-    Context, Error, Manifest, Plugin, Problems, export_plugin, workload::stateful,
-};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin, workload::stateful};
 
 use crate::values::Values;
 
@@ -45,12 +43,11 @@ impl Plugin for Postgres {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
-        let password = credentials::password(ctx, &values.auth, &mut problems)?;
+        let password = credentials::password(ctx, &values.auth)?;
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
-        let statefulset = statefulset::build(ctx, &values, &password, &account_name, &mut problems);
-        server::wire(ctx, &values, &password, &mut problems)?;
-        if ctx.report(problems) {
+        let statefulset = statefulset::build(ctx, &values, &password, &account_name);
+        server::wire(ctx, &values, &password)?;
+        if ctx.failed() {
             return Ok(());
         }
         if let Some(account) = account {

@@ -12,7 +12,7 @@
 //! PostgreSQL initialises.
 
 use prefect_plugin_sdk::{
-    Context, Error, Problems,
+    Context, Error,
     k8s_openapi::{
         api::{
             apps::v1::Deployment,
@@ -48,12 +48,7 @@ const MIGRATIONS: (&str, &str) = (
 /// Adds the database settings to every server pod template's container (leaving alone any
 /// the user set in `server.env`) and the init container that waits for the database. The API
 /// server's Deployment must be there; the others are wired when present.
-pub fn wire(
-    ctx: &mut Context,
-    values: &Values,
-    password: &KeptPassword,
-    problems: &mut Problems,
-) -> Result<(), Error> {
+pub fn wire(ctx: &mut Context, values: &Values, password: &KeptPassword) -> Result<(), Error> {
     let host = stateful::client_service_name(ctx, COMPONENT);
     let settings = [
         env_var("PREFECT_SERVER_DATABASE_DRIVER", "postgresql+asyncpg"),
@@ -75,7 +70,7 @@ pub fn wire(
         }
     })?;
     if !found {
-        problems.error(
+        ctx.error(
             "",
             format!(
                 "the server's Deployment {name} (container {container}) is not in the graph, so \

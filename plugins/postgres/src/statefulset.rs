@@ -3,7 +3,7 @@
 //! filesystem (with emptyDirs for the socket folder and /tmp).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::{
         apps::v1::StatefulSet,
         core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
@@ -24,12 +24,11 @@ pub fn build(
     values: &Values,
     password: &KeptPassword,
     service_account: &str,
-    problems: &mut Problems,
 ) -> StatefulSet {
-    check_digest(&values.image.digest, "image.digest", problems);
+    check_digest(ctx, &values.image.digest, "image.digest");
     let persistent = values.persistence.enabled;
     if persistent && values.persistence.size.trim().is_empty() {
-        problems.error(
+        ctx.error(
             "persistence.size",
             "give the size of the data volume as a Kubernetes quantity, such as `8Gi`",
         );
@@ -38,13 +37,8 @@ pub fn build(
     if !persistent {
         volumes.push(empty_dir("data"));
     }
-    let mut template = values.pod.template(
-        ctx,
-        COMPONENT,
-        container(ctx, values, password, problems),
-        volumes,
-        problems,
-    );
+    let mut template =
+        values.pod.template(ctx, COMPONENT, container(ctx, values, password), volumes);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
         spec.automount_service_account_token = Some(false);
@@ -54,16 +48,11 @@ pub fn build(
     stateful::statefulset(ctx, COMPONENT, template, claim)
 }
 
-fn container(
-    ctx: &Context,
-    values: &Values,
-    password: &KeptPassword,
-    problems: &mut Problems,
-) -> Container {
+fn container(ctx: &Context, values: &Values, password: &KeptPassword) -> Container {
     let auth = &values.auth;
     for (path, value) in [("auth.database", &auth.database), ("auth.username", &auth.username)] {
         if value.is_empty() {
-            problems.error(path, "must not be empty");
+            ctx.error(path, "must not be empty");
         }
     }
     // `pg_isready` through the shell, so that it reads the user and database from the env.
@@ -97,8 +86,8 @@ fn container(
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: values.liveness_probe.probe(ready.clone(), "livenessProbe", problems),
-        readiness_probe: values.readiness_probe.probe(ready, "readinessProbe", problems),
+        liveness_probe: values.liveness_probe.probe(ctx, ready.clone(), "livenessProbe"),
+        readiness_probe: values.readiness_probe.probe(ctx, ready, "readinessProbe"),
         volume_mounts: Some(vec![
             mount("data", DATA_MOUNT),
             mount("run", "/var/run/postgresql"),

@@ -15,7 +15,7 @@
 //! passwords are letters and digits.
 
 use prefect_plugin_sdk::{
-    Context, Error, Problems,
+    Context, Error,
     secrets::{self, KeptPassword, PasswordSource, PasswordValues},
 };
 
@@ -28,11 +28,7 @@ pub fn url_safe(password: &[u8]) -> bool {
 }
 
 /// The password of `auth`, in the Secret `<release>-redis` unless the user has their own.
-pub fn password(
-    ctx: &mut Context,
-    auth: &Auth,
-    problems: &mut Problems,
-) -> Result<KeptPassword, Error> {
+pub fn password(ctx: &mut Context, auth: &Auth) -> Result<KeptPassword, Error> {
     let values = PasswordValues {
         password: &auth.password,
         existing_secret: &auth.existing_secret,
@@ -42,9 +38,9 @@ pub fn password(
                    that key, or delete the Secret to have a new one generated",
         ..PasswordValues::default()
     };
-    let password = secrets::password(ctx, COMPONENT, &values, problems)?;
+    let password = secrets::password(ctx, COMPONENT, &values)?;
     match &password.source {
-        PasswordSource::Fixed(value) if !url_safe(value) => problems.error(
+        PasswordSource::Fixed(value) if !url_safe(value) => ctx.error(
             "auth.password",
             "may hold only letters, digits and `-._~`: the server puts it into Docket's URL as \
              it is; leave it empty to have a strong one generated and kept",

@@ -12,7 +12,7 @@
 //! Prefect server whose Redis is not there yet fails its startup and crash-loops.
 
 use prefect_plugin_sdk::{
-    Context, Error, Problems,
+    Context, Error,
     k8s_openapi::{
         api::{
             apps::v1::Deployment,
@@ -67,18 +67,13 @@ pub fn settings(ctx: &Context, values: &Values, password: &KeptPassword) -> Vec<
 
 /// Adds the settings to the API server's container and, when present, to the background
 /// services' one, leaving alone any the user set.
-pub fn wire(
-    ctx: &mut Context,
-    values: &Values,
-    password: &KeptPassword,
-    problems: &mut Problems,
-) -> Result<(), Error> {
+pub fn wire(ctx: &mut Context, values: &Values, password: &KeptPassword) -> Result<(), Error> {
     let settings = settings(ctx, values, password);
     let wait = wait_for_redis(ctx, values, password);
     let (component, container) = SERVER;
     let name = ctx.full_name(component);
     if !add_settings(ctx, &name, container, &settings, &wait)? {
-        problems.error(
+        ctx.error(
             "",
             format!(
                 "the server's Deployment {name} (container {container}) is not in the graph, so \

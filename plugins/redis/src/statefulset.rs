@@ -7,7 +7,7 @@
 //! Redis replaces its own process title, so `ps` does not show it either).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::{
         apps::v1::StatefulSet,
         core::v1::{Container, ContainerPort, ExecAction, PersistentVolumeClaim, Probe},
@@ -36,32 +36,26 @@ pub fn build(
     values: &Values,
     password: &KeptPassword,
     service_account: &str,
-    problems: &mut Problems,
 ) -> StatefulSet {
-    check_digest(&values.image.digest, "image.digest", problems);
+    check_digest(ctx, &values.image.digest, "image.digest");
     let persistent = values.persistence.enabled;
     if persistent {
         if values.persistence.size.trim().is_empty() {
-            problems.error(
+            ctx.error(
                 "persistence.size",
                 "give the size of the data volume as a Kubernetes quantity, such as `1Gi`",
             );
         }
         if values.persistence.access_modes.is_empty() {
-            problems.error("persistence.accessModes", "name at least one, such as ReadWriteOnce");
+            ctx.error("persistence.accessModes", "name at least one, such as ReadWriteOnce");
         }
     }
     let mut volumes = vec![empty_dir("tmp")];
     if !persistent {
         volumes.push(empty_dir("data"));
     }
-    let mut template = values.pod.template(
-        ctx,
-        COMPONENT,
-        container(ctx, values, password, problems),
-        volumes,
-        problems,
-    );
+    let mut template =
+        values.pod.template(ctx, COMPONENT, container(ctx, values, password), volumes);
     if let Some(spec) = template.spec.as_mut() {
         spec.service_account_name = Some(service_account.to_owned());
         spec.automount_service_account_token = Some(false);
@@ -77,12 +71,7 @@ fn server_arguments(persistent: bool) -> &'static [&'static str] {
     if persistent { &["--appendonly", "yes"] } else { &["--appendonly", "no", "--save", ""] }
 }
 
-fn container(
-    ctx: &Context,
-    values: &Values,
-    password: &KeptPassword,
-    problems: &mut Problems,
-) -> Container {
+fn container(ctx: &Context, values: &Values, password: &KeptPassword) -> Container {
     let mut command = vec!["sh", "-c", START_SCRIPT, "redis-server"];
     command.extend(server_arguments(values.persistence.enabled));
     let ping = Probe {
@@ -103,8 +92,8 @@ fn container(
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: values.liveness_probe.probe(ping.clone(), "livenessProbe", problems),
-        readiness_probe: values.readiness_probe.probe(ping, "readinessProbe", problems),
+        liveness_probe: values.liveness_probe.probe(ctx, ping.clone(), "livenessProbe"),
+        readiness_probe: values.readiness_probe.probe(ctx, ping, "readinessProbe"),
         volume_mounts: Some(vec![mount("data", DATA_MOUNT), mount("tmp", "/tmp")]),
         ..Container::default()
     }

@@ -5,7 +5,7 @@
 //! and Prefect 3.1.13 or later ([`check`]).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::{
         apps::v1::{Deployment, DeploymentSpec},
         core::v1::{Container, Lifecycle, ServiceAccount},
@@ -31,13 +31,13 @@ const PATH: &str = "backgroundServices.runAsSeparateDeployment";
 
 /// Reports what background services of their own need besides PostgreSQL: Redis, through
 /// which they exchange events with the API server, and a Prefect release that has them.
-pub fn check(ctx: &Context, values: &Values, problems: &mut Problems) {
+pub fn check(ctx: &Context, values: &Values) {
     let services = &values.background_services;
     if !services.run_as_separate_deployment {
         return;
     }
     if !messaging::has_redis(ctx, &services.messaging) {
-        problems.error(
+        ctx.error(
             PATH,
             "background services in pods of their own exchange events and work with the API \
              server through Redis: add the redis plugin to the stack, or set \
@@ -48,7 +48,7 @@ pub fn check(ctx: &Context, values: &Values, problems: &mut Problems) {
     let (first_major, first_minor, first_patch) = FIRST_RELEASE;
     let first = format!("{first_major}.{first_minor}.{first_patch}");
     match version(tag) {
-        Some(found) if found < FIRST_RELEASE => problems.error(
+        Some(found) if found < FIRST_RELEASE => ctx.error(
             PATH,
             format!(
                 "`prefect server services start` needs Prefect {first} or later, and the image \
@@ -65,10 +65,10 @@ pub fn check(ctx: &Context, values: &Values, problems: &mut Problems) {
                  needs: pin a tag such as {DEFAULT_PREFECT_TAG}"
             );
             if is_official(ctx, values) {
-                problems.error(PATH, message);
+                ctx.error(PATH, message);
             } else {
                 // A custom image names its own tags; the user knows what it holds.
-                problems.warn(PATH, message);
+                ctx.warn(PATH, message);
             }
         }
     }
@@ -99,7 +99,6 @@ pub fn build(
     ctx: &Context,
     values: &Values,
     wiring: &Wiring,
-    problems: &mut Problems,
 ) -> Option<(Deployment, Option<ServiceAccount>)> {
     let services = &values.background_services;
     if !services.run_as_separate_deployment {
@@ -121,22 +120,17 @@ pub fn build(
             services.args.clone()
         }),
         working_dir: Some(env::HOME.to_owned()),
-        env: Some(env::background_services(ctx, values, wiring, problems)),
+        env: Some(env::background_services(ctx, values, wiring)),
         lifecycle: (!services.lifecycle.is_empty())
-            .then(|| problems.map::<Lifecycle>(&services.lifecycle, "backgroundServices.lifecycle"))
+            .then(|| ctx.map::<Lifecycle>(&services.lifecycle, "backgroundServices.lifecycle"))
             .flatten(),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
         ..Container::default()
     };
-    let mut pod_problems = Problems::default();
-    let mut template = services.pod.template(
-        ctx,
-        COMPONENT,
-        container,
-        vec![empty_dir("home"), empty_dir("tmp")],
-        &mut pod_problems,
-    );
-    problems.extend_at("backgroundServices", pod_problems);
+    let volumes = vec![empty_dir("home"), empty_dir("tmp")];
+    let mut template = ctx.within("backgroundServices", |ctx| {
+        services.pod.template(ctx, COMPONENT, container, volumes)
+    });
     if let Some(spec) = template.spec.as_mut() {
         spec.termination_grace_period_seconds = services.termination_grace_period_seconds;
         spec.service_account_name = Some(account_name);

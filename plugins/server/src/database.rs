@@ -6,7 +6,7 @@
 //! PostgreSQL URL or password only ever reaches the container through a Secret reference.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::core::v1::EnvVar,
     workload::{env_from_secret, env_var},
 };
@@ -64,13 +64,13 @@ impl Database {
 
 /// Refuses what the embedded SQLite database cannot do: it is one file that only one pod can
 /// use, so neither several server pods nor background services in pods of their own.
-pub fn check_scale(values: &Values, database: &Database, problems: &mut Problems) {
+pub fn check_scale(ctx: &Context, values: &Values, database: &Database) {
     if !database.is_sqlite() {
         return;
     }
     const MOVE: &str = "move to PostgreSQL (externalDatabase, or the postgres plugin)";
     if values.replica_count > 1 {
-        problems.error(
+        ctx.error(
             "replicaCount",
             format!(
                 "the embedded SQLite database is one file that only one server pod can use: keep \
@@ -79,7 +79,7 @@ pub fn check_scale(values: &Values, database: &Database, problems: &mut Problems
         );
     }
     if values.autoscaling.enabled {
-        problems.error(
+        ctx.error(
             "autoscaling.enabled",
             format!(
                 "the autoscaler runs several server pods, and the embedded SQLite database is one \
@@ -88,7 +88,7 @@ pub fn check_scale(values: &Values, database: &Database, problems: &mut Problems
         );
     }
     if values.background_services.run_as_separate_deployment {
-        problems.error(
+        ctx.error(
             "backgroundServices.runAsSeparateDeployment",
             format!(
                 "background services in pods of their own share the database with the server, \
@@ -100,15 +100,10 @@ pub fn check_scale(values: &Values, database: &Database, problems: &mut Problems
 }
 
 /// The database the values and the stack choose.
-pub fn choose(
-    ctx: &Context,
-    external: &ExternalDatabase,
-    sqlite_persistent: bool,
-    problems: &mut Problems,
-) -> Database {
+pub fn choose(ctx: &Context, external: &ExternalDatabase, sqlite_persistent: bool) -> Database {
     if ctx.has_plugin("postgres") {
         if external.is_set() {
-            problems.error(
+            ctx.error(
                 "externalDatabase",
                 "the `postgres` plugin in the stack provides the database: remove \
                  externalDatabase, or drop the postgres plugin to use your own database",
@@ -118,18 +113,18 @@ pub fn choose(
     }
     if external.in_parts() {
         if !external.connection_url.is_empty() {
-            problems.error(
+            ctx.error(
                 "externalDatabase.connectionUrl",
                 "give the connection either as a URL or in parts (host, name, username...), not \
                  both",
             );
         }
-        return parts(ctx, external, problems);
+        return parts(ctx, external);
     }
     let inline = !external.connection_url.is_empty();
     let existing = !external.existing_secret.is_empty();
     if inline && existing {
-        problems.error(
+        ctx.error(
             "externalDatabase.existingSecret",
             "set either connectionUrl or existingSecret, not both: keep existingSecret so that \
              the password stays out of your values",
@@ -138,11 +133,11 @@ pub fn choose(
     // Never echo the URL: it holds a password.
     if inline {
         match external.connection_url.strip_prefix("postgresql+asyncpg://").map(host_and_database) {
-            None => problems.error(
+            None => ctx.error(
                 "externalDatabase.connectionUrl",
                 "Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`",
             ),
-            Some((host, database)) if host.is_empty() || database.is_empty() => problems.error(
+            Some((host, database)) if host.is_empty() || database.is_empty() => ctx.error(
                 "externalDatabase.connectionUrl",
                 "the URL names no database server or no database: give both, as in \
                  postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE",
@@ -151,7 +146,7 @@ pub fn choose(
         }
     }
     if existing && external.existing_secret_key.is_empty() {
-        problems.error(
+        ctx.error(
             "externalDatabase.existingSecretKey",
             "name the key of the Secret that holds the connection URL",
         );
@@ -180,7 +175,7 @@ pub fn secret_name(ctx: &Context) -> String {
 
 /// The connection in parts: each part literal or from a key of `existingSecret`, refused when
 /// Prefect could not join them into a URL (no host, database or user).
-fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) -> Database {
+fn parts(ctx: &Context, external: &ExternalDatabase) -> Database {
     let secret = &external.existing_secret;
     let port = external.port.to_string();
     let literal_parts = [
@@ -198,7 +193,7 @@ fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) ->
         let at = format!("externalDatabase.{field}");
         if !secret_key.is_empty() {
             if secret.is_empty() {
-                problems.error(
+                ctx.error(
                     format!("{at}SecretKey"),
                     "name the Secret that holds this key in externalDatabase.existingSecret",
                 );
@@ -206,12 +201,12 @@ fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) ->
             // The driver and the port have defaults: only a value set for the others is a
             // second source.
             if !value.is_empty() && !matches!(field, "driver" | "port") {
-                problems.error(&at, format!("set either {field} or {field}SecretKey, not both"));
+                ctx.error(&at, format!("set either {field} or {field}SecretKey, not both"));
             }
             env.push(env_from_secret(&name, secret, secret_key));
         } else if value.is_empty() {
             if required {
-                problems.error(
+                ctx.error(
                     &at,
                     format!(
                         "Prefect joins the connection URL from its parts and needs this one: set \
@@ -225,7 +220,7 @@ fn parts(ctx: &Context, external: &ExternalDatabase, problems: &mut Problems) ->
             create = Some((secret_name, value.to_owned()));
         } else {
             if field == "driver" && value != ASYNCPG {
-                problems.error(
+                ctx.error(
                     &at,
                     format!("Prefect needs the asyncpg driver on PostgreSQL: set `{ASYNCPG}`"),
                 );

@@ -2,7 +2,7 @@
 //! non-root user on a read-only root filesystem, with emptyDirs where Prefect writes.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::{
             apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
@@ -41,12 +41,7 @@ pub struct Wiring<'a> {
 }
 
 /// The Deployment.
-pub fn build(
-    ctx: &Context,
-    values: &Values,
-    wiring: &Wiring,
-    problems: &mut Problems,
-) -> Deployment {
+pub fn build(ctx: &Context, values: &Values, wiring: &Wiring) -> Deployment {
     let mut labels = ctx.labels(COMPONENT);
     labels.extend(values.deployment_labels.clone());
     let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
@@ -58,9 +53,8 @@ pub fn build(
     let mut template = values.pod.template(
         ctx,
         COMPONENT,
-        container(ctx, values, wiring, problems),
+        container(ctx, values, wiring),
         volumes(ctx, wiring.database, &values.sqlite.persistence),
-        problems,
     );
     if let Some(spec) = template.spec.as_mut() {
         spec.termination_grace_period_seconds = values.termination_grace_period_seconds;
@@ -79,7 +73,7 @@ pub fn build(
             replicas: (!values.autoscaling.enabled).then_some(values.replica_count),
             revision_history_limit: Some(values.revision_history_limit),
             selector: ctx.pod_selector(COMPONENT),
-            strategy: strategy(values, wiring.database, problems),
+            strategy: strategy(ctx, values, wiring.database),
             template,
             ..DeploymentSpec::default()
         }),
@@ -87,14 +81,9 @@ pub fn build(
     }
 }
 
-fn container(
-    ctx: &Context,
-    values: &Values,
-    wiring: &Wiring,
-    problems: &mut Problems,
-) -> Container {
+fn container(ctx: &Context, values: &Values, wiring: &Wiring) -> Container {
     let port = values.service.target_port;
-    let base_path = api_base_path(values, problems);
+    let base_path = api_base_path(ctx, values);
     let http = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
@@ -109,7 +98,7 @@ fn container(
 
     Container {
         name: prefect_plugin_sdk::contract::server::CONTAINER.to_owned(),
-        image: Some(image(ctx, values, problems)),
+        image: Some(image(ctx, values)),
         image_pull_policy: Some(values.image.pull_policy(ctx)),
         // The image's own entrypoint, spelt out so that a custom image runs the same way.
         command: Some(if values.command.is_empty() {
@@ -117,7 +106,7 @@ fn container(
         } else {
             values.command.clone()
         }),
-        args: Some(args(values, problems)),
+        args: Some(args(ctx, values)),
         working_dir: Some(env::HOME.to_owned()),
         ports: Some(vec![ContainerPort {
             name: Some(CONTAINER_PORT_NAME.to_owned()),
@@ -125,35 +114,35 @@ fn container(
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        env: Some(env::env(ctx, values, wiring, problems)),
+        env: Some(env::env(ctx, values, wiring)),
         startup_probe: values.startup_probe.probe(
+            ctx,
             http(&format!("{base_path}/health")),
             "startupProbe",
-            problems,
         ),
         liveness_probe: values.liveness_probe.timing().probe(
+            ctx,
             http(&probe_path(&values.liveness_probe, "health")),
             "livenessProbe",
-            problems,
         ),
         readiness_probe: values.readiness_probe.timing().probe(
+            ctx,
             http(&probe_path(&values.readiness_probe, "ready")),
             "readinessProbe",
-            problems,
         ),
         lifecycle: (!values.lifecycle.is_empty())
-            .then(|| problems.map::<Lifecycle>(&values.lifecycle, "lifecycle"))
+            .then(|| ctx.map::<Lifecycle>(&values.lifecycle, "lifecycle"))
             .flatten(),
-        volume_mounts: Some(volume_mounts(values, wiring.database, problems)),
+        volume_mounts: Some(volume_mounts(ctx, values, wiring.database)),
         ..Container::default()
     }
 }
 
 /// `args`, or `prefect server start` on `service.targetPort` with `extraArgs`.
-fn args(values: &Values, problems: &mut Problems) -> Vec<String> {
+fn args(ctx: &Context, values: &Values) -> Vec<String> {
     if !values.args.is_empty() {
         if !values.extra_args.is_empty() {
-            problems.error(
+            ctx.error(
                 "extraArgs",
                 "args replaces every argument of the container, extraArgs included: put these \
                  in args too, or remove args to keep `prefect server start`",
@@ -172,16 +161,16 @@ fn args(values: &Values, problems: &mut Problems) -> Vec<String> {
 }
 
 /// `apiBasePath` without a trailing `/`, refused unless it is a path.
-pub fn api_base_path<'a>(values: &'a Values, problems: &mut Problems) -> &'a str {
+pub fn api_base_path<'a>(ctx: &Context, values: &'a Values) -> &'a str {
     let path = values.api_base_path.as_str();
     let trimmed = values.api_path();
     if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
-        problems.error(
+        ctx.error(
             "apiBasePath",
             format!("`{path}` is not a URL path: give one that starts with `/`, such as /api"),
         );
     } else if trimmed.is_empty() {
-        problems.error(
+        ctx.error(
             "apiBasePath",
             "the UI is served at `/`: give the API a path of its own, such as /api",
         );
@@ -208,7 +197,7 @@ pub fn image_ref(ctx: &Context, values: &Values) -> String {
 
 /// The image, refused when its tag says Prefect 2: the settings, the database wiring and the
 /// API that clients of this stack expect are Prefect 3's.
-fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
+fn image(ctx: &Context, values: &Values) -> String {
     let own_tag = &values.image.prefect_tag;
     let tag = tag(ctx, values);
     if is_prefect_2(tag) {
@@ -223,7 +212,7 @@ fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
                 "in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag",
             )
         };
-        problems.error(
+        ctx.error(
             "image.prefectTag",
             format!(
                 "the image tag {tag_and_origin} is Prefect 2, and the server plugin runs Prefect 3 \
@@ -233,7 +222,7 @@ fn image(ctx: &Context, values: &Values, problems: &mut Problems) -> String {
             ),
         );
     }
-    check_digest(&values.image.digest, "image.digest", problems);
+    check_digest(ctx, &values.image.digest, "image.digest");
     image_ref(ctx, values)
 }
 
@@ -244,21 +233,17 @@ fn is_prefect_2(tag: &str) -> bool {
 
 /// `updateStrategy`, or the one the database needs: SQLite on a volume that one node at a
 /// time can attach must stop the old pod before the new one starts.
-fn strategy(
-    values: &Values,
-    database: &Database,
-    problems: &mut Problems,
-) -> Option<DeploymentStrategy> {
+fn strategy(ctx: &Context, values: &Values, database: &Database) -> Option<DeploymentStrategy> {
     if values.update_strategy.is_empty() {
         return database.is_sqlite().then(|| DeploymentStrategy {
             type_: Some("Recreate".to_owned()),
             rolling_update: None,
         });
     }
-    let strategy: DeploymentStrategy = problems.map(&values.update_strategy, "updateStrategy")?;
+    let strategy: DeploymentStrategy = ctx.map(&values.update_strategy, "updateStrategy")?;
     let rolling = strategy.type_.as_deref().is_none_or(|kind| kind == "RollingUpdate");
     if rolling && *database == (Database::Sqlite { persistent: true }) {
-        problems.error(
+        ctx.error(
             "updateStrategy.type",
             "a rolling update starts the new server pod while the old one still holds the SQLite \
              volume, which can attach to one node only: use Recreate (or leave updateStrategy \
@@ -286,13 +271,13 @@ fn volumes(ctx: &Context, database: &Database, persistence: &Persistence) -> Vec
 }
 
 fn volume_mounts(
+    ctx: &Context,
     values: &Values,
     database: &Database,
-    problems: &mut Problems,
 ) -> Vec<prefect_plugin_sdk::k8s_openapi::api::core::v1::VolumeMount> {
     let ui = &values.ui_config.prefect_ui_static_directory;
     if !ui.starts_with('/') || ui == "/" {
-        problems.error(
+        ctx.error(
             "uiConfig.prefectUiStaticDirectory",
             "give an absolute folder other than `/`, such as /ui_build: an emptyDir is mounted \
              there",

@@ -5,9 +5,9 @@
 //! apply refuses).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::core::v1::EnvVar,
-    serde_json::Value,
+    serde_json::{self, Value},
     workload::{env_from_secret, env_var, global_env, set_env},
 };
 
@@ -63,12 +63,7 @@ pub fn ui_api_url(values: &Values) -> String {
 }
 
 /// The API server container's `env`.
-pub fn env(
-    ctx: &Context,
-    values: &Values,
-    wiring: &Wiring,
-    problems: &mut Problems,
-) -> Vec<EnvVar> {
+pub fn env(ctx: &Context, values: &Values, wiring: &Wiring) -> Vec<EnvVar> {
     let port = values.service.target_port;
     let base_path = values.api_path();
     let mut env = vec![
@@ -86,18 +81,13 @@ pub fn env(
     ];
     env.extend(shared(wiring));
     add_global_env(ctx, &mut env);
-    add_user_env(&mut env, &values.env, "env", problems);
+    add_user_env(ctx, &mut env, &values.env, "env");
     env
 }
 
 /// The background-services container's `env`: the server's database, basic auth and
 /// messaging, without the UI.
-pub fn background_services(
-    ctx: &Context,
-    values: &Values,
-    wiring: &Wiring,
-    problems: &mut Problems,
-) -> Vec<EnvVar> {
+pub fn background_services(ctx: &Context, values: &Values, wiring: &Wiring) -> Vec<EnvVar> {
     let services = &values.background_services;
     let mut env = vec![
         env_var("HOME", HOME),
@@ -107,27 +97,25 @@ pub fn background_services(
     ];
     env.extend(shared(wiring));
     add_global_env(ctx, &mut env);
-    add_user_env(&mut env, &services.env, "backgroundServices.env", problems);
+    add_user_env(ctx, &mut env, &services.env, "backgroundServices.env");
     env
 }
 
 /// The migrations Job's `env`: the database, then `global.prefect.env`, the server's `env`
 /// and `migrations.env` over it.
-pub fn migrations(
-    ctx: &Context,
-    values: &Values,
-    database: &Database,
-    problems: &mut Problems,
-) -> Vec<EnvVar> {
+pub fn migrations(ctx: &Context, values: &Values, database: &Database) -> Vec<EnvVar> {
     // Prefect gives a connection 5 s; a migration often starts beside a database that has
     // just started, on a busy cluster, and one refused connection fails the whole Job.
     let mut env =
         vec![env_var("HOME", HOME), env_var("PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT", "30")];
     env.extend(database_url(database));
     add_global_env(ctx, &mut env);
-    // The server's container reported the problems of `env` already.
-    add_user_env(&mut env, &values.env, "env", &mut Problems::default());
-    add_user_env(&mut env, &values.migrations.env, "migrations.env", problems);
+    // The server's container reported the problems of `env` already; a variable it refused
+    // fails the run, so which ones the Job would get then does not matter.
+    for var in values.env.iter().filter_map(|item| serde_json::from_value(item.clone()).ok()) {
+        set_env(&mut env, var);
+    }
+    add_user_env(ctx, &mut env, &values.migrations.env, "migrations.env");
     env
 }
 
@@ -167,17 +155,16 @@ fn add_global_env(ctx: &Context, env: &mut Vec<EnvVar>) {
 
 /// The user's variables (the list at `path`) over `env`, with a warning for a credential set
 /// in plain text.
-fn add_user_env(env: &mut Vec<EnvVar>, items: &[Value], path: &str, problems: &mut Problems) {
+fn add_user_env(ctx: &Context, env: &mut Vec<EnvVar>, items: &[Value], path: &str) {
     for (index, item) in items.iter().enumerate() {
-        let Some(var) = problems.convert::<EnvVar>(item.clone(), &format!("{path}[{index}]"))
-        else {
+        let Some(var) = ctx.convert::<EnvVar>(item.clone(), &format!("{path}[{index}]")) else {
             continue;
         };
         if let Some((_, instead)) = CREDENTIALS.iter().find(|(name, _)| *name == var.name)
             && var.value.is_some()
         {
             let workload = if path.starts_with("migrations") { "Job" } else { "Deployment" };
-            problems.warn(
+            ctx.warn(
                 format!("{path}[{index}].value"),
                 format!(
                     "{} is a credential, and here it is stored in plain text in the {workload}: \

@@ -5,7 +5,7 @@
 //! applying, `--api-versions` while rendering).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     serde_json::{Map, Value, json},
     wire::Capabilities,
 };
@@ -34,13 +34,13 @@ pub fn external_url(values: &values::Values) -> Option<String> {
 
 /// The Gateway and HTTPRoutes the values ask for, as JSON objects (k8s-openapi has no types
 /// for custom resources); none unless `gateway.enabled`.
-pub fn build(ctx: &Context, values: &values::Values, problems: &mut Problems) -> Vec<Value> {
+pub fn build(ctx: &Context, values: &values::Values) -> Vec<Value> {
     let (gateway, route) = (&values.gateway, &values.httproute);
     if !gateway.enabled {
         return Vec::new();
     }
     if values.ingress.enabled {
-        problems.error(
+        ctx.error(
             "gateway.enabled",
             "the Gateway and the Ingress would both expose the server: turn off ingress.enabled \
              or gateway.enabled",
@@ -56,7 +56,7 @@ pub fn build(ctx: &Context, values: &values::Values, problems: &mut Problems) ->
     let unserved: Vec<&str> =
         wanted.into_iter().filter(|kind| !serves(ctx.capabilities(), kind)).collect();
     if !unserved.is_empty() {
-        problems.error(
+        ctx.error(
             "gateway.enabled",
             format!(
                 "the cluster does not serve {API_VERSION} {} (the Gateway API's CRDs): install \
@@ -71,10 +71,10 @@ pub fn build(ctx: &Context, values: &values::Values, problems: &mut Problems) ->
         if gateway.name.is_empty() { ctx.full_name(COMPONENT) } else { gateway.name.clone() };
     let mut objects = Vec::new();
     if gateway.create {
-        objects.push(build_gateway(ctx, gateway, &gateway_name, route, problems));
+        objects.push(build_gateway(ctx, gateway, &gateway_name, route));
     }
     if route.enabled {
-        check_route(values, &gateway_name, problems);
+        check_route(ctx, values, &gateway_name);
         objects.push(build_route(ctx, values, &gateway_name));
         if route.tls.redirect {
             objects.push(build_redirect(ctx, route, &gateway_name));
@@ -94,10 +94,9 @@ fn build_gateway(
     values: &values::Gateway,
     name: &str,
     route: &values::HttpRoute,
-    problems: &mut Problems,
 ) -> Value {
     if values.class_name.is_empty() {
-        problems.error(
+        ctx.error(
             "gateway.className",
             "the Gateway needs the GatewayClass that implements it, such as istio or envoy \
              (`kubectl get gatewayclasses` lists the cluster's); or set gateway.create to false \
@@ -105,7 +104,7 @@ fn build_gateway(
         );
     }
     if values.listeners.is_empty() {
-        problems.error(
+        ctx.error(
             "gateway.listeners",
             "a Gateway needs at least one listener, such as {name: https, port: 443, protocol: \
              HTTPS}",
@@ -114,7 +113,7 @@ fn build_gateway(
     let mut seen = Vec::new();
     for (index, listener) in values.listeners.iter().enumerate() {
         if seen.contains(&listener.name.as_str()) {
-            problems.error(
+            ctx.error(
                 format!("gateway.listeners[{index}].name"),
                 format!(
                     "another listener is called {:?}: give each a name of its own",
@@ -183,20 +182,20 @@ fn build_listener(listener: &values::Listener, default_secret: &str) -> Value {
 
 /// What the API server or the Gateway would only say later, or never: a route attached to
 /// nothing, or to a listener this release's Gateway does not have.
-fn check_route(values: &values::Values, gateway_name: &str, problems: &mut Problems) {
+fn check_route(ctx: &Context, values: &values::Values, gateway_name: &str) {
     let (gateway, route) = (&values.gateway, &values.httproute);
     if !route.path.starts_with('/') {
-        problems.error("httproute.path", "an HTTPRoute path starts with `/`");
+        ctx.error("httproute.path", "an HTTPRoute path starts with `/`");
     }
     if route.parent_refs.is_empty() {
-        problems.error(
+        ctx.error(
             "httproute.parentRefs",
             "the HTTPRoute needs a Gateway to attach to: add {sectionName: https} for this \
              release's Gateway, or {name: GATEWAY, namespace: NAMESPACE}",
         );
     }
     if !gateway.create && !route.parent_refs.iter().any(|parent| !parent.name.is_empty()) {
-        problems.error(
+        ctx.error(
             "httproute.parentRefs",
             "without gateway.create, name the Gateway the HTTPRoute attaches to \
              (parentRefs[].name, and namespace if it is in another one), or turn gateway.create \
@@ -205,12 +204,12 @@ fn check_route(values: &values::Values, gateway_name: &str, problems: &mut Probl
     }
     for (index, host) in route.hostnames.iter().enumerate() {
         if host.is_empty() {
-            problems.error(format!("httproute.hostnames[{index}]"), "give the host name");
+            ctx.error(format!("httproute.hostnames[{index}]"), "give the host name");
         }
     }
     for (index, rule) in route.extra_rules.iter().enumerate() {
         if !rule.is_object() {
-            problems.error(
+            ctx.error(
                 format!("httproute.extraRules[{index}]"),
                 "an HTTPRoute rule is a mapping, such as {matches: [...], backendRefs: [...]}",
             );
@@ -224,7 +223,7 @@ fn check_route(values: &values::Values, gateway_name: &str, problems: &mut Probl
         let ours =
             (parent.name.is_empty() || parent.name == gateway_name) && parent.namespace.is_empty();
         if ours && !parent.section_name.is_empty() && !has_listener(&parent.section_name) {
-            problems.error(
+            ctx.error(
                 format!("httproute.parentRefs[{index}].sectionName"),
                 format!(
                     "the Gateway has no listener {:?}: name one of gateway.listeners, or leave \
@@ -238,7 +237,7 @@ fn check_route(values: &values::Values, gateway_name: &str, problems: &mut Probl
         (parent.name.is_empty() || parent.name == gateway_name) && parent.namespace.is_empty()
     });
     if route.tls.redirect && first_is_ours && !has_listener(HTTP_LISTENER) {
-        problems.error(
+        ctx.error(
             "httproute.tls.redirect",
             "the redirect route attaches to the Gateway's listener `http`, which \
              gateway.listeners does not have: add {name: http, port: 80, protocol: HTTP}, or \

@@ -2,7 +2,7 @@
 //! the URL it makes the server reachable at.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::networking::v1::{
         HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
         IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
@@ -22,20 +22,15 @@ pub fn external_url(values: &values::Ingress) -> Option<String> {
 }
 
 /// The Ingress, if enabled, to the Service's port named `service_port`.
-pub fn build(
-    ctx: &Context,
-    values: &values::Ingress,
-    service_port: &str,
-    problems: &mut Problems,
-) -> Option<Ingress> {
+pub fn build(ctx: &Context, values: &values::Ingress, service_port: &str) -> Option<Ingress> {
     if !values.tls && !values.tls_secret_name.is_empty() {
-        problems.warn(
+        ctx.warn(
             "ingress.tlsSecretName",
             "ignored because ingress.tls is off: turn it on to serve the host over TLS",
         );
     }
     if values.self_signed && !values.tls {
-        problems.warn(
+        ctx.warn(
             "ingress.selfSigned",
             "ignored because ingress.tls is off: turn it on to serve the host over TLS with a \
              self-signed certificate",
@@ -47,7 +42,7 @@ pub fn build(
     if let Some(minor) = kube_minor(&ctx.capabilities().kube_version)
         && minor < 19
     {
-        problems.error(
+        ctx.error(
             "ingress.enabled",
             format!(
                 "the Ingress is networking.k8s.io/v1, which Kubernetes serves from 1.19; the \
@@ -58,13 +53,13 @@ pub fn build(
     }
     let host = &values.host;
     if host.hostname.is_empty() {
-        problems.error(
+        ctx.error(
             "ingress.host.hostname",
             "the Ingress needs the host name users open the UI at, such as prefect.example.com",
         );
     }
-    check_path(&host.path, "ingress.host.path", problems);
-    let extra_paths = problems.list::<HTTPIngressPath>(&values.extra_paths, "ingress.extraPaths");
+    check_path(ctx, &host.path, "ingress.host.path");
+    let extra_paths = ctx.list::<HTTPIngressPath>(&values.extra_paths, "ingress.extraPaths");
     let mut rules = Vec::new();
     if !host.hostname.is_empty() {
         let mut main = rule(ctx, service_port, &host.hostname, &host.path, host.path_type);
@@ -78,12 +73,12 @@ pub fn build(
     for (index, extra) in values.extra_hosts.iter().enumerate() {
         let at = format!("ingress.extraHosts[{index}]");
         if extra.name.is_empty() {
-            problems.error(format!("{at}.name"), "give the extra host's name");
+            ctx.error(format!("{at}.name"), "give the extra host's name");
         }
-        check_path(&extra.path, &format!("{at}.path"), problems);
+        check_path(ctx, &extra.path, &format!("{at}.path"));
         rules.push(rule(ctx, service_port, &extra.name, &extra.path, extra.path_type));
     }
-    rules.extend(problems.list::<IngressRule>(&values.extra_rules, "ingress.extraRules"));
+    rules.extend(ctx.list::<IngressRule>(&values.extra_rules, "ingress.extraRules"));
 
     let mut tls = Vec::new();
     if values.tls && !host.hostname.is_empty() {
@@ -92,7 +87,7 @@ pub fn build(
             secret_name: Some(tls_secret_name(values)),
         });
     }
-    tls.extend(problems.list::<IngressTLS>(&values.extra_tls, "ingress.extraTls"));
+    tls.extend(ctx.list::<IngressTLS>(&values.extra_tls, "ingress.extraTls"));
 
     let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
     if !values.annotations.is_empty() {
@@ -147,9 +142,9 @@ fn rule(
     }
 }
 
-fn check_path(path: &str, at: &str, problems: &mut Problems) {
+fn check_path(ctx: &Context, path: &str, at: &str) {
     if !path.starts_with('/') {
-        problems.error(at, "an Ingress path starts with `/`");
+        ctx.error(at, "an Ingress path starts with `/`");
     }
 }
 

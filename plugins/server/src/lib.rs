@@ -42,7 +42,7 @@ pub mod self_signed;
 pub mod service;
 pub mod values;
 
-use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, Problems, export_plugin};
+use prefect_plugin_sdk::{Context, Error, Manifest, Plugin, export_plugin};
 
 use crate::{deployment::Wiring, values::Values};
 
@@ -67,18 +67,12 @@ impl Plugin for Server {
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
-        let mut problems = Problems::default();
-        let database = database::choose(
-            ctx,
-            &values.external_database,
-            values.sqlite.persistence.enabled,
-            &mut problems,
-        );
-        database::check_scale(&values, &database, &mut problems);
-        background_services::check(ctx, &values, &mut problems);
-        let (basic_auth, auth_secret) = secrets::basic_auth(ctx, &values.basic_auth, &mut problems);
-        let messaging =
-            messaging::settings(ctx, &values.background_services.messaging, &mut problems);
+        let database =
+            database::choose(ctx, &values.external_database, values.sqlite.persistence.enabled);
+        database::check_scale(ctx, &values, &database);
+        background_services::check(ctx, &values);
+        let (basic_auth, auth_secret) = secrets::basic_auth(ctx, &values.basic_auth);
+        let messaging = messaging::settings(ctx, &values.background_services.messaging);
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);
         let wiring = Wiring {
             database: &database,
@@ -87,20 +81,19 @@ impl Plugin for Server {
             migrate_on_start: !migrations::enabled(&values, &database),
             messaging: &messaging.env,
         };
-        let deployment = deployment::build(ctx, &values, &wiring, &mut problems);
-        let services = background_services::build(ctx, &values, &wiring, &mut problems);
-        let job = migrations::build(ctx, &values, &wiring, &mut problems);
-        let autoscaler = scaling::autoscaler(ctx, &values, &mut problems);
-        let budget = scaling::disruption_budget(ctx, &values, &mut problems);
-        let service = service::build(ctx, &values.service, &mut problems);
-        let ingress =
-            ingress::build(ctx, &values.ingress, &values.service.port_name, &mut problems);
-        let tls_secret = self_signed::build(ctx, &values.ingress, &mut problems)?;
-        let gateway_api = gateway::build(ctx, &values, &mut problems);
-        let claim = pvc::build(ctx, &values.sqlite.persistence, &database, &mut problems);
+        let deployment = deployment::build(ctx, &values, &wiring);
+        let services = background_services::build(ctx, &values, &wiring);
+        let job = migrations::build(ctx, &values, &wiring);
+        let autoscaler = scaling::autoscaler(ctx, &values);
+        let budget = scaling::disruption_budget(ctx, &values);
+        let service = service::build(ctx, &values.service);
+        let ingress = ingress::build(ctx, &values.ingress, &values.service.port_name);
+        let tls_secret = self_signed::build(ctx, &values.ingress)?;
+        let gateway_api = gateway::build(ctx, &values);
+        let claim = pvc::build(ctx, &values.sqlite.persistence, &database);
         let url_secret = secrets::database_url(ctx, &database);
 
-        if ctx.report(problems) {
+        if ctx.failed() {
             return Ok(());
         }
         if let Some(account) = account {

@@ -11,7 +11,7 @@
 //! works for one pod only).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::core::v1::{EnvVar, Secret},
     workload::{env_from_secret, env_var},
 };
@@ -49,12 +49,12 @@ pub fn secret_name(ctx: &Context) -> String {
 }
 
 /// The settings the values ask for.
-pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> Settings {
+pub fn settings(ctx: &Context, values: &Messaging) -> Settings {
     let redis = &values.redis;
     let docket = &values.docket;
     if ctx.has_plugin("redis") {
         if !redis.host.is_empty() {
-            problems.error(
+            ctx.error(
                 format!("{PATH}.redis.host"),
                 "the `redis` plugin in the stack provides Redis and sets the messaging of the \
                  server and the background services: remove messaging.redis.host, or drop the \
@@ -62,7 +62,7 @@ pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> S
             );
         }
         if !docket.url.is_empty() || !docket.existing_secret.is_empty() {
-            problems.error(
+            ctx.error(
                 format!("{PATH}.docket"),
                 "the `redis` plugin in the stack sets Docket's URL: remove messaging.docket.url \
                  and existingSecret, or drop the redis plugin",
@@ -77,7 +77,7 @@ pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> S
     let mut has_password = false;
     if redis.host.is_empty() {
         if !redis.password.is_empty() || !redis.existing_secret.is_empty() {
-            problems.warn(
+            ctx.warn(
                 format!("{PATH}.redis.host"),
                 "the Redis password is ignored while host is empty: set host, or add the redis \
                  plugin",
@@ -103,7 +103,7 @@ pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> S
         let inline = !redis.password.is_empty();
         let existing = !redis.existing_secret.is_empty();
         if inline && existing {
-            problems.error(
+            ctx.error(
                 format!("{PATH}.redis.existingSecret"),
                 "set either password or existingSecret, not both: keep existingSecret so that \
                  the password stays out of your values",
@@ -111,7 +111,7 @@ pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> S
         }
         if existing {
             if redis.existing_secret_password_key.is_empty() {
-                problems.error(
+                ctx.error(
                     format!("{PATH}.redis.existingSecretPasswordKey"),
                     "name the key of the Secret that holds the Redis password",
                 );
@@ -131,14 +131,14 @@ pub fn settings(ctx: &Context, values: &Messaging, problems: &mut Problems) -> S
     let inline_url = !docket.url.is_empty();
     let existing_url = !docket.existing_secret.is_empty();
     if inline_url && existing_url {
-        problems.error(
+        ctx.error(
             format!("{PATH}.docket.existingSecret"),
             "set either url or existingSecret, not both",
         );
     }
     if existing_url {
         if docket.existing_secret_key.is_empty() {
-            problems.error(
+            ctx.error(
                 format!("{PATH}.docket.existingSecretKey"),
                 "name the key of the Secret that holds Docket's URL",
             );

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::api::{
         batch::v1::{Job, JobSpec},
         core::v1::{Container, SecurityContext},
@@ -70,12 +70,7 @@ pub fn enabled(values: &Values, database: &Database) -> bool {
 }
 
 /// The Job, if enabled.
-pub fn build(
-    ctx: &Context,
-    values: &Values,
-    wiring: &Wiring,
-    problems: &mut Problems,
-) -> Option<Job> {
+pub fn build(ctx: &Context, values: &Values, wiring: &Wiring) -> Option<Job> {
     if !enabled(values, wiring.database) {
         return None;
     }
@@ -87,7 +82,7 @@ pub fn build(
         command: Some(deployment::entrypoint()),
         args: Some(report_revision(&migrations.command)),
         working_dir: Some(env::HOME.to_owned()),
-        env: Some(env::migrations(ctx, values, wiring.database, problems)),
+        env: Some(env::migrations(ctx, values, wiring.database)),
         volume_mounts: Some(vec![mount("home", env::HOME), mount("tmp", "/tmp")]),
         ..Container::default()
     };
@@ -103,16 +98,10 @@ pub fn build(
         extra_volume_mounts: migrations.extra_volume_mounts.clone(),
         ..PodValues::default()
     };
-    let mut pod_problems = Problems::default();
-    let mut template = pod.template(
-        ctx,
-        COMPONENT,
-        container,
-        vec![empty_dir("home"), empty_dir("tmp")],
-        &mut pod_problems,
-    );
-    problems.extend_at("migrations", pod_problems);
-    let security = problems
+    let volumes = vec![empty_dir("home"), empty_dir("tmp")];
+    let mut template =
+        ctx.within("migrations", |ctx| pod.template(ctx, COMPONENT, container, volumes));
+    let security = ctx
         .map::<SecurityContext>(&migrations.security_context, "migrations.securityContext")
         .filter(|context| *context != SecurityContext::default());
     if let Some(spec) = template.spec.as_mut() {

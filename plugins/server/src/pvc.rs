@@ -2,7 +2,7 @@
 //! its persistence is on.
 
 use prefect_plugin_sdk::{
-    Context, Problems, k8s_openapi::api::core::v1::PersistentVolumeClaim, workload::claim_spec,
+    Context, k8s_openapi::api::core::v1::PersistentVolumeClaim, workload::claim_spec,
 };
 
 use crate::{COMPONENT, database::Database, values::Persistence};
@@ -21,7 +21,6 @@ pub fn build(
     ctx: &Context,
     persistence: &Persistence,
     database: &Database,
-    problems: &mut Problems,
 ) -> Option<PersistentVolumeClaim> {
     if *database != (Database::Sqlite { persistent: true })
         || !persistence.existing_claim.trim().is_empty()
@@ -29,7 +28,7 @@ pub fn build(
         return None;
     }
     if persistence.size.trim().is_empty() {
-        problems.error(
+        ctx.error(
             "sqlite.persistence.size",
             "give the size of the database volume as a Kubernetes quantity, such as `1Gi`",
         );

@@ -3,7 +3,7 @@
 //! autoscaler needs PostgreSQL ([`crate::database::check_scale`]).
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     serde_json::Value,
     workload::scaling::{self, Autoscaler},
 };
@@ -11,7 +11,7 @@ use prefect_plugin_sdk::{
 use crate::{COMPONENT, values::Values};
 
 /// The HorizontalPodAutoscaler of `<release>-server` as JSON, if enabled.
-pub fn autoscaler(ctx: &Context, values: &Values, problems: &mut Problems) -> Option<Value> {
+pub fn autoscaler(ctx: &Context, values: &Values) -> Option<Value> {
     let autoscaling = &values.autoscaling;
     if !autoscaling.enabled {
         return None;
@@ -26,16 +26,10 @@ pub fn autoscaler(ctx: &Context, values: &Values, problems: &mut Problems) -> Op
             "targetMemory",
         ),
     };
-    scaling::autoscaler(ctx, COMPONENT, &target, problems)
+    scaling::autoscaler(ctx, COMPONENT, &target)
 }
 
 /// The PodDisruptionBudget of the server pods as JSON, if enabled.
-pub fn disruption_budget(ctx: &Context, values: &Values, problems: &mut Problems) -> Option<Value> {
-    scaling::disruption_budget(
-        ctx,
-        COMPONENT,
-        &values.pod_disruption_budget,
-        "podDisruptionBudget",
-        problems,
-    )
+pub fn disruption_budget(ctx: &Context, values: &Values) -> Option<Value> {
+    scaling::disruption_budget(ctx, COMPONENT, &values.pod_disruption_budget, "podDisruptionBudget")
 }

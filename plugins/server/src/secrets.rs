@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{ByteString, api::core::v1::Secret},
 };
 
@@ -31,29 +31,25 @@ pub struct SecretKey {
 }
 
 /// Where the basic-auth string comes from, and the Secret to create for an inline one.
-pub fn basic_auth(
-    ctx: &Context,
-    values: &BasicAuth,
-    problems: &mut Problems,
-) -> (Option<SecretKey>, Option<Secret>) {
+pub fn basic_auth(ctx: &Context, values: &BasicAuth) -> (Option<SecretKey>, Option<Secret>) {
     if !values.enabled {
         return (None, None);
     }
     let inline = !values.auth_string.is_empty();
     let existing = !values.existing_secret.is_empty();
     match (inline, existing) {
-        (false, false) => problems.error(
+        (false, false) => ctx.error(
             "basicAuth",
             "basic auth is enabled without credentials: set existingSecret (a Secret with the key \
              `auth-string`) or authString",
         ),
-        (true, true) => problems.error(
+        (true, true) => ctx.error(
             "basicAuth.existingSecret",
             "set either authString or existingSecret, not both: keep existingSecret so that the \
              password stays out of your values",
         ),
         (true, false) if !values.auth_string.contains(':') => {
-            problems.error("basicAuth.authString", "write the credentials as USER:PASSWORD")
+            ctx.error("basicAuth.authString", "write the credentials as USER:PASSWORD")
         }
         _ => {}
     }

@@ -10,7 +10,7 @@ use std::{
 };
 
 use prefect_plugin_sdk::{
-    Context, Error, Lookup, Problems,
+    Context, Error, Lookup,
     k8s_openapi::{ByteString, api::core::v1::Secret},
 };
 
@@ -25,11 +25,7 @@ const VALID_YEARS: i32 = 10;
 /// The Secret to add, if the Ingress serves its host over TLS with `selfSigned` and this run
 /// knows the certificate (not while rendering; not in the first round of an apply, before the
 /// host has read the live Secret).
-pub fn build(
-    ctx: &mut Context,
-    values: &values::Ingress,
-    problems: &mut Problems,
-) -> Result<Option<Secret>, Error> {
+pub fn build(ctx: &mut Context, values: &values::Ingress) -> Result<Option<Secret>, Error> {
     let host = &values.host.hostname;
     if !values.enabled || !values.tls || !values.self_signed || host.is_empty() {
         return Ok(None);
@@ -43,7 +39,7 @@ pub fn build(
         Lookup::Absent => generate(host)?,
         Lookup::Pending => return Ok(None),
         Lookup::Unavailable => {
-            problems.warn(
+            ctx.warn(
                 "ingress.selfSigned",
                 format!(
                     "the Secret {name} is left out of this output, since it holds a private key: \

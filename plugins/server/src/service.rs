@@ -1,7 +1,7 @@
 //! The Service in front of the server pods: what workers, the CLI and the Ingress talk to.
 
 use prefect_plugin_sdk::{
-    Context, Problems,
+    Context,
     k8s_openapi::{
         api::core::v1::{Service, ServicePort, ServiceSpec},
         apimachinery::pkg::util::intstr::IntOrString,
@@ -14,25 +14,24 @@ use crate::{
 };
 
 /// The Service.
-pub fn build(ctx: &Context, values: &values::Service, problems: &mut Problems) -> Service {
+pub fn build(ctx: &Context, values: &values::Service) -> Service {
     let cluster_ip_only = values.type_ == ServiceType::ClusterIP;
     if cluster_ip_only && values.node_port.is_some() {
-        problems.error(
+        ctx.error(
             "service.nodePort",
             "a ClusterIP Service has no node port: set service.type to NodePort or LoadBalancer, \
              or remove nodePort",
         );
     }
     if cluster_ip_only && values.external_traffic_policy.is_some() {
-        problems.error(
+        ctx.error(
             "service.externalTrafficPolicy",
             "only NodePort and LoadBalancer Services take an external traffic policy: set \
              service.type, or remove externalTrafficPolicy",
         );
     }
     if values.ip_families.len() == 2 && values.ip_families[0] == values.ip_families[1] {
-        problems
-            .error("service.ipFamilies", "name each IP family once: [IPv4, IPv6] or [IPv6, IPv4]");
+        ctx.error("service.ipFamilies", "name each IP family once: [IPv4, IPv6] or [IPv6, IPv4]");
     }
     let mut metadata = ctx.metadata(&ctx.full_name(COMPONENT), COMPONENT);
     if !values.annotations.is_empty() {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn context(items: Vec<Value>) -> Context {
+pub(super) fn context(items: Vec<Value>) -> Context {
     Context::new(RunRequest {
         api_version: prefect_plugin_abi::wire::API_VERSION.to_owned(),
         kind: prefect_plugin_abi::wire::RESOURCE_LIST.to_owned(),

@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{Context, Problems};
+use crate::Context;
 
 /// What an autoscaler of a component's Deployment aims at, with the names of the values that
 /// set it, for messages.
@@ -42,21 +42,15 @@ pub struct Autoscaler<'a> {
 
 /// The HorizontalPodAutoscaler `<release>-<component>` of the Deployment of the same name, as
 /// JSON; `None` (and an error) when the cluster serves no version that can express it.
-pub fn autoscaler(
-    ctx: &Context,
-    component: &str,
-    scaling: &Autoscaler,
-    problems: &mut Problems,
-) -> Option<Value> {
+pub fn autoscaler(ctx: &Context, component: &str, scaling: &Autoscaler) -> Option<Value> {
     let path = scaling.path;
     let (cpu, cpu_name) = scaling.cpu;
     let (memory, memory_name) = scaling.memory;
     if scaling.min_replicas > scaling.max_replicas {
-        problems.error(format!("{path}.minReplicas"), "must not be more than maxReplicas");
+        ctx.error(format!("{path}.minReplicas"), "must not be more than maxReplicas");
     }
     if cpu.is_none() && memory.is_none() {
-        problems
-            .error(path, format!("the autoscaler needs a target: set {cpu_name} or {memory_name}"));
+        ctx.error(path, format!("the autoscaler needs a target: set {cpu_name} or {memory_name}"));
     }
     let name = ctx.full_name(component);
     let target = CrossVersionObjectReference {
@@ -66,7 +60,7 @@ pub fn autoscaler(
     };
     let Some(api_version) = served(ctx, &["autoscaling/v2", "autoscaling/v2beta2"]) else {
         if !ctx.capabilities().has("autoscaling/v1") {
-            problems.error(
+            ctx.error(
                 format!("{path}.enabled"),
                 format!(
                     "the cluster (Kubernetes {}) serves no autoscaling API: turn autoscaling off",
@@ -76,7 +70,7 @@ pub fn autoscaler(
             return None;
         }
         if memory.is_some() {
-            problems.error(
+            ctx.error(
                 format!("{path}.{memory_name}"),
                 format!(
                     "the cluster (Kubernetes {}) serves autoscaling/v1 only, which scales on CPU \
@@ -162,31 +156,29 @@ pub enum UnhealthyPodEvictionPolicy {
 const EVICTION_POLICY_SINCE_MINOR: u32 = 27;
 
 /// The PodDisruptionBudget `<release>-<component>` of the component's pods, as JSON, if
-/// enabled; `path` names the values in problems (`podDisruptionBudget`). Neither bound set
+/// enabled; `path` names the values in what is reported (`podDisruptionBudget`). Neither bound set
 /// keeps one pod up.
 pub fn disruption_budget(
     ctx: &Context,
     component: &str,
     budget: &DisruptionBudgetValues,
     path: &str,
-    problems: &mut Problems,
 ) -> Option<Value> {
     if !budget.enabled {
         return None;
     }
     let api_version = served(ctx, &["policy/v1", "policy/v1beta1"]).or_else(|| {
-        problems.error(
+        ctx.error(
             format!("{path}.enabled"),
             "the cluster serves neither policy/v1 nor policy/v1beta1: turn the budget off",
         );
         None
     })?;
-    let min_available = count(&budget.min_available, &format!("{path}.minAvailable"), problems);
-    let max_unavailable =
-        count(&budget.max_unavailable, &format!("{path}.maxUnavailable"), problems);
+    let min_available = count(ctx, &budget.min_available, &format!("{path}.minAvailable"));
+    let max_unavailable = count(ctx, &budget.max_unavailable, &format!("{path}.maxUnavailable"));
     let min_available = match (&min_available, &max_unavailable) {
         (Some(_), Some(_)) => {
-            problems.error(
+            ctx.error(
                 format!("{path}.maxUnavailable"),
                 "set either minAvailable or maxUnavailable, not both",
             );
@@ -201,13 +193,7 @@ pub fn disruption_budget(
             min_available,
             max_unavailable,
             selector: Some(ctx.pod_selector(component)),
-            unhealthy_pod_eviction_policy: eviction_policy(
-                ctx,
-                budget,
-                api_version,
-                path,
-                problems,
-            ),
+            unhealthy_pod_eviction_policy: eviction_policy(ctx, budget, api_version, path),
         }),
         ..PodDisruptionBudget::default()
     };
@@ -220,7 +206,6 @@ fn eviction_policy(
     budget: &DisruptionBudgetValues,
     api_version: &str,
     path: &str,
-    problems: &mut Problems,
 ) -> Option<String> {
     let policy = budget.unhealthy_pod_eviction_policy?;
     let kube_version = &ctx.capabilities().kube_version;
@@ -228,7 +213,7 @@ fn eviction_policy(
     if api_version == "policy/v1" && minor.is_some_and(|m| m >= EVICTION_POLICY_SINCE_MINOR) {
         return Some(format!("{policy:?}"));
     }
-    problems.warn(
+    ctx.warn(
         format!("{path}.unhealthyPodEvictionPolicy"),
         format!(
             "left out: Kubernetes {kube_version} has no eviction policy for unhealthy pods (1.27 \
@@ -249,7 +234,7 @@ fn in_version<K: Resource + Serialize>(object: &K, api_version: &str) -> Option<
 }
 
 /// A pod count or percentage (`1`, `"50%"`).
-fn count(value: &Option<Value>, path: &str, problems: &mut Problems) -> Option<IntOrString> {
+fn count(ctx: &Context, value: &Option<Value>, path: &str) -> Option<IntOrString> {
     match value.as_ref()? {
         Value::Number(n) if n.as_i64().is_some_and(|n| n >= 0 && n <= i64::from(i32::MAX)) => {
             Some(IntOrString::Int(n.as_i64().unwrap_or_default() as i32))
@@ -261,8 +246,7 @@ fn count(value: &Option<Value>, path: &str, problems: &mut Problems) -> Option<I
             Some(IntOrString::String(text.clone()))
         }
         _ => {
-            problems
-                .error(path, "give a number of pods, such as 1, or a percentage, such as \"50%\"");
+            ctx.error(path, "give a number of pods, such as 1, or a percentage, such as \"50%\"");
             None
         }
     }
