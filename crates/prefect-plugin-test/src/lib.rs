@@ -50,7 +50,7 @@
 
 use std::fmt;
 
-use prefect_manifest::{Graph, ResourceKey};
+use prefect_manifest::{Graph, Provenance, ResourceKey};
 use prefect_plugin_host::turn::{self, LiveObjects, Setting, take_turn};
 use prefect_plugin_sdk::{
     Plugin, plugin_manifest, run_plugin,
@@ -86,7 +86,7 @@ impl Host {
         Host {
             release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
             values: String::new(),
-            capabilities: prefect_plugin_sdk::testing::capabilities(),
+            capabilities: kubernetes_1_33(),
             stack: Vec::new(),
             resources: Vec::new(),
             live: None,
@@ -98,6 +98,13 @@ impl Host {
     pub fn values(mut self, yaml: &str) -> Host {
         self.values = yaml.to_owned();
         self
+    }
+
+    /// The values file as JSON (which is YAML), one key a line so that messages name a line:
+    /// `values_json(json!({ "hello": { "greeting": "hi" } }))`.
+    pub fn values_json(self, values: Value) -> Host {
+        let text = serde_json::to_string_pretty(&values).unwrap_or_default();
+        self.values(&text)
     }
 
     /// The release's name and namespace.
@@ -159,7 +166,7 @@ impl Host {
         if !outcome.errors.is_empty() {
             return Err(Failure(outcome.errors));
         }
-        Ok(Rendered { graph, warnings: outcome.warnings })
+        Ok(Rendered { graph, plugin: manifest.name, warnings: outcome.warnings })
     }
 
     /// Validates the values file against the plugin's and the global schema.
@@ -177,6 +184,23 @@ impl Host {
             .map(ToString::to_string)
             .collect();
         if problems.is_empty() { Ok(values) } else { Err(Failure(problems)) }
+    }
+}
+
+/// A Kubernetes 1.33 cluster serving the group versions plugins commonly use.
+fn kubernetes_1_33() -> Capabilities {
+    let api_versions = [
+        "v1",
+        "apps/v1",
+        "batch/v1",
+        "autoscaling/v2",
+        "policy/v1",
+        "networking.k8s.io/v1",
+        "rbac.authorization.k8s.io/v1",
+    ];
+    Capabilities {
+        kube_version: "1.33.0".to_owned(),
+        api_versions: api_versions.map(str::to_owned).to_vec(),
     }
 }
 
@@ -233,6 +257,7 @@ impl std::error::Error for Failure {}
 #[derive(Debug)]
 pub struct Rendered {
     graph: Graph,
+    plugin: String,
     /// The plugin's warnings, as prefectctl prints them (without `warning: `).
     pub warnings: Vec<String>,
 }
@@ -250,6 +275,29 @@ impl Rendered {
     /// Every resource, in the order prefectctl writes and applies them.
     pub fn resources(&self) -> Vec<&Value> {
         self.graph.ordered().into_iter().map(|(_, object)| object).collect()
+    }
+
+    /// The resources the plugin added, in the order prefectctl writes them.
+    pub fn added(&self) -> Vec<&Value> {
+        self.by_plugin(|provenance| provenance.added_by == self.plugin)
+    }
+
+    /// The resources of the plugins before it that the plugin changed, in the order
+    /// prefectctl writes them.
+    pub fn changed(&self) -> Vec<&Value> {
+        self.by_plugin(|provenance| {
+            provenance.added_by != self.plugin
+                && provenance.changes.iter().any(|change| change.plugin == self.plugin)
+        })
+    }
+
+    fn by_plugin(&self, wanted: impl Fn(&Provenance) -> bool) -> Vec<&Value> {
+        self.graph
+            .ordered_with_provenance()
+            .into_iter()
+            .filter(|(_, _, provenance)| wanted(provenance))
+            .map(|(_, object, _)| object)
+            .collect()
     }
 
     /// `added by PLUGIN; changed by ...` of the resource of `kind` called `name`.
