@@ -35,8 +35,9 @@ impl Plugin for OpenshiftSecurity {
         Manifest::new("openshift-security", env!("CARGO_PKG_VERSION"))
             .description("runs every workload under OpenShift's restricted-v2 SCC; optional Route")
             .transformer()
-            // Every workload, and the server's Service for the Route.
-            .reads(&[&sdk_pods::KINDS[..], &["Service"]].concat())
+            // Every workload, the server's Service for the Route, and its Ingress, which the
+            // Route replaces.
+            .reads(&[&sdk_pods::KINDS[..], &["Service", "Ingress"]].concat())
     }
 
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {

@@ -1,11 +1,8 @@
 //! The transformer run in process on workloads as other plugins add them.
 
 use expect_test::expect;
-use prefect_plugin_sdk::{
-    serde_json::{self, Value, json},
-    testing::Request,
-    wire::RunResponse,
-};
+use prefect_plugin_sdk::serde_json::{self, Value, json};
+use prefect_plugin_test::{Failure, Host, Rendered};
 
 use crate::OpenshiftSecurity;
 
@@ -43,18 +40,20 @@ fn cron_job() -> Value {
     })
 }
 
-fn run(items: Vec<Value>, values: Value) -> RunResponse {
-    Request::new(&["server", "openshift-security"])
-        .items(items)
-        .values(values)
+/// A run after the server plugin that added `items`; `values` is the plugin's section.
+fn run(items: Vec<Value>, values: Value) -> Result<Rendered, Failure> {
+    Host::new()
+        .with_plugins(&["server"])
+        .with_resources(items)
+        .values_json(json!({ "openshift-security": values }))
         .run::<OpenshiftSecurity>()
 }
 
 #[test]
 fn fixed_ids_go_and_the_restricted_profile_stays() {
-    let response = run(vec![deployment()], json!({}));
-    assert_eq!(response.results, []);
-    let pod = &response.changed[0]["spec"]["template"]["spec"];
+    let rendered = run(vec![deployment()], json!({})).unwrap();
+    assert_eq!(rendered.warnings, Vec::<String>::new());
+    let pod = &rendered.changed()[0]["spec"]["template"]["spec"];
     expect![[r#"
         {
           "securityContext": {
@@ -105,10 +104,10 @@ fn fixed_ids_go_and_the_restricted_profile_stays() {
 #[test]
 fn workloads_of_any_plugin_and_kind_are_rewritten() {
     let config_map = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "c", "namespace": "prefect" } });
-    let response = run(vec![config_map, cron_job()], json!({}));
-    assert_eq!(response.changed.len(), 1, "the ConfigMap is left alone");
+    let rendered = run(vec![config_map, cron_job()], json!({})).unwrap();
+    assert_eq!(rendered.changed().len(), 1, "the ConfigMap is left alone");
     let container =
-        &response.changed[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        &rendered.changed()[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
     expect![[r#"{"runAsNonRoot":true,"allowPrivilegeEscalation":false,"seccompProfile":{"type":"RuntimeDefault"},"capabilities":{"drop":["ALL"]}}"#]].assert_eq(&container["securityContext"].to_string());
 }
 
@@ -117,15 +116,13 @@ fn privileged_containers_and_added_capabilities_cannot_fit() {
     let mut job = cron_job();
     job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["securityContext"] =
         json!({ "privileged": true, "capabilities": { "add": ["NET_BIND_SERVICE", "SYS_ADMIN"] } });
-    let response = run(vec![job], json!({}));
-    let messages: Vec<&str> = response.results.iter().map(|r| r.message.as_str()).collect();
+    let failure = run(vec![job], json!({})).unwrap_err();
     expect![[r#"
         [
-            "CronJob/backup container backup is privileged, which restricted-v2 forbids: remove `privileged`, or run it under another SCC without this plugin",
-            "CronJob/backup container backup adds the capability SYS_ADMIN, which restricted-v2 forbids (only NET_BIND_SERVICE may be added): remove it",
+            "plugin `openshift-security`: values.yaml:2: openshift-security: CronJob/backup container backup is privileged, which restricted-v2 forbids: remove `privileged`, or run it under another SCC without this plugin",
+            "plugin `openshift-security`: values.yaml:2: openshift-security: CronJob/backup container backup adds the capability SYS_ADMIN, which restricted-v2 forbids (only NET_BIND_SERVICE may be added): remove it",
         ]
-    "#]].assert_debug_eq(&messages);
-    assert!(response.changed.is_empty() && response.items.is_empty());
+    "#]].assert_debug_eq(&failure.0);
 }
 
 fn server_items() -> Vec<Value> {
@@ -138,11 +135,12 @@ fn server_items() -> Vec<Value> {
 
 #[test]
 fn a_route_replaces_the_ingress_and_the_ui_follows_its_host() {
-    let response = run(
+    let rendered = run(
         server_items(),
         json!({ "route": { "enabled": true, "host": "prefect.apps.example.com" } }),
-    );
-    assert_eq!(response.results, []);
+    )
+    .unwrap();
+    assert_eq!(rendered.warnings, Vec::<String>::new());
     expect![[r#"
         {
           "apiVersion": "route.openshift.io/v1",
@@ -176,8 +174,8 @@ fn a_route_replaces_the_ingress_and_the_ui_follows_its_host() {
             }
           }
         }"#]]
-    .assert_eq(&serde_json::to_string_pretty(&response.items[0]).unwrap());
-    let deployment = response.changed.iter().find(|i| i["kind"] == "Deployment").unwrap();
+    .assert_eq(&serde_json::to_string_pretty(rendered.added()[0]).unwrap());
+    let deployment = rendered.get("Deployment", "prefect-server").unwrap();
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
         "https://prefect.apps.example.com/api"
@@ -185,10 +183,16 @@ fn a_route_replaces_the_ingress_and_the_ui_follows_its_host() {
 
     let mut with_ingress = server_items();
     with_ingress.push(json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": { "name": "prefect-server", "namespace": "prefect" } }));
-    let response = run(with_ingress, json!({ "route": { "enabled": true } }));
-    assert_eq!(response.results[0].path.as_deref(), Some("route.enabled"));
-    assert!(response.results[0].message.contains("set server.ingress.enabled to false"));
+    let failure = run(with_ingress, json!({ "route": { "enabled": true } })).unwrap_err();
+    let message = &failure.0[0];
+    assert!(
+        message.starts_with(
+            "plugin `openshift-security`: values.yaml:4: openshift-security.route.enabled: "
+        ),
+        "{message}"
+    );
+    assert!(message.contains("set server.ingress.enabled to false"), "{message}");
 
-    let without_server = run(vec![], json!({ "route": { "enabled": true } }));
-    assert!(without_server.results[0].message.contains("not in the stack"));
+    let without_server = run(vec![], json!({ "route": { "enabled": true } })).unwrap_err();
+    assert!(without_server.0[0].contains("not in the stack"), "{without_server}");
 }
