@@ -88,11 +88,12 @@ export_plugin!(DaskRbac);
 
 #[cfg(test)]
 mod tests {
-    use prefect_plugin_sdk::{serde_json::json, testing::Request};
+    use prefect_plugin_sdk::serde_json::{Value, json};
+    use prefect_plugin_test::{Failure, Host, Rendered};
 
     use super::*;
 
-    fn agent_role() -> prefect_plugin_sdk::serde_json::Value {
+    fn agent_role() -> Value {
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
@@ -101,13 +102,20 @@ mod tests {
         })
     }
 
+    fn after_the_agent(values: &str) -> Result<Rendered, Failure> {
+        Host::new()
+            .with_plugins(&["agent"])
+            .with_resources(vec![agent_role()])
+            .values(values)
+            .run::<DaskRbac>()
+    }
+
     #[test]
     fn widens_the_workers_role_and_adds_nothing() {
-        let response =
-            Request::new(&["agent", "dask-rbac"]).items(vec![agent_role()]).run::<DaskRbac>();
-        assert_eq!(response.results, []);
-        assert!(response.items.is_empty());
-        let rules = response.changed[0]["rules"].to_string();
+        let rendered = after_the_agent("").unwrap();
+        assert_eq!(rendered.warnings, Vec::<String>::new());
+        assert!(rendered.added().is_empty());
+        let rules = rendered.get("Role", "prefect-worker").unwrap()["rules"].to_string();
         assert_eq!(
             rules,
             r#"[{"apiGroups":["batch"],"resources":["jobs"],"verbs":["create"]},{"apiGroups":[""],"resources":["pods","services"],"verbs":["get","list","watch","create","update","patch","delete"]},{"apiGroups":["policy"],"resources":["poddisruptionbudgets"],"verbs":["get","list","watch","create","update","patch","delete"]}]"#
@@ -116,11 +124,8 @@ mod tests {
 
     #[test]
     fn the_operator_option_adds_the_dask_resources() {
-        let response = Request::new(&["agent", "dask-rbac"])
-            .items(vec![agent_role()])
-            .values(json!({ "operator": true }))
-            .run::<DaskRbac>();
-        let last = &response.changed[0]["rules"][3];
+        let rendered = after_the_agent("dask-rbac:\n  operator: true\n").unwrap();
+        let last = &rendered.get("Role", "prefect-worker").unwrap()["rules"][3];
         assert_eq!(last["apiGroups"], json!(["kubernetes.dask.org"]));
         assert_eq!(
             last["resources"],
@@ -130,12 +135,12 @@ mod tests {
 
     #[test]
     fn without_the_workers_role_it_says_what_to_do() {
-        let response = Request::new(&["agent", "dask-rbac"]).run::<DaskRbac>();
-        assert!(response.changed.is_empty());
+        let failure = Host::new().with_plugins(&["agent"]).run::<DaskRbac>().unwrap_err();
         assert!(
-            response.results[0]
-                .message
-                .starts_with("the worker's Role prefect-worker is not in the graph")
+            failure.0[0].starts_with(
+                "plugin `dask-rbac`: the worker's Role prefect-worker is not in the graph"
+            ),
+            "{failure}"
         );
     }
 }

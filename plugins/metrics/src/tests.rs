@@ -2,11 +2,8 @@
 //! Deployment.
 
 use expect_test::expect;
-use prefect_plugin_sdk::{
-    serde_json::{Value, json},
-    testing::{Request, capabilities},
-    wire::{RunResponse, Severity},
-};
+use prefect_plugin_sdk::serde_json::{Value, json};
+use prefect_plugin_test::{Failure, Host, Rendered};
 
 use crate::Metrics;
 
@@ -46,36 +43,56 @@ fn auth_ref() -> Value {
 }
 
 /// A cluster that serves the Prometheus Operator's API, besides the usual ones.
-fn with_monitoring(request: Request) -> Request {
-    let mut api_versions = capabilities().api_versions;
-    api_versions.push("monitoring.coreos.com/v1".to_owned());
-    let api_versions: Vec<&str> = api_versions.iter().map(String::as_str).collect();
-    request.capabilities("1.33.0", &api_versions)
+fn with_monitoring(host: Host) -> Host {
+    host.kubernetes(
+        "1.33.0",
+        &[
+            "v1",
+            "apps/v1",
+            "batch/v1",
+            "autoscaling/v2",
+            "policy/v1",
+            "networking.k8s.io/v1",
+            "rbac.authorization.k8s.io/v1",
+            "monitoring.coreos.com/v1",
+        ],
+    )
 }
 
-fn request(values: Value) -> Request {
-    Request::new(&["server", "metrics"]).items(server(4200, json!([]))).values(values)
+/// The plugin after the server plugin, with `values` as its section.
+fn request(values: Value) -> Host {
+    after(server(4200, json!([]))).values_json(json!({ "metrics": values }))
 }
 
-fn kinds(response: &RunResponse) -> Vec<String> {
-    let name = |item: &Value| {
+/// The plugin after the server plugin, which added `resources`.
+fn after(resources: Vec<Value>) -> Host {
+    Host::new().with_plugins(&["server"]).with_resources(resources)
+}
+
+fn run(host: Host) -> Result<Rendered, Failure> {
+    host.run::<Metrics>()
+}
+
+/// `Kind/name` of what the plugin added.
+fn kinds(rendered: &Rendered) -> Vec<String> {
+    let name = |item: &&Value| {
         format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap())
     };
-    response.items.iter().map(name).collect()
+    rendered.added().iter().map(name).collect()
 }
 
-fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
-    response.items.iter().find(|item| item["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+fn item<'a>(rendered: &'a Rendered, kind: &str) -> &'a Value {
+    rendered.get(kind, "prefect-metrics").unwrap_or_else(|| panic!("no {kind}"))
 }
 
-fn container(response: &RunResponse) -> &Value {
-    &item(response, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+fn container(rendered: &Rendered) -> &Value {
+    &item(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]
 }
 
 /// `NAME=value` or `NAME<-secret/key`, one a line.
-fn env(response: &RunResponse) -> String {
+fn env(rendered: &Rendered) -> String {
     let mut text = String::new();
-    for var in container(response)["env"].as_array().unwrap() {
+    for var in container(rendered)["env"].as_array().unwrap() {
         let name = var["name"].as_str().unwrap();
         match var["valueFrom"]["secretKeyRef"].as_object() {
             Some(secret) => text.push_str(&format!(
@@ -89,29 +106,27 @@ fn env(response: &RunResponse) -> String {
     text
 }
 
-fn messages(response: &RunResponse) -> Vec<String> {
-    response
-        .results
-        .iter()
-        .map(|r| {
-            let severity = if r.severity == Severity::Error { "error" } else { "warning" };
-            format!("{severity} {}: {}", r.path.as_deref().unwrap_or(""), r.message)
-        })
-        .collect()
+/// The warnings of a run that succeeded, or the errors of one that failed.
+fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
+    match result {
+        Ok(rendered) => rendered.warnings.clone(),
+        Err(failure) => failure.0.clone(),
+    }
 }
 
 #[test]
 fn the_exporter_and_the_operator_objects_when_the_cluster_serves_them() {
-    let response = with_monitoring(request(json!({}))).run::<Metrics>();
-    assert_eq!(messages(&response), Vec::<String>::new());
+    let result = run(with_monitoring(request(json!({}))));
+    assert_eq!(messages(&result), Vec::<String>::new());
+    let response = result.unwrap();
     assert_eq!(
         kinds(&response),
         [
             "ServiceAccount/prefect-metrics",
             "Service/prefect-metrics",
             "Deployment/prefect-metrics",
-            "ServiceMonitor/prefect-metrics",
             "PrometheusRule/prefect-metrics",
+            "ServiceMonitor/prefect-metrics",
         ]
     );
     expect![[r#"
@@ -167,14 +182,10 @@ fn the_exporter_and_the_operator_objects_when_the_cluster_serves_them() {
 
 #[test]
 fn the_default_alerts_select_the_release_by_job_and_namespace() {
-    let request = Request::new(&["server", "metrics"]).release("ops", "data").items(server_of(
-        "ops",
-        "data",
-        4200,
-        json!([]),
-    ));
-    let response = with_monitoring(request).run::<Metrics>();
-    let rules = &item(&response, "PrometheusRule")["spec"]["groups"][0]["rules"];
+    let host = after(server_of("ops", "data", 4200, json!([]))).release("ops", "data");
+    let response = run(with_monitoring(host)).unwrap();
+    let rules =
+        &response.get("PrometheusRule", "ops-metrics").unwrap()["spec"]["groups"][0]["rules"];
     let exprs: Vec<&str> =
         rules.as_array().unwrap().iter().map(|rule| rule["expr"].as_str().unwrap()).collect();
     expect![[r#"
@@ -189,29 +200,29 @@ fn the_default_alerts_select_the_release_by_job_and_namespace() {
 
 #[test]
 fn without_the_monitoring_api_the_operator_objects_are_left_out_with_a_warning() {
-    let response = request(json!({})).run::<Metrics>();
+    let result = run(request(json!({})));
+    let response = result.as_ref().unwrap();
     assert_eq!(
-        kinds(&response),
+        kinds(response),
         ["ServiceAccount/prefect-metrics", "Service/prefect-metrics", "Deployment/prefect-metrics"]
     );
     expect![[r#"
         [
-            "warning serviceMonitor.enabled: the ServiceMonitor is left out: the cluster does not serve monitoring.coreos.com/v1 (the Prometheus Operator's CRDs); install the Prometheus Operator or its CRDs and apply again, pass --api-versions monitoring.coreos.com/v1 to render, or set serviceMonitor.enabled to false",
-            "warning prometheusRule.enabled: the PrometheusRule is left out: the cluster does not serve monitoring.coreos.com/v1 (the Prometheus Operator's CRDs); install the Prometheus Operator or its CRDs and apply again, pass --api-versions monitoring.coreos.com/v1 to render, or set prometheusRule.enabled to false",
+            "plugin `metrics`: values.yaml:2: metrics.serviceMonitor.enabled: the ServiceMonitor is left out: the cluster does not serve monitoring.coreos.com/v1 (the Prometheus Operator's CRDs); install the Prometheus Operator or its CRDs and apply again, pass --api-versions monitoring.coreos.com/v1 to render, or set serviceMonitor.enabled to false",
+            "plugin `metrics`: values.yaml:2: metrics.prometheusRule.enabled: the PrometheusRule is left out: the cluster does not serve monitoring.coreos.com/v1 (the Prometheus Operator's CRDs); install the Prometheus Operator or its CRDs and apply again, pass --api-versions monitoring.coreos.com/v1 to render, or set prometheusRule.enabled to false",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
+    .assert_debug_eq(&messages(&result));
     // Turned off, nothing to warn about.
-    let off = request(
+    let off = run(request(
         json!({ "serviceMonitor": { "enabled": false }, "prometheusRule": { "enabled": false } }),
-    )
-    .run::<Metrics>();
-    assert!(off.results.is_empty(), "{:?}", messages(&off));
+    ));
+    assert_eq!(messages(&off), Vec::<String>::new());
 }
 
 #[test]
 fn the_deployment_runs_the_exporter_restricted_with_probes_on_the_metrics_port() {
-    let response = request(json!({})).run::<Metrics>();
+    let response = run(request(json!({}))).unwrap();
     let pod = &item(&response, "Deployment")["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsUser"], 65534);
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
@@ -238,9 +249,7 @@ fn the_deployment_runs_the_exporter_restricted_with_probes_on_the_metrics_port()
 
 #[test]
 fn basic_auth_is_the_servers_secret_reference_never_a_literal() {
-    let response = Request::new(&["server", "metrics"])
-        .items(server(4300, json!([auth_ref()])))
-        .run::<Metrics>();
+    let response = run(after(server(4300, json!([auth_ref()])))).unwrap();
     expect![[r#"
         PREFECT_API_URL=http://prefect-server.prefect.svc:4300/api
         PREFECT_API_AUTH_STRING<-prefect-auth/auth-string
@@ -261,25 +270,24 @@ fn basic_auth_is_the_servers_secret_reference_never_a_literal() {
 
     // A credential written into the server's Deployment is not copied.
     let literal = json!([{ "name": "PREFECT_SERVER_API_AUTH_STRING", "value": "admin:hunter2" }]);
-    let response =
-        Request::new(&["server", "metrics"]).items(server(4200, literal)).run::<Metrics>();
-    assert!(response.items.is_empty());
+    let result = run(after(server(4200, literal)));
+    assert!(result.is_err());
     expect![[r#"
         [
-            "error : the server's PREFECT_SERVER_API_AUTH_STRING is written in its Deployment, and the exporter reads credentials only from Secrets: use server.basicAuth.existingSecret (or server.basicAuth.authString) instead",
+            "plugin `metrics`: the server's PREFECT_SERVER_API_AUTH_STRING is written in its Deployment, and the exporter reads credentials only from Secrets: use server.basicAuth.existingSecret (or server.basicAuth.authString) instead",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
-    assert!(!format!("{response:?}").contains("hunter2"));
+    .assert_debug_eq(&messages(&result));
+    assert!(!format!("{result:?}").contains("hunter2"));
 }
 
 #[test]
 fn csrf_follows_the_server_and_the_values() {
     let csrf = json!([{ "name": "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED", "value": "True" }]);
-    let response = Request::new(&["server", "metrics"]).items(server(4200, csrf)).run::<Metrics>();
+    let response = run(after(server(4200, csrf))).unwrap();
     assert!(env(&response).contains("PREFECT_CSRF_ENABLED=True\n"));
     let response =
-        request(json!({ "csrfAuth": true, "pagination": { "enabled": false } })).run::<Metrics>();
+        run(request(json!({ "csrfAuth": true, "pagination": { "enabled": false } }))).unwrap();
     let env = env(&response);
     assert!(
         env.contains("PREFECT_CSRF_ENABLED=True\n") && env.contains("PAGINATION_ENABLED=False\n")
@@ -289,11 +297,11 @@ fn csrf_follows_the_server_and_the_values() {
 
 #[test]
 fn user_env_replaces_the_plugins_settings() {
-    let response = request(json!({ "env": [
+    let response = run(request(json!({ "env": [
         { "name": "OFFSET_MINUTES", "value": "10" },
         { "name": "ENABLE_FLOW_RUN_NAME_LABEL", "value": "True" },
-    ] }))
-    .run::<Metrics>();
+    ] })))
+    .unwrap();
     let env = env(&response);
     assert!(env.contains("OFFSET_MINUTES=10\n") && !env.contains("OFFSET_MINUTES=3"), "{env}");
     assert!(env.ends_with("ENABLE_FLOW_RUN_NAME_LABEL=True\n"), "{env}");
@@ -301,7 +309,7 @@ fn user_env_replaces_the_plugins_settings() {
 
 #[test]
 fn values_errors_are_all_reported() {
-    let response = with_monitoring(request(json!({
+    let result = run(with_monitoring(request(json!({
         "env": [{ "value": "no name" }],
         "serviceMonitor": { "interval": "30s", "scrapeTimeout": "1m", "relabelings": ["drop"] },
         "prometheusRule": { "rules": [
@@ -310,27 +318,26 @@ fn values_errors_are_all_reported() {
             { "alert": "Both", "record": "both", "expr": "" },
             "up == 0",
         ] },
-    })))
-    .run::<Metrics>();
-    assert!(response.items.is_empty());
+    }))));
+    assert!(result.is_err());
     expect![[r#"
         [
-            "error env[0].name: `name` is missing: a Kubernetes EnvVar needs it here",
-            "error serviceMonitor.scrapeTimeout: a scrape cannot take longer than the interval between scrapes (30s): shorten it or lengthen serviceMonitor.interval",
-            "error serviceMonitor.relabelings[0]: a relabeling is a mapping, such as {action: drop, sourceLabels: [...], regex: ...}",
-            "error prometheusRule.rules[1]: name the rule: `alert: Name` or `record: name`",
-            "error prometheusRule.rules[2]: a rule either alerts or records: keep one",
-            "error prometheusRule.rules[2].expr: give the rule its PromQL expression",
-            "error prometheusRule.rules[3]: a rule is a mapping with `alert` (or `record`) and `expr`",
+            "plugin `metrics`: values.yaml:4: metrics.env[0].name: `name` is missing: a Kubernetes EnvVar needs it here",
+            "plugin `metrics`: values.yaml:10: metrics.serviceMonitor.scrapeTimeout: a scrape cannot take longer than the interval between scrapes (30s): shorten it or lengthen serviceMonitor.interval",
+            "plugin `metrics`: values.yaml:12: metrics.serviceMonitor.relabelings[0]: a relabeling is a mapping, such as {action: drop, sourceLabels: [...], regex: ...}",
+            "plugin `metrics`: values.yaml:21: metrics.prometheusRule.rules[1]: name the rule: `alert: Name` or `record: name`",
+            "plugin `metrics`: values.yaml:24: metrics.prometheusRule.rules[2]: a rule either alerts or records: keep one",
+            "plugin `metrics`: values.yaml:27: metrics.prometheusRule.rules[2].expr: give the rule its PromQL expression",
+            "plugin `metrics`: values.yaml:29: metrics.prometheusRule.rules[3]: a rule is a mapping with `alert` (or `record`) and `expr`",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
+    .assert_debug_eq(&messages(&result));
 
-    let empty = with_monitoring(request(json!({ "prometheusRule": { "defaultRules": false } })))
-        .run::<Metrics>();
+    let empty =
+        run(with_monitoring(request(json!({ "prometheusRule": { "defaultRules": false } }))));
     expect![[r#"
         [
-            "error prometheusRule: the PrometheusRule would hold no rule: set defaultRules to true, add rules, or set enabled to false",
+            "plugin `metrics`: values.yaml:3: metrics.prometheusRule: the PrometheusRule would hold no rule: set defaultRules to true, add rules, or set enabled to false",
         ]
     "#]]
     .assert_debug_eq(&messages(&empty));
@@ -338,14 +345,14 @@ fn values_errors_are_all_reported() {
 
 #[test]
 fn user_rules_follow_the_default_ones_and_labels_are_added() {
-    let response = with_monitoring(request(json!({
+    let response = run(with_monitoring(request(json!({
         "serviceMonitor": { "additionalLabels": { "release": "kube-prometheus-stack" } },
         "prometheusRule": {
             "additionalLabels": { "release": "kube-prometheus-stack" },
             "rules": [{ "record": "prefect:late_runs:sum", "expr": "sum(prefect_work_queues_late_runs_count)" }],
         },
-    })))
-    .run::<Metrics>();
+    }))))
+    .unwrap();
     for kind in ["ServiceMonitor", "PrometheusRule"] {
         assert_eq!(item(&response, kind)["metadata"]["labels"]["release"], "kube-prometheus-stack");
     }
@@ -356,14 +363,14 @@ fn user_rules_follow_the_default_ones_and_labels_are_added() {
 
 #[test]
 fn without_the_servers_service_the_plugin_says_what_it_needs() {
-    let response = Request::new(&["server", "metrics"]).run::<Metrics>();
-    assert!(response.items.is_empty());
+    let result = run(after(vec![]));
+    assert!(result.is_err());
     expect![[r#"
         [
-            "error : the exporter reads the server plugin's Service prefect-server, which is not in the graph: keep the server plugin in the stack",
+            "plugin `metrics`: the exporter reads the server plugin's Service prefect-server, which is not in the graph: keep the server plugin in the stack",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
+    .assert_debug_eq(&messages(&result));
 }
 
 #[test]

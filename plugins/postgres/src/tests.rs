@@ -2,10 +2,10 @@
 
 use expect_test::expect;
 use prefect_plugin_sdk::{
+    k8s_openapi::ByteString,
     serde_json::{self, Value, json},
-    testing::{Request, item, messages, names, secret_ref, secret_value},
-    wire::{Lookups, RunResponse},
 };
+use prefect_plugin_test::{Failure, Host, Rendered};
 
 use crate::Postgres;
 
@@ -25,43 +25,81 @@ fn server_deployment() -> Value {
     })
 }
 
-fn request(values: Value) -> Request {
-    Request::new(&["server", "postgres"]).items(vec![server_deployment()]).values(values)
+/// The plugin after the server plugin's Deployment, with `values` as its section.
+fn request(values: Value) -> Host {
+    after(vec![server_deployment()]).values_json(json!({ "postgres": values }))
 }
 
-/// A run while applying, after the host read the password Secret (`None`: absent).
-fn applying(values: Value, live: Option<Value>) -> RunResponse {
-    request(values).live(secret_ref("prefect-postgresql"), live).run::<Postgres>()
+/// The plugin after the server plugin, which added `resources`.
+fn after(resources: Vec<Value>) -> Host {
+    Host::new().with_plugins(&["server"]).with_resources(resources)
 }
 
-fn password_in(response: &RunResponse) -> String {
-    secret_value(response, "password")
+fn run(host: Host) -> Result<Rendered, Failure> {
+    host.run::<Postgres>()
+}
+
+/// A run while applying, in which the host found `live` in the cluster (`None`: no Secret).
+fn applying(values: Value, live: Option<Value>) -> Result<Rendered, Failure> {
+    run(request(values).live(live.into_iter().collect()))
+}
+
+/// `Kind/name` of what the plugin added.
+fn names(rendered: &Rendered) -> Vec<String> {
+    let name = |item: &&Value| {
+        format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap())
+    };
+    rendered.added().iter().map(name).collect()
+}
+
+/// The first resource of `kind` the plugin added.
+fn item<'a>(rendered: &'a Rendered, kind: &str) -> &'a Value {
+    rendered
+        .added()
+        .into_iter()
+        .find(|item| item["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// The warnings of a run that succeeded, or the errors of one that failed.
+fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
+    match result {
+        Ok(rendered) => rendered.warnings.clone(),
+        Err(failure) => failure.0.clone(),
+    }
+}
+
+fn password_in(rendered: &Rendered) -> String {
+    let encoded = item(rendered, "Secret")["data"]["password"].clone();
+    let bytes: ByteString = serde_json::from_value(encoded).unwrap();
+    String::from_utf8(bytes.0).unwrap()
 }
 
 #[test]
 fn render_leaves_the_generated_password_to_apply_and_says_so() {
-    let response = request(json!({})).run::<Postgres>();
+    // Rendering, the plugin asks for no live object: the run would fail if it did.
+    let result = run(request(json!({})));
+    let response = result.as_ref().unwrap();
     assert_eq!(
-        names(&response),
+        names(response),
         [
             "ServiceAccount/prefect-postgresql",
-            "Service/prefect-postgresql-hl",
             "Service/prefect-postgresql",
+            "Service/prefect-postgresql-hl",
             "StatefulSet/prefect-postgresql"
         ]
     );
     expect![[r#"
         [
-            "warning auth.password: the Secret prefect-postgresql is left out of this output: `prefectctl apply` generates its password once and keeps it on every upgrade, which `render` cannot do without reading the cluster; to deploy this output with another tool, set auth.existingSecret (or auth.password)",
+            "plugin `postgres`: values.yaml:2: postgres.auth.password: the Secret prefect-postgresql is left out of this output: `prefectctl apply` generates its password once and keeps it on every upgrade, which `render` cannot do without reading the cluster; to deploy this output with another tool, set auth.existingSecret (or auth.password)",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
-    assert!(response.lookups.is_empty());
+    .assert_debug_eq(&messages(&result));
 }
 
 #[test]
 fn the_statefulset_runs_the_official_image_restricted_on_a_claim() {
-    let response = request(json!({})).run::<Postgres>();
+    let response = run(request(json!({}))).unwrap();
     expect![[r#"
         {
           "apiVersion": "apps/v1",
@@ -257,9 +295,9 @@ fn the_statefulset_runs_the_official_image_restricted_on_a_claim() {
 
 #[test]
 fn the_server_connects_with_prefects_database_settings_and_waits_for_the_database() {
-    let response = request(json!({ "service": { "port": 6543 } })).run::<Postgres>();
-    assert_eq!(response.changed.len(), 1);
-    let pod = &response.changed[0]["spec"]["template"]["spec"];
+    let response = run(request(json!({ "service": { "port": 6543 } }))).unwrap();
+    assert_eq!(response.changed().len(), 1);
+    let pod = &response.changed()[0]["spec"]["template"]["spec"];
     // The user's own setting (from server.env) stays; the password comes from the Secret.
     expect![[r#"
         [
@@ -338,8 +376,8 @@ fn the_server_connects_with_prefects_database_settings_and_waits_for_the_databas
 
 /// The wait-for-database command as the shell runs it: its script with `"$1"`... replaced by
 /// the arguments after it.
-fn wait_command(response: &RunResponse) -> String {
-    let pod = &response.changed[0]["spec"]["template"]["spec"];
+fn wait_command(rendered: &Rendered) -> String {
+    let pod = &rendered.changed()[0]["spec"]["template"]["spec"];
     let command: Vec<&str> = pod["initContainers"][0]["command"]
         .as_array()
         .unwrap()
@@ -360,37 +398,30 @@ fn wait_command(response: &RunResponse) -> String {
 /// OpenShift assigns): without `-U`, libpq finds no user name and pg_isready never succeeds.
 #[test]
 fn the_wait_for_the_database_names_the_configured_user() {
-    let default = request(json!({})).run::<Postgres>();
+    let default = run(request(json!({}))).unwrap();
     let command = wait_command(&default);
     assert!(
         command.contains("pg_isready -h prefect-postgresql -p 5432 -U prefect -q"),
         "{command}"
     );
 
-    let custom = request(json!({ "auth": { "username": "o'brien; rm -rf /" } })).run::<Postgres>();
+    let custom = run(request(json!({ "auth": { "username": "o'brien; rm -rf /" } }))).unwrap();
     let command = wait_command(&custom);
     assert!(
         command.contains("pg_isready -h prefect-postgresql -p 5432 -U o'brien; rm -rf / -q"),
         "{command}"
     );
-    let script = custom.changed[0]["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+    let script = custom.changed()[0]["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
         .as_str()
         .unwrap();
     assert!(!script.contains("o'brien"), "a user value is never part of the script: {script}");
 }
 
 #[test]
-fn the_first_apply_asks_for_the_live_secret_before_anything_else() {
-    let response =
-        request(json!({})).lookups(Lookups { available: true, results: vec![] }).run::<Postgres>();
-    assert_eq!(response.lookups, [secret_ref("prefect-postgresql")]);
-    assert!(response.items.is_empty() && response.changed.is_empty());
-}
-
-#[test]
 fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
     let first = applying(json!({}), None);
     assert_eq!(messages(&first), Vec::<String>::new());
+    let first = first.unwrap();
     let password = password_in(&first);
     assert_eq!(password.len(), prefect_plugin_sdk::secrets::GENERATED_LENGTH);
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -398,12 +429,13 @@ fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
     assert_eq!(secret["metadata"]["annotations"]["prefectctl.io/data"], "true");
 
     // Another first install draws another password.
-    assert_ne!(password_in(&applying(json!({}), None)), password);
+    assert_ne!(password_in(&applying(json!({}), None).unwrap()), password);
 
     // Upgrades find the Secret in the cluster and keep its password, byte for byte.
     let mut live = secret.clone();
     for _ in 0..5 {
-        let upgrade = applying(json!({ "persistence": { "size": "20Gi" } }), Some(live.clone()));
+        let upgrade =
+            applying(json!({ "persistence": { "size": "20Gi" } }), Some(live.clone())).unwrap();
         assert_eq!(password_in(&upgrade), password);
         live = item(&upgrade, "Secret").clone();
     }
@@ -411,12 +443,12 @@ fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
 
 #[test]
 fn a_live_secret_without_the_password_is_an_error_not_a_new_password() {
-    let live = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "prefect-postgresql" }, "data": {} });
+    let live = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "prefect-postgresql", "namespace": "prefect" }, "data": {} });
     let response = applying(json!({}), Some(live));
-    assert!(response.items.is_empty());
+    assert!(response.is_err());
     expect![[r#"
         [
-            "error auth.secretKeys.userPasswordKey: the Secret prefect-postgresql in the cluster has no key `password`, so the password the database was created with is unknown: put it back under that key, or set auth.existingSecret to the Secret that holds it",
+            "plugin `postgres`: values.yaml:2: postgres.auth.secretKeys.userPasswordKey: the Secret prefect-postgresql in the cluster has no key `password`, so the password the database was created with is unknown: put it back under that key, or set auth.existingSecret to the Secret that holds it",
         ]
     "#]]
     .assert_debug_eq(&messages(&response));
@@ -424,31 +456,32 @@ fn a_live_secret_without_the_password_is_an_error_not_a_new_password() {
 
 #[test]
 fn a_fixed_password_is_stored_in_the_releases_secret() {
-    let response = request(json!({ "auth": { "password": "p@ss:w/rd%?#" } })).run::<Postgres>();
-    assert_eq!(messages(&response), Vec::<String>::new());
-    assert_eq!(password_in(&response), "p@ss:w/rd%?#");
+    let result = run(request(json!({ "auth": { "password": "p@ss:w/rd%?#" } })));
+    assert_eq!(messages(&result), Vec::<String>::new());
+    assert_eq!(password_in(&result.unwrap()), "p@ss:w/rd%?#");
 }
 
 #[test]
 fn an_existing_secret_is_used_as_it_is() {
-    let response = request(json!({
+    let result = run(request(json!({
         "auth": { "existingSecret": "db-credentials", "secretKeys": { "userPasswordKey": "pw" } },
-    }))
-    .run::<Postgres>();
-    assert_eq!(messages(&response), Vec::<String>::new());
+    })));
+    assert_eq!(messages(&result), Vec::<String>::new());
+    let response = result.unwrap();
     assert!(!names(&response).iter().any(|k| k.starts_with("Secret/")));
-    let env = response.changed[0]["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    let env = response.changed()[0]["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
     assert!(env.contains(r#"{"name":"PREFECT_SERVER_DATABASE_PASSWORD","valueFrom":{"secretKeyRef":{"key":"pw","name":"db-credentials"}}}"#), "{env}");
 
-    let both = request(json!({ "auth": { "existingSecret": "x", "password": "s3cr3t-value" } }))
-        .run::<Postgres>();
-    assert_eq!(both.results[0].path.as_deref(), Some("auth.password"));
-    assert!(!both.results[0].message.contains("s3cr3t"), "the password is never shown");
+    let both =
+        run(request(json!({ "auth": { "existingSecret": "x", "password": "s3cr3t-value" } })))
+            .unwrap_err();
+    assert!(both.0[0].contains(" postgres.auth.password: "), "{both}");
+    assert!(!both.to_string().contains("s3cr3t"), "the password is never shown");
 }
 
 #[test]
 fn without_persistence_the_data_is_in_an_empty_dir() {
-    let response = request(json!({ "persistence": { "enabled": false } })).run::<Postgres>();
+    let response = run(request(json!({ "persistence": { "enabled": false } }))).unwrap();
     let spec = &item(&response, "StatefulSet")["spec"];
     assert!(spec.get("volumeClaimTemplates").is_none());
     let volumes = spec["template"]["spec"]["volumes"].to_string();
@@ -457,12 +490,10 @@ fn without_persistence_the_data_is_in_an_empty_dir() {
 
 #[test]
 fn without_the_server_deployment_there_is_nothing_to_connect() {
-    let response = Request::new(&["server", "postgres"]).run::<Postgres>();
-    assert!(response.items.is_empty());
+    let failure = run(after(vec![])).unwrap_err();
     assert!(
-        messages(&response)[1].contains("the server's Deployment prefect-server"),
-        "{:?}",
-        messages(&response)
+        failure.0.iter().any(|m| m.contains("the server's Deployment prefect-server")),
+        "{failure}"
     );
 }
 
@@ -487,12 +518,12 @@ fn every_server_pod_template_connects_and_waits_for_the_database() {
         ("Job", "prefect-db-migrations", "prefect-db-migrations"),
     ];
     let items = templates.iter().map(|(kind, name, c)| server_workload(kind, name, c)).collect();
-    let response = Request::new(&["server", "postgres"]).items(items).run::<Postgres>();
-    assert_eq!(response.changed.len(), 3, "{:?}", messages(&response));
+    let response = run(after(items)).unwrap();
+    assert_eq!(response.changed().len(), 3);
     for (kind, name, container) in templates {
         let changed = response
-            .changed
-            .iter()
+            .changed()
+            .into_iter()
             .find(|object| object["kind"] == kind && object["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("{kind}/{name} was not changed"));
         let pod = &changed["spec"]["template"]["spec"];
@@ -522,20 +553,18 @@ fn every_server_pod_template_connects_and_waits_for_the_database() {
     // Without the API server's Deployment, the others are no server to connect.
     let items =
         templates[1..].iter().map(|(kind, name, c)| server_workload(kind, name, c)).collect();
-    let response = Request::new(&["server", "postgres"]).items(items).run::<Postgres>();
-    assert!(response.items.is_empty());
-    assert!(
-        messages(&response).iter().any(|m| m.contains("the server's Deployment prefect-server"))
-    );
+    let result = run(after(items));
+    assert!(result.is_err());
+    assert!(messages(&result).iter().any(|m| m.contains("the server's Deployment prefect-server")));
 }
 
 #[test]
 fn a_digest_pins_the_database_and_its_wait_in_the_server_pods() {
     let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    let response = request(json!({ "image": { "digest": digest } })).run::<Postgres>();
+    let response = run(request(json!({ "image": { "digest": digest } }))).unwrap();
     let pinned = format!("postgres:17@{digest}");
-    let statefulset = response.items.iter().find(|i| i["kind"] == "StatefulSet").unwrap();
+    let statefulset = item(&response, "StatefulSet");
     assert_eq!(statefulset["spec"]["template"]["spec"]["containers"][0]["image"], pinned.as_str());
-    let server = &response.changed[0]["spec"]["template"]["spec"];
+    let server = &response.changed()[0]["spec"]["template"]["spec"];
     assert_eq!(server["initContainers"][0]["image"], pinned.as_str());
 }

@@ -2,10 +2,10 @@
 
 use expect_test::expect;
 use prefect_plugin_sdk::{
+    k8s_openapi::ByteString,
     serde_json::{self, Value, json},
-    testing::{Request, item, messages, names, secret_ref, secret_value},
-    wire::{Lookups, RunResponse},
 };
+use prefect_plugin_test::{Failure, Host, Rendered};
 
 use crate::Redis;
 
@@ -35,24 +35,61 @@ fn background_services() -> Value {
     deployment("prefect-background-services", "prefect-background-services", json!([]))
 }
 
-fn request(values: Value) -> Request {
-    Request::new(&["server", "redis"]).items(vec![server_deployment()]).values(values)
+/// The plugin after the server plugin's Deployment, with `values` as its section.
+fn request(values: Value) -> Host {
+    after(vec![server_deployment()]).values_json(json!({ "redis": values }))
 }
 
-/// A run while applying, after the host read the password Secret (`None`: absent).
-fn applying(values: Value, live: Option<Value>) -> RunResponse {
-    request(values).live(secret_ref("prefect-redis"), live).run::<Redis>()
+/// The plugin after the server plugin, which added `resources`.
+fn after(resources: Vec<Value>) -> Host {
+    Host::new().with_plugins(&["server"]).with_resources(resources)
 }
 
-fn password_in(response: &RunResponse) -> String {
-    secret_value(response, "redis-password")
+fn run(host: Host) -> Result<Rendered, Failure> {
+    host.run::<Redis>()
+}
+
+/// A run while applying, in which the host found `live` in the cluster (`None`: no Secret).
+fn applying(values: Value, live: Option<Value>) -> Result<Rendered, Failure> {
+    run(request(values).live(live.into_iter().collect()))
+}
+
+/// `Kind/name` of what the plugin added.
+fn names(rendered: &Rendered) -> Vec<String> {
+    let name = |item: &&Value| {
+        format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap())
+    };
+    rendered.added().iter().map(name).collect()
+}
+
+/// The first resource of `kind` the plugin added.
+fn item<'a>(rendered: &'a Rendered, kind: &str) -> &'a Value {
+    rendered
+        .added()
+        .into_iter()
+        .find(|item| item["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// The warnings of a run that succeeded, or the errors of one that failed.
+fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
+    match result {
+        Ok(rendered) => rendered.warnings.clone(),
+        Err(failure) => failure.0.clone(),
+    }
+}
+
+fn password_in(rendered: &Rendered) -> String {
+    let encoded = item(rendered, "Secret")["data"]["redis-password"].clone();
+    let bytes: ByteString = serde_json::from_value(encoded).unwrap();
+    String::from_utf8(bytes.0).unwrap()
 }
 
 /// The env of the first container of the changed Deployment `name`.
-fn env_of(response: &RunResponse, name: &str) -> String {
-    let deployment = response
-        .changed
-        .iter()
+fn env_of(rendered: &Rendered, name: &str) -> String {
+    let deployment = rendered
+        .changed()
+        .into_iter()
         .find(|d| d["metadata"]["name"] == name)
         .unwrap_or_else(|| panic!("{name} is not changed"));
     serde_json::to_string_pretty(&deployment["spec"]["template"]["spec"]["containers"][0]["env"])
@@ -61,28 +98,29 @@ fn env_of(response: &RunResponse, name: &str) -> String {
 
 #[test]
 fn render_leaves_the_generated_password_to_apply_and_says_so() {
-    let response = request(json!({})).run::<Redis>();
+    // Rendering, the plugin asks for no live object: the run would fail if it did.
+    let result = run(request(json!({})));
+    let response = result.as_ref().unwrap();
     assert_eq!(
-        names(&response),
+        names(response),
         [
             "ServiceAccount/prefect-redis",
-            "Service/prefect-redis-hl",
             "Service/prefect-redis",
+            "Service/prefect-redis-hl",
             "StatefulSet/prefect-redis"
         ]
     );
     expect![[r#"
         [
-            "warning auth.password: the Secret prefect-redis is left out of this output: `prefectctl apply` generates its password once and keeps it on every upgrade, which `render` cannot do without reading the cluster; to deploy this output with another tool, set auth.existingSecret (or auth.password)",
+            "plugin `redis`: values.yaml:2: redis.auth.password: the Secret prefect-redis is left out of this output: `prefectctl apply` generates its password once and keeps it on every upgrade, which `render` cannot do without reading the cluster; to deploy this output with another tool, set auth.existingSecret (or auth.password)",
         ]
     "#]]
-    .assert_debug_eq(&messages(&response));
-    assert!(response.lookups.is_empty());
+    .assert_debug_eq(&messages(&result));
 }
 
 #[test]
 fn the_statefulset_runs_the_official_image_restricted_with_an_append_only_file_on_a_claim() {
-    let response = request(json!({})).run::<Redis>();
+    let response = run(request(json!({}))).unwrap();
     expect![[r#"
         {
           "apiVersion": "apps/v1",
@@ -267,8 +305,8 @@ fn the_statefulset_runs_the_official_image_restricted_with_an_append_only_file_o
 
 #[test]
 fn the_server_uses_redis_for_messaging_ordering_leases_and_docket() {
-    let response = request(json!({ "service": { "port": 6380 } })).run::<Redis>();
-    assert_eq!(response.changed.len(), 1, "no background services, nothing else changed");
+    let response = run(request(json!({ "service": { "port": 6380 } }))).unwrap();
+    assert_eq!(response.changed().len(), 1, "no background services, nothing else changed");
     // The user's own setting (from server.env) stays; the password comes from the Secret, and
     // Docket's URL names its variable, which comes before it.
     expect![[r#"
@@ -317,7 +355,7 @@ fn the_server_uses_redis_for_messaging_ordering_leases_and_docket() {
         ]"#]]
     .assert_eq(&env_of(&response, "prefect-server"));
     // The server waits for Redis, asking with the password from the Secret.
-    let wait = &response.changed[0]["spec"]["template"]["spec"]["initContainers"][0];
+    let wait = &response.changed()[0]["spec"]["template"]["spec"]["initContainers"][0];
     assert_eq!(wait["name"], "wait-for-redis");
     assert_eq!(wait["image"], "redis:7.4");
     assert_eq!(wait["command"][4], "prefect-redis");
@@ -333,9 +371,7 @@ fn the_server_uses_redis_for_messaging_ordering_leases_and_docket() {
 
 #[test]
 fn the_background_services_get_the_same_settings_when_the_server_runs_them_apart() {
-    let response = Request::new(&["server", "redis"])
-        .items(vec![server_deployment(), background_services()])
-        .run::<Redis>();
+    let response = run(after(vec![server_deployment(), background_services()])).unwrap();
     let background: Vec<Value> =
         serde_json::from_str(&env_of(&response, "prefect-background-services")).unwrap();
     let server: Vec<Value> = serde_json::from_str(&env_of(&response, "prefect-server")).unwrap();
@@ -368,17 +404,10 @@ fn the_background_services_get_the_same_settings_when_the_server_runs_them_apart
 }
 
 #[test]
-fn the_first_apply_asks_for_the_live_secret_before_anything_else() {
-    let response =
-        request(json!({})).lookups(Lookups { available: true, results: vec![] }).run::<Redis>();
-    assert_eq!(response.lookups, [secret_ref("prefect-redis")]);
-    assert!(response.items.is_empty() && response.changed.is_empty());
-}
-
-#[test]
 fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
     let first = applying(json!({}), None);
     assert_eq!(messages(&first), Vec::<String>::new());
+    let first = first.unwrap();
     let password = password_in(&first);
     assert_eq!(password.len(), prefect_plugin_sdk::secrets::GENERATED_LENGTH);
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -386,12 +415,13 @@ fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
     assert_eq!(secret["metadata"]["annotations"]["prefectctl.io/data"], "true");
 
     // Another first install draws another password.
-    assert_ne!(password_in(&applying(json!({}), None)), password);
+    assert_ne!(password_in(&applying(json!({}), None).unwrap()), password);
 
     // Upgrades find the Secret in the cluster and keep its password, byte for byte.
     let mut live = secret.clone();
     for _ in 0..5 {
-        let upgrade = applying(json!({ "persistence": { "size": "2Gi" } }), Some(live.clone()));
+        let upgrade =
+            applying(json!({ "persistence": { "size": "2Gi" } }), Some(live.clone())).unwrap();
         assert_eq!(password_in(&upgrade), password);
         live = item(&upgrade, "Secret").clone();
     }
@@ -399,12 +429,12 @@ fn a_first_install_generates_a_strong_password_and_an_upgrade_keeps_it() {
 
 #[test]
 fn a_live_secret_without_the_password_is_an_error_not_a_new_password() {
-    let live = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "prefect-redis" }, "data": {} });
+    let live = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "prefect-redis", "namespace": "prefect" }, "data": {} });
     let response = applying(json!({}), Some(live));
-    assert!(response.items.is_empty());
+    assert!(response.is_err());
     expect![[r#"
         [
-            "error auth.existingSecretPasswordKey: the Secret prefect-redis in the cluster has no key `redis-password`, so the password Redis and its clients share is unknown: put it back under that key, or delete the Secret to have a new one generated",
+            "plugin `redis`: values.yaml:2: redis.auth.existingSecretPasswordKey: the Secret prefect-redis in the cluster has no key `redis-password`, so the password Redis and its clients share is unknown: put it back under that key, or delete the Secret to have a new one generated",
         ]
     "#]].assert_debug_eq(&messages(&response));
 }
@@ -412,10 +442,11 @@ fn a_live_secret_without_the_password_is_an_error_not_a_new_password() {
 #[test]
 fn a_fixed_password_is_stored_in_the_releases_secret_and_nowhere_else() {
     let fixed = "Fixed-pass.word_~1";
-    let response = request(json!({ "auth": { "password": fixed } })).run::<Redis>();
-    assert_eq!(messages(&response), Vec::<String>::new());
+    let result = run(request(json!({ "auth": { "password": fixed } })));
+    assert_eq!(messages(&result), Vec::<String>::new());
+    let response = result.unwrap();
     assert_eq!(password_in(&response), fixed);
-    for object in response.items.iter().chain(&response.changed) {
+    for object in response.added().into_iter().chain(response.changed()) {
         if object["kind"] != "Secret" {
             let text = object.to_string();
             assert!(!text.contains(fixed), "the password is in {text}");
@@ -425,40 +456,41 @@ fn a_fixed_password_is_stored_in_the_releases_secret_and_nowhere_else() {
 
 #[test]
 fn a_fixed_password_that_a_url_cannot_hold_is_refused_without_being_shown() {
-    let response = request(json!({ "auth": { "password": "p@ss:w/rd%?#" } })).run::<Redis>();
-    assert!(response.items.is_empty());
+    let response = run(request(json!({ "auth": { "password": "p@ss:w/rd%?#" } })));
+    assert!(response.is_err());
     expect![[r#"
         [
-            "error auth.password: may hold only letters, digits and `-._~`: the server puts it into Docket's URL as it is; leave it empty to have a strong one generated and kept",
+            "plugin `redis`: values.yaml:4: redis.auth.password: may hold only letters, digits and `-._~`: the server puts it into Docket's URL as it is; leave it empty to have a strong one generated and kept",
         ]
     "#]].assert_debug_eq(&messages(&response));
 }
 
 #[test]
 fn an_existing_secret_is_used_as_it_is() {
-    let response = request(json!({
+    let result = run(request(json!({
         "auth": { "existingSecret": "redis-credentials", "existingSecretPasswordKey": "pw" },
-    }))
-    .run::<Redis>();
-    assert_eq!(messages(&response), Vec::<String>::new());
+    })));
+    assert_eq!(messages(&result), Vec::<String>::new());
+    let response = result.unwrap();
     assert!(!names(&response).iter().any(|k| k.starts_with("Secret/")));
     let reference = r#"{"secretKeyRef":{"key":"pw","name":"redis-credentials"}}"#;
     let redis = item(&response, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["env"]
         .to_string();
     assert!(redis.contains(reference), "{redis}");
     let server =
-        response.changed[0]["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+        response.changed()[0]["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
     assert!(server.contains(reference), "{server}");
 
-    let both = request(json!({ "auth": { "existingSecret": "x", "password": "s3cr3t-value" } }))
-        .run::<Redis>();
-    assert_eq!(both.results[0].path.as_deref(), Some("auth.password"));
-    assert!(!both.results[0].message.contains("s3cr3t"), "the password is never shown");
+    let both =
+        run(request(json!({ "auth": { "existingSecret": "x", "password": "s3cr3t-value" } })))
+            .unwrap_err();
+    assert!(both.0[0].contains(" redis.auth.password: "), "{both}");
+    assert!(!both.to_string().contains("s3cr3t"), "the password is never shown");
 }
 
 #[test]
 fn without_persistence_redis_keeps_nothing_on_disk() {
-    let response = request(json!({ "persistence": { "enabled": false } })).run::<Redis>();
+    let response = run(request(json!({ "persistence": { "enabled": false } }))).unwrap();
     let spec = &item(&response, "StatefulSet")["spec"];
     assert!(spec.get("volumeClaimTemplates").is_none());
     let volumes = spec["template"]["spec"]["volumes"].to_string();
@@ -469,10 +501,10 @@ fn without_persistence_redis_keeps_nothing_on_disk() {
 
 #[test]
 fn the_claim_takes_the_size_class_and_access_modes() {
-    let response = request(json!({
+    let response = run(request(json!({
         "persistence": { "size": "5Gi", "storageClass": "fast", "accessModes": ["ReadWriteOncePod"] },
-    }))
-    .run::<Redis>();
+    })))
+    .unwrap();
     let claim = &item(&response, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["spec"];
     assert_eq!(
         *claim,
@@ -486,11 +518,9 @@ fn the_claim_takes_the_size_class_and_access_modes() {
 
 #[test]
 fn without_the_server_deployment_there_is_nothing_to_use_redis() {
-    let response = Request::new(&["server", "redis"]).run::<Redis>();
-    assert!(response.items.is_empty());
+    let failure = run(after(vec![])).unwrap_err();
     assert!(
-        messages(&response)[1].contains("the server's Deployment prefect-server"),
-        "{:?}",
-        messages(&response)
+        failure.0.iter().any(|m| m.contains("the server's Deployment prefect-server")),
+        "{failure}"
     );
 }
