@@ -1,11 +1,8 @@
 //! The plugin run in process, as the host runs it, with and without a server plugin before it.
 
 use expect_test::{Expect, expect};
-use prefect_plugin_sdk::{
-    serde_json::{self, Value, json},
-    testing::Request,
-    wire::{RunResponse, Severity},
-};
+use prefect_plugin_sdk::serde_json::{self, Value, json};
+use prefect_plugin_test::Host;
 
 use crate::Agent;
 
@@ -35,18 +32,37 @@ fn server_items(port: i64, basic_auth: bool) -> Vec<Value> {
     ]
 }
 
-fn with_server(values: Value) -> RunResponse {
-    Request::new(&["server", "agent"])
-        .items(server_items(4200, false))
-        .values(values)
-        .run::<Agent>()
+/// A run through prefect-plugin-test as these tests read it: what the plugin added, in the
+/// order prefectctl writes it, and the warnings of a run that succeeded or the errors of one
+/// that failed, as prefectctl prints them.
+#[derive(Debug)]
+struct Run {
+    items: Vec<Value>,
+    results: Vec<String>,
 }
 
-fn alone(values: Value) -> RunResponse {
-    Request::new(&["agent"]).values(values).run::<Agent>()
+fn run(host: Host) -> Run {
+    match host.run::<Agent>() {
+        Ok(rendered) => {
+            let items = rendered.added().into_iter().cloned().collect();
+            Run { items, results: rendered.warnings }
+        }
+        Err(failure) => Run { items: Vec::new(), results: failure.0 },
+    }
 }
 
-fn kinds(response: &RunResponse) -> Vec<String> {
+fn with_server(values: Value) -> Run {
+    run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, false))
+        .values_json(json!({ "agent": values })))
+}
+
+fn alone(values: Value) -> Run {
+    run(Host::new().values_json(json!({ "agent": values })))
+}
+
+fn kinds(response: &Run) -> Vec<String> {
     response
         .items
         .iter()
@@ -61,7 +77,7 @@ fn kinds(response: &RunResponse) -> Vec<String> {
         .collect()
 }
 
-fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
+fn item<'a>(response: &'a Run, kind: &str) -> &'a Value {
     response
         .items
         .iter()
@@ -69,12 +85,12 @@ fn item<'a>(response: &'a RunResponse, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(response)))
 }
 
-fn container(response: &RunResponse) -> &Value {
+fn container(response: &Run) -> &Value {
     &item(response, "Deployment")["spec"]["template"]["spec"]["containers"][0]
 }
 
 /// `NAME=value` or `NAME<-secret/key`, one a line.
-fn env(response: &RunResponse) -> String {
+fn env(response: &Run) -> String {
     container(response)["env"]
         .as_array()
         .unwrap()
@@ -95,7 +111,7 @@ fn env(response: &RunResponse) -> String {
         .join("\n")
 }
 
-fn args(response: &RunResponse) -> String {
+fn args(response: &Run) -> String {
     let args: Vec<&str> = container(response)["args"]
         .as_array()
         .unwrap()
@@ -105,22 +121,14 @@ fn args(response: &RunResponse) -> String {
     args.join(" ")
 }
 
-fn check_problems(response: RunResponse, expect: Expect) {
-    let lines: Vec<String> = response
-        .results
-        .iter()
-        .map(|r| {
-            let severity = if r.severity == Severity::Error { "error" } else { "warning" };
-            format!("{severity} {}: {}", r.path.as_deref().unwrap_or(""), r.message)
-        })
-        .collect();
-    expect.assert_eq(&lines.join("\n"));
+fn check_problems(response: Run, expect: Expect) {
+    expect.assert_eq(&response.results.join("\n"));
 }
 
 #[test]
 fn with_the_server_in_the_stack_the_worker_needs_no_configuration() {
     let response = with_server(json!({}));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
         [
             "v1 ServiceAccount/prefect-worker",
@@ -147,7 +155,7 @@ fn with_the_server_in_the_stack_the_worker_needs_no_configuration() {
 #[test]
 fn the_worker_follows_the_servers_port_and_basic_auth() {
     let response =
-        Request::new(&["server", "agent"]).items(server_items(8080, true)).run::<Agent>();
+        run(Host::new().with_plugins(&["server"]).with_resources(server_items(8080, true)));
     let env = env(&response);
     assert!(env.contains("PREFECT_API_URL=http://prefect-server.prefect.svc:8080/api"), "{env}");
     assert!(
@@ -179,7 +187,7 @@ fn without_a_server_the_worker_must_be_told_where_to_go() {
     check_problems(
         alone(json!({})),
         expect![
-            "error apiConfig: the worker needs a Prefect API, and there is no server plugin in the stack: add it (--plugin server), set serverApiConfig.apiUrl to your server, or set apiConfig to cloud with cloudApiConfig"
+            "plugin `agent`: values.yaml:2: agent.apiConfig: the worker needs a Prefect API, and there is no server plugin in the stack: add it (--plugin server), set serverApiConfig.apiUrl to your server, or set apiConfig to cloud with cloudApiConfig"
         ],
     );
 }
@@ -191,7 +199,7 @@ fn prefect_cloud() {
         "cloudApiConfig": { "accountId": "acc-1", "workspaceId": "ws-2" },
         "config": { "workPool": "k8s", "workQueues": ["high", "low"], "limit": 5 },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let env = env(&response);
     assert!(
         env.contains(
@@ -205,8 +213,8 @@ fn prefect_cloud() {
     check_problems(
         alone(json!({ "apiConfig": "cloud" })),
         expect![[r#"
-            error cloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
-            error cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
+            plugin `agent`: values.yaml:2: agent.cloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+            plugin `agent`: values.yaml:2: agent.cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
     );
 }
 
@@ -218,7 +226,7 @@ fn a_self_hosted_server_with_basic_auth() {
             "basicAuth": { "enabled": true, "authString": "admin:s3cr3t" },
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let env = env(&response);
     assert!(env.contains("PREFECT_API_URL=https://prefect.example.com/api"), "{env}");
     assert!(
@@ -232,14 +240,14 @@ fn a_self_hosted_server_with_basic_auth() {
             json!({ "serverApiConfig": { "apiUrl": "prefect:4200", "basicAuth": { "enabled": true } } }),
         ),
         expect![[r#"
-            error serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "prefect:4200")
-            error serverApiConfig.basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString"#]],
+            plugin `agent`: values.yaml:4: agent.serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "prefect:4200")
+            plugin `agent`: values.yaml:5: agent.serverApiConfig.basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString"#]],
     );
 }
 
 /// The variables that tell prefect-kubernetes which Secret a flow-run Job reads a credential
 /// from, instead of copying the worker's value into the Job.
-fn job_secret_settings(response: &RunResponse) -> String {
+fn job_secret_settings(response: &Run) -> String {
     env(response)
         .lines()
         .filter(|line| line.starts_with("PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_"))
@@ -250,8 +258,8 @@ fn job_secret_settings(response: &RunResponse) -> String {
 #[test]
 fn flow_run_jobs_read_the_stack_servers_basic_auth_from_its_secret() {
     let response =
-        Request::new(&["server", "agent"]).items(server_items(4200, true)).run::<Agent>();
-    assert_eq!(response.results, []);
+        run(Host::new().with_plugins(&["server"]).with_resources(server_items(4200, true)));
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=prefect-server-basic-auth
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth-string"#]]
@@ -296,7 +304,7 @@ fn flow_run_jobs_read_the_cloud_api_key_from_its_secret() {
             "apiKeySecret": { "name": "cloud-key", "key": "pnu" },
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=cloud-key
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY=pnu"#]]
@@ -306,33 +314,33 @@ fn flow_run_jobs_read_the_cloud_api_key_from_its_secret() {
 #[test]
 fn the_job_secret_settings_follow_the_credential_the_worker_really_uses() {
     // Only the Kubernetes worker creates Jobs.
-    let process = Request::new(&["server", "agent"])
-        .items(server_items(4200, true))
-        .values(json!({ "config": { "type": "process" } }))
-        .run::<Agent>();
+    let process = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, true))
+        .values_json(json!({ "agent": { "config": { "type": "process" } } })));
     assert_eq!(job_secret_settings(&process), "");
 
     // A credential from extraEnvVars replaces the plugin's, Secret and all.
-    let replaced = Request::new(&["server", "agent"])
-        .items(server_items(4200, true))
-        .values(json!({ "extraEnvVars": [{
+    let replaced = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, true))
+        .values_json(json!({ "agent": { "extraEnvVars": [{
             "name": "PREFECT_API_AUTH_STRING",
             "valueFrom": { "secretKeyRef": { "name": "mine", "key": "auth" } },
-        }] }))
-        .run::<Agent>();
+        }] } })));
     expect![[r#"
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME=mine
         PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY=auth"#]]
     .assert_eq(&job_secret_settings(&replaced));
 
     // A literal credential has no Secret to name; the user's own settings stay as they are.
-    let literal = Request::new(&["server", "agent"])
-        .items(server_items(4200, true))
-        .values(json!({ "extraEnvVars": [
+    let literal = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, true))
+        .values_json(json!({ "agent": { "extraEnvVars": [
             { "name": "PREFECT_API_AUTH_STRING", "value": "admin:pw" },
             { "name": "PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME", "value": "k" },
-        ] }))
-        .run::<Agent>();
+        ] } })));
     expect!["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME=k"]
         .assert_eq(&job_secret_settings(&literal));
 }
@@ -354,17 +362,17 @@ fn prefect_2_server_values(mut values: Value) -> Value {
 fn legacy_agent_mode_needs_a_prefect_2_image() {
     let agent = json!({ "mode": "agent", "image": { "prefectTag": PREFECT_2_TAG } });
     let response = alone(prefect_2_server_values(agent.clone()));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect!["prefect agent start --work-queue default --prefetch-seconds 10"]
         .assert_eq(&args(&response));
     assert!(env(&response).contains("PREFECT_AGENT_QUERY_INTERVAL=5"));
     assert_eq!(container(&response)["image"], "prefecthq/prefect:2.20.27-python3.11-kubernetes");
-    assert_eq!(alone(cloud_values(agent)).results, []);
+    assert_eq!(alone(cloud_values(agent)).results, Vec::<String>::new());
 
     check_problems(
         alone(prefect_2_server_values(json!({ "mode": "agent" }))),
         expect![
-            "error image.prefectTag: agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use mode: worker"
+            "plugin `agent`: values.yaml:2: agent.image.prefectTag: agent mode runs Prefect 2's `prefect agent start`, which Prefect 3 removed: set a Prefect 2 image tag, such as 2.20.27-python3.11-kubernetes, or use mode: worker"
         ],
     );
 }
@@ -374,7 +382,7 @@ fn a_prefect_2_agent_cannot_use_the_stacks_prefect_3_server() {
     check_problems(
         with_server(json!({ "mode": "agent", "image": { "prefectTag": PREFECT_2_TAG } })),
         expect![
-            "error mode: a Prefect 2 agent cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): use mode: worker with a Prefect 3 image, or point the agent at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+            "plugin `agent`: values.yaml:3: agent.mode: a Prefect 2 agent cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): use mode: worker with a Prefect 3 image, or point the agent at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
         ],
     );
 }
@@ -384,25 +392,30 @@ fn a_prefect_2_worker_cannot_use_the_stacks_prefect_3_server() {
     check_problems(
         with_server(json!({ "image": { "prefectTag": PREFECT_2_TAG } })),
         expect![
-            "error image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in agent.image.prefectTag, or leave it empty for the global one; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+            "plugin `agent`: values.yaml:4: agent.image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in agent.image.prefectTag, or leave it empty for the global one; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
         ],
     );
-    let global_2 = Request::new(&["server", "agent"])
-        .items(server_items(4200, false))
-        .global(|global| global.prefect.image.prefect_tag = "2.20.27-python3.11".to_owned())
-        .run::<Agent>();
+    let global_2 = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, false))
+        .values_json(
+            json!({ "global": { "prefect": { "image": { "prefectTag": "2.20.27-python3.11" } } } }),
+        ));
     check_problems(
         global_2,
         expect![
-            "error image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes (from global.prefect.image.prefectTag) is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in global.prefect.image.prefectTag or agent.image.prefectTag; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
+            "plugin `agent`: agent.image.prefectTag: the worker's image tag 2.20.27-python3.11-kubernetes (from global.prefect.image.prefectTag) is Prefect 2, which cannot talk to the Prefect 3 server of this stack (the server plugin runs Prefect 3 only): set a Prefect 3 tag in global.prefect.image.prefectTag or agent.image.prefectTag; or point the worker at a Prefect 2 server (serverApiConfig.apiUrl, with --without server) or at Prefect Cloud (apiConfig: cloud)"
         ],
     );
 
     // A Prefect 2 worker elsewhere is the user's to choose; a Prefect 3 one here is fine.
     let worker_2 = json!({ "image": { "prefectTag": PREFECT_2_TAG } });
-    assert_eq!(alone(prefect_2_server_values(worker_2.clone())).results, []);
-    assert_eq!(alone(cloud_values(worker_2)).results, []);
-    assert_eq!(with_server(json!({ "image": { "prefectTag": "3.4.0-python3.12" } })).results, []);
+    assert_eq!(alone(prefect_2_server_values(worker_2.clone())).results, Vec::<String>::new());
+    assert_eq!(alone(cloud_values(worker_2)).results, Vec::<String>::new());
+    assert_eq!(
+        with_server(json!({ "image": { "prefectTag": "3.4.0-python3.12" } })).results,
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -412,7 +425,7 @@ fn autoscaler_and_disruption_budget_follow_the_clusters_api_versions() {
         "podDisruptionBudget": { "enabled": true, "maxUnavailable": "50%" },
     });
     let new = with_server(values.clone());
-    assert_eq!(new.results, []);
+    assert_eq!(new.results, Vec::<String>::new());
     assert!(
         item(&new, "Deployment")["spec"].get("replicas").is_none(),
         "the autoscaler sets replicas"
@@ -424,11 +437,11 @@ fn autoscaler_and_disruption_budget_follow_the_clusters_api_versions() {
     assert_eq!(pdb["apiVersion"], "policy/v1");
     assert_eq!(pdb["spec"]["maxUnavailable"], "50%");
 
-    let old = Request::new(&["server", "agent"])
-        .items(server_items(4200, false))
-        .capabilities("1.20.2", &["v1", "apps/v1", "autoscaling/v2beta2", "policy/v1beta1"])
-        .values(values)
-        .run::<Agent>();
+    let old = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, false))
+        .kubernetes("1.20.2", &["v1", "apps/v1", "autoscaling/v2beta2", "policy/v1beta1"])
+        .values_json(json!({ "agent": values })));
     assert_eq!(item(&old, "HorizontalPodAutoscaler")["apiVersion"], "autoscaling/v2beta2");
     assert_eq!(item(&old, "PodDisruptionBudget")["apiVersion"], "policy/v1beta1");
     assert_eq!(item(&old, "HorizontalPodAutoscaler")["spec"], hpa["spec"]);
@@ -438,7 +451,7 @@ fn autoscaler_and_disruption_budget_follow_the_clusters_api_versions() {
             json!({ "podDisruptionBudget": { "enabled": true, "minAvailable": 1, "maxUnavailable": "150%" } }),
         ),
         expect![[
-            r#"error podDisruptionBudget.maxUnavailable: give a number of pods, such as 1, or a percentage, such as "50%""#
+            r#"plugin `agent`: values.yaml:6: agent.podDisruptionBudget.maxUnavailable: give a number of pods, such as 1, or a percentage, such as "50%""#
         ]],
     );
 }
@@ -448,7 +461,7 @@ fn a_base_job_template_is_mounted_from_a_config_map() {
     let template = json!({ "job_configuration": { "namespace": "{{ namespace }}" }, "variables": { "properties": { "namespace": { "default": "prefect" } } } });
     let response =
         with_server(json!({ "config": { "baseJobTemplate": { "configuration": template } } }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let map = item(&response, "ConfigMap");
     assert_eq!(map["metadata"]["name"], "prefect-worker-base-job-template");
     let stored: Value =
@@ -463,19 +476,19 @@ fn a_base_job_template_is_mounted_from_a_config_map() {
     let text = format!("{template:#}\n");
     let from_file =
         with_server(json!({ "config": { "baseJobTemplate": { "configuration": text } } }));
-    assert_eq!(from_file.results, []);
+    assert_eq!(from_file.results, Vec::<String>::new());
     assert_eq!(item(&from_file, "ConfigMap"), map);
     assert_eq!(item(&from_file, "Deployment"), item(&response, "Deployment"));
     check_problems(
         with_server(json!({ "config": { "baseJobTemplate": { "configuration": "{\"a\": 1,}" } } })),
         expect![
-            "error config.baseJobTemplate.configuration: a base job template given as text must be JSON (trailing comma at line 1 column 9): start from `prefect work-pool get-default-base-job-template --type kubernetes`"
+            "plugin `agent`: values.yaml:5: agent.config.baseJobTemplate.configuration: a base job template given as text must be JSON (trailing comma at line 1 column 9): start from `prefect work-pool get-default-base-job-template --type kubernetes`"
         ],
     );
     check_problems(
         with_server(json!({ "config": { "baseJobTemplate": { "configuration": "[1]" } } })),
         expect![
-            "error config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`"
+            "plugin `agent`: values.yaml:5: agent.config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`"
         ],
     );
 
@@ -490,23 +503,23 @@ fn a_base_job_template_is_mounted_from_a_config_map() {
             json!({ "config": { "baseJobTemplate": { "configuration": { "a": 1 }, "existingConfigMapName": "mine" } } }),
         ),
         expect![[r#"
-            error config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`
-            error config.baseJobTemplate.existingConfigMapName: set either configuration or existingConfigMapName, not both"#]],
+            plugin `agent`: values.yaml:5: agent.config.baseJobTemplate.configuration: a base job template is a mapping with `job_configuration` and `variables`: start from `prefect work-pool get-default-base-job-template --type kubernetes`
+            plugin `agent`: values.yaml:8: agent.config.baseJobTemplate.existingConfigMapName: set either configuration or existingConfigMapName, not both"#]],
     );
 }
 
-fn pod(response: &RunResponse) -> &Value {
+fn pod(response: &Run) -> &Value {
     &item(response, "Deployment")["spec"]["template"]
 }
 
-fn init_containers(response: &RunResponse) -> Vec<&Value> {
+fn init_containers(response: &Run) -> Vec<&Value> {
     pod(response)["spec"]["initContainers"]
         .as_array()
         .map(|list| list.iter().collect())
         .unwrap_or_default()
 }
 
-fn template_checksum(response: &RunResponse) -> Option<&str> {
+fn template_checksum(response: &Run) -> Option<&str> {
     pod(response)["metadata"]["annotations"]["checksum/base-job-template"].as_str()
 }
 
@@ -521,14 +534,14 @@ fn a_template(namespace: &str) -> Value {
 
 #[test]
 fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
-    let response = Request::new(&["server", "agent"])
-        .items(server_items(4200, true))
-        .values(json!({ "config": {
+    let response = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, true))
+        .values_json(json!({ "agent": { "config": {
             "workPool": "team pool",
             "baseJobTemplate": { "configuration": a_template("prefect") },
-        } }))
-        .run::<Agent>();
-    assert_eq!(response.results, []);
+        } } })));
+    assert_eq!(response.results, Vec::<String>::new());
     let [sync] = init_containers(&response)[..] else {
         panic!("one init container: {:?}", init_containers(&response));
     };
@@ -569,7 +582,7 @@ fn a_base_job_template_reaches_an_existing_pool_through_an_init_container() {
         "serverApiConfig": { "apiUrl": "https://prefect2.example.com/api" },
         "config": { "baseJobTemplate": { "existingConfigMapName": "mine" } },
     }));
-    assert_eq!(agent_mode.results, []);
+    assert_eq!(agent_mode.results, Vec::<String>::new());
     assert_eq!(init_containers(&agent_mode).len(), 0, "Prefect 2's agent has no work pools");
     // Nor a health check: the probes, on by default, are left out in agent mode.
     let agent = container(&agent_mode);
@@ -675,7 +688,7 @@ fn the_sync_updates_a_pool_that_exists_and_leaves_a_new_one_to_the_worker() {
 #[test]
 fn a_pool_the_worker_creates_without_a_template_runs_flows_in_the_release_namespace() {
     let response = with_server(json!({}));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let [default] = init_containers(&response)[..] else {
         panic!("one init container: {:?}", init_containers(&response));
     };
@@ -771,7 +784,7 @@ fn health_check_cluster_uid_and_extra_env() {
         "clusterUid": "0b7d3b8e-1111-2222-3333-444455556666",
         "extraEnvVars": [{ "name": "PREFECT_WORKER_QUERY_SECONDS", "value": "30" }, { "name": "EXTRA", "value": "x" }],
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     assert!(args(&response).ends_with("--with-healthcheck"));
     let env = env(&response);
     assert!(
@@ -794,7 +807,7 @@ fn empty_required_values_are_refused_at_their_value_paths() {
     check_problems(
         with_server(json!({ "config": { "workPool": " " } })),
         expect![
-            "error config.workPool: the worker needs a work pool to poll: name one, such as kubernetes (the worker creates it if it does not exist)"
+            "plugin `agent`: values.yaml:4: agent.config.workPool: the worker needs a work pool to poll: name one, such as kubernetes (the worker creates it if it does not exist)"
         ],
     );
     // Prefect 2's agent polls queues, not pools.
@@ -803,12 +816,12 @@ fn empty_required_values_are_refused_at_their_value_paths() {
         "image": { "prefectTag": PREFECT_2_TAG },
         "config": { "workPool": "" },
     })));
-    assert_eq!(agent.results, []);
+    assert_eq!(agent.results, Vec::<String>::new());
 
     check_problems(
         alone(json!({ "serverApiConfig": { "apiUrl": "https://" } })),
         expect![[
-            r#"error serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "https://")"#
+            r#"plugin `agent`: values.yaml:4: agent.serverApiConfig.apiUrl: give the URL of the server's API, such as https://prefect.example.com/api (not "https://")"#
         ]],
     );
     check_problems(
@@ -822,20 +835,20 @@ fn empty_required_values_are_refused_at_their_value_paths() {
             },
         })),
         expect![[r#"
-            error cloudApiConfig.cloudUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
-            error cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
-            error cloudApiConfig.apiKeySecret.name: empty, and Prefect Cloud needs it: name the existing Secret that holds the API key (kubectl create secret generic prefect-api-key --from-literal=key=pnu_...) and its key"#]],
+            plugin `agent`: values.yaml:7: agent.cloudApiConfig.cloudUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
+            plugin `agent`: values.yaml:6: agent.cloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+            plugin `agent`: values.yaml:9: agent.cloudApiConfig.apiKeySecret.name: empty, and Prefect Cloud needs it: name the existing Secret that holds the API key (kubectl create secret generic prefect-api-key --from-literal=key=pnu_...) and its key"#]],
     );
     check_problems(
         alone(json!({ "apiConfig": "customerManagedCloud" })),
         expect![[r#"
-        error customerManagedCloudApiConfig.apiUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
-        error customerManagedCloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
-        error customerManagedCloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
+            plugin `agent`: values.yaml:2: agent.customerManagedCloudApiConfig.apiUrl: give the URL of the Cloud's API, such as https://prefect.example.com/api (it is empty)
+            plugin `agent`: values.yaml:2: agent.customerManagedCloudApiConfig.accountId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>
+            plugin `agent`: values.yaml:2: agent.customerManagedCloudApiConfig.workspaceId: empty, and Prefect Cloud needs it: take it from the workspace's URL, app.prefect.cloud/account/<accountId>/workspaces/<workspaceId>"#]],
     );
 }
 
-fn pod_spec(response: &RunResponse) -> &Value {
+fn pod_spec(response: &Run) -> &Value {
     &pod(response)["spec"]
 }
 
@@ -847,7 +860,7 @@ fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
         "args": ["exec prefect worker start --pool mine --with-healthcheck"],
         "extraArgs": ["--ignored"],
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     assert_eq!(container(&response)["command"], json!(["/bin/sh", "-c"]));
     assert_eq!(
         container(&response)["args"],
@@ -871,7 +884,7 @@ fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
     check_problems(
         args_only,
         expect![
-            "warning args: the probes ask the worker's health check, which answers only with --with-healthcheck: add it to args, or turn livenessProbe and readinessProbe off, or the pods will never be ready"
+            "plugin `agent`: values.yaml:3: agent.args: the probes ask the worker's health check, which answers only with --with-healthcheck: add it to args, or turn livenessProbe and readinessProbe off, or the pods will never be ready"
         ],
     );
     let unprobed = with_server(json!({
@@ -879,7 +892,7 @@ fn command_and_args_replace_the_start_command_and_empty_keeps_it() {
         "livenessProbe": { "enabled": false },
         "readinessProbe": { "enabled": false },
     }));
-    assert_eq!(unprobed.results, []);
+    assert_eq!(unprobed.results, Vec::<String>::new());
 }
 
 #[test]
@@ -892,7 +905,7 @@ fn dns_policy_and_config_reach_the_worker_pods() {
             "options": [{ "name": "ndots", "value": "2" }, { "name": "edns0" }],
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let spec = pod_spec(&response);
     assert_eq!(spec["dnsPolicy"], "None");
     assert_eq!(
@@ -912,8 +925,8 @@ fn dns_policy_and_config_reach_the_worker_pods() {
     check_problems(
         with_server(json!({ "dnsPolicy": "None", "dnsConfig": { "options": [{ "value": "2" }] } })),
         expect![[r#"
-            error dnsConfig.nameservers: dnsPolicy None gives the pods no DNS server but these: name at least one, or choose another dnsPolicy
-            error dnsConfig.options[0].name: a DNS option needs a name"#]],
+            plugin `agent`: values.yaml:4: agent.dnsConfig.nameservers: dnsPolicy None gives the pods no DNS server but these: name at least one, or choose another dnsPolicy
+            plugin `agent`: values.yaml:6: agent.dnsConfig.options[0].name: a DNS option needs a name"#]],
     );
 }
 
@@ -924,7 +937,7 @@ fn init_container_extra_containers_run_after_the_plugins_own() {
             { "name": "wait-for-proxy", "image": "busybox:1.36", "command": ["true"] },
         ] },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let names: Vec<&Value> = init_containers(&response).iter().map(|c| &c["name"]).collect();
     assert_eq!(names, [&json!("default-base-job-template"), &json!("wait-for-proxy")]);
     assert_eq!(init_containers(&response)[1]["image"], "busybox:1.36");
@@ -938,7 +951,7 @@ fn init_container_extra_containers_run_after_the_plugins_own() {
     check_problems(
         with_server(json!({ "initContainer": { "extraContainers": [{ "image": 3 }] } })),
         expect![
-            "error initContainer.extraContainers[0].image: invalid type: integer `3`, expected a string"
+            "plugin `agent`: values.yaml:6: agent.initContainer.extraContainers[0].image: invalid type: integer `3`, expected a string"
         ],
     );
 }
@@ -951,7 +964,7 @@ fn env_from_lists_come_after_the_single_config_map_and_secret() {
         "extraEnvVarsSecret": "secret",
         "extraEnvVarsSecrets": ["secret-a"],
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let from = &container(&response)["envFrom"];
     expect![[r#"[{"configMapRef":{"name":"cm"}},{"configMapRef":{"name":"cm-a"}},{"configMapRef":{"name":"cm-b"}},{"secretRef":{"name":"secret"}},{"secretRef":{"name":"secret-a"}}]"#]].assert_eq(&from.to_string());
     // The init container reaches the API as the worker does: the same sources.
@@ -965,8 +978,8 @@ fn env_from_lists_come_after_the_single_config_map_and_secret() {
     check_problems(
         with_server(json!({ "extraEnvVarsCMs": ["ok", ""], "extraEnvVarsSecrets": [" "] })),
         expect![[r#"
-            error extraEnvVarsCMs[1]: empty: give the name of an existing ConfigMap, or remove the entry
-            error extraEnvVarsSecrets[0]: empty: give the name of an existing Secret, or remove the entry"#]],
+            plugin `agent`: values.yaml:5: agent.extraEnvVarsCMs[1]: empty: give the name of an existing ConfigMap, or remove the entry
+            plugin `agent`: values.yaml:8: agent.extraEnvVarsSecrets[0]: empty: give the name of an existing Secret, or remove the entry"#]],
     );
 }
 
@@ -984,7 +997,7 @@ fn revision_history_http2_and_debug_mode() {
         "config": { "http2": true },
         "debug": true,
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     assert_eq!(item(&response, "Deployment")["spec"]["revisionHistoryLimit"], 3);
     let env = env(&response);
     assert!(env.contains("PREFECT_API_ENABLE_HTTP2=true"), "{env}");
@@ -999,17 +1012,17 @@ fn unhealthy_pod_eviction_policy_only_on_clusters_that_have_it() {
         "podDisruptionBudget": { "enabled": true, "unhealthyPodEvictionPolicy": "AlwaysAllow" },
     });
     let new = with_server(values.clone());
-    assert_eq!(new.results, []);
+    assert_eq!(new.results, Vec::<String>::new());
     let pdb = item(&new, "PodDisruptionBudget");
     assert_eq!(pdb["spec"]["unhealthyPodEvictionPolicy"], "AlwaysAllow");
     assert_eq!(pdb["spec"]["minAvailable"], 1);
 
     let older = |kube_version: &str, policy: &str| {
-        Request::new(&["server", "agent"])
-            .items(server_items(4200, false))
-            .capabilities(kube_version, &["v1", "apps/v1", "autoscaling/v2", policy])
-            .values(values.clone())
-            .run::<Agent>()
+        run(Host::new()
+            .with_plugins(&["server"])
+            .with_resources(server_items(4200, false))
+            .kubernetes(kube_version, &["v1", "apps/v1", "autoscaling/v2", policy])
+            .values_json(json!({ "agent": values.clone() })))
     };
     let on_1_27 = older("1.27.3", "policy/v1");
     assert_eq!(
@@ -1023,7 +1036,7 @@ fn unhealthy_pod_eviction_policy_only_on_clusters_that_have_it() {
     check_problems(
         on_1_26,
         expect![
-            "warning podDisruptionBudget.unhealthyPodEvictionPolicy: left out: Kubernetes 1.26.9 has no eviction policy for unhealthy pods (1.27 has it), so they are evicted only while the budget holds"
+            "plugin `agent`: values.yaml:5: agent.podDisruptionBudget.unhealthyPodEvictionPolicy: left out: Kubernetes 1.26.9 has no eviction policy for unhealthy pods (1.27 has it), so they are evicted only while the budget holds"
         ],
     );
     let on_1_20 = older("1.20.2", "policy/v1beta1");
@@ -1043,7 +1056,7 @@ fn the_base_job_templates_config_map_name_and_an_empty_configuration() {
         "configuration": a_template("prefect"),
         "name": "team-template",
     } } }));
-    assert_eq!(named.results, []);
+    assert_eq!(named.results, Vec::<String>::new());
     assert_eq!(item(&named, "ConfigMap")["metadata"]["name"], "team-template");
     let volumes = pod_spec(&named)["volumes"].to_string();
     assert!(volumes.contains(r#""configMap":{"name":"team-template"}"#), "{volumes}");
@@ -1053,7 +1066,7 @@ fn the_base_job_templates_config_map_name_and_an_empty_configuration() {
     for empty in [json!({}), json!(""), json!(" {}\n"), json!([])] {
         let response =
             with_server(json!({ "config": { "baseJobTemplate": { "configuration": empty } } }));
-        assert_eq!(response.results, [], "{empty}");
+        assert_eq!(response.results, Vec::<String>::new(), "{empty}");
         assert_eq!(response.items, without.items, "{empty}");
     }
     check_problems(
@@ -1061,7 +1074,7 @@ fn the_base_job_templates_config_map_name_and_an_empty_configuration() {
             json!({ "config": { "baseJobTemplate": { "configuration": {}, "name": "x" } } }),
         ),
         expect![
-            "warning config.baseJobTemplate.name: ignored: it names the ConfigMap made for configuration, and there is none"
+            "plugin `agent`: values.yaml:6: agent.config.baseJobTemplate.name: ignored: it names the ConfigMap made for configuration, and there is none"
         ],
     );
 }
@@ -1078,7 +1091,7 @@ fn a_customer_managed_cloud() {
         },
     });
     let response = alone(values.clone());
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
         HOME=/home/prefect
         PREFECT_API_URL=https://prefect.corp.example/api/accounts/acc-1/workspaces/ws-2
@@ -1105,13 +1118,13 @@ fn a_customer_managed_cloud() {
     check_problems(
         alone(with_urls),
         expect![[
-            r#"error customerManagedCloudApiConfig.cloudUiUrl: give the URL of the Cloud's UI, such as https://prefect.example.com (not "ui.corp.example")"#
+            r#"plugin `agent`: values.yaml:13: agent.customerManagedCloudApiConfig.cloudUiUrl: give the URL of the Cloud's UI, such as https://prefect.example.com (not "ui.corp.example")"#
         ]],
     );
 }
 
 /// The rules of the worker's Role, one `resources: verbs` a line.
-fn role_rules(response: &RunResponse) -> String {
+fn role_rules(response: &Run) -> String {
     item(response, "Role")["rules"]
         .as_array()
         .unwrap()
@@ -1141,7 +1154,7 @@ fn job_api_key_propagation_for_prefect_cloud() {
 
     // autoSecret: the worker copies the key into a Secret it manages, which its Role allows.
     let auto = cloud(Some("autoSecret"));
-    assert_eq!(auto.results, []);
+    assert_eq!(auto.results, Vec::<String>::new());
     assert_eq!(job_secret_settings(&auto), "");
     assert!(
         env(&auto)
@@ -1158,7 +1171,7 @@ fn job_api_key_propagation_for_prefect_cloud() {
     check_problems(
         cloud(Some("envVar")),
         expect![
-            "error cloudApiConfig.jobApiKeyPropagation: envVar would write the API key in plain text into every flow-run Job's spec, where whoever can read Jobs in their namespace sees it: use secretRef (the default), or autoSecret when flow runs go to a namespace without the key's Secret"
+            "plugin `agent`: values.yaml:7: agent.cloudApiConfig.jobApiKeyPropagation: envVar would write the API key in plain text into every flow-run Job's spec, where whoever can read Jobs in their namespace sees it: use secretRef (the default), or autoSecret when flow runs go to a namespace without the key's Secret"
         ],
     );
 
@@ -1184,7 +1197,7 @@ fn job_api_key_propagation_for_a_customer_managed_cloud() {
         })
     };
     let auto = alone(values("autoSecret"));
-    assert_eq!(auto.results, []);
+    assert_eq!(auto.results, Vec::<String>::new());
     assert!(env(&auto).contains("CREATE_SECRET_FOR_API_KEY=true"));
     assert!(role_rules(&auto).contains(r#"["secrets"]"#), "{}", role_rules(&auto));
     let by_reference = alone(values("secretRef"));
@@ -1207,7 +1220,7 @@ fn basic_auth_reaches_flow_run_jobs_only_by_secret_reference() {
             "serverApiConfig": { "apiUrl": "https://prefect.example.com/api", "basicAuth": basic_auth },
             "config": { "baseJobTemplate": { "configuration": a_template("prefect") } },
         }));
-        assert_eq!(response.results, []);
+        assert_eq!(response.results, Vec::<String>::new());
         assert!(job_secret_settings(&response).contains("AUTH_STRING_SECRET_NAME"));
         for object in response.items.iter().filter(|object| object["kind"] != "Secret") {
             let text = object.to_string();
@@ -1222,13 +1235,13 @@ fn extra_init_containers_run_before_the_plugins_own_and_init_container_extras_af
         "extraInitContainers": [{ "name": "proxy", "image": "proxy:1", "restartPolicy": "Always" }],
         "initContainer": { "extraContainers": [{ "name": "after", "image": "busybox:1.36" }] },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let names: Vec<&Value> = init_containers(&response).iter().map(|c| &c["name"]).collect();
     assert_eq!(names, [&json!("proxy"), &json!("default-base-job-template"), &json!("after")]);
 }
 
 /// `Kind namespace/name` of the RBAC objects, one a line (`-` for a cluster-scoped one).
-fn rbac_objects(response: &RunResponse) -> String {
+fn rbac_objects(response: &Run) -> String {
     response
         .items
         .iter()
@@ -1249,11 +1262,11 @@ fn rbac_objects(response: &RunResponse) -> String {
 fn flow_runs_in_other_namespaces_get_a_role_there_and_the_observer_watches_them() {
     let response = with_server(json!({ "config": { "jobNamespace": "flows, team-b,flows" } }));
     expect![[r#"
-        Role prefect/prefect-worker
         Role flows/prefect-worker
+        Role prefect/prefect-worker
         Role team-b/prefect-worker
-        RoleBinding prefect/prefect-worker
         RoleBinding flows/prefect-worker
+        RoleBinding prefect/prefect-worker
         RoleBinding team-b/prefect-worker"#]]
     .assert_eq(&rbac_objects(&response));
     for role in response.items.iter().filter(|item| item["kind"] == "Role") {
@@ -1272,7 +1285,7 @@ fn flow_runs_in_other_namespaces_get_a_role_there_and_the_observer_watches_them(
     );
     // A pool the worker creates sends flow runs to the first.
     assert_eq!(init_containers(&response)[0]["command"][4], "flows");
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
 
     // The release namespace named is the usual Role, once.
     let with_release = with_server(json!({ "config": { "jobNamespace": "prefect,flows" } }));
@@ -1281,21 +1294,21 @@ fn flow_runs_in_other_namespaces_get_a_role_there_and_the_observer_watches_them(
     check_problems(
         with_server(json!({ "config": { "jobNamespace": "Flows,ok" } })),
         expect![[
-            r#"error config.jobNamespace: "Flows" is not a namespace name (lower-case letters, digits and `-`, at most 63): give namespaces separated by commas, such as flows,team-b"#
+            r#"plugin `agent`: values.yaml:4: agent.config.jobNamespace: "Flows" is not a namespace name (lower-case letters, digits and `-`, at most 63): give namespaces separated by commas, such as flows,team-b"#
         ]],
     );
 }
 
 #[test]
 fn flow_runs_in_other_namespaces_need_the_credentials_secrets_there() {
-    let response = Request::new(&["server", "agent"])
-        .items(server_items(4200, true))
-        .values(json!({ "config": { "jobNamespace": "flows" } }))
-        .run::<Agent>();
+    let response = run(Host::new()
+        .with_plugins(&["server"])
+        .with_resources(server_items(4200, true))
+        .values_json(json!({ "agent": { "config": { "jobNamespace": "flows" } } })));
     check_problems(
         response,
         expect![
-            "warning config.jobNamespace: flow-run Jobs read PREFECT_API_AUTH_STRING from Secret prefect-server-basic-auth of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
+            "plugin `agent`: values.yaml:4: agent.config.jobNamespace: flow-run Jobs read PREFECT_API_AUTH_STRING from Secret prefect-server-basic-auth of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
         ],
     );
 
@@ -1303,14 +1316,14 @@ fn flow_runs_in_other_namespaces_need_the_credentials_secrets_there() {
     check_problems(
         cloud,
         expect![
-            "warning config.jobNamespace: flow-run Jobs read PREFECT_API_KEY from Secret prefect-api-key of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
+            "plugin `agent`: values.yaml:4: agent.config.jobNamespace: flow-run Jobs read PREFECT_API_KEY from Secret prefect-api-key of their own namespace: create it in flows too (it is in prefect), or their pods will not start"
         ],
     );
     // autoSecret needs no Secret of the user's there, and the Role there may make its own.
     let mut values = cloud_values(json!({ "config": { "jobNamespace": "flows" } }));
     values["cloudApiConfig"]["jobApiKeyPropagation"] = json!("autoSecret");
     let auto = alone(values);
-    assert_eq!(auto.results, []);
+    assert_eq!(auto.results, Vec::<String>::new());
     let flows_role = auto
         .items
         .iter()
@@ -1323,12 +1336,12 @@ fn flow_runs_in_other_namespaces_need_the_credentials_secrets_there() {
 fn a_cluster_wide_observer_only_when_asked() {
     assert!(!rbac_objects(&with_server(json!({}))).contains("Cluster"));
     let response = with_server(json!({ "config": { "observerClusterWide": true } }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
-        Role prefect/prefect-worker
-        RoleBinding prefect/prefect-worker
         ClusterRole -/prefect-prefect-worker-observer
-        ClusterRoleBinding -/prefect-prefect-worker-observer"#]]
+        ClusterRoleBinding -/prefect-prefect-worker-observer
+        Role prefect/prefect-worker
+        RoleBinding prefect/prefect-worker"#]]
     .assert_eq(&rbac_objects(&response));
     let role = item(&response, "ClusterRole");
     expect![[r#"[{"apiGroups":[""],"resources":["pods","pods/log","pods/status"],"verbs":["get","list","watch"]},{"apiGroups":["batch"],"resources":["jobs"],"verbs":["get","list","watch"]},{"apiGroups":[""],"resources":["events"],"verbs":["get","list","watch"]}]"#]].assert_eq(&role["rules"].to_string());
@@ -1359,8 +1372,8 @@ fn the_worker_follows_the_servers_api_base_path() {
         .as_array_mut()
         .unwrap()
         .push(json!({ "name": "PREFECT_SERVER_API_BASE_PATH", "value": "/prefect/api" }));
-    let response = Request::new(&["server", "agent"]).items(items).run::<Agent>();
-    assert_eq!(response.results, []);
+    let response = run(Host::new().with_plugins(&["server"]).with_resources(items));
+    assert_eq!(response.results, Vec::<String>::new());
     let env = env(&response);
     assert!(
         env.contains("PREFECT_API_URL=http://prefect-server.prefect.svc:4200/prefect/api"),
@@ -1384,7 +1397,7 @@ fn the_plugins_init_container_takes_its_own_resources_security_and_variables() {
             ],
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let init = init_containers(&response)[0];
     assert_eq!(init["name"], "default-base-job-template");
     assert_eq!(init["resources"], json!({ "requests": { "cpu": "0.1", "memory": "64Mi" } }));
@@ -1415,7 +1428,7 @@ fn the_plugins_init_container_takes_its_own_resources_security_and_variables() {
             json!({ "initContainer": { "extraEnvVars": [{ "value": "x" }], "resources": { "limits": { "cpu": [] } } } }),
         ),
         expect![[r#"
-            error initContainer.resources.limits.cpu: invalid type: sequence, expected Quantity
-            error initContainer.extraEnvVars[0].name: `name` is missing: a Kubernetes EnvVar needs it here"#]],
+            plugin `agent`: values.yaml:11: agent.initContainer.resources.limits.cpu: invalid type: sequence, expected Quantity
+            plugin `agent`: values.yaml:5: agent.initContainer.extraEnvVars[0].name: `name` is missing: a Kubernetes EnvVar needs it here"#]],
     );
 }
