@@ -220,8 +220,8 @@
 //! `Host::with_resources` seeds the graph with what other plugins would have added, for a
 //! plugin that changes them; `Host::live` answers lookups as a cluster would;
 //! `Rendered::yaml` writes the output as `prefectctl render` does, for snapshot tests (with
-//! `expect-test` or `insta`). [`testing::Request`] is the lower-level form, one request and
-//! its raw response.
+//! `expect-test` or `insta`); `Rendered::added` and `Rendered::changed` are what the plugin
+//! did to the graph.
 //!
 //! # 5. Build and load it
 //!
@@ -271,7 +271,6 @@ mod plugin;
 pub mod pods;
 pub mod secrets;
 pub mod security;
-pub mod testing;
 pub mod workload;
 
 pub use context::{Context, Lookup, join};

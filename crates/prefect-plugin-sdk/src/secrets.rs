@@ -261,7 +261,10 @@ mod tests {
             values: serde_json::Value::Null,
             global: GlobalValues::default(),
             plugins: vec!["cache".to_owned()],
-            capabilities: crate::testing::capabilities(),
+            capabilities: wire::Capabilities {
+                kube_version: "1.33.0".to_owned(),
+                api_versions: vec!["v1".to_owned()],
+            },
             items: Vec::new(),
             lookups: Lookups { available: lookups.is_some(), results: lookups.unwrap_or_default() },
         })
