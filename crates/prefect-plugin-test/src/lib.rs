@@ -66,7 +66,7 @@ const EARLIER: &str = "earlier-plugins";
 #[derive(Debug, Clone)]
 pub struct Host {
     release: Release,
-    values: String,
+    values: Vec<String>,
     capabilities: Capabilities,
     stack: Vec<String>,
     resources: Vec<Value>,
@@ -85,7 +85,7 @@ impl Host {
     pub fn new() -> Host {
         Host {
             release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
-            values: String::new(),
+            values: Vec::new(),
             capabilities: kubernetes_1_33(),
             stack: Vec::new(),
             resources: Vec::new(),
@@ -94,9 +94,10 @@ impl Host {
     }
 
     /// The values file, as `-f values.yaml` would give it: every section, the plugin's under
-    /// its name.
+    /// its name. Call it again for another file over it, merged as prefectctl merges
+    /// `-f values.yaml -f values-2.yaml` (a later `null` still removes a default).
     pub fn values(mut self, yaml: &str) -> Host {
-        self.values = yaml.to_owned();
+        self.values.push(yaml.to_owned());
         self
     }
 
@@ -171,9 +172,19 @@ impl Host {
 
     /// Validates the values file against the plugin's and the global schema.
     fn read_values(&self, manifest: &PluginManifest) -> Result<Values, Failure> {
-        let layer = Layer::from_yaml_str(&self.values, "values.yaml")
-            .map_err(|err| Failure(vec![err.to_string()]))?;
-        let values = prefect_values::merge(&[layer]);
+        let layers = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(index, yaml)| {
+                let name = match index {
+                    0 => "values.yaml".to_owned(),
+                    _ => format!("values-{}.yaml", index + 1),
+                };
+                Layer::from_yaml_str(yaml, &name).map_err(|err| Failure(vec![err.to_string()]))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let values = prefect_values::merge(&layers);
         let sections = [
             Section { name: "global".to_owned(), schema: wire::global_values_schema() },
             Section { name: manifest.name.clone(), schema: manifest.values_schema.clone() },
