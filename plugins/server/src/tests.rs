@@ -2,97 +2,96 @@
 //! users get and the problems they are told about.
 
 use expect_test::{Expect, expect};
-use prefect_plugin_sdk::{
-    PROTOCOL_VERSION, run_plugin,
-    serde_json::{self, Value, json},
-    wire::{self, Capabilities, GlobalValues, Release, RunRequest, RunResponse, Severity},
-};
+use prefect_plugin_sdk::serde_json::{self, Value, json};
+use prefect_plugin_test::Host;
 
 use crate::{Server, values::Values};
 
 mod contract;
 mod helm_parity;
 
-/// A request for release `prefect` in namespace `prefect`, with `overrides` over the plugin's
-/// defaults, as the host merges them.
-fn request(plugins: &[&str], overrides: Value) -> RunRequest {
-    let mut global = GlobalValues::default();
-    // Pinned so that a new default Prefect release does not rewrite every snapshot.
-    global.prefect.image.prefect_tag = "3.9.1-python3.12".to_owned();
-    let mut values = serde_json::to_value(Values::default()).unwrap();
-    merge(&mut values, overrides);
-    RunRequest {
-        api_version: wire::API_VERSION.to_owned(),
-        kind: wire::RESOURCE_LIST.to_owned(),
-        protocol_version: PROTOCOL_VERSION,
-        release: Release { name: "prefect".to_owned(), namespace: "prefect".to_owned() },
-        values,
-        global,
-        plugins: plugins.iter().map(|p| (*p).to_owned()).collect(),
-        capabilities: Capabilities {
-            kube_version: "1.20.2".to_owned(),
-            api_versions: ["v1", "apps/v1", "networking.k8s.io/v1", "policy/v1beta1"]
-                .map(str::to_owned)
-                .to_vec(),
-        },
-        items: Vec::new(),
-        lookups: Default::default(),
+/// Pinned so that a new default Prefect release does not rewrite every snapshot.
+const PREFECT_TAG: &str = "3.9.1-python3.12";
+
+/// The cluster these tests run on unless they say otherwise.
+const KUBE_VERSION: &str = "1.20.2";
+const API_VERSIONS: &[&str] = &["v1", "apps/v1", "networking.k8s.io/v1", "policy/v1beta1"];
+
+/// The server plugin in release `prefect` in namespace `prefect`, in a stack of `plugins` (the
+/// others add nothing to the graph), with `overrides` as its values and the global Prefect tag
+/// pinned.
+fn host(plugins: &[&str], overrides: impl Into<Files>) -> Host {
+    host_with_global(
+        plugins,
+        json!({ "prefect": { "image": { "prefectTag": PREFECT_TAG } } }),
+        overrides,
+    )
+}
+
+/// [`host`] with `global` as the whole `global:` section.
+fn host_with_global(plugins: &[&str], global: Value, overrides: impl Into<Files>) -> Host {
+    let others: Vec<&str> = plugins.iter().copied().filter(|plugin| *plugin != "server").collect();
+    let host = Host::new().with_plugins(&others).kubernetes(KUBE_VERSION, API_VERSIONS);
+    let mut files = overrides.into().0.into_iter();
+    let first = files.next().unwrap_or_default();
+    let host = host.values_json(json!({ "global": global, "server": first }));
+    files.fold(host, |host, file| host.values_json(json!({ "server": file })))
+}
+
+/// The server's values as files, each over the ones before it (`-f a.yaml -f b.yaml`).
+#[derive(Debug, Clone)]
+struct Files(Vec<Value>);
+
+impl From<Value> for Files {
+    fn from(values: Value) -> Files {
+        Files(vec![values])
     }
 }
 
-/// Helm's coalesce, in small: objects merge key by key, `null` deletes, anything else replaces.
-fn merge(base: &mut Value, overrides: Value) {
-    match (base, overrides) {
-        (Value::Object(base), Value::Object(overrides)) => {
-            for (key, value) in overrides {
-                if value.is_null() {
-                    base.remove(&key);
-                } else if let Some(existing) = base.get_mut(&key) {
-                    merge(existing, value);
-                } else {
-                    base.insert(key, value);
-                }
-            }
+/// A run through prefect-plugin-test as these tests read it: what the plugin added, in the
+/// order prefectctl writes it, and the warnings of a run that succeeded or the errors of one
+/// that failed, as prefectctl prints them.
+#[derive(Debug)]
+struct Run {
+    items: Vec<Value>,
+    results: Vec<String>,
+}
+
+fn run(host: Host) -> Run {
+    match host.run::<Server>() {
+        Ok(rendered) => {
+            let items = rendered.added().into_iter().cloned().collect();
+            Run { items, results: rendered.warnings }
         }
-        (base, overrides) => *base = overrides,
+        Err(failure) => Run { items: Vec::new(), results: failure.0 },
     }
 }
 
-fn run_with(plugins: &[&str], overrides: Value) -> RunResponse {
-    run_plugin::<Server>(request(plugins, overrides))
+fn run_with(plugins: &[&str], overrides: impl Into<Files>) -> Run {
+    run(host(plugins, overrides))
 }
 
 /// The items of a run that must succeed without warnings.
-fn render(overrides: Value) -> Vec<Value> {
+fn render(overrides: impl Into<Files>) -> Vec<Value> {
     render_with(&["server"], overrides)
 }
 
-fn render_with(plugins: &[&str], overrides: Value) -> Vec<Value> {
+fn render_with(plugins: &[&str], overrides: impl Into<Files>) -> Vec<Value> {
     let response = run_with(plugins, overrides);
-    assert_eq!(response.results, [], "the run reported problems");
+    assert_eq!(response.results, Vec::<String>::new(), "the run reported problems");
     response.items
 }
 
-/// `severity path: message`, one a line.
-fn problems(overrides: Value) -> String {
+/// The messages of a run, one a line, as prefectctl prints them.
+fn problems(overrides: impl Into<Files>) -> String {
     problem_lines(&run_with(&["server"], overrides))
 }
 
-fn problem_lines(response: &RunResponse) -> String {
-    response
-        .results
-        .iter()
-        .map(|result| {
-            let severity = match result.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            format!("{severity} {}: {}\n", result.path.as_deref().unwrap_or("-"), result.message)
-        })
-        .collect()
+fn problem_lines(response: &Run) -> String {
+    response.results.iter().map(|line| format!("{line}\n")).collect()
 }
 
-fn check_problems(overrides: Value, expect: Expect) {
+fn check_problems(overrides: impl Into<Files>, expect: Expect) {
     expect.assert_eq(&problems(overrides));
 }
 
@@ -116,8 +115,9 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap()
 }
 
+/// The server container of the API server's Deployment.
 fn container(items: &[Value]) -> &Value {
-    &item(items, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    container_of(items, "Deployment", "prefect-server")
 }
 
 /// The container's environment as `NAME=value` or `NAME<-secret/key` lines.
@@ -573,16 +573,16 @@ fn ingress_problems() {
     check_problems(
         json!({ "ingress": { "enabled": true, "host": { "path": "api" }, "extraHosts": [{ "path": "/" }] } }),
         expect![[r#"
-            error ingress.host.hostname: the Ingress needs the host name users open the UI at, such as prefect.example.com
-            error ingress.host.path: an Ingress path starts with `/`
-            error ingress.extraHosts[0].name: give the extra host's name
+            plugin `server`: values.yaml:12: server.ingress.host.hostname: the Ingress needs the host name users open the UI at, such as prefect.example.com
+            plugin `server`: values.yaml:13: server.ingress.host.path: an Ingress path starts with `/`
+            plugin `server`: values.yaml:16: server.ingress.extraHosts[0].name: give the extra host's name
         "#]],
     );
     check_problems(
         json!({ "ingress": { "tlsSecretName": "mine" } }),
         expect![[r#"
-        warning ingress.tlsSecretName: ignored because ingress.tls is off: turn it on to serve the host over TLS
-    "#]],
+            plugin `server`: values.yaml:11: server.ingress.tlsSecretName: ignored because ingress.tls is off: turn it on to serve the host over TLS
+        "#]],
     );
 }
 
@@ -624,13 +624,13 @@ fn basic_auth_problems() {
     check_problems(
         json!({ "basicAuth": { "enabled": true } }),
         expect![[r#"
-        error basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString
-    "#]],
+            plugin `server`: values.yaml:10: server.basicAuth: basic auth is enabled without credentials: set existingSecret (a Secret with the key `auth-string`) or authString
+        "#]],
     );
     check_problems(
         json!({ "basicAuth": { "enabled": true, "authString": "nocolon", "existingSecret": "s" } }),
         expect![[r#"
-            error basicAuth.existingSecret: set either authString or existingSecret, not both: keep existingSecret so that the password stays out of your values
+            plugin `server`: values.yaml:13: server.basicAuth.existingSecret: set either authString or existingSecret, not both: keep existingSecret so that the password stays out of your values
         "#]],
     );
 }
@@ -646,8 +646,8 @@ fn an_inline_postgres_url_goes_into_a_secret_and_replaces_sqlite() {
             "ServiceAccount/prefect-server",
             "Secret/prefect-server-postgresql-connection",
             "Service/prefect-server",
-            "Deployment/prefect-server",
             "Job/prefect-db-migrations",
+            "Deployment/prefect-server",
         ]
     );
     let secret = item(&items, "Secret");
@@ -702,9 +702,9 @@ fn external_database_problems_never_echo_the_url() {
     }));
     assert!(!problems.contains("hunter2"));
     expect![[r#"
-        error externalDatabase.existingSecret: set either connectionUrl or existingSecret, not both: keep existingSecret so that the password stays out of your values
-        error externalDatabase.connectionUrl: Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`
-        error externalDatabase.existingSecretKey: name the key of the Secret that holds the connection URL
+        plugin `server`: values.yaml:12: server.externalDatabase.existingSecret: set either connectionUrl or existingSecret, not both: keep existingSecret so that the password stays out of your values
+        plugin `server`: values.yaml:11: server.externalDatabase.connectionUrl: Prefect needs the asyncpg driver: the URL must start with `postgresql+asyncpg://`
+        plugin `server`: values.yaml:13: server.externalDatabase.existingSecretKey: name the key of the Secret that holds the connection URL
     "#]].assert_eq(&problems);
 }
 
@@ -716,8 +716,8 @@ fn with_the_postgres_plugin_the_server_leaves_the_database_to_it() {
         [
             "ServiceAccount/prefect-server",
             "Service/prefect-server",
-            "Deployment/prefect-server",
             "Job/prefect-db-migrations",
+            "Deployment/prefect-server",
         ]
     );
     assert!(!env(&items).contains("PREFECT_SERVER_DATABASE_CONNECTION_URL"));
@@ -728,7 +728,7 @@ fn with_the_postgres_plugin_the_server_leaves_the_database_to_it() {
         &["server", "postgres"],
         json!({ "externalDatabase": { "existingSecret": "db" } }),
     );
-    assert_eq!(response.results[0].path.as_deref(), Some("externalDatabase"));
+    assert!(response.results[0].contains(" server.externalDatabase: "), "{:?}", response.results);
     assert!(response.items.is_empty());
 }
 
@@ -737,14 +737,14 @@ fn sqlite_allows_one_replica_only() {
     check_problems(
         json!({ "replicaCount": 2 }),
         expect![[r#"
-        error replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
-    "#]],
+            plugin `server`: values.yaml:10: server.replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
+        "#]],
     );
     check_problems(
         json!({ "updateStrategy": { "type": "RollingUpdate" } }),
         expect![[r#"
-        error updateStrategy.type: a rolling update starts the new server pod while the old one still holds the SQLite volume, which can attach to one node only: use Recreate (or leave updateStrategy empty), or move to PostgreSQL
-    "#]],
+            plugin `server`: values.yaml:11: server.updateStrategy.type: a rolling update starts the new server pod while the old one still holds the SQLite volume, which can attach to one node only: use Recreate (or leave updateStrategy empty), or move to PostgreSQL
+        "#]],
     );
     assert!(run_with(&["server"], json!({ "replicaCount": 2 })).items.is_empty());
 }
@@ -806,11 +806,12 @@ fn image_can_be_overridden_for_the_server_only() {
     assert_eq!(container(&items)["image"], "mirror/prefect:3.9.1-python3.12");
     assert_eq!(container(&items)["imagePullPolicy"], "Always");
 
-    let mut request =
-        request(&["server"], json!({ "image": { "prefectTag": "3.4.0-python3.11" } }));
-    request.global.image_registry = "registry.example.com/".to_owned();
-    request.global.prefect.image.pull_secrets = vec!["regcred".to_owned()];
-    let items = run_plugin::<Server>(request).items;
+    let global = json!({
+        "imageRegistry": "registry.example.com/",
+        "prefect": { "image": { "prefectTag": PREFECT_TAG, "pullSecrets": ["regcred"] } },
+    });
+    let overrides = json!({ "image": { "prefectTag": "3.4.0-python3.11" } });
+    let items = run(host_with_global(&["server"], global, overrides)).items;
     assert_eq!(
         container(&items)["image"],
         "registry.example.com/prefecthq/prefect:3.4.0-python3.11"
@@ -822,20 +823,19 @@ fn image_can_be_overridden_for_the_server_only() {
 }
 
 /// [`problems`] of a run with `global.prefect.image.prefectTag` set to `tag`.
-fn problems_with_global_tag(tag: &str, overrides: Value) -> String {
-    let mut request = request(&["server"], overrides);
-    request.global.prefect.image.prefect_tag = tag.to_owned();
-    problem_lines(&run_plugin::<Server>(request))
+fn problems_with_global_tag(tag: &str, overrides: impl Into<Files>) -> String {
+    let global = json!({ "prefect": { "image": { "prefectTag": tag } } });
+    problem_lines(&run(host_with_global(&["server"], global, overrides)))
 }
 
 #[test]
 fn a_prefect_2_image_is_refused_with_what_to_change() {
     expect![[r#"
-        error image.prefectTag: the image tag 2.20.27-python3.11 (from global.prefect.image.prefectTag) is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in global.prefect.image.prefectTag or server.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
+        plugin `server`: values.yaml:9: server.image.prefectTag: the image tag 2.20.27-python3.11 (from global.prefect.image.prefectTag) is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in global.prefect.image.prefectTag or server.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
     "#]]
     .assert_eq(&problems_with_global_tag("2.20.27-python3.11", json!({})));
     expect![[r#"
-        error image.prefectTag: the image tag 2 is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
+        plugin `server`: values.yaml:11: server.image.prefectTag: the image tag 2 is Prefect 2, and the server plugin runs Prefect 3 only: set a Prefect 3 tag, such as 3.9.1-python3.12, in server.image.prefectTag, or leave it empty for global.prefect.image.prefectTag; to keep a Prefect 2 server, run it outside this release and point the worker at it (agent.serverApiConfig.apiUrl, with --without server)
     "#]]
     .assert_eq(&problems(json!({ "image": { "prefectTag": "2" } })));
     for tag in ["2-python3.11", "2.19.0", "2.20.27-python3.11-kubernetes"] {
@@ -949,30 +949,27 @@ fn every_problem_is_reported_at_once_with_its_path() {
             "livenessProbe": { "config": { "periodSeconds": "often" } },
         }),
         expect![[r#"
-            warning env[1].value: PREFECT_SERVER_API_AUTH_STRING is a credential, and here it is stored in plain text in the Deployment: put it in a Secret and use basicAuth.existingSecret
-            warning containerSecurityContext.runAsNonroot: `runAsNonroot` is not a field here (in a Kubernetes SecurityContext) and is ignored: check its spelling and indentation
-            error replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
-            error env[0].name: `name` is missing: a Kubernetes EnvVar needs it here
-            error livenessProbe.config.periodSeconds: invalid type: string "often", expected i32
-            error podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
-            error tolerations[1].tolerationSeconds: invalid type: string "soon", expected i64
-            error affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: invalid type: string "zone-a", expected a sequence
-            error service.nodePort: a ClusterIP Service has no node port: set service.type to NodePort or LoadBalancer, or remove nodePort
+            plugin `server`: values.yaml:10: server.replicaCount: the embedded SQLite database is one file that only one server pod can use: keep replicaCount at 1, or move to PostgreSQL (externalDatabase, or the postgres plugin) to run more
+            plugin `server`: values.yaml:34: server.env[0].name: `name` is missing: a Kubernetes EnvVar needs it here
+            plugin `server`: values.yaml:47: server.livenessProbe.config.periodSeconds: invalid type: string "often", expected i32
+            plugin `server`: values.yaml:14: server.podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
+            plugin `server`: values.yaml:30: server.tolerations[1].tolerationSeconds: invalid type: string "soon", expected i64
+            plugin `server`: values.yaml:20: server.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: invalid type: string "zone-a", expected a sequence
+            plugin `server`: values.yaml:12: server.service.nodePort: a ClusterIP Service has no node port: set service.type to NodePort or LoadBalancer, or remove nodePort
         "#]],
     );
 }
 
 #[test]
 fn an_ingress_needs_kubernetes_1_19() {
-    let mut request = request(
+    let response = run(host(
         &["server"],
         json!({ "ingress": { "enabled": true, "host": { "hostname": "p.example.com" } } }),
-    );
-    request.capabilities.kube_version = "1.18.20".to_owned();
-    let response = run_plugin::<Server>(request);
+    )
+    .kubernetes("1.18.20", API_VERSIONS));
     assert_eq!(response.results.len(), 1);
-    assert_eq!(response.results[0].path.as_deref(), Some("ingress.enabled"));
-    assert!(response.results[0].message.contains("1.19"), "{}", response.results[0].message);
+    assert!(response.results[0].contains(" server.ingress.enabled: "), "{}", response.results[0]);
+    assert!(response.results[0].contains("1.19"), "{}", response.results[0]);
 }
 
 #[test]
@@ -1002,24 +999,19 @@ fn schema_shows_chart_names_and_types() {
 }
 
 /// A run on a cluster that serves `api_versions`.
-fn run_on(api_versions: &[&str], plugins: &[&str], overrides: Value) -> RunResponse {
-    let mut request = request(plugins, overrides);
-    request.capabilities.kube_version = "1.30.0".to_owned();
-    request.capabilities.api_versions = api_versions.iter().map(|v| (*v).to_owned()).collect();
-    run_plugin::<Server>(request)
+fn run_on(api_versions: &[&str], plugins: &[&str], overrides: impl Into<Files>) -> Run {
+    run(host(plugins, overrides).kubernetes("1.30.0", api_versions))
 }
 
 const EXTERNAL_DB: &str = "prefect-db";
 
 /// Values with PostgreSQL from an existing Secret, and `overrides` over them.
-fn on_postgres(overrides: Value) -> Value {
-    let mut values = json!({ "externalDatabase": { "existingSecret": EXTERNAL_DB } });
-    merge(&mut values, overrides);
-    values
+fn on_postgres(overrides: Value) -> Files {
+    Files(vec![json!({ "externalDatabase": { "existingSecret": EXTERNAL_DB } }), overrides])
 }
 
 /// Background services apart, on PostgreSQL, with a Redis of the user's.
-fn scaled_out(overrides: Value) -> Value {
+fn scaled_out(overrides: Value) -> Files {
     let mut values = on_postgres(json!({
         "replicaCount": 3,
         "backgroundServices": {
@@ -1027,7 +1019,7 @@ fn scaled_out(overrides: Value) -> Value {
             "messaging": { "redis": { "host": "redis.example" } },
         },
     }));
-    merge(&mut values, overrides);
+    values.0.push(overrides);
     values
 }
 
@@ -1042,9 +1034,9 @@ fn more_than_one_server_pod_or_services_apart_need_postgres() {
             },
         }),
         expect![[r#"
-            error autoscaling.enabled: the autoscaler runs several server pods, and the embedded SQLite database is one file that only one pod can use: turn autoscaling off, or move to PostgreSQL (externalDatabase, or the postgres plugin)
-            error backgroundServices.runAsSeparateDeployment: background services in pods of their own share the database with the server, and the embedded SQLite database is one file that only one pod can use: keep them in the server pods (false), or move to PostgreSQL (externalDatabase, or the postgres plugin)
-            error autoscaling.enabled: the cluster (Kubernetes 1.20.2) serves no autoscaling API: turn autoscaling off
+            plugin `server`: values.yaml:11: server.autoscaling.enabled: the autoscaler runs several server pods, and the embedded SQLite database is one file that only one pod can use: turn autoscaling off, or move to PostgreSQL (externalDatabase, or the postgres plugin)
+            plugin `server`: values.yaml:14: server.backgroundServices.runAsSeparateDeployment: background services in pods of their own share the database with the server, and the embedded SQLite database is one file that only one pod can use: keep them in the server pods (false), or move to PostgreSQL (externalDatabase, or the postgres plugin)
+            plugin `server`: values.yaml:11: server.autoscaling.enabled: the cluster (Kubernetes 1.20.2) serves no autoscaling API: turn autoscaling off
         "#]],
     );
     // PostgreSQL from the postgres plugin or externalDatabase lifts the limit.
@@ -1058,7 +1050,7 @@ fn services_apart_need_redis_and_prefect_3_1_13() {
     check_problems(
         on_postgres(apart.clone()),
         expect![[r#"
-            error backgroundServices.runAsSeparateDeployment: background services in pods of their own exchange events and work with the API server through Redis: add the redis plugin to the stack, or set backgroundServices.messaging.redis.host to your Redis
+            plugin `server`: values-2.yaml:4: server.backgroundServices.runAsSeparateDeployment: background services in pods of their own exchange events and work with the API server through Redis: add the redis plugin to the stack, or set backgroundServices.messaging.redis.host to your Redis
         "#]],
     );
     // The redis plugin in the stack is Redis enough.
@@ -1067,14 +1059,14 @@ fn services_apart_need_redis_and_prefect_3_1_13() {
     check_problems(
         scaled_out(json!({ "image": { "prefectTag": "3.1.12-python3.12" } })),
         expect![[r#"
-            error backgroundServices.runAsSeparateDeployment: `prefect server services start` needs Prefect 3.1.13 or later, and the image tag 3.1.12-python3.12 is Prefect 3.1.12: set a later tag in server.image.prefectTag or global.prefect.image.prefectTag, or keep the services in the server pods
+            plugin `server`: values-2.yaml:5: server.backgroundServices.runAsSeparateDeployment: `prefect server services start` needs Prefect 3.1.13 or later, and the image tag 3.1.12-python3.12 is Prefect 3.1.12: set a later tag in server.image.prefectTag or global.prefect.image.prefectTag, or keep the services in the server pods
         "#]],
     );
     assert_eq!(problems(scaled_out(json!({ "image": { "prefectTag": "3.1.13" } }))), "");
     check_problems(
         scaled_out(json!({ "image": { "prefectTag": "3-latest" } })),
         expect![[r#"
-            error backgroundServices.runAsSeparateDeployment: the image tag 3-latest does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
+            plugin `server`: values-2.yaml:5: server.backgroundServices.runAsSeparateDeployment: the image tag 3-latest does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
         "#]],
     );
     // A custom image names its own tags: a warning, and the render goes on.
@@ -1085,7 +1077,7 @@ fn services_apart_need_redis_and_prefect_3_1_13() {
         ),
     );
     expect![[r#"
-        warning backgroundServices.runAsSeparateDeployment: the image tag prod does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
+        plugin `server`: values-2.yaml:5: server.backgroundServices.runAsSeparateDeployment: the image tag prod does not start with a Prefect release (X.Y.Z), so nothing tells that it is 3.1.13 or later, which `prefect server services start` needs: pin a tag such as 3.9.1-python3.12
     "#]]
     .assert_eq(&problem_lines(&custom));
     assert!(!custom.items.is_empty());
@@ -1101,8 +1093,8 @@ fn the_redis_plugin_owns_messaging() {
         } } }),
     );
     expect![[r#"
-        error backgroundServices.messaging.redis.host: the `redis` plugin in the stack provides Redis and sets the messaging of the server and the background services: remove messaging.redis.host, or drop the redis plugin to use your own Redis
-        error backgroundServices.messaging.docket: the `redis` plugin in the stack sets Docket's URL: remove messaging.docket.url and existingSecret, or drop the redis plugin
+        plugin `server`: values.yaml:13: server.backgroundServices.messaging.redis.host: the `redis` plugin in the stack provides Redis and sets the messaging of the server and the background services: remove messaging.redis.host, or drop the redis plugin to use your own Redis
+        plugin `server`: values.yaml:15: server.backgroundServices.messaging.docket: the `redis` plugin in the stack sets Docket's URL: remove messaging.docket.url and existingSecret, or drop the redis plugin
     "#]]
     .assert_eq(&problem_lines(&response));
     assert!(response.items.is_empty());
@@ -1123,7 +1115,7 @@ fn the_autoscaler_follows_the_clusters_api_version() {
     let values = on_postgres(json!({ "autoscaling": { "enabled": true, "maxReplicas": 5 } }));
     let v2 =
         run_on(&["v1", "apps/v1", "autoscaling/v2", "autoscaling/v1"], &["server"], values.clone());
-    assert_eq!(v2.results, []);
+    assert_eq!(v2.results, Vec::<String>::new());
     let hpa = item(&v2.items, "HorizontalPodAutoscaler");
     assert_eq!(hpa["apiVersion"], "autoscaling/v2");
     assert_eq!(hpa["metadata"]["name"], "prefect-server");
@@ -1140,12 +1132,12 @@ fn the_autoscaler_follows_the_clusters_api_version() {
 
     let v1 = run_on(&["v1", "apps/v1", "autoscaling/v1"], &["server"], values);
     expect![[r#"
-        error autoscaling.targetMemory: the cluster (Kubernetes 1.30.0) serves autoscaling/v1 only, which scales on CPU alone: remove the targetMemory target
+        plugin `server`: values-2.yaml:3: server.autoscaling.targetMemory: the cluster (Kubernetes 1.30.0) serves autoscaling/v1 only, which scales on CPU alone: remove the targetMemory target
     "#]]
     .assert_eq(&problem_lines(&v1));
     let cpu_only = on_postgres(json!({ "autoscaling": { "enabled": true, "targetMemory": 0 } }));
     let v1 = run_on(&["v1", "apps/v1", "autoscaling/v1"], &["server"], cpu_only);
-    assert_eq!(v1.results, []);
+    assert_eq!(v1.results, Vec::<String>::new());
     let hpa = item(&v1.items, "HorizontalPodAutoscaler");
     assert_eq!(hpa["apiVersion"], "autoscaling/v1");
     expect![[r#"{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"prefect-server"},"minReplicas":1,"maxReplicas":100,"targetCPUUtilizationPercentage":80}"#]].assert_eq(&hpa["spec"].to_string());
@@ -1156,7 +1148,7 @@ fn the_autoscaler_follows_the_clusters_api_version() {
         on_postgres(json!({ "autoscaling": { "enabled": true } })),
     );
     expect![[r#"
-        error autoscaling.enabled: the cluster (Kubernetes 1.30.0) serves no autoscaling API: turn autoscaling off
+        plugin `server`: values-2.yaml:4: server.autoscaling.enabled: the cluster (Kubernetes 1.30.0) serves no autoscaling API: turn autoscaling off
     "#]]
     .assert_eq(&problem_lines(&none));
 }
@@ -1174,7 +1166,7 @@ fn a_disruption_budget_keeps_server_pods_up() {
     check_problems(
         on_postgres(json!({ "podDisruptionBudget": { "enabled": true, "minAvailable": "120%" } })),
         expect![[r#"
-            error podDisruptionBudget.minAvailable: give a number of pods, such as 1, or a percentage, such as "50%"
+            plugin `server`: values-2.yaml:5: server.podDisruptionBudget.minAvailable: give a number of pods, such as 1, or a percentage, such as "50%"
         "#]],
     );
 }
@@ -1233,7 +1225,7 @@ fn on_postgres_a_job_migrates_the_database_before_the_server_processes_start() {
     );
 
     // Turned off, or on SQLite: the server migrates on start.
-    for values in [on_postgres(json!({ "migrations": { "enabled": false } })), json!({})] {
+    for values in [on_postgres(json!({ "migrations": { "enabled": false } })), json!({}).into()] {
         let items = render(values);
         assert!(!kinds(&items).iter().any(|k| k.starts_with("Job/")));
         assert!(!env(&items).contains("MIGRATE_ON_START"));
@@ -1248,12 +1240,12 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
     })));
     expect![[r#"
         [
+            "ServiceAccount/prefect-background-services",
             "ServiceAccount/prefect-server",
             "Service/prefect-server",
-            "Deployment/prefect-server",
-            "ServiceAccount/prefect-background-services",
-            "Deployment/prefect-background-services",
             "Job/prefect-db-migrations",
+            "Deployment/prefect-background-services",
+            "Deployment/prefect-server",
         ]
     "#]]
     .assert_debug_eq(&kinds(&items));
@@ -1314,7 +1306,7 @@ fn services_apart_run_in_their_own_deployment_with_the_servers_settings() {
             json!({ "backgroundServices": { "podLabels": { "app.kubernetes.io/name": "x" } } }),
         ),
         expect![[r#"
-            error backgroundServices.podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
+            plugin `server`: values-3.yaml:4: server.backgroundServices.podLabels: `app.kubernetes.io/name` selects the pods and cannot change: remove it from podLabels
         "#]],
     );
 }
@@ -1374,8 +1366,8 @@ fn a_redis_password_and_a_docket_url_from_existing_secrets() {
             "docket": { "url": "redis://a", "existingSecret": "docket" },
         } } })),
         expect![[r#"
-            error backgroundServices.messaging.redis.existingSecret: set either password or existingSecret, not both: keep existingSecret so that the password stays out of your values
-            error backgroundServices.messaging.docket.existingSecret: set either url or existingSecret, not both
+            plugin `server`: values-3.yaml:7: server.backgroundServices.messaging.redis.existingSecret: set either password or existingSecret, not both: keep existingSecret so that the password stays out of your values
+            plugin `server`: values-3.yaml:11: server.backgroundServices.messaging.docket.existingSecret: set either url or existingSecret, not both
         "#]],
     );
 }
@@ -1410,7 +1402,7 @@ fn a_digest_pins_every_server_pod_and_a_malformed_one_is_refused() {
     check_problems(
         json!({ "image": { "digest": "sha256:abc" } }),
         expect![[r#"
-            error image.digest: "sha256:abc" is not an image digest: give `sha256:` and the 64 lower-case hex digits a registry prints (`crane digest IMAGE`, `docker buildx imagetools inspect IMAGE`), or leave it empty to run the tag
+            plugin `server`: values.yaml:11: server.image.digest: "sha256:abc" is not an image digest: give `sha256:` and the 64 lower-case hex digits a registry prints (`crane digest IMAGE`, `docker buildx imagetools inspect IMAGE`), or leave it empty to run the tag
         "#]],
     );
 }
@@ -1481,9 +1473,8 @@ fn ingress_extras_are_checked_as_kubernetes_objects() {
             "selfSigned": true,
         } }),
         expect![[r#"
-            warning ingress.selfSigned: ignored because ingress.tls is off: turn it on to serve the host over TLS with a self-signed certificate
-            error ingress.extraPaths[0].pathType: `pathType` is missing: a Kubernetes HTTPIngressPath needs it here
-            error ingress.extraRules[0].host: invalid type: integer `7`, expected a string
+            plugin `server`: values.yaml:16: server.ingress.extraPaths[0].pathType: `pathType` is missing: a Kubernetes HTTPIngressPath needs it here
+            plugin `server`: values.yaml:27: server.ingress.extraRules[0].host: invalid type: integer `7`, expected a string
         "#]],
     );
 }
@@ -1500,25 +1491,12 @@ fn self_signed(hostname: &str) -> Value {
 }
 
 /// A run while applying, in which the host read the Secret `SELF_SIGNED` (`None`: absent).
-fn apply_with_tls_secret(overrides: Value, live: Option<Value>) -> RunResponse {
-    let mut request = request(&["server"], overrides);
-    request.lookups = wire::Lookups {
-        available: true,
-        results: vec![wire::LookupResult {
-            reference: wire::ObjectRef {
-                api_version: "v1".to_owned(),
-                kind: "Secret".to_owned(),
-                namespace: Some("prefect".to_owned()),
-                name: SELF_SIGNED.to_owned(),
-            },
-            object: live,
-        }],
-    };
-    run_plugin::<Server>(request)
+fn apply_with_tls_secret(overrides: impl Into<Files>, live: Option<Value>) -> Run {
+    run(host(&["server"], overrides).live(live.into_iter().collect()))
 }
 
-fn tls_secret(response: &RunResponse) -> &Value {
-    assert_eq!(response.results, [], "the run reported problems");
+fn tls_secret(response: &Run) -> &Value {
+    assert_eq!(response.results, Vec::<String>::new(), "the run reported problems");
     response
         .items
         .iter()
@@ -1537,12 +1515,12 @@ fn a_self_signed_certificate_is_made_by_apply_kept_and_never_rendered() {
     // render: the Ingress serves TLS from the Secret, which is left out with a warning.
     let rendered = run_with(&["server"], self_signed("prefect.example.com"));
     expect![[r#"
-        warning ingress.selfSigned: the Secret prefect.example.com-tls is left out of this output, since it holds a private key: `prefectctl apply` generates the self-signed certificate once and keeps it on every upgrade; to deploy this output with another tool, create the Secret yourself (kubectl create secret tls prefect.example.com-tls --cert=... --key=...) and turn ingress.selfSigned off
+        plugin `server`: values.yaml:16: server.ingress.selfSigned: the Secret prefect.example.com-tls is left out of this output, since it holds a private key: `prefectctl apply` generates the self-signed certificate once and keeps it on every upgrade; to deploy this output with another tool, create the Secret yourself (kubectl create secret tls prefect.example.com-tls --cert=... --key=...) and turn ingress.selfSigned off
     "#]]
     .assert_eq(&problem_lines(&rendered));
     assert!(!kinds(&rendered.items).contains(&format!("Secret/{SELF_SIGNED}")));
     assert_eq!(item(&rendered.items, "Ingress")["spec"]["tls"][0]["secretName"], SELF_SIGNED);
-    assert!(!serde_json::to_string(&rendered).unwrap().contains("PRIVATE KEY"));
+    assert!(!format!("{rendered:?}").contains("PRIVATE KEY"));
 
     // The first apply: no Secret yet, so a new certificate.
     let first = apply_with_tls_secret(self_signed("prefect.example.com"), None);
@@ -1579,10 +1557,9 @@ fn a_self_signed_certificate_is_made_by_apply_kept_and_never_rendered() {
 }
 
 /// A request on a cluster that serves the Gateway API.
-fn with_gateway_api(overrides: Value) -> RunResponse {
-    let mut request = request(&["server"], overrides);
-    request.capabilities.api_versions.push(crate::gateway::API_VERSION.to_owned());
-    run_plugin::<Server>(request)
+fn with_gateway_api(overrides: impl Into<Files>) -> Run {
+    let api_versions = [API_VERSIONS, &[crate::gateway::API_VERSION]].concat();
+    run(host(&["server"], overrides).kubernetes(KUBE_VERSION, &api_versions))
 }
 
 #[test]
@@ -1600,7 +1577,7 @@ fn a_gateway_its_route_and_the_tls_redirect_as_prefect_helm_makes_them() {
             "tls": { "redirect": true },
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let objects: Vec<Value> = response
         .items
         .iter()
@@ -1753,7 +1730,7 @@ fn a_route_to_a_gateway_that_exists_with_its_own_rules() {
             "tls": { "redirect": true, "redirectPort": 8443 },
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     let routes: Vec<&Value> = response.items.iter().filter(|i| i["kind"] == "HTTPRoute").collect();
     assert_eq!(kinds(&response.items).iter().filter(|k| k.starts_with("Gateway/")).count(), 0);
     assert_eq!(routes[0]["metadata"]["name"], "prefect-ui");
@@ -1778,17 +1755,17 @@ fn the_gateway_api_is_made_only_on_a_cluster_that_serves_it() {
     check_problems(
         values.clone(),
         expect![[r#"
-            error gateway.enabled: the cluster does not serve gateway.networking.k8s.io/v1 Gateway and HTTPRoute (the Gateway API's CRDs): install them and apply again, pass --api-versions gateway.networking.k8s.io/v1 to render, or expose the server with ingress.enabled instead
+            plugin `server`: values.yaml:11: server.gateway.enabled: the cluster does not serve gateway.networking.k8s.io/v1 Gateway and HTTPRoute (the Gateway API's CRDs): install them and apply again, pass --api-versions gateway.networking.k8s.io/v1 to render, or expose the server with ingress.enabled instead
         "#]],
     );
     // Helm's spelling of a served kind is enough.
-    let mut request = request(&["server"], values);
-    request.capabilities.api_versions.extend(
-        ["gateway.networking.k8s.io/v1/Gateway", "gateway.networking.k8s.io/v1/HTTPRoute"]
-            .map(str::to_owned),
-    );
-    let response = run_plugin::<Server>(request);
-    assert_eq!(response.results, []);
+    let api_versions = [
+        API_VERSIONS,
+        &["gateway.networking.k8s.io/v1/Gateway", "gateway.networking.k8s.io/v1/HTTPRoute"],
+    ]
+    .concat();
+    let response = run(host(&["server"], values).kubernetes(KUBE_VERSION, &api_versions));
+    assert_eq!(response.results, Vec::<String>::new());
     assert!(kinds(&response.items).contains(&"Gateway/prefect-server".to_owned()));
     assert!(kinds(&response.items).contains(&"HTTPRoute/prefect-server".to_owned()));
 }
@@ -1807,14 +1784,14 @@ fn gateway_problems_name_their_values() {
         "httproute": { "path": "api", "hostnames": [""], "extraRules": ["x"], "tls": { "redirect": true } },
     }));
     expect![[r#"
-        error gateway.enabled: the Gateway and the Ingress would both expose the server: turn off ingress.enabled or gateway.enabled
-        error gateway.className: the Gateway needs the GatewayClass that implements it, such as istio or envoy (`kubectl get gatewayclasses` lists the cluster's); or set gateway.create to false to attach the route to a Gateway that exists
-        error gateway.listeners[1].name: another listener is called "web": give each a name of its own
-        error httproute.path: an HTTPRoute path starts with `/`
-        error httproute.hostnames[0]: give the host name
-        error httproute.extraRules[0]: an HTTPRoute rule is a mapping, such as {matches: [...], backendRefs: [...]}
-        error httproute.parentRefs[0].sectionName: the Gateway has no listener "https": name one of gateway.listeners, or leave it empty for all
-        error httproute.tls.redirect: the redirect route attaches to the Gateway's listener `http`, which gateway.listeners does not have: add {name: http, port: 80, protocol: HTTP}, or turn the redirect off
+        plugin `server`: values.yaml:17: server.gateway.enabled: the Gateway and the Ingress would both expose the server: turn off ingress.enabled or gateway.enabled
+        plugin `server`: values.yaml:16: server.gateway.className: the Gateway needs the GatewayClass that implements it, such as istio or envoy (`kubectl get gatewayclasses` lists the cluster's); or set gateway.create to false to attach the route to a Gateway that exists
+        plugin `server`: values.yaml:25: server.gateway.listeners[1].name: another listener is called "web": give each a name of its own
+        plugin `server`: values.yaml:32: server.httproute.path: an HTTPRoute path starts with `/`
+        plugin `server`: values.yaml:34: server.httproute.hostnames[0]: give the host name
+        plugin `server`: values.yaml:37: server.httproute.extraRules[0]: an HTTPRoute rule is a mapping, such as {matches: [...], backendRefs: [...]}
+        plugin `server`: values.yaml:31: server.httproute.parentRefs[0].sectionName: the Gateway has no listener "https": name one of gateway.listeners, or leave it empty for all
+        plugin `server`: values.yaml:40: server.httproute.tls.redirect: the redirect route attaches to the Gateway's listener `http`, which gateway.listeners does not have: add {name: http, port: 80, protocol: HTTP}, or turn the redirect off
     "#]]
     .assert_eq(&problem_lines(&both));
 
@@ -1822,7 +1799,7 @@ fn gateway_problems_name_their_values() {
         "gateway": { "enabled": true, "create": false },
     }));
     expect![[r#"
-        error httproute.parentRefs: without gateway.create, name the Gateway the HTTPRoute attaches to (parentRefs[].name, and namespace if it is in another one), or turn gateway.create on
+        plugin `server`: values.yaml:9: server.httproute.parentRefs: without gateway.create, name the Gateway the HTTPRoute attaches to (parentRefs[].name, and namespace if it is in another one), or turn gateway.create on
     "#]]
     .assert_eq(&problem_lines(&unattached));
 
@@ -1830,7 +1807,7 @@ fn gateway_problems_name_their_values() {
     let off = with_gateway_api(
         json!({ "gateway": { "listeners": [] }, "httproute": { "parentRefs": [] } }),
     );
-    assert_eq!(off.results, []);
+    assert_eq!(off.results, Vec::<String>::new());
     assert!(!off.items.iter().any(|i| i["apiVersion"] == crate::gateway::API_VERSION));
 }
 
@@ -1847,7 +1824,7 @@ fn listeners_are_rendered_as_written_with_tls_only_where_the_protocol_takes_it()
             ],
         },
     }));
-    assert_eq!(response.results, []);
+    assert_eq!(response.results, Vec::<String>::new());
     expect![[r#"
         [
           {

@@ -3,13 +3,12 @@
 //! Service's port.
 
 use expect_test::expect;
-use prefect_plugin_sdk::{
-    run_plugin,
-    serde_json::{self, Value, json},
-};
+use prefect_plugin_sdk::serde_json::{self, Value, json};
 
-use super::{check_problems, container_of, env_lines, item, render, request, scaled_out};
-use crate::Server;
+use super::{
+    PREFECT_TAG, check_problems, container_of, env_lines, host_with_global, item, render, run,
+    scaled_out,
+};
 
 fn probes(container: &Value) -> String {
     ["startupProbe", "livenessProbe", "readinessProbe"]
@@ -67,13 +66,13 @@ fn the_api_base_path_moves_the_probes_the_ui_and_the_containers_own_url() {
     check_problems(
         json!({ "apiBasePath": "prefect" }),
         expect![[r#"
-            error apiBasePath: `prefect` is not a URL path: give one that starts with `/`, such as /api
+            plugin `server`: values.yaml:10: server.apiBasePath: `prefect` is not a URL path: give one that starts with `/`, such as /api
         "#]],
     );
     check_problems(
         json!({ "apiBasePath": "/" }),
         expect![[r#"
-            error apiBasePath: the UI is served at `/`: give the API a path of its own, such as /api
+            plugin `server`: values.yaml:10: server.apiBasePath: the UI is served at `/`: give the API a path of its own, such as /api
         "#]],
     );
 }
@@ -128,7 +127,7 @@ fn command_and_args_replace_the_defaults_and_extra_args_with_args_is_refused() {
     check_problems(
         json!({ "args": ["prefect", "server", "start"], "extraArgs": ["--host", "0.0.0.0"] }),
         expect![[r#"
-            error extraArgs: args replaces every argument of the container, extraArgs included: put these in args too, or remove args to keep `prefect server start`
+            plugin `server`: values.yaml:15: server.extraArgs: args replaces every argument of the container, extraArgs included: put these in args too, or remove args to keep `prefect server start`
         "#]],
     );
 }
@@ -154,7 +153,7 @@ fn lifecycle_and_a_grace_period_of_zero_reach_the_pod() {
     check_problems(
         json!({ "lifecycle": { "preStop": { "sleep": { "seconds": "ten" } } } }),
         expect![[r#"
-            error lifecycle.preStop.sleep.seconds: invalid type: string "ten", expected i64
+            plugin `server`: values.yaml:13: server.lifecycle.preStop.sleep.seconds: invalid type: string "ten", expected i64
         "#]],
     );
 }
@@ -174,18 +173,18 @@ fn an_init_container_can_be_a_native_sidecar() {
 
 #[test]
 fn global_env_reaches_every_server_process_before_its_own_env() {
-    let mut request = request(
-        &["server"],
-        scaled_out(json!({ "env": [{ "name": "PREFECT_API_ENABLE_HTTP2", "value": "true" }] })),
-    );
-    request.global.prefect.env = serde_json::from_value(json!([
-        { "name": "PREFECT_API_ENABLE_HTTP2", "value": "false" },
-        { "name": "HTTPS_PROXY", "value": "http://proxy:3128" },
-        { "name": "PROXY_AUTH", "valueFrom": { "secretKeyRef": { "name": "proxy", "key": "auth" } } },
-    ]))
-    .unwrap();
-    let response = run_plugin::<Server>(request);
-    assert_eq!(response.results, []);
+    let global = json!({ "prefect": {
+        "image": { "prefectTag": PREFECT_TAG },
+        "env": [
+            { "name": "PREFECT_API_ENABLE_HTTP2", "value": "false" },
+            { "name": "HTTPS_PROXY", "value": "http://proxy:3128" },
+            { "name": "PROXY_AUTH", "valueFrom": { "secretKeyRef": { "name": "proxy", "key": "auth" } } },
+        ],
+    } });
+    let overrides =
+        scaled_out(json!({ "env": [{ "name": "PREFECT_API_ENABLE_HTTP2", "value": "true" }] }));
+    let response = run(host_with_global(&["server"], global, overrides));
+    assert_eq!(response.results, Vec::<String>::new());
     let items = &response.items;
     for (kind, name) in [
         ("Deployment", "prefect-server"),
@@ -239,7 +238,7 @@ fn service_port_name_protocol_and_ip_families() {
     check_problems(
         json!({ "service": { "ipFamilies": ["IPv4", "IPv4"] } }),
         expect![[r#"
-            error service.ipFamilies: name each IP family once: [IPv4, IPv6] or [IPv6, IPv4]
+            plugin `server`: values.yaml:11: server.service.ipFamilies: name each IP family once: [IPv4, IPv6] or [IPv6, IPv4]
         "#]],
     );
 }
@@ -316,10 +315,10 @@ fn an_incomplete_or_doubled_connection_is_refused_without_echoing_the_password()
     check_problems(
         json!({ "externalDatabase": { "password": "hunter2", "driver": "postgresql+psycopg" } }),
         expect![[r#"
-            error externalDatabase.driver: Prefect needs the asyncpg driver on PostgreSQL: set `postgresql+asyncpg`
-            error externalDatabase.host: Prefect joins the connection URL from its parts and needs this one: set host, or hostSecretKey with existingSecret
-            error externalDatabase.name: Prefect joins the connection URL from its parts and needs this one: set name, or nameSecretKey with existingSecret
-            error externalDatabase.username: Prefect joins the connection URL from its parts and needs this one: set username, or usernameSecretKey with existingSecret
+            plugin `server`: values.yaml:12: server.externalDatabase.driver: Prefect needs the asyncpg driver on PostgreSQL: set `postgresql+asyncpg`
+            plugin `server`: values.yaml:10: server.externalDatabase.host: Prefect joins the connection URL from its parts and needs this one: set host, or hostSecretKey with existingSecret
+            plugin `server`: values.yaml:10: server.externalDatabase.name: Prefect joins the connection URL from its parts and needs this one: set name, or nameSecretKey with existingSecret
+            plugin `server`: values.yaml:10: server.externalDatabase.username: Prefect joins the connection URL from its parts and needs this one: set username, or usernameSecretKey with existingSecret
         "#]],
     );
     check_problems(
@@ -329,9 +328,9 @@ fn an_incomplete_or_doubled_connection_is_refused_without_echoing_the_password()
             "password": "hunter2", "passwordSecretKey": "password",
         } }),
         expect![[r#"
-            error externalDatabase.connectionUrl: give the connection either as a URL or in parts (host, name, username...), not both
-            error externalDatabase.passwordSecretKey: name the Secret that holds this key in externalDatabase.existingSecret
-            error externalDatabase.password: set either password or passwordSecretKey, not both
+            plugin `server`: values.yaml:11: server.externalDatabase.connectionUrl: give the connection either as a URL or in parts (host, name, username...), not both
+            plugin `server`: values.yaml:16: server.externalDatabase.passwordSecretKey: name the Secret that holds this key in externalDatabase.existingSecret
+            plugin `server`: values.yaml:15: server.externalDatabase.password: set either password or passwordSecretKey, not both
         "#]],
     );
 }
@@ -345,7 +344,7 @@ fn a_connection_url_without_a_server_or_a_database_is_refused_without_echoing_it
         check_problems(
             json!({ "externalDatabase": { "connectionUrl": url } }),
             expect![[r#"
-                error externalDatabase.connectionUrl: the URL names no database server or no database: give both, as in postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE
+                plugin `server`: values.yaml:11: server.externalDatabase.connectionUrl: the URL names no database server or no database: give both, as in postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE
             "#]],
         );
     }
