@@ -329,3 +329,6 @@ impl Rendered {
             .unwrap_or_else(|err| format!("# {}\n", prefect_plugin_host::with_causes(&err)))
     }
 }
+
+#[cfg(test)]
+mod tests;
