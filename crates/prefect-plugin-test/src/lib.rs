@@ -45,7 +45,11 @@
 //! assert_eq!(failure.to_string(), "values.yaml:2: hello.greting: unknown key (did you mean `greeting`?)");
 //! ```
 //!
-//! [`Rendered::yaml`] writes the result as `prefectctl render` does, for snapshot tests.
+//! [`Rendered::yaml`] writes the result as `prefectctl render` does, for snapshot tests;
+//! [`Rendered::added`] and [`Rendered::changed`] tell the plugin's work from the resources
+//! given with [`Host::with_resources`]; [`Rendered::warnings`] are what prefectctl would print.
+//! A second [`Host::values`] is another `-f` file over the first; [`Host::values_json`] writes
+//! values given as JSON.
 #![forbid(unsafe_code)]
 
 use std::fmt;
