@@ -57,7 +57,7 @@ fn a_plugin_that_panics() {
     check_render_fails(
         &[lib.to_str().unwrap()],
         expect![[r#"
-            error: plugin `fixture-panics`: panicked at tests/fixtures/panics/src/lib.rs:28: the fixture panics on purpose
+            error: plugin `fixture-panics`: panicked at tests/fixtures/panics/src/lib.rs:30: the fixture panics on purpose
         "#]],
     );
 }
