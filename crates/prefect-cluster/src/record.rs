@@ -62,10 +62,11 @@ pub struct Revision {
     /// (a database migration says there which revision the database is at).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub gate_logs: std::collections::BTreeMap<String, String>,
-    /// The resourceVersion each object had once this revision applied it, by
-    /// [`version_key`] (empty while pending, and in records written before prefectctl kept
-    /// them). An object whose resourceVersion is still this one is as the write left it, so
-    /// that an apply of the same objects need not ask the server whether it would change it.
+    /// What each object's fields were once this revision applied it, by [`version_key`]:
+    /// a fingerprint of prefectctl's field manager entry (`applied <time> <digest>`), or in
+    /// records written before those, the resourceVersion (empty while pending, and in records
+    /// older still). An object that still matches is as the write left it, so that an apply
+    /// of the same objects need not ask the server whether it would change it.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub versions: std::collections::BTreeMap<String, String>,
 }

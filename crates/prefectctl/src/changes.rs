@@ -17,6 +17,7 @@ use prefect_cluster::{
 };
 use prefect_manifest::ResourceKey;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::{
     failure::Failure,
@@ -164,56 +165,84 @@ pub fn none(
         .is_ok_and(|changes| changes.iter().all(|change| !change.changes()))
 }
 
-/// The objects of `plan` whose resourceVersion is the one `latest` recorded once it applied
-/// them (whose objects are `plan`'s): untouched since, so as that write left them. Read with
-/// one metadata-only list per kind and namespace, all at once; a namespace's objects of the
+/// The objects of `plan` that are as the write of `latest` (whose objects are `plan`'s) left
+/// them, as far as prefectctl's fields go: their [`applied_fingerprint`] is the one `latest`
+/// recorded, or (records written before fingerprints) their resourceVersion is. Read with one
+/// metadata-only list per kind and namespace, all at once; a namespace's objects of the
 /// release are picked by its `app.kubernetes.io/instance` label when the plan puts it on
-/// each of them. Cluster-scoped objects, and those of a list that fails (a user who may not
-/// list them), are not proven here.
+/// each of them, and cluster-scoped objects only when it does. Objects of a list that fails (a
+/// user who may not list them) are not proven here.
 fn unchanged_since(session: &Session, plan: &Plan, latest: &Revision) -> BTreeSet<ResourceKey> {
     type Group<'a> = Vec<(&'a ResourceKey, &'a Value)>;
-    let mut groups: BTreeMap<(&str, &str, &str), Group<'_>> = BTreeMap::new();
+    let release = &session.release;
+    let labelled = |object: &Value| object["metadata"]["labels"][INSTANCE_LABEL] == **release;
+    let mut groups: BTreeMap<(&str, &str, Option<&str>), Group<'_>> = BTreeMap::new();
     for (key, object) in plan.graph.ordered() {
-        let Some(namespace) = key.namespace.as_deref().filter(|_| plan.target(key).namespaced)
-        else {
+        let namespace = key.namespace.as_deref().filter(|_| plan.target(key).namespaced);
+        // A cluster-scoped kind is listed only by the release's label: all the cluster's
+        // ClusterRoles would be a long read.
+        if namespace.is_none() && !labelled(object) {
             continue;
-        };
-        let recorded = version_key(&key.api_version, &key.kind, Some(namespace), &key.name);
+        }
+        let recorded = version_key(&key.api_version, &key.kind, namespace, &key.name);
         if latest.versions.contains_key(&recorded) {
             groups.entry((&key.api_version, &key.kind, namespace)).or_default().push((key, object));
         }
     }
-    let release = &session.release;
     let lists = session.block_on(futures::future::join_all(groups.iter().map(
         |((_, _, namespace), objects)| {
-            let labelled = objects.iter().all(|(_, object)| {
-                object["metadata"]["labels"][INSTANCE_LABEL].as_str() == Some(release)
-            });
+            let all_labelled = objects.iter().all(|(_, object)| labelled(object));
             let selector =
-                if labelled { format!("{INSTANCE_LABEL}={release}") } else { String::new() };
+                if all_labelled { format!("{INSTANCE_LABEL}={release}") } else { String::new() };
             let target = plan.target(objects[0].0);
-            async move { session.cluster.list_metadata(target, Some(namespace), &selector).await }
+            async move { session.cluster.list_metadata(target, *namespace, &selector).await }
         },
     )));
     let mut proven = BTreeSet::new();
     for (objects, live) in groups.values().zip(lists) {
         let Ok(live) = live else { continue };
-        let live: BTreeMap<&str, &str> = live
-            .iter()
-            .filter_map(|o| {
-                Some((o["metadata"]["name"].as_str()?, o["metadata"]["resourceVersion"].as_str()?))
-            })
-            .collect();
+        let live: BTreeMap<&str, &Value> =
+            live.iter().filter_map(|o| Some((o["metadata"]["name"].as_str()?, o))).collect();
         for (key, _) in objects {
             let recorded =
                 version_key(&key.api_version, &key.kind, key.namespace.as_deref(), &key.name);
-            let version = latest.versions.get(&recorded).map(String::as_str);
-            if version.is_some() && live.get(key.name.as_str()).copied() == version {
+            let (Some(recorded), Some(live)) =
+                (latest.versions.get(&recorded), live.get(key.name.as_str()))
+            else {
+                continue;
+            };
+            let as_left = match recorded.strip_prefix(FINGERPRINT_PREFIX) {
+                Some(_) => applied_fingerprint(live).as_ref() == Some(recorded),
+                None => live["metadata"]["resourceVersion"].as_str() == Some(recorded),
+            };
+            if as_left {
                 proven.insert((*key).clone());
             }
         }
     }
     proven
+}
+
+/// How a fingerprint starts in [`Revision::versions`], where older records keep a
+/// resourceVersion.
+const FINGERPRINT_PREFIX: &str = "applied ";
+
+/// What says that prefectctl's fields of `object` still hold what it applied: its field
+/// manager's `Apply` entry in `managedFields`, the time it last changed and a digest of the
+/// fields. Any other writer that changes one of those fields takes it over, which changes the
+/// entry; what controllers write elsewhere (a Deployment's status, a ServiceAccount's token
+/// Secrets) changes the resourceVersion but not the entry, so an apply with nothing new need
+/// not ask the server about such an object. `None` when prefectctl never applied it.
+pub fn applied_fingerprint(object: &Value) -> Option<String> {
+    let entry = object["metadata"]["managedFields"].as_array()?.iter().find(|entry| {
+        entry["manager"] == FIELD_MANAGER
+            && entry["operation"] == "Apply"
+            && entry.get("subresource").is_none_or(|s| s.as_str().is_none_or(str::is_empty))
+    })?;
+    let time = entry["time"].as_str()?;
+    let digest = Sha256::digest(entry["fieldsV1"].to_string().as_bytes());
+    let digest: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(format!("{FINGERPRINT_PREFIX}{time} {digest}"))
 }
 
 /// The objects of `plan` that exist but are not the release's, each with who has it; empty
@@ -482,6 +511,36 @@ mod tests {
         assert_eq!(change(live.clone(), would).verb(), "unchanged");
         let scaled = deployment(2, json!({ "observedGeneration": 1 }), "102", 2);
         assert_eq!(change(live, scaled).verb(), "update");
+    }
+
+    #[test]
+    fn the_fingerprint_is_prefectctls_apply_entry_and_nothing_else() {
+        let object = |entries: Value| json!({ "metadata": { "managedFields": entries } });
+        let ours = |fields: Value| {
+            json!({
+                "manager": "prefectctl", "operation": "Apply", "time": "2026-12-02T17:00:00Z",
+                "fieldsV1": fields,
+            })
+        };
+        let status = json!({
+            "manager": "kube-controller-manager", "operation": "Update",
+            "subresource": "status", "time": "2026-12-02T17:00:05Z",
+            "fieldsV1": { "f:status": { "f:replicas": {} } },
+        });
+        let applied = object(json!([ours(json!({ "f:spec": { "f:replicas": {} } }))]));
+        let fingerprint = applied_fingerprint(&applied).unwrap();
+        assert!(fingerprint.starts_with("applied 2026-12-02T17:00:00Z "), "{fingerprint}");
+        // A controller's status update since: the same.
+        let with_status =
+            object(json!([ours(json!({ "f:spec": { "f:replicas": {} } })), status.clone()]));
+        assert_eq!(applied_fingerprint(&with_status), Some(fingerprint.clone()));
+        // Someone took `spec.replicas` over: prefectctl's entry lost it.
+        let taken = object(json!([ours(json!({ "f:spec": {} })), status]));
+        assert_ne!(applied_fingerprint(&taken), Some(fingerprint));
+        // An object prefectctl never applied, or updated without apply, has none.
+        let updated = json!([{ "manager": "prefectctl", "operation": "Update", "time": "t" }]);
+        assert_eq!(applied_fingerprint(&object(updated)), None);
+        assert_eq!(applied_fingerprint(&json!({ "metadata": {} })), None);
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub fn write(
     })
 }
 
-/// Applies the plan wave by wave, noting each object's resourceVersion in `versions`; a
+/// Applies the plan wave by wave, noting each object's fingerprint in `versions`; a
 /// failure stops the write before the next wave (and the rest of its own, see the module's
 /// doc), and so does a gate Job that does not complete within `--timeout`.
 fn apply(
@@ -248,11 +248,12 @@ fn apply(
     Ok(applied)
 }
 
-/// Notes the resourceVersion the server gave `key` when it applied it.
+/// Notes the fingerprint of prefectctl's fields of `key` as the server applied them
+/// ([`crate::changes::applied_fingerprint`]), which tells a later apply that they are unchanged.
 fn applied_version(versions: &mut BTreeMap<String, String>, key: &ResourceKey, applied: &Value) {
-    if let Some(version) = applied["metadata"]["resourceVersion"].as_str() {
+    if let Some(fingerprint) = crate::changes::applied_fingerprint(applied) {
         let name = version_key(&key.api_version, &key.kind, key.namespace.as_deref(), &key.name);
-        versions.insert(name, version.to_owned());
+        versions.insert(name, fingerprint);
     }
 }
 
