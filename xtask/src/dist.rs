@@ -108,6 +108,13 @@ fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes `bytes` to `path` through a file of this process beside it, renamed over it: two
+/// `dist` runs at once (the tests start several) never read each other's half-written archive.
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|err| format!("cannot write {}: {err}", path.display()))
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path)).map_err(|err| {
+        let _ = std::fs::remove_file(&partial);
+        format!("cannot write {}: {err}", path.display())
+    })
 }

@@ -139,10 +139,13 @@ pub const SDK_SOURCES: &str = "share/prefectctl/crates";
 /// crates.io's with them.
 fn add_sdk_sources(files: &mut Archive) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = target_dir().join("sdk-sources");
+    // A folder of this process's own: `cargo package` of several crates keeps the ones it made
+    // as a local registry there while it works, and a second `dist` running at once (the tests
+    // start several) removing or rewriting it made the first one fail to find its siblings.
+    // Fresh each time, so that no older version's packages are found beside this build's.
+    let out = target_dir().join("sdk-sources").join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&out);
     let out_arg = out.to_str().ok_or("the target folder's path is not UTF-8")?;
-    // Only this build's packages: an older version's would be found beside them.
-    let _ = std::fs::remove_dir_all(out.join("package"));
     let crates = published_crates()?;
     let mut args =
         vec!["package", "--quiet", "--no-verify", "--allow-dirty", "--target-dir", out_arg];
@@ -160,6 +163,7 @@ fn add_sdk_sources(files: &mut Archive) -> Result<(), String> {
             .ok_or_else(|| format!("cargo package wrote no {name}-<version>.crate"))?;
         add_package(files, &crate_file, name)?;
     }
+    let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }
 
