@@ -47,8 +47,10 @@
 //!
 //! [`Rendered::yaml`] writes the result as `prefectctl render` does, for snapshot tests;
 //! [`Rendered::added`] and [`Rendered::changed`] tell the plugin's work from the resources
-//! given with [`Host::with_resources`]; [`Rendered::warnings`] are what prefectctl would print.
-//! A second [`Host::values`] is another `-f` file over the first; [`Host::values_json`] writes
+//! given with [`Host::with_resources`] ([`Rendered::added_names`] and [`Rendered::added_of`]
+//! read them); [`Rendered::warnings`] are what prefectctl would print, and [`messages`] what it
+//! prints of a run, warnings or errors. [`Host::api_versions`] adds an operator's group versions
+//! to the cluster, as `render --api-versions` does. A second [`Host::values`] is another `-f` file over the first; [`Host::values_json`] writes
 //! values given as JSON.
 #![forbid(unsafe_code)]
 
@@ -124,6 +126,13 @@ impl Host {
             kube_version: version.to_owned(),
             api_versions: api_versions.iter().map(|v| (*v).to_owned()).collect(),
         };
+        self
+    }
+
+    /// Group versions the cluster serves besides those it serves already (an operator's
+    /// custom resources, `monitoring.coreos.com/v1`), as `render --api-versions` adds them.
+    pub fn api_versions(mut self, extra: &[&str]) -> Host {
+        self.capabilities.api_versions.extend(extra.iter().map(|v| (*v).to_owned()));
         self
     }
 
@@ -268,6 +277,15 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// What prefectctl prints of a run: the warnings of one that succeeded, or the errors of one
+/// that failed (without `warning: ` or `error: `).
+pub fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
+    match result {
+        Ok(rendered) => rendered.warnings.clone(),
+        Err(failure) => failure.0.clone(),
+    }
+}
+
 /// What a run produced: the graph, with the resources of the plugins before it.
 #[derive(Debug)]
 pub struct Rendered {
@@ -295,6 +313,20 @@ impl Rendered {
     /// The resources the plugin added, in the order prefectctl writes them.
     pub fn added(&self) -> Vec<&Value> {
         self.by_plugin(|provenance| provenance.added_by == self.plugin)
+    }
+
+    /// `Kind/name` of each resource the plugin added, in the order prefectctl writes them.
+    pub fn added_names(&self) -> Vec<String> {
+        let name = |object: &Value| {
+            let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+            format!("{}/{}", text(&object["kind"]), text(&object["metadata"]["name"]))
+        };
+        self.added().into_iter().map(name).collect()
+    }
+
+    /// The first resource of `kind` the plugin added.
+    pub fn added_of(&self, kind: &str) -> Option<&Value> {
+        self.added().into_iter().find(|object| object["kind"] == kind)
     }
 
     /// The resources of the plugins before it that the plugin changed, in the order

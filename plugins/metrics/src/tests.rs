@@ -3,7 +3,7 @@
 
 use expect_test::expect;
 use prefect_plugin_sdk::serde_json::{Value, json};
-use prefect_plugin_test::{Failure, Host, Rendered};
+use prefect_plugin_test::{Failure, Host, Rendered, messages};
 
 use crate::Metrics;
 
@@ -44,19 +44,7 @@ fn auth_ref() -> Value {
 
 /// A cluster that serves the Prometheus Operator's API, besides the usual ones.
 fn with_monitoring(host: Host) -> Host {
-    host.kubernetes(
-        "1.33.0",
-        &[
-            "v1",
-            "apps/v1",
-            "batch/v1",
-            "autoscaling/v2",
-            "policy/v1",
-            "networking.k8s.io/v1",
-            "rbac.authorization.k8s.io/v1",
-            "monitoring.coreos.com/v1",
-        ],
-    )
+    host.api_versions(&["monitoring.coreos.com/v1"])
 }
 
 /// The plugin after the server plugin, with `values` as its section.
@@ -71,14 +59,6 @@ fn after(resources: Vec<Value>) -> Host {
 
 fn run(host: Host) -> Result<Rendered, Failure> {
     host.run::<Metrics>()
-}
-
-/// `Kind/name` of what the plugin added.
-fn kinds(rendered: &Rendered) -> Vec<String> {
-    let name = |item: &&Value| {
-        format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap())
-    };
-    rendered.added().iter().map(name).collect()
 }
 
 fn item<'a>(rendered: &'a Rendered, kind: &str) -> &'a Value {
@@ -106,21 +86,13 @@ fn env(rendered: &Rendered) -> String {
     text
 }
 
-/// The warnings of a run that succeeded, or the errors of one that failed.
-fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
-    match result {
-        Ok(rendered) => rendered.warnings.clone(),
-        Err(failure) => failure.0.clone(),
-    }
-}
-
 #[test]
 fn the_exporter_and_the_operator_objects_when_the_cluster_serves_them() {
     let result = run(with_monitoring(request(json!({}))));
     assert_eq!(messages(&result), Vec::<String>::new());
     let response = result.unwrap();
     assert_eq!(
-        kinds(&response),
+        response.added_names(),
         [
             "ServiceAccount/prefect-metrics",
             "Service/prefect-metrics",
@@ -203,7 +175,7 @@ fn without_the_monitoring_api_the_operator_objects_are_left_out_with_a_warning()
     let result = run(request(json!({})));
     let response = result.as_ref().unwrap();
     assert_eq!(
-        kinds(response),
+        response.added_names(),
         ["ServiceAccount/prefect-metrics", "Service/prefect-metrics", "Deployment/prefect-metrics"]
     );
     expect![[r#"

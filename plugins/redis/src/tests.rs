@@ -5,7 +5,7 @@ use prefect_plugin_sdk::{
     k8s_openapi::ByteString,
     serde_json::{self, Value, json},
 };
-use prefect_plugin_test::{Failure, Host, Rendered};
+use prefect_plugin_test::{Failure, Host, Rendered, messages};
 
 use crate::Redis;
 
@@ -54,29 +54,9 @@ fn applying(values: Value, live: Option<Value>) -> Result<Rendered, Failure> {
     run(request(values).live(live.into_iter().collect()))
 }
 
-/// `Kind/name` of what the plugin added.
-fn names(rendered: &Rendered) -> Vec<String> {
-    let name = |item: &&Value| {
-        format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap())
-    };
-    rendered.added().iter().map(name).collect()
-}
-
 /// The first resource of `kind` the plugin added.
 fn item<'a>(rendered: &'a Rendered, kind: &str) -> &'a Value {
-    rendered
-        .added()
-        .into_iter()
-        .find(|item| item["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind}"))
-}
-
-/// The warnings of a run that succeeded, or the errors of one that failed.
-fn messages(result: &Result<Rendered, Failure>) -> Vec<String> {
-    match result {
-        Ok(rendered) => rendered.warnings.clone(),
-        Err(failure) => failure.0.clone(),
-    }
+    rendered.added_of(kind).unwrap_or_else(|| panic!("no {kind} in {:?}", rendered.added_names()))
 }
 
 fn password_in(rendered: &Rendered) -> String {
@@ -102,7 +82,7 @@ fn render_leaves_the_generated_password_to_apply_and_says_so() {
     let result = run(request(json!({})));
     let response = result.as_ref().unwrap();
     assert_eq!(
-        names(response),
+        response.added_names(),
         [
             "ServiceAccount/prefect-redis",
             "Service/prefect-redis",
@@ -472,7 +452,7 @@ fn an_existing_secret_is_used_as_it_is() {
     })));
     assert_eq!(messages(&result), Vec::<String>::new());
     let response = result.unwrap();
-    assert!(!names(&response).iter().any(|k| k.starts_with("Secret/")));
+    assert!(!response.added_names().iter().any(|k| k.starts_with("Secret/")));
     let reference = r#"{"secretKeyRef":{"key":"pw","name":"redis-credentials"}}"#;
     let redis = item(&response, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["env"]
         .to_string();
