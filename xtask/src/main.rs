@@ -22,6 +22,7 @@ mod bench_apply;
 mod bench_baseline;
 mod bench_helm;
 mod bench_measure;
+mod bench_server;
 mod ci;
 mod dist;
 mod docs;
