@@ -21,7 +21,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::{Graph, Provenance, ResourceKey, path, validate::dns_label};
+use crate::{
+    Graph, Provenance, ResourceKey,
+    path::{self, Path},
+    validate::dns_label,
+};
 
 /// A field of an object that the API server would refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +63,12 @@ pub fn check(graph: &Graph) -> Vec<Refusal> {
             .iter()
             .filter_map(|claim| claim["metadata"]["name"].as_str())
             .collect();
-        walk(object, "", &claims, &mut found);
+        walk(object, &Path::Root, &claims, &mut found);
         if key.kind == "Service" {
             service_ports(object, &mut found);
+        }
+        if found.is_empty() {
+            continue;
         }
         let provenance = graph.provenance(key);
         refusals.extend(found.into_iter().map(|(field, problem)| Refusal {
@@ -117,21 +124,21 @@ const COUNTS: &[&str] = &[
 ];
 
 /// Checks `value` at `at` and everything in it; `claims` are volumes of any pod in it.
-fn walk(value: &Value, at: &str, claims: &[&str], found: &mut Found) {
+fn walk(value: &Value, at: &Path, claims: &[&str], found: &mut Found) {
     match value {
         Value::Object(map) => {
             if map.get("containers").is_some_and(Value::is_array) {
-                pod_spec(map, at, claims, found);
+                pod_spec(map, &at.to_string(), claims, found);
             }
             for (key, item) in map {
-                let field = path::field(at, key);
+                let field = at.field(key);
                 fields(key, item, &field, found);
                 walk(item, &field, claims, found);
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                walk(item, &path::index(at, index), claims, found);
+                walk(item, &at.index(index), claims, found);
             }
         }
         _ => {}
@@ -139,17 +146,19 @@ fn walk(value: &Value, at: &str, claims: &[&str], found: &mut Found) {
 }
 
 /// The rules of a field by its name.
-fn fields(key: &str, value: &Value, field: &str, found: &mut Found) {
+fn fields(key: &str, value: &Value, at: &Path, found: &mut Found) {
     match (key, value) {
-        ("resources", Value::Object(resources)) => resource_lists(resources, field, found),
+        ("resources", Value::Object(resources)) => {
+            resource_lists(resources, &at.to_string(), found);
+        }
         ("sizeLimit", _) => {
             if let Err(problem) = quantity(value) {
-                found.push((field.to_owned(), problem));
+                found.push((at.to_string(), problem));
             }
         }
         ("httpGet" | "tcpSocket" | "grpc", Value::Object(action)) => {
             if let Some(port) = action.get("port") {
-                port_reference(port, &path::field(field, "port"), found);
+                port_reference(port, &path::field(&at.to_string(), "port"), found);
             }
         }
         (_, Value::Number(number))
@@ -157,9 +166,9 @@ fn fields(key: &str, value: &Value, field: &str, found: &mut Found) {
                 || COUNTS.contains(&key) =>
         {
             if number.as_i64().is_none() && number.as_u64().is_none() {
-                found.push((field.to_owned(), format!("{number} is not a whole number: give one")));
+                found.push((at.to_string(), format!("{number} is not a whole number: give one")));
             } else if number.as_i64().is_some_and(|n| n < 0) {
-                found.push((field.to_owned(), format!("{number} is negative: give 0 or more")));
+                found.push((at.to_string(), format!("{number} is negative: give 0 or more")));
             }
         }
         _ => {}

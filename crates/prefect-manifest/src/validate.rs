@@ -147,16 +147,15 @@ pub(crate) fn identity(object: &Value, problems: &mut Vec<InvalidObject>) -> Opt
         r#"set it to the object's API version, such as "apps/v1""#,
         problems,
     );
-    if let Some(api_version) = api_version {
-        let parts: Vec<&str> = api_version.split('/').collect();
-        if parts.len() > 2 || parts.iter().any(|part| part.is_empty()) {
-            problems.push(InvalidObject::InvalidValue {
-                field: "apiVersion".to_owned(),
-                value: api_version.to_owned(),
-                what: "API version",
-                advice: r#"use "v1" for the core group or "group/version""#.to_owned(),
-            });
-        }
+    if let Some(api_version) = api_version
+        && (api_version.split('/').count() > 2 || api_version.split('/').any(str::is_empty))
+    {
+        problems.push(InvalidObject::InvalidValue {
+            field: "apiVersion".to_owned(),
+            value: api_version.to_owned(),
+            what: "API version",
+            advice: r#"use "v1" for the core group or "group/version""#.to_owned(),
+        });
     }
     let kind = string_field(
         object,
@@ -234,19 +233,19 @@ fn string_field<'a>(
     advice: &'static str,
     problems: &mut Vec<InvalidObject>,
 ) -> Option<&'a str> {
-    let at = path::field(parent, field);
+    let at = || path::field(parent, field);
     match map.get(field) {
         None | Some(Value::Null) => {
-            problems.push(InvalidObject::Missing { field: at, advice });
+            problems.push(InvalidObject::Missing { field: at(), advice });
             None
         }
         Some(Value::String(value)) if value.is_empty() => {
-            problems.push(InvalidObject::Missing { field: at, advice });
+            problems.push(InvalidObject::Missing { field: at(), advice });
             None
         }
         Some(Value::String(value)) => Some(value),
         Some(other) => {
-            problems.push(wrong_type(&at, other, "a string"));
+            problems.push(wrong_type(&at(), other, "a string"));
             None
         }
     }
@@ -261,33 +260,34 @@ fn string_map(
     value_rule: Option<Rule>,
     problems: &mut Vec<InvalidObject>,
 ) {
-    let at = path::field("metadata", field);
+    // Written out only for a problem: every object has labels, few have bad ones.
+    let at = || path::field("metadata", field);
     let map = match metadata.get(field) {
         None | Some(Value::Null) => return,
         Some(Value::Object(map)) => map,
         Some(other) => {
-            problems.push(wrong_type(&at, other, "a map of strings"));
+            problems.push(wrong_type(&at(), other, "a map of strings"));
             return;
         }
     };
     for (key, value) in map {
         if let Err(advice) = qualified_name(key) {
             problems.push(InvalidObject::InvalidKey {
-                field: at.clone(),
+                field: at(),
                 key: key.clone(),
                 what: key_what,
                 advice,
             });
         }
-        let value_at = path::field(&at, key);
+        let value_at = || path::field(&at(), key);
         match (value, value_rule) {
             (Value::String(value), Some(rule)) => {
                 if let Err(advice) = rule(value) {
-                    problems.push(invalid(&value_at, value, "label value", advice));
+                    problems.push(invalid(&value_at(), value, "label value", advice));
                 }
             }
             (Value::String(_), None) => {}
-            (other, _) => problems.push(wrong_type(&value_at, other, "a string (quote it)")),
+            (other, _) => problems.push(wrong_type(&value_at(), other, "a string (quote it)")),
         }
     }
 }
