@@ -9,6 +9,8 @@ use std::{fmt, io};
 
 use prefect_manifest::Graph;
 
+mod plain;
+
 /// The resources as a multi-document YAML stream, each document headed by a comment saying
 /// which plugin added it and which changed it, followed by a comment for each resource a
 /// plugin removed (`# Removed: Service/prefect/x (added by server; removed by slim)`).
@@ -46,8 +48,13 @@ pub fn write_yaml(graph: &Graph, out: &mut dyn io::Write) -> Result<(), WriteErr
         yaml.push_str("---\n");
         let _ = writeln!(yaml, "# Source: {provenance}");
         let start = yaml.len();
-        serde_saphyr::to_fmt_writer_with_options(&mut yaml, object, yaml_options())
-            .map_err(|source| WriteError::Yaml { resource: key.to_string(), source })?;
+        if plain::write(object, &mut yaml) {
+            #[cfg(debug_assertions)]
+            assert_eq!(yaml[start..], saphyr(object).unwrap_or_default(), "{key}");
+        } else {
+            serde_saphyr::to_fmt_writer_with_options(&mut yaml, object, yaml_options())
+                .map_err(|source| WriteError::Yaml { resource: key.to_string(), source })?;
+        }
         if yaml.len() == start || !yaml.ends_with('\n') {
             yaml.push('\n');
         }
@@ -57,6 +64,14 @@ pub fn write_yaml(graph: &Graph, out: &mut dyn io::Write) -> Result<(), WriteErr
         writeln!(out, "# Removed: {key} ({provenance})").map_err(WriteError::Output)?;
     }
     Ok(())
+}
+
+/// `object` as serde-saphyr writes it, which [`plain::write`] must match.
+#[cfg(debug_assertions)]
+fn saphyr(object: &serde_json::Value) -> Option<String> {
+    let mut out = String::new();
+    serde_saphyr::to_fmt_writer_with_options(&mut out, object, yaml_options()).ok()?;
+    Some(out)
 }
 
 /// Long one-line strings (URLs, commands) stay on one line rather than folded (`>-`), which
