@@ -9,7 +9,7 @@ use prefect_cluster::{
     record::{PluginRecord, Revision, Status},
 };
 use prefect_manifest::ResourceKey;
-use prefect_plugin_host::checksum;
+use prefect_plugin_host::Plugin;
 use serde_json::{Value, json};
 
 use crate::{
@@ -59,6 +59,9 @@ fn install_or_upgrade(
         Some(adoption) => adoption.prepare(session, args, &history)?,
         None => plan::prepare(session, args, &history, apply.reset_values)?,
     };
+    // The record names each plugin's checksum: worked out on another core while the plugins
+    // run and the kinds are resolved.
+    Plugin::hash_in_background(&release.plugins);
     let graph = plan::graph(session, &info, &release)?;
     session.step("ran the plugins");
     let mut previous = write::previous_objects(&history);
@@ -74,16 +77,24 @@ fn install_or_upgrade(
         None if upgrade => "Upgrade complete".to_owned(),
         None => "Install complete".to_owned(),
     };
+    // The plugins' records wait for their checksums, still being worked out: the no-op
+    // check asks for them last, after its reads.
+    if adoption.is_none()
+        && changes::none(
+            session,
+            &plan,
+            &history,
+            &|| plugin_records(&release),
+            release.values.tree(),
+        )
+    {
+        return unchanged(session, &plan, &history, apply);
+    }
     let change = Change {
         description,
         plugins: plugin_records(&release),
         values: release.values.tree().clone(),
     };
-    if adoption.is_none()
-        && changes::none(session, &plan, &history, &change.plugins, &change.values)
-    {
-        return unchanged(session, &plan, &history, apply);
-    }
     if !apply.adopt {
         let helm = adoption.as_ref().map(Adoption::keys).unwrap_or_default();
         refuse_foreign(session, &plan, &history, &helm)?;
@@ -306,7 +317,7 @@ pub fn plugin_records(release: &Release) -> Vec<PluginRecord> {
                 name: plugin.name().to_owned(),
                 version: plugin.manifest.version.clone(),
                 spec: if plugin.given_by_path() { path.clone() } else { plugin.name().to_owned() },
-                sha256: checksum(&plugin.path).ok(),
+                sha256: plugin.sha256().map(str::to_owned),
                 path: Some(path),
             }
         })

@@ -131,7 +131,7 @@ fn planned_changes(
     Ok(changes)
 }
 
-/// Whether writing `plan` after `history` as `plugins` and `values` would change nothing, so
+/// Whether writing `plan` after `history` as `plugins` (asked for once, last) and `values` would change nothing, so
 /// that `apply` records no revision: the latest revision is deployed (not failed, pending or
 /// interrupted, which a write completes) with the same plugins, values and objects, and every
 /// object is as that revision left it. An object whose resourceVersion is still the one the
@@ -142,18 +142,21 @@ pub fn none(
     session: &Session,
     plan: &Plan,
     history: &[Revision],
-    plugins: &[PluginRecord],
+    plugins: &dyn Fn() -> Vec<PluginRecord>,
     values: &Value,
 ) -> bool {
     let Some(latest) = history.last() else { return false };
     if latest.status != Status::Deployed
-        || latest.plugins != plugins
         || latest.values != *values
         || latest.objects != plan.objects()
     {
         return false;
     }
     let proven = unchanged_since(session, plan, latest);
+    // Last: the records wait for the plugins' checksums, worked out meanwhile.
+    if latest.plugins != plugins() {
+        return false;
+    }
     let rest: Vec<(&ResourceKey, &Value)> =
         plan.graph.ordered().into_iter().filter(|(key, _)| !proven.contains(*key)).collect();
     session.step(&format!(

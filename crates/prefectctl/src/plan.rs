@@ -181,8 +181,8 @@ fn warn_changed_files(base: &Revision, release: &Release) {
         if !plugin.given_by_path() || !same_file {
             continue;
         }
-        if let Ok(now) = prefect_plugin_host::checksum(&plugin.path)
-            && now != *then
+        if let Some(now) = plugin.sha256()
+            && now != then
         {
             eprintln!(
                 "warning: plugin `{}`: {path} has changed since revision {} recorded it \

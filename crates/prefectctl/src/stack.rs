@@ -232,6 +232,7 @@ fn load_spec(
         PluginSpec::Name(name) => (locator.find(name)?, Some(name.clone())),
         PluginSpec::Path(path) => (path.clone(), name_of_file(path)),
     };
+    let mut checked = None;
     if let Some((name, pinned)) = name.as_ref().and_then(|n| pins.get(n).map(|p| (n, p))) {
         let actual = checksum(&path)?;
         if actual != *pinned {
@@ -242,9 +243,14 @@ fn load_spec(
                 pinned: pinned.clone(),
             });
         }
+        checked = Some(actual);
     }
     let expected = matches!(spec, PluginSpec::Name(_)).then_some(name).flatten();
-    load(&path, expected.as_deref())
+    let plugin = load(&path, expected.as_deref())?;
+    if let Some(actual) = checked {
+        plugin.knows_sha256(actual);
+    }
+    Ok(plugin)
 }
 
 /// The plugins in run order (see [`run_order`]).
