@@ -13,7 +13,7 @@ use crate::{Error, Item, Provenance, ResourceKey, Result, diff, order, validate}
 /// share a key.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    entries: BTreeMap<ResourceKey, Entry>,
+    entries: BTreeMap<ResourceKey, Box<Entry>>,
     /// The resources plugins removed, in the order they were removed, with their provenance.
     removed: Vec<(ResourceKey, Provenance)>,
 }
@@ -187,7 +187,8 @@ impl Graph {
         for (key, (item, object)) in seen {
             match item {
                 Item::Added(_) => {
-                    additions.push((key, Entry { object, provenance: Provenance::new(plugin) }));
+                    let entry = Entry { object, provenance: Provenance::new(plugin) };
+                    additions.push((key, Box::new(entry)));
                 }
                 Item::Changed(_) => self.replace(plugin, key, object),
                 Item::Removed(_) => {}
@@ -312,7 +313,7 @@ impl Graph {
         placed.sort_unstable_by(|(a, _, place_a, rank_a), (b, _, place_b, rank_b)| {
             place_a.cmp(place_b).then_with(|| order::compare((*rank_a, *a), (*rank_b, *b)))
         });
-        placed.into_iter().map(|(key, entry, place, _)| (key, entry, place)).collect()
+        placed.into_iter().map(|(key, entry, place, _)| (key, &**entry, place)).collect()
     }
 
     /// Why `plugin` cannot change `key`, which is not in the graph: the same resource in
