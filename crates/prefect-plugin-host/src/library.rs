@@ -49,8 +49,10 @@ impl Library {
         (self.module.manifest())().into_string()
     }
 
-    pub(crate) fn run(&self, request: &str) -> String {
-        (self.module.run())(RStr::from_str(request)).into_string()
+    /// Runs the plugin and hands its answer to `read` where the plugin put it: a large
+    /// release's answer is megabytes, not worth a copy.
+    pub(crate) fn run<T>(&self, request: &str, read: impl FnOnce(&str) -> T) -> T {
+        read((self.module.run())(RStr::from_str(request)).as_str())
     }
 }
 

@@ -134,15 +134,17 @@ impl Plugin {
         let name = &self.manifest.name;
         let json = serde_json::to_string(request)
             .map_err(|source| Error::Request { plugin: name.clone(), source })?;
-        let out = match &self.kind {
-            Kind::Library(library) => library.run(&json),
-            Kind::Executable(executable) => executable.run(name, &json)?,
+        let read = |out: &str| {
+            serde_json::from_str(out).map_err(|source| Error::Response {
+                plugin: name.clone(),
+                printed: first_bytes(out),
+                source,
+            })
         };
-        serde_json::from_str(&out).map_err(|source| Error::Response {
-            plugin: name.clone(),
-            printed: first_bytes(&out),
-            source,
-        })
+        match &self.kind {
+            Kind::Library(library) => library.run(&json, read),
+            Kind::Executable(executable) => read(&executable.run(name, &json)?),
+        }
     }
 }
 

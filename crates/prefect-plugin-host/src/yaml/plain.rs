@@ -100,20 +100,35 @@ fn inline_value(value: &Value, out: &mut String) -> Option<()> {
 /// as a boolean, a null or a float.
 fn word(text: &str, out: &mut String) -> Option<()> {
     let bytes = text.as_bytes();
-    let allowed =
-        |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b' ');
-    let plain = bytes.first().is_some_and(u8::is_ascii_alphabetic)
-        && bytes.last() != Some(&b' ')
-        && bytes.iter().all(allowed)
-        && !text.contains("  ")
-        && !READ_AS_SOMETHING_ELSE.iter().any(|word| text.eq_ignore_ascii_case(word));
-    plain.then(|| out.push_str(text))
+    let (&first, &last) = (bytes.first()?, bytes.last()?);
+    if !first.is_ascii_alphabetic() || last == b' ' {
+        return None;
+    }
+    // One pass over the bytes: allowed ones, and no two spaces in a row.
+    let mut previous = first;
+    for &byte in &bytes[1..] {
+        let allowed = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'/');
+        if !(allowed || (byte == b' ' && previous != b' ')) {
+            return None;
+        }
+        previous = byte;
+    }
+    if bytes.len() <= LONGEST_READ_AS_SOMETHING_ELSE
+        && READ_AS_SOMETHING_ELSE.iter().any(|word| text.eq_ignore_ascii_case(word))
+    {
+        return None;
+    }
+    out.push_str(text);
+    Some(())
 }
 
 /// Words that start with a letter and that some YAML reader takes for a boolean, a null or a
 /// float.
 const READ_AS_SOMETHING_ELSE: &[&str] =
     &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity"];
+
+/// The length of the longest of [`READ_AS_SOMETHING_ELSE`]: longer words need no search.
+const LONGEST_READ_AS_SOMETHING_ELSE: usize = 8;
 
 fn text(text: &str, out: &mut String) -> Option<()> {
     out.push_str(text);
@@ -204,6 +219,12 @@ mod tests {
                 assert_eq!(ours, saphyr(&object), "{word:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_longest_word_read_as_something_else_is_known() {
+        let longest = READ_AS_SOMETHING_ELSE.iter().map(|word| word.len()).max();
+        assert_eq!(longest, Some(LONGEST_READ_AS_SOMETHING_ELSE));
     }
 
     #[test]
