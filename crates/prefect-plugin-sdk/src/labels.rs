@@ -11,16 +11,21 @@ pub use prefect_plugin_abi::wire::DATA_ANNOTATION;
 /// `<release>-<component>`, cut to 63 characters without a trailing `-`; when the release name
 /// already ends with the component (`prefect-server` + `server`), the release name alone.
 pub fn full_name(release: &str, component: &str) -> String {
-    let name = if release == component || release.ends_with(&format!("-{component}")) {
-        release.to_owned()
-    } else {
-        format!("{release}-{component}")
-    };
-    let mut cut: String = name.chars().take(63).collect();
-    while cut.ends_with('-') {
-        cut.pop();
+    let contains_component = release == component
+        || release.strip_suffix(component).is_some_and(|rest| rest.ends_with('-'));
+    let mut name = String::with_capacity(release.len() + 1 + component.len());
+    name.push_str(release);
+    if !contains_component {
+        name.push('-');
+        name.push_str(component);
     }
-    cut
+    if let Some((end, _)) = name.char_indices().nth(63) {
+        name.truncate(end);
+    }
+    while name.ends_with('-') {
+        name.pop();
+    }
+    name
 }
 
 /// The labels that select a component's pods: name and instance, which never change across
