@@ -1,6 +1,6 @@
 //! [`Graph`]: the resources plugins add and change, each with its provenance.
 
-use std::collections::{BTreeMap, btree_map};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -115,33 +115,44 @@ impl Graph {
         changed: Vec<Value>,
         removed: Vec<ResourceKey>,
     ) -> Result<(), Vec<Error>> {
-        let mut errors = Vec::new();
-        // Every valid item by key, with its object (`Null` for one already in error): keys
-        // are moved, not copied, into the graph.
-        let mut seen: BTreeMap<ResourceKey, (Item, Value)> = BTreeMap::new();
-
+        // Each problem with the position of the item it is about, so that they are reported
+        // in the order of the response whatever order they are found in.
+        let mut errors: Vec<(usize, Error)> = Vec::new();
+        // Every valid item with its key and position, sorted by key (then position): one sort
+        // of thousands of keys instead of a search per key, and two items with one key next
+        // to each other.
+        let item_count = added.len() + changed.len();
+        let mut staged: Vec<(ResourceKey, usize, Item, Value)> = Vec::with_capacity(item_count);
         let items =
             added.into_iter().enumerate().map(|(index, object)| (Item::Added(index), object));
         let items = items.chain(
             changed.into_iter().enumerate().map(|(index, object)| (Item::Changed(index), object)),
         );
-        for (item, object) in items {
-            let Some(key) = checked(plugin, item, &object, &mut errors) else { continue };
-            let slot = match seen.entry(key) {
-                btree_map::Entry::Occupied(found) => {
-                    let (key, &(first, _)) = (found.key().clone(), found.get());
-                    errors.push(Error::Duplicate {
-                        plugin: plugin.to_owned(),
-                        key,
-                        first,
-                        second: item,
-                    });
-                    continue;
-                }
-                btree_map::Entry::Vacant(slot) => slot,
-            };
-            let key = slot.key();
-            let error = match (item, self.entries.get(key)) {
+        for (position, (item, object)) in items.enumerate() {
+            let mut problems = Vec::new();
+            match checked(plugin, item, &object, &mut problems) {
+                Some(key) => staged.push((key, position, item, object)),
+                None => errors.extend(problems.into_iter().map(|problem| (position, problem))),
+            }
+        }
+        staged.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        // The first item of each key, the others reported as duplicates of it; an item in
+        // error stays (with a `Null` object) so that a removal of its key is a duplicate too.
+        let mut kept: Vec<(ResourceKey, Item, Value)> = Vec::with_capacity(staged.len());
+        for (key, position, item, object) in staged {
+            if let Some((first_key, first, _)) = kept.last()
+                && *first_key == key
+            {
+                let duplicate = Error::Duplicate {
+                    plugin: plugin.to_owned(),
+                    key,
+                    first: *first,
+                    second: item,
+                };
+                errors.push((position, duplicate));
+                continue;
+            }
+            let error = match (item, self.entries.get(&key)) {
                 (Item::Added(_), None) | (Item::Changed(_), Some(_)) => None,
                 (Item::Added(_), Some(entry)) => Some(Error::Conflict {
                     key: key.clone(),
@@ -154,37 +165,39 @@ impl Graph {
             };
             match error {
                 Some(error) => {
-                    errors.push(error);
-                    slot.insert((item, Value::Null));
+                    errors.push((position, error));
+                    kept.push((key, item, Value::Null));
                 }
-                None => {
-                    slot.insert((item, object));
-                }
+                None => kept.push((key, item, object)),
             }
         }
-        let mut removing = Vec::with_capacity(removed.len());
+        let mut removing: Vec<(ResourceKey, Item)> = Vec::with_capacity(removed.len());
         for (index, key) in removed.into_iter().enumerate() {
             let item = Item::Removed(index);
-            if let Some(&(first, _)) = seen.get(&key) {
-                errors.push(Error::Duplicate {
-                    plugin: plugin.to_owned(),
-                    key,
-                    first,
-                    second: item,
-                });
+            let position = item_count + index;
+            let given = kept
+                .binary_search_by(|(kept_key, _, _)| kept_key.cmp(&key))
+                .ok()
+                .map(|at| kept[at].1)
+                .or_else(|| removing.iter().find(|(k, _)| *k == key).map(|(_, first)| *first));
+            if let Some(first) = given {
+                let duplicate =
+                    Error::Duplicate { plugin: plugin.to_owned(), key, first, second: item };
+                errors.push((position, duplicate));
             } else if !self.entries.contains_key(&key) {
-                errors.push(Error::RemovedMissing { plugin: plugin.to_owned(), key, item });
+                let missing = Error::RemovedMissing { plugin: plugin.to_owned(), key, item };
+                errors.push((position, missing));
             } else {
-                seen.insert(key.clone(), (item, Value::Null));
-                removing.push(key);
+                removing.push((key, item));
             }
         }
         if !errors.is_empty() {
-            return Err(errors);
+            errors.sort_by_key(|(position, _)| *position);
+            return Err(errors.into_iter().map(|(_, error)| error).collect());
         }
 
         let mut additions = Vec::new();
-        for (key, (item, object)) in seen {
+        for (key, item, object) in kept {
             match item {
                 Item::Added(_) => {
                     let entry = Entry { object, provenance: Provenance::new(plugin) };
@@ -194,7 +207,7 @@ impl Graph {
                 Item::Removed(_) => {}
             }
         }
-        for key in removing {
+        for (key, _) in removing {
             if let Some((key, mut entry)) = self.entries.remove_entry(&key) {
                 entry.provenance.removed_by = Some(plugin.to_owned());
                 self.removed.push((key, entry.provenance));
