@@ -158,7 +158,7 @@ fn fields(key: &str, value: &Value, at: &Path, found: &mut Found) {
         }
         ("httpGet" | "tcpSocket" | "grpc", Value::Object(action)) => {
             if let Some(port) = action.get("port") {
-                port_reference(port, &path::field(&at.to_string(), "port"), found);
+                port_reference(port, &at.field("port").to_string(), found);
             }
         }
         (_, Value::Number(number))

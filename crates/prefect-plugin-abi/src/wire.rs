@@ -448,30 +448,17 @@ mod compact {
 
     use serde::{
         Deserialize, Deserializer,
-        de::{self, MapAccess, SeqAccess, Visitor},
+        de::{MapAccess, SeqAccess, Visitor},
     };
     use serde_json::{Map, Number, Value};
 
-    /// A list of objects (any JSON values), each read [`Exact`].
+    /// A list of objects (any JSON values), each read [`Exact`]; anything else fails as
+    /// serde_json's own reading of a `Vec<Value>` does.
     pub(super) fn objects<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Value>, D::Error> {
-        let Exact(value) = Exact::deserialize(deserializer)?;
-        match value {
-            Value::Array(items) => Ok(items),
-            other => Err(de::Error::invalid_type(unexpected(&other), &"a list of objects")),
-        }
-    }
-
-    fn unexpected(value: &Value) -> de::Unexpected<'_> {
-        match value {
-            Value::Null => de::Unexpected::Unit,
-            Value::Bool(b) => de::Unexpected::Bool(*b),
-            Value::Number(_) => de::Unexpected::Other("a number"),
-            Value::String(text) => de::Unexpected::Str(text),
-            Value::Object(_) => de::Unexpected::Map,
-            Value::Array(_) => de::Unexpected::Seq,
-        }
+        let objects = Vec::<Exact>::deserialize(deserializer)?;
+        Ok(objects.into_iter().map(|Exact(object)| object).collect())
     }
 
     /// A JSON value whose maps and lists hold exactly their entries.
@@ -553,27 +540,28 @@ mod compact {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::*;
+
     #[test]
     fn objects_read_exactly_are_what_serde_json_reads() {
         let json = r#"[{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {}},
             "data": {"b": "2", "a": "1", "b": "3"}, "n": [1, -2, 18446744073709551615, 1.5, null, true, [[]], {}],
             "s": "\u00e9\n"}, 3, "x", null]"#;
-        let response: super::RunResponse =
+        let response: RunResponse =
             serde_json::from_str(&format!(r#"{{"items": {json}, "changed": []}}"#)).unwrap();
-        let expected: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        let expected: Vec<Value> = serde_json::from_str(json).unwrap();
         assert_eq!(response.items, expected);
         assert_eq!(
             serde_json::to_string(&response.items).unwrap(),
             serde_json::to_string(&expected).unwrap(),
             "the same keys in the same order"
         );
-        let wrong = serde_json::from_str::<super::RunResponse>(r#"{"items": {"a": 1}}"#);
-        assert!(wrong.unwrap_err().to_string().contains("expected a list of objects"));
+        let wrong = serde_json::from_str::<RunResponse>(r#"{"items": {"a": 1}}"#);
+        let theirs = serde_json::from_str::<Vec<Value>>(r#"{"a": 1}"#).unwrap_err().to_string();
+        assert!(wrong.unwrap_err().to_string().starts_with(theirs.split(" at ").next().unwrap()));
     }
-
-    use serde_json::json;
-
-    use super::*;
 
     /// What a later host may send: the documents of today with fields added at every level.
     /// A plugin built now must read them (the additive half of the compatibility promise).

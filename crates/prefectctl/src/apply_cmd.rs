@@ -79,22 +79,15 @@ fn install_or_upgrade(
     };
     // The plugins' records wait for their checksums, still being worked out: the no-op
     // check asks for them last, after its reads.
+    let records = std::cell::OnceCell::new();
+    let plugins = || records.get_or_init(|| plugin_records(&release)).as_slice();
     if adoption.is_none()
-        && changes::none(
-            session,
-            &plan,
-            &history,
-            &|| plugin_records(&release),
-            release.values.tree(),
-        )
+        && changes::none(session, &plan, &history, &plugins, release.values.tree())
     {
         return unchanged(session, &plan, &history, apply);
     }
-    let change = Change {
-        description,
-        plugins: plugin_records(&release),
-        values: release.values.tree().clone(),
-    };
+    let change =
+        Change { description, plugins: plugins().to_vec(), values: release.values.tree().clone() };
     if !apply.adopt {
         let helm = adoption.as_ref().map(Adoption::keys).unwrap_or_default();
         refuse_foreign(session, &plan, &history, &helm)?;

@@ -131,18 +131,19 @@ fn planned_changes(
     Ok(changes)
 }
 
-/// Whether writing `plan` after `history` as `plugins` (asked for once, last) and `values` would change nothing, so
-/// that `apply` records no revision: the latest revision is deployed (not failed, pending or
-/// interrupted, which a write completes) with the same plugins, values and objects, and every
-/// object is as that revision left it. An object whose resourceVersion is still the one the
-/// revision recorded is ([`unchanged_since`]); every other one is read live and applied in a
-/// server dry run, without taking over any field, which must leave it as it is. A conflict, a
-/// missing object, or any error of the dry run means there is something to write.
-pub fn none(
+/// Whether writing `plan` after `history` as `plugins` (asked for last) and `values` would
+/// change nothing, so that `apply` records no revision: the latest revision is deployed (not
+/// failed, pending or interrupted, which a write completes) with the same plugins, values and
+/// objects, and every object is as that revision left it. An object whose resourceVersion is
+/// still the one the revision recorded is ([`unchanged_since`]); every other one is read live
+/// and applied in a server dry run, without taking over any field, which must leave it as it
+/// is. A conflict, a missing object, or any error of the dry run means there is something to
+/// write.
+pub fn none<'a>(
     session: &Session,
     plan: &Plan,
     history: &[Revision],
-    plugins: &dyn Fn() -> Vec<PluginRecord>,
+    plugins: &dyn Fn() -> &'a [PluginRecord],
     values: &Value,
 ) -> bool {
     let Some(latest) = history.last() else { return false };
@@ -154,7 +155,7 @@ pub fn none(
     }
     let proven = unchanged_since(session, plan, latest);
     // Last: the records wait for the plugins' checksums, worked out meanwhile.
-    if latest.plugins != plugins() {
+    if latest.plugins != *plugins() {
         return false;
     }
     let rest: Vec<(&ResourceKey, &Value)> =
