@@ -44,11 +44,41 @@ extern "C" fn protocol_version() -> u32 {
 
 extern "C" fn manifest<P: Plugin>() -> RString {
     quiet_panics();
-    let json = match guarded(plugin_manifest::<P>) {
-        Ok(manifest) => serde_json::to_string(&manifest),
-        Err(message) => serde_json::to_string(&json!({ "error": message })),
+    let json = match guarded(manifest_text::<P>) {
+        Ok(Ok(text)) => text,
+        Ok(Err(message)) | Err(message) => json!({ "error": message }).to_string(),
     };
-    RString::from(json.unwrap_or_default())
+    RString::from(json)
+}
+
+/// The manifest the library hands the host: the prebuilt text when the plugin keeps one
+/// (checked against the code in debug builds), else built now.
+fn manifest_text<P: Plugin>() -> Result<String, String> {
+    let Some(prebuilt) = P::prebuilt_manifest() else {
+        return serde_json::to_string(&plugin_manifest::<P>()).map_err(|err| err.to_string());
+    };
+    if cfg!(debug_assertions) {
+        let kept = serde_json::from_str::<Value>(prebuilt);
+        let built = serde_json::to_value(plugin_manifest::<P>());
+        if !matches!((kept, built), (Ok(kept), Ok(built)) if kept == built) {
+            return Err(
+                "its prebuilt manifest (`Plugin::prebuilt_manifest`) is not what its code \
+                        builds: rewrite the file with `UPDATE_EXPECT=1 cargo test` in the plugin's \
+                        crate (see `prefect_plugin_sdk::manifest_json`)"
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(prebuilt.to_owned())
+}
+
+/// The manifest of `P` as the JSON text a prebuilt manifest holds (see
+/// [`Plugin::prebuilt_manifest`]): [`plugin_manifest`], indented, with a final newline.
+pub fn manifest_json<P: Plugin>() -> String {
+    let mut text = serde_json::to_string_pretty(&plugin_manifest::<P>())
+        .expect("a manifest is plain JSON data");
+    text.push('\n');
+    text
 }
 
 extern "C" fn run<P: Plugin>(request: RStr<'_>) -> RString {
@@ -175,4 +205,71 @@ fn guarded<T>(f: impl FnOnce() -> T + panic::UnwindSafe) -> Result<T, String> {
             None => format!("panicked: {message}"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::{Error, Manifest};
+
+    #[derive(Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    struct Values {
+        /// How many.
+        replicas: u32,
+    }
+
+    /// A plugin that keeps a prebuilt manifest: the current one, or a stale one (another name).
+    struct Kept<const STALE: bool>;
+
+    static CURRENT: OnceLock<String> = OnceLock::new();
+    static STALE: OnceLock<String> = OnceLock::new();
+
+    impl<const STALE_TEXT: bool> Plugin for Kept<STALE_TEXT> {
+        type Values = Values;
+
+        fn manifest() -> Manifest {
+            Manifest::new("kept", "1.0.0")
+        }
+
+        fn run(_: &mut Context, _: Values) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn prebuilt_manifest() -> Option<&'static str> {
+            let current = || manifest_json::<Kept<false>>();
+            Some(if STALE_TEXT {
+                STALE.get_or_init(|| current().replace("\"kept\"", "\"renamed\""))
+            } else {
+                CURRENT.get_or_init(current)
+            })
+        }
+    }
+
+    fn loaded<P: Plugin>() -> Value {
+        serde_json::from_str(manifest::<P>().as_str()).unwrap()
+    }
+
+    #[test]
+    fn a_current_prebuilt_manifest_is_what_the_library_hands_over() {
+        let text = manifest_json::<Kept<false>>();
+        assert!(text.ends_with("}\n") && text.contains("\"replicas\""), "{text}");
+        assert_eq!(
+            loaded::<Kept<false>>(),
+            serde_json::to_value(plugin_manifest::<Kept<false>>()).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_stale_prebuilt_manifest_fails_to_load_in_a_debug_build() {
+        let answer = loaded::<Kept<true>>();
+        if cfg!(debug_assertions) {
+            let error = answer["error"].as_str().unwrap();
+            assert!(error.contains("UPDATE_EXPECT=1 cargo test"), "{error}");
+        } else {
+            assert_eq!(answer["name"], "renamed", "release builds trust the kept text");
+        }
+    }
 }

@@ -274,7 +274,7 @@ pub mod security;
 pub mod workload;
 
 pub use context::{Context, Lookup, join};
-pub use export::{plugin_manifest, run_plugin};
+pub use export::{manifest_json, plugin_manifest, run_plugin};
 pub use plugin::{Error, Manifest, Plugin};
 pub use prefect_plugin_abi::{PROTOCOL_VERSION, wire};
 

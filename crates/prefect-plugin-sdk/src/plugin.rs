@@ -27,6 +27,29 @@ pub trait Plugin {
 
     /// Adds resources to the graph, or changes resources already there.
     fn run(ctx: &mut Context, values: Self::Values) -> Result<(), Error>;
+
+    /// The plugin's manifest as JSON text built ahead of time and kept in the library, so that
+    /// loading the plugin does not build its values schema (a millisecond or two of schemars
+    /// for a large values section) on every run of prefectctl. `None`, the default, builds it
+    /// at each load.
+    ///
+    /// Return `Some(include_str!("../manifest.json"))` and keep the file what the code builds
+    /// with a test of [`manifest_json`](crate::manifest_json):
+    ///
+    /// ```ignore
+    /// #[test]
+    /// fn the_prebuilt_manifest_is_what_the_code_builds() {
+    ///     expect_test::expect_file!["../manifest.json"]
+    ///         .assert_eq(&prefect_plugin_sdk::manifest_json::<MyPlugin>());
+    /// }
+    /// ```
+    ///
+    /// `UPDATE_EXPECT=1 cargo test` rewrites it after a change to the values or the manifest.
+    /// A debug build of the plugin also compares the text with what the code builds when it is
+    /// loaded, and fails to load with that advice when they differ.
+    fn prebuilt_manifest() -> Option<&'static str> {
+        None
+    }
 }
 
 /// How a plugin describes itself; built with [`Manifest::new`].

@@ -1432,3 +1432,9 @@ fn the_plugins_init_container_takes_its_own_resources_security_and_variables() {
             plugin `agent`: values.yaml:5: agent.initContainer.extraEnvVars[0].name: `name` is missing: a Kubernetes EnvVar needs it here"#]],
     );
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::Agent>());
+}

@@ -63,6 +63,11 @@ impl Plugin for DaskRbac {
             .reads(&["Role"])
     }
 
+    fn prebuilt_manifest() -> Option<&'static str> {
+        // `UPDATE_EXPECT=1 cargo test` rewrites it (`the_prebuilt_manifest_is_what_the_code_builds`).
+        Some(include_str!("../manifest.json"))
+    }
+
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let name = ctx.full_name(AGENT_COMPONENT);
         let found = ctx.update::<Role>(&name, |role| {
@@ -142,5 +147,11 @@ mod tests {
             ),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn the_prebuilt_manifest_is_what_the_code_builds() {
+        expect_test::expect_file!["../manifest.json"]
+            .assert_eq(&prefect_plugin_sdk::manifest_json::<DaskRbac>());
     }
 }

@@ -354,3 +354,9 @@ fn durations_in_seconds() {
     assert_eq!(seconds("500ms"), Some(0));
     assert_eq!(seconds("30"), None);
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::Metrics>());
+}

@@ -55,6 +55,11 @@ impl Plugin for NetworkPolicy {
             .reads(&pods::KINDS)
     }
 
+    fn prebuilt_manifest() -> Option<&'static str> {
+        // `UPDATE_EXPECT=1 cargo test` rewrites it (`the_prebuilt_manifest_is_what_the_code_builds`).
+        Some(include_str!("../manifest.json"))
+    }
+
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let server_service = ctx.full_name(policies::SERVER.component);
         graph::label_api_clients(ctx, &server_service);

@@ -424,3 +424,9 @@ fn on_openshift_the_default_ingress_namespace_is_named_as_the_routers_is_not() {
         r#"[{"podSelector":{"matchLabels":{"prefectctl.io/prefect-api-client":"true"}}},{"podSelector":{"matchExpressions":[{"key":"prefect.io/flow-run-id","operator":"Exists"}]}},{"namespaceSelector":{"matchLabels":{"policy-group.network.openshift.io/ingress":""}}}]"#
     );
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::NetworkPolicy>());
+}

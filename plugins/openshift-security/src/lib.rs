@@ -40,6 +40,11 @@ impl Plugin for OpenshiftSecurity {
             .reads(&[&sdk_pods::KINDS[..], &["Service", "Ingress"]].concat())
     }
 
+    fn prebuilt_manifest() -> Option<&'static str> {
+        // `UPDATE_EXPECT=1 cargo test` rewrites it (`the_prebuilt_manifest_is_what_the_code_builds`).
+        Some(include_str!("../manifest.json"))
+    }
+
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let mut unfit = Vec::new();
         ctx.update_pod_templates(|workload, template| {

@@ -196,3 +196,9 @@ fn a_route_replaces_the_ingress_and_the_ui_follows_its_host() {
     let without_server = run(vec![], json!({ "route": { "enabled": true } })).unwrap_err();
     assert!(without_server.0[0].contains("not in the stack"), "{without_server}");
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::OpenshiftSecurity>());
+}

@@ -42,6 +42,11 @@ impl Plugin for Postgres {
             .reads(&["Deployment", "Job"])
     }
 
+    fn prebuilt_manifest() -> Option<&'static str> {
+        // `UPDATE_EXPECT=1 cargo test` rewrites it (`the_prebuilt_manifest_is_what_the_code_builds`).
+        Some(include_str!("../manifest.json"))
+    }
+
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let password = credentials::password(ctx, &values.auth)?;
         let (account_name, account) = values.service_account.build(ctx, COMPONENT, false);

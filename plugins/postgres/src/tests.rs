@@ -548,3 +548,9 @@ fn a_digest_pins_the_database_and_its_wait_in_the_server_pods() {
     let server = &response.changed()[0]["spec"]["template"]["spec"];
     assert_eq!(server["initContainers"][0]["image"], pinned.as_str());
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::Postgres>());
+}

@@ -504,3 +504,9 @@ fn without_the_server_deployment_there_is_nothing_to_use_redis() {
         "{failure}"
     );
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::Redis>());
+}

@@ -66,6 +66,11 @@ impl Plugin for Server {
             .reads(&[])
     }
 
+    fn prebuilt_manifest() -> Option<&'static str> {
+        // `UPDATE_EXPECT=1 cargo test` rewrites it (`the_prebuilt_manifest_is_what_the_code_builds`).
+        Some(include_str!("../manifest.json"))
+    }
+
     fn run(ctx: &mut Context, values: Values) -> Result<(), Error> {
         let database =
             database::choose(ctx, &values.external_database, values.sqlite.persistence.enabled);

@@ -1859,3 +1859,9 @@ fn listeners_are_rendered_as_written_with_tls_only_where_the_protocol_takes_it()
         ]"#]]
     .assert_eq(&pretty(&item(&response.items, "Gateway")["spec"]["listeners"]));
 }
+
+#[test]
+fn the_prebuilt_manifest_is_what_the_code_builds() {
+    expect_test::expect_file!["../manifest.json"]
+        .assert_eq(&prefect_plugin_sdk::manifest_json::<crate::Server>());
+}
