@@ -235,9 +235,14 @@ const NAMESPACE: &str = "prefect";
 
 /// The plugins revision `revision` of release `prefect` recorded.
 fn recorded_plugins(cluster: &Cluster, revision: u32) -> serde_json::Value {
+    recorded_plugins_in(cluster, NAMESPACE, revision)
+}
+
+/// The plugins revision `revision` of release `prefect` in `namespace` recorded.
+fn recorded_plugins_in(cluster: &Cluster, namespace: &str, revision: u32) -> serde_json::Value {
     let name = format!("prefectctl.release.prefect.v{revision}");
     let data = cluster
-        .kubectl(&["get", "secret", &name, "-n", NAMESPACE, "-o", "jsonpath={.data.release}"], None)
+        .kubectl(&["get", "secret", &name, "-n", namespace, "-o", "jsonpath={.data.release}"], None)
         .ok();
     let mut decode = Command::new("sh")
         .args(["-c", "base64 -d | gzip -dc"])
@@ -375,6 +380,60 @@ fn a_plugin_given_by_path_is_kept_and_its_absence_explained() {
     ctl(elsewhere.path(), &["--without", "fixture-protocol-v1", "apply"]).ok();
     let left = cluster.kubectl(&["get", "configmap", "prefect-protocol-v1", "-n", NAMESPACE], None);
     assert_ne!(left.code, 0, "the plugin's ConfigMap is pruned: {}", left.stdout);
+}
+
+#[test]
+fn a_recorded_checksum_is_taken_again_only_for_a_file_not_written_since() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
+    let cluster = Cluster::start();
+    let namespace = "stamped";
+    cluster.kubectl(&["create", "namespace", namespace], None).ok();
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    let home = TempDir::new("stamped-home");
+    let ctl = |args: &[&str]| {
+        let all = [&["--kubeconfig", kubeconfig.as_str(), "-n", namespace][..], args].concat();
+        prefectctl_in(home.path(), &all)
+    };
+    let library = home.path().join("libmine.so");
+    std::fs::copy(plugin_library("fixture-protocol-v1"), &library).unwrap();
+    // A library as installed: written a while ago (its change time settles in two seconds).
+    let then = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let settle = |library: &Path| {
+        std::fs::File::options().write(true).open(library).unwrap().set_modified(then).unwrap();
+        std::thread::sleep(Duration::from_millis(2100));
+    };
+    settle(&library);
+    let record = |revision: u32| {
+        let plugins = recorded_plugins_in(&cluster, namespace, revision);
+        let mine = plugins.as_array().unwrap().iter().find(|p| p["name"] == "fixture-protocol-v1");
+        mine.unwrap_or_else(|| panic!("revision {revision} keeps the plugin: {plugins}")).clone()
+    };
+
+    ctl(&["--plugin", "./libmine.so", "apply"]).ok();
+    let first = record(1);
+    assert_eq!(first["sha256"], sha256sum(&library).as_str(), "{first}");
+    assert!(first["stamp"].is_string(), "a settled file is stamped: {first}");
+    ctl(&["--set", "fixture-protocol-v1.greeting=a", "apply"]).ok();
+    let second = record(2);
+    assert_eq!((&second["sha256"], &second["stamp"]), (&first["sha256"], &first["stamp"]));
+
+    // Rewritten in place, the same size and modification time: the stamp differs (the change
+    // time moved), so the file is read again and its new checksum recorded.
+    let mut bytes = std::fs::read(&library).unwrap();
+    let at = bytes.windows(13).position(|w| w == b"rustc version").expect("a .comment section");
+    bytes[at] = b'R';
+    std::fs::write(&library, &bytes).unwrap();
+    settle(&library);
+    let run = ctl(&["--set", "fixture-protocol-v1.greeting=b", "apply"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let third = record(3);
+    let now = sha256sum(&library);
+    assert_ne!(third["sha256"], first["sha256"], "{third}");
+    assert_eq!(third["sha256"], now.as_str(), "{third}");
+    assert_ne!(third["stamp"], first["stamp"], "{third}");
+    assert!(run.stderr.contains(&format!("now {now}); this upgrade runs it")), "{}", run.stderr);
 }
 
 /// The SHA-256 of `path`, as sha256sum prints it.

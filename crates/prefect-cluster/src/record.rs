@@ -80,8 +80,9 @@ pub fn version_key(api_version: &str, kind: &str, namespace: Option<&str>, name:
     }
 }
 
-/// A plugin as a revision recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A plugin as a revision recorded it. Two records are the same plugin when all but their
+/// `stamp` agree: the stamp only saves reading the file again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginRecord {
     /// Its name.
@@ -98,7 +99,21 @@ pub struct PluginRecord {
     /// The SHA-256 of that file, in lower-case hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The file's identity when it was hashed (`prefect_plugin_host::checksum::stamp`): the
+    /// next apply that finds the same one takes `sha256` from here instead of reading the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
 }
+
+impl PartialEq for PluginRecord {
+    fn eq(&self, other: &PluginRecord) -> bool {
+        let PluginRecord { name, version, spec, path, sha256, stamp: _ } = self;
+        (name, version, spec, path, sha256)
+            == (&other.name, &other.version, &other.spec, &other.path, &other.sha256)
+    }
+}
+
+impl Eq for PluginRecord {}
 
 /// Where a revision stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +338,7 @@ mod tests {
                 spec: "server".to_owned(),
                 path: Some("/opt/prefectctl/lib/libprefectctl_plugin_server.so".to_owned()),
                 sha256: Some("ab".repeat(32)),
+                stamp: None,
             }],
             values: json!({ "server": { "replicaCount": 1 } }),
             objects: (0..200)

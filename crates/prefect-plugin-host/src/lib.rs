@@ -24,7 +24,7 @@ pub mod locate;
 pub mod turn;
 mod yaml;
 
-pub use checksum::checksum;
+pub use checksum::{checksum, stamp};
 
 pub use error::{Error, Result, with_causes};
 pub use load::{Plugin, is_plugin_name, load};

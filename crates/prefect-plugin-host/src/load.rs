@@ -26,8 +26,21 @@ pub struct Plugin {
     kind: Kind,
     by_path: bool,
     /// The file's SHA-256 (`None` when it could not be read), worked out once, by whoever
-    /// asks first: [`Plugin::hash_in_background`] or [`Plugin::sha256`].
-    sha256: Arc<OnceLock<Option<String>>>,
+    /// asks first: [`Plugin::hash_in_background`] or [`Plugin::sha256`]; or known already.
+    sha256: Arc<OnceLock<Option<Hashed>>>,
+}
+
+/// A plugin file's checksum, and its [`crate::stamp`] taken before it was worked out.
+struct Hashed {
+    sha256: String,
+    stamp: Option<String>,
+}
+
+impl Hashed {
+    fn of(path: &Path) -> Option<Hashed> {
+        let stamp = crate::stamp(path);
+        Some(Hashed { sha256: crate::checksum(path).ok()?, stamp })
+    }
 }
 
 #[derive(Clone)]
@@ -88,12 +101,34 @@ impl Plugin {
     /// when the file cannot be read any more. Worked out once per plugin; while
     /// [`Plugin::hash_in_background`] is at it, this waits for it.
     pub fn sha256(&self) -> Option<&str> {
-        self.sha256.get_or_init(|| crate::checksum(&self.path).ok()).as_deref()
+        self.hashed().map(|hashed| hashed.sha256.as_str())
     }
 
-    /// The checksum of the file, already known (checked against a pin before loading).
-    pub fn knows_sha256(&self, sha256: String) {
-        let _ = self.sha256.set(Some(sha256));
+    /// The file's [`crate::stamp`] when its [`Plugin::sha256`] was worked out (or known), for a
+    /// record that a later command can take the checksum from.
+    pub fn stamp(&self) -> Option<&str> {
+        self.hashed().and_then(|hashed| hashed.stamp.as_deref())
+    }
+
+    fn hashed(&self) -> Option<&Hashed> {
+        self.sha256.get_or_init(|| Hashed::of(&self.path)).as_ref()
+    }
+
+    /// The checksum of the file, already known (checked against a pin before loading, after
+    /// `stamp` was taken).
+    pub fn knows_sha256(&self, sha256: String, stamp: Option<String>) {
+        let _ = self.sha256.set(Some(Hashed { sha256, stamp }));
+    }
+
+    /// Takes `sha256` as the file's checksum when the file's stamp now is `stamp`, the one
+    /// taken when `sha256` was worked out: the file has not been written since. Returns
+    /// whether it did.
+    pub fn knows_sha256_if_unchanged(&self, sha256: &str, stamp: &str) -> bool {
+        if crate::stamp(&self.path).as_deref() != Some(stamp) {
+            return false;
+        }
+        self.knows_sha256(sha256.to_owned(), Some(stamp.to_owned()));
+        true
     }
 
     /// Starts working out the SHA-256 of each plugin's file on a thread of its own, while
@@ -106,7 +141,7 @@ impl Plugin {
             // first has no use for the checksums.
             let _ =
                 std::thread::Builder::new().name("plugin-checksum".to_owned()).spawn(move || {
-                    sha256.get_or_init(|| crate::checksum(&path).ok());
+                    sha256.get_or_init(|| Hashed::of(&path));
                 });
         }
     }

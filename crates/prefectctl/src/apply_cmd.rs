@@ -59,8 +59,9 @@ fn install_or_upgrade(
         Some(adoption) => adoption.prepare(session, args, &history)?,
         None => plan::prepare(session, args, &history, apply.reset_values)?,
     };
-    // The record names each plugin's checksum: worked out on another core while the plugins
-    // run and the kinds are resolved.
+    // The record names each plugin's checksum: the last record's, for a file not written
+    // since; else worked out on another core while the plugins run and the kinds are resolved.
+    plan::reuse_checksums(&history, &release);
     Plugin::hash_in_background(&release.plugins);
     let graph = plan::graph(session, &info, &release)?;
     session.step("ran the plugins");
@@ -311,6 +312,7 @@ pub fn plugin_records(release: &Release) -> Vec<PluginRecord> {
                 version: plugin.manifest.version.clone(),
                 spec: if plugin.given_by_path() { path.clone() } else { plugin.name().to_owned() },
                 sha256: plugin.sha256().map(str::to_owned),
+                stamp: plugin.stamp().map(str::to_owned),
                 path: Some(path),
             }
         })

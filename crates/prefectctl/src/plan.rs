@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use prefect_cluster::{ServerInfo, Target, record::Revision};
 use prefect_manifest::{Graph, ResourceKey};
 use prefect_plugin_abi::wire::{Capabilities, ObjectRef};
-use prefect_plugin_host::PluginSpec;
+use prefect_plugin_host::{Plugin, PluginSpec};
 use prefect_values::Layer;
 use serde_json::Value;
 
@@ -166,6 +166,27 @@ pub fn prepare(
     let release = release::prepare_on(args, &session.namespace, &base_stack, recorded)?;
     warn_changed_files(base, &release);
     Ok(release)
+}
+
+/// Takes each plugin's checksum from the latest revision's record when its file is the one
+/// recorded and has not been written since (the same [`prefect_plugin_host::stamp`]), which
+/// saves reading every library again on each apply.
+pub fn reuse_checksums(history: &[Revision], release: &Release) {
+    let Some(latest) = history.last() else { return };
+    for recorded in &latest.plugins {
+        let (Some(path), Some(sha256), Some(stamp)) =
+            (&recorded.path, &recorded.sha256, &recorded.stamp)
+        else {
+            continue;
+        };
+        let same_file = |plugin: &&Plugin| {
+            plugin.name() == recorded.name
+                && std::fs::canonicalize(&plugin.path).is_ok_and(|p| p.as_os_str() == path.as_str())
+        };
+        if let Some(plugin) = release.plugins.iter().find(same_file) {
+            plugin.knows_sha256_if_unchanged(sha256, stamp);
+        }
+    }
 }
 
 /// Warns about each plugin the release recorded by path whose file has changed since: the

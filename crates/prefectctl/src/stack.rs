@@ -234,6 +234,7 @@ fn load_spec(
     };
     let mut checked = None;
     if let Some((name, pinned)) = name.as_ref().and_then(|n| pins.get(n).map(|p| (n, p))) {
+        let stamp = prefect_plugin_host::stamp(&path);
         let actual = checksum(&path)?;
         if actual != *pinned {
             return Err(prefect_plugin_host::Error::ChecksumMismatch {
@@ -243,12 +244,12 @@ fn load_spec(
                 pinned: pinned.clone(),
             });
         }
-        checked = Some(actual);
+        checked = Some((actual, stamp));
     }
     let expected = matches!(spec, PluginSpec::Name(_)).then_some(name).flatten();
     let plugin = load(&path, expected.as_deref())?;
-    if let Some(actual) = checked {
-        plugin.knows_sha256(actual);
+    if let Some((actual, stamp)) = checked {
+        plugin.knows_sha256(actual, stamp);
     }
     Ok(plugin)
 }
