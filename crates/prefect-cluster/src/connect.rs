@@ -27,7 +27,7 @@ use kube::{
 };
 use tower::{Layer, Service, retry::RetryLayer};
 
-use crate::{Error, Result, transport::Deadline};
+use crate::{Error, Result, first_answer::FirstAnswer, transport::Deadline};
 
 /// A client for one API server, and the namespace the kubeconfig's context names.
 #[derive(Clone)]
@@ -142,7 +142,8 @@ impl Cluster {
 /// request of a command, concurrent ones too, shares one TLS connection, where HTTP/1 would
 /// open one per request in flight. The layers are kube's: base URI, retries of 429, 503 and
 /// 504 answers, authentication (tokens, exec plugins), extra headers; then the request counter
-/// (which counts each attempt) and the deadline of each attempt.
+/// (which counts each attempt), the deadline of each attempt, and the wait for the first
+/// answer that keeps the command on one connection ([`crate::first_answer`]).
 fn multiplexed(config: Config, counting: Counting, deadline: Deadline) -> kube::Result<Client> {
     use kube::client::ConfigExt;
 
@@ -174,6 +175,7 @@ fn multiplexed(config: Config, counting: Counting, deadline: Deadline) -> kube::
         .layer(config.extra_headers_layer()?)
         .layer(counting)
         .layer(deadline)
+        .layer(FirstAnswer::new())
         .service(transport);
     Ok(Client::new(service, config.default_namespace))
 }

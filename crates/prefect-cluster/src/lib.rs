@@ -16,6 +16,7 @@ mod connect;
 pub mod discovery;
 mod error;
 mod events;
+mod first_answer;
 pub mod helm;
 pub mod lock;
 pub mod objects;
