@@ -63,6 +63,11 @@ fn install_or_upgrade(
     // since; else worked out on another core while the plugins run and the kinds are resolved.
     plan::reuse_checksums(&history, &release);
     Plugin::hash_in_background(&release.plugins);
+    // What the no-op check reads of the cluster does not wait for the plugins either.
+    let proven = match &adoption {
+        None => changes::ProvenMeanwhile::start(session, &info, &history, release.values.tree()),
+        Some(_) => changes::ProvenMeanwhile::default(),
+    };
     let graph = plan::graph(session, &info, &release)?;
     session.step("ran the plugins");
     let mut previous = write::previous_objects(&history);
@@ -83,7 +88,7 @@ fn install_or_upgrade(
     let records = std::cell::OnceCell::new();
     let plugins = || records.get_or_init(|| plugin_records(&release)).as_slice();
     if adoption.is_none()
-        && changes::none(session, &plan, &history, &plugins, release.values.tree())
+        && changes::none(session, &plan, &history, &plugins, release.values.tree(), proven)
     {
         return unchanged(session, &plan, &history, apply);
     }

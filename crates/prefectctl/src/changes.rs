@@ -12,12 +12,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prefect_cluster::{
+    Cluster, ServerInfo, Target,
     objects::{ApplyOptions, FIELD_MANAGER},
     record::{PluginRecord, Revision, Status, version_key},
 };
 use prefect_manifest::ResourceKey;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
 
 use crate::{
     failure::Failure,
@@ -135,16 +137,17 @@ fn planned_changes(
 /// change nothing, so that `apply` records no revision: the latest revision is deployed (not
 /// failed, pending or interrupted, which a write completes) with the same plugins, values and
 /// objects, and every object is as that revision left it. An object whose resourceVersion is
-/// still the one the revision recorded is ([`unchanged_since`]); every other one is read live
-/// and applied in a server dry run, without taking over any field, which must leave it as it
-/// is. A conflict, a missing object, or any error of the dry run means there is something to
-/// write.
+/// still the one the revision recorded is ([`unchanged_since`], read by `meanwhile` while the
+/// plugins ran when it could be); every other one is read live and applied in a server dry
+/// run, without taking over any field, which must leave it as it is. A conflict, a missing
+/// object, or any error of the dry run means there is something to write.
 pub fn none<'a>(
     session: &Session,
     plan: &Plan,
     history: &[Revision],
     plugins: &dyn Fn() -> &'a [PluginRecord],
     values: &Value,
+    meanwhile: ProvenMeanwhile,
 ) -> bool {
     let Some(latest) = history.last() else { return false };
     if latest.status != Status::Deployed
@@ -153,7 +156,15 @@ pub fn none<'a>(
     {
         return false;
     }
-    let proven = unchanged_since(session, plan, latest);
+    // The objects are the latest revision's: what was proven of those holds for the plan.
+    let proven = match meanwhile.take().map(|reading| session.block_on(reading)) {
+        Some(Ok(Some(proven))) => proven,
+        _ => {
+            let objects = plan.graph.ordered();
+            let (cluster, release) = (&session.cluster, &session.release);
+            session.block_on(unchanged_since(cluster, release, &objects, plan.targets(), latest))
+        }
+    };
     // Last: the records wait for the plugins' checksums, worked out meanwhile.
     if latest.plugins != *plugins() {
         return false;
@@ -169,20 +180,76 @@ pub fn none<'a>(
         .is_ok_and(|changes| changes.iter().all(|change| !change.changes()))
 }
 
-/// The objects of `plan` that are as the write of `latest` (whose objects are `plan`'s) left
-/// them, as far as prefectctl's fields go: their [`applied_fingerprint`] is the one `latest`
-/// recorded, or (records written before fingerprints) their resourceVersion is. Read with one
-/// metadata-only list per kind and namespace, all at once; a namespace's objects of the
-/// release are picked by its `app.kubernetes.io/instance` label when the plan puts it on
-/// each of them, and cluster-scoped objects only when it does. Objects of a list that fails (a
-/// user who may not list them) are not proven here.
-fn unchanged_since(session: &Session, plan: &Plan, latest: &Revision) -> BTreeSet<ResourceKey> {
-    type Group<'a> = Vec<(&'a ResourceKey, &'a Value)>;
-    let release = &session.release;
-    let labelled = |object: &Value| object["metadata"]["labels"][INSTANCE_LABEL] == **release;
+/// The objects [`unchanged_since`] proves of the latest revision, read while the plugins run:
+/// started when that revision is deployed with the values the plugins are given, which is when
+/// [`none`] needs it (an upgrade with new values does not). Dropped unused, it stops.
+#[derive(Default)]
+pub struct ProvenMeanwhile(Option<JoinHandle<Option<BTreeSet<ResourceKey>>>>);
+
+impl ProvenMeanwhile {
+    /// Starts reading; the kinds of the latest revision's objects are resolved on the way,
+    /// which the plan's resolution then finds known.
+    pub fn start(
+        session: &Session,
+        info: &ServerInfo,
+        history: &[Revision],
+        values: &Value,
+    ) -> ProvenMeanwhile {
+        let Some(latest) = history.last() else { return ProvenMeanwhile::default() };
+        if latest.status != Status::Deployed || latest.values != *values {
+            return ProvenMeanwhile::default();
+        }
+        let (cluster, release) = (session.cluster.clone(), session.release.clone());
+        let (info, latest) = (info.clone(), latest.clone());
+        ProvenMeanwhile(Some(session.spawn(async move {
+            let objects: Vec<(ResourceKey, &Value)> = latest
+                .objects
+                .iter()
+                .filter_map(|object| Some((ResourceKey::of(object).ok()?, object)))
+                .collect();
+            let kinds = objects.iter().map(|(k, _)| (k.api_version.clone(), k.kind.clone()));
+            let targets = cluster.resolve(&info, &kinds.collect()).await.ok()?.ok()?;
+            let objects: Vec<(&ResourceKey, &Value)> =
+                objects.iter().map(|(k, o)| (k, *o)).collect();
+            Some(unchanged_since(&cluster, &release, &objects, &targets, &latest).await)
+        })))
+    }
+
+    fn take(mut self) -> Option<JoinHandle<Option<BTreeSet<ResourceKey>>>> {
+        self.0.take()
+    }
+}
+
+impl Drop for ProvenMeanwhile {
+    fn drop(&mut self) {
+        if let Some(reading) = &self.0 {
+            reading.abort();
+        }
+    }
+}
+
+/// Of `objects` (those of `latest`, with their kinds' targets), the ones that are as the write
+/// of `latest` left them, as far as prefectctl's fields go: their [`applied_fingerprint`] is
+/// the one `latest` recorded, or (records written before fingerprints) their resourceVersion
+/// is. Read with one metadata-only list per kind and namespace, all at once; a namespace's
+/// objects of the release are picked by its `app.kubernetes.io/instance` label when the plan
+/// puts it on each of them, and cluster-scoped objects only when it does. Objects of a list
+/// that fails (a user who may not list them), or of a kind not resolved, are not proven here.
+async fn unchanged_since(
+    cluster: &Cluster,
+    release: &str,
+    objects: &[(&ResourceKey, &Value)],
+    targets: &BTreeMap<(String, String), Target>,
+    latest: &Revision,
+) -> BTreeSet<ResourceKey> {
+    type Group<'a> = (&'a Target, Vec<(&'a ResourceKey, &'a Value)>);
+    let labelled = |object: &Value| object["metadata"]["labels"][INSTANCE_LABEL] == *release;
     let mut groups: BTreeMap<(&str, &str, Option<&str>), Group<'_>> = BTreeMap::new();
-    for (key, object) in plan.graph.ordered() {
-        let namespace = key.namespace.as_deref().filter(|_| plan.target(key).namespaced);
+    for &(key, object) in objects {
+        let Some(kind) = targets.get(&(key.api_version.clone(), key.kind.clone())) else {
+            continue;
+        };
+        let namespace = key.namespace.as_deref().filter(|_| kind.namespaced);
         // A cluster-scoped kind is listed only by the release's label: all the cluster's
         // ClusterRoles would be a long read.
         if namespace.is_none() && !labelled(object) {
@@ -190,20 +257,20 @@ fn unchanged_since(session: &Session, plan: &Plan, latest: &Revision) -> BTreeSe
         }
         let recorded = version_key(&key.api_version, &key.kind, namespace, &key.name);
         if latest.versions.contains_key(&recorded) {
-            groups.entry((&key.api_version, &key.kind, namespace)).or_default().push((key, object));
+            let group = groups.entry((&key.api_version, &key.kind, namespace));
+            group.or_insert_with(|| (kind, Vec::new())).1.push((key, object));
         }
     }
-    let lists = session.block_on(futures::future::join_all(groups.iter().map(
-        |((_, _, namespace), objects)| {
+    let lists =
+        futures::future::join_all(groups.iter().map(|((_, _, namespace), (kind, objects))| {
             let all_labelled = objects.iter().all(|(_, object)| labelled(object));
             let selector =
                 if all_labelled { format!("{INSTANCE_LABEL}={release}") } else { String::new() };
-            let target = plan.target(objects[0].0);
-            async move { session.cluster.list_metadata(target, *namespace, &selector).await }
-        },
-    )));
+            async move { cluster.list_metadata(kind, *namespace, &selector).await }
+        }))
+        .await;
     let mut proven = BTreeSet::new();
-    for (objects, live) in groups.values().zip(lists) {
+    for ((_, objects), live) in groups.values().zip(lists) {
         let Ok(live) = live else { continue };
         let live: BTreeMap<&str, &Value> =
             live.iter().filter_map(|o| Some((o["metadata"]["name"].as_str()?, o))).collect();

@@ -112,6 +112,11 @@ impl Plan {
         &self.targets[&(key.api_version.clone(), key.kind.clone())]
     }
 
+    /// The target of each kind the plan or an earlier revision has, by apiVersion and kind.
+    pub fn targets(&self) -> &BTreeMap<(String, String), Target> {
+        &self.targets
+    }
+
     /// The target of an object the plan or an earlier revision has, if its kind is served.
     pub fn target_of(&self, key: &ResourceKey) -> Option<&Target> {
         self.targets.get(&(key.api_version.clone(), key.kind.clone()))

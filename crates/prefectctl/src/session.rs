@@ -96,6 +96,15 @@ impl Session {
         })
     }
 
+    /// Runs `future` on the runtime's threads while the command goes on.
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(future)
+    }
+
     /// Runs `future` to completion; once the lock is taken, a signal stops it and ends the
     /// process (see the module's doc).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
