@@ -615,6 +615,9 @@ fn a_no_op_apply_reads_little_writes_nothing_and_still_sees_hand_edits() {
         .expect("the no-op check says how many objects it proved unchanged");
     // All 12, the Deployments whose status controllers updated since included.
     assert_eq!(proven, (12, 0), "{}", run.stderr);
+    // Not even the lock is written: it is taken only when there is something to write.
+    assert!(!run.stderr.contains("took the release lock"), "{}", run.stderr);
+    assert!(run.stderr.contains("its lock and the server's API versions"), "{}", run.stderr);
     assert_eq!(written_by_prefectctl(&before, &snapshot(&cluster)), Vec::<String>::new());
     assert_eq!(statuses(&cluster), ["superseded", "deployed"]);
 

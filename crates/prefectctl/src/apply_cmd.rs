@@ -5,6 +5,7 @@
 use std::{collections::BTreeSet, fmt::Write as _};
 
 use prefect_cluster::{
+    ServerInfo,
     discovery::builtin,
     record::{PluginRecord, Revision, Status},
 };
@@ -38,13 +39,17 @@ pub fn run(args: &ReleaseArgs, apply: &ApplyArgs) -> Result<String, Failure> {
         create_namespace(&session)?;
     }
     session.read_server_meanwhile();
-    session.take_lock()?;
-    session.step("took the release lock");
     let result = install_or_upgrade(&session, args, apply);
     session.release_lock();
     result
 }
 
+/// An apply reads and plans before it takes the release's lock, so that one with nothing to
+/// write (the no-op check) writes nothing, not even the lock. The lock is read with the
+/// records: when another command holds it, it is taken first (which says who holds it, or
+/// takes over from a holder that is gone) and the records are read under it. Otherwise it is
+/// taken once there is something to write, and the records read again: when another command
+/// wrote since, the apply plans again from those.
 fn install_or_upgrade(
     session: &Session,
     args: &ReleaseArgs,
@@ -52,33 +57,64 @@ fn install_or_upgrade(
 ) -> Result<String, Failure> {
     // The revisions a write works from; the superseded ones only if the foreign check needs
     // them.
-    let (history, info) = session.open_history_and_server()?;
-    session.step("read the release's open revisions and the server's API versions");
+    let (mut history, info, lock) = session.open_history_server_and_lock()?;
+    session.step("read the release's open revisions, its lock and the server's API versions");
     let adoption = adoption(session, args, apply)?;
-    let release = match &adoption {
-        Some(adoption) => adoption.prepare(session, args, &history)?,
-        None => plan::prepare(session, args, &history, apply.reset_values)?,
+    // Taking over a Helm release is done under the lock from the start.
+    if lock.is_some() || adoption.is_some() {
+        session.take_lock()?;
+        session.step("took the release lock");
+        history = session.open_history()?;
+    }
+    loop {
+        match plan_and_write(session, args, apply, &history, &info, adoption.as_ref())? {
+            Planned::Done(out) => return Ok(out),
+            Planned::Again(now) => history = now,
+        }
+    }
+}
+
+/// What [`plan_and_write`] came to.
+enum Planned {
+    /// The apply is done; what it says.
+    Done(String),
+    /// Another command wrote the release between the first reading of its records and the
+    /// lock: plan again from them (now under the lock).
+    Again(Vec<Revision>),
+}
+
+fn plan_and_write(
+    session: &Session,
+    args: &ReleaseArgs,
+    apply: &ApplyArgs,
+    history: &[Revision],
+    info: &ServerInfo,
+    adoption: Option<&Adoption>,
+) -> Result<Planned, Failure> {
+    let release = match adoption {
+        Some(adoption) => adoption.prepare(session, args, history)?,
+        None => plan::prepare(session, args, history, apply.reset_values)?,
     };
     // The record names each plugin's checksum: the last record's, for a file not written
     // since; else worked out on another core while the plugins run and the kinds are resolved.
-    plan::reuse_checksums(&history, &release);
+    plan::reuse_checksums(history, &release);
     Plugin::hash_in_background(&release.plugins);
     // What the no-op check reads of the cluster does not wait for the plugins either.
-    let proven = match &adoption {
-        None => changes::ProvenMeanwhile::start(session, &info, &history, release.values.tree()),
+    let proven = match adoption {
+        None => changes::ProvenMeanwhile::start(session, info, history, release.values.tree()),
         Some(_) => changes::ProvenMeanwhile::default(),
     };
-    let graph = plan::graph(session, &info, &release)?;
+    let graph = plan::graph(session, info, &release)?;
     session.step("ran the plugins");
-    let mut previous = write::previous_objects(&history);
+    let mut previous = write::previous_objects(history);
     // Helm's kinds resolved too: those prefectctl does not make are deleted after the write.
-    let helm_objects = adoption.as_ref().map(Adoption::objects).unwrap_or_default();
+    let helm_objects = adoption.map(Adoption::objects).unwrap_or_default();
     previous.extend(helm_objects.iter().cloned());
-    let plan = Plan::new(session, &info, graph, &previous)?;
+    let plan = Plan::new(session, info, graph, &previous)?;
     previous.truncate(previous.len() - helm_objects.len());
     session.step("resolved every kind");
     let upgrade = history.iter().any(|r| r.status == Status::Deployed);
-    let description = match &adoption {
+    let description = match adoption {
         Some(adoption) => format!("Took over {}", adoption.describe()),
         None if upgrade => "Upgrade complete".to_owned(),
         None => "Install complete".to_owned(),
@@ -88,24 +124,32 @@ fn install_or_upgrade(
     let records = std::cell::OnceCell::new();
     let plugins = || records.get_or_init(|| plugin_records(&release)).as_slice();
     if adoption.is_none()
-        && changes::none(session, &plan, &history, &plugins, release.values.tree(), proven)
+        && changes::none(session, &plan, history, &plugins, release.values.tree(), proven)
     {
-        return unchanged(session, &plan, &history, apply);
+        return unchanged(session, &plan, history, apply).map(Planned::Done);
+    }
+    if !session.holds_lock() {
+        session.take_lock()?;
+        session.step("took the release lock");
+        let now = session.open_history()?;
+        if now != history {
+            return Ok(Planned::Again(now));
+        }
     }
     let change =
         Change { description, plugins: plugins().to_vec(), values: release.values.tree().clone() };
     if !apply.adopt {
-        let helm = adoption.as_ref().map(Adoption::keys).unwrap_or_default();
-        refuse_foreign(session, &plan, &history, &helm)?;
+        let helm = adoption.map(Adoption::keys).unwrap_or_default();
+        refuse_foreign(session, &plan, history, &helm)?;
     }
     let mut write_args = apply.write.clone();
-    if let Some(adoption) = &adoption {
+    if let Some(adoption) = adoption {
         adoption.clear_the_way(session, &plan, apply.write.timeout)?;
         // Helm's fields are prefectctl's now, except where another manager shares them.
         write_args.force_conflicts = true;
     }
-    let written = write::write(session, &plan, &history, change, &write_args)?;
-    let adopted = match &adoption {
+    let written = write::write(session, &plan, history, change, &write_args)?;
+    let adopted = match adoption {
         Some(adoption) => Some(adoption.finish(session, &plan, written.revision)?),
         None => None,
     };
@@ -131,7 +175,7 @@ fn install_or_upgrade(
             plan.graph.ordered().into_iter().map(|(k, o)| (k.clone(), o.clone())).collect();
         out.push_str(&notes::after_install(&session.namespace, &session.release, &objects));
     }
-    Ok(out)
+    Ok(Planned::Done(out))
 }
 
 /// `apply --dry-run=server`: every object checked by the API server, nothing stored, and what

@@ -14,7 +14,7 @@ use std::{
 
 use prefect_cluster::{
     Cluster, ServerInfo,
-    lock::{Lock, LockError},
+    lock::{Lock, LockError, LockState},
     record::{Revision, Status},
 };
 use tokio::{runtime::Runtime, sync::watch};
@@ -131,6 +131,11 @@ impl Session {
         let lock = lock.map_err(|err| self.lock_failure(err))?;
         self.held().lock = Some(lock);
         Ok(())
+    }
+
+    /// Whether this command holds the release's lock.
+    pub fn holds_lock(&self) -> bool {
+        self.held().lock.is_some()
     }
 
     /// Gives the release's lock back. A lock not given back is taken over by the next command
@@ -267,8 +272,8 @@ impl Session {
     }
 
     /// Starts reading the server's version and group versions, which do not depend on the
-    /// release, while the command goes on (takes the lock): the next
-    /// [`Session::open_history_and_server`] gets them from there.
+    /// release, while the command goes on (reads the release's records): the next
+    /// [`Session::open_history_server_and_lock`] gets them from there.
     pub fn read_server_meanwhile(&self) {
         let cluster = self.cluster.clone();
         let reading = self.runtime.spawn(async move { cluster.server_info().await });
@@ -296,16 +301,26 @@ impl Session {
     }
 
     /// The revisions a write works from ([`prefect_cluster::Cluster::open_history`]: all but
-    /// the superseded ones, oldest first) and the server's version and group versions, read at
-    /// once.
-    pub fn open_history_and_server(&self) -> Result<(Vec<Revision>, ServerInfo), Failure> {
-        let (history, info) = self.block_on(async {
+    /// the superseded ones, oldest first), the server's version and group versions, and
+    /// whether the release's lock Secret exists (held by another command, or left by one that
+    /// is gone), read at once.
+    pub fn open_history_server_and_lock(
+        &self,
+    ) -> Result<(Vec<Revision>, ServerInfo, Option<LockState>), Failure> {
+        let (history, info, lock) = self.block_on(async {
             tokio::join!(
                 self.cluster.open_history(&self.namespace, &self.release),
-                self.server_info()
+                self.server_info(),
+                self.cluster.lock_state(&self.namespace, &self.release)
             )
         });
-        Ok((history.map_err(failure)?, info.map_err(failure)?))
+        Ok((history.map_err(failure)?, info.map_err(failure)?, lock.map_err(failure)?))
+    }
+
+    /// The revisions a write works from, read again (see
+    /// [`Session::open_history_server_and_lock`]).
+    pub fn open_history(&self) -> Result<Vec<Revision>, Failure> {
+        self.block_on(self.cluster.open_history(&self.namespace, &self.release)).map_err(failure)
     }
 
     /// With `--debug`, says that `step` is done, when, and after how many API requests.
