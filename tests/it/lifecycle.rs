@@ -663,3 +663,68 @@ subjects: [{ kind: ServiceAccount, name: deployer, namespace: prefect }]
     let role = get(&cluster, "role", "prefect-worker").unwrap();
     assert!(role["rules"].to_string().contains("\"services\""), "{role}");
 }
+
+#[test]
+fn discovery_is_kept_on_disk_and_read_live_again_when_it_cannot_be_trusted() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
+    let cluster = cluster();
+    let cache = TempDir::new("cache");
+    let cwd = TempDir::new("run");
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    let cache_dir = cache.path().display().to_string();
+    // `apply --debug` in a new namespace: the API requests sent until every kind is resolved.
+    let requests_to_resolve = |namespace: &str| {
+        let args = [
+            "--kubeconfig",
+            &kubeconfig,
+            "-n",
+            namespace,
+            "--debug",
+            "apply",
+            "--create-namespace",
+        ];
+        let env = [("PREFECTCTL_CACHE_DIR", cache_dir.as_str())];
+        let run = crate::harness::prefectctl_env(cwd.path(), &args, None, &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stderr
+            .lines()
+            .find_map(|line| line.strip_prefix("debug: resolved every kind after "))
+            .and_then(|rest| rest.split(" and ").nth(1)?.split(' ').next()?.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no request count in {}", run.stderr))
+    };
+    let files = || -> Vec<std::path::PathBuf> {
+        let folder = cache.path().join("discovery");
+        std::fs::read_dir(folder).map_or(Vec::new(), |dir| dir.map(|e| e.unwrap().path()).collect())
+    };
+    assert!(files().is_empty());
+    let cold = requests_to_resolve("first");
+    let [file] = files().try_into().expect("one file for the one API server");
+    let cached: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let group_versions: Vec<&String> =
+        cached["resources"].as_object().expect("resources by group version").keys().collect();
+    assert!(group_versions.contains(&&"apps/v1".to_owned()), "{group_versions:?}");
+    // The next command reads no group version's resources: the file has them.
+    let warm = requests_to_resolve("second");
+    assert_eq!(warm + group_versions.len(), cold, "{group_versions:?}");
+
+    // A kind the file lacks (a CustomResourceDefinition installed since it was written) has
+    // its group version read live, and kept.
+    let mut lacking = cached.clone();
+    lacking["resources"]["v1"].as_array_mut().unwrap().retain(|r| r["kind"] != "Service");
+    std::fs::write(&file, lacking.to_string()).unwrap();
+    assert_eq!(requests_to_resolve("third"), warm + 1);
+    let kept: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(kept["resources"]["v1"].to_string().contains("\"Service\""));
+
+    // A file another server version wrote (the cluster upgraded since) is not trusted, whatever
+    // it says.
+    let mut other = cached.clone();
+    other["serverVersion"] = "1.0.0".into();
+    for resource in other["resources"]["apps/v1"].as_array_mut().unwrap() {
+        resource["name"] = "not-a-resource".into();
+    }
+    std::fs::write(&file, other.to_string()).unwrap();
+    assert_eq!(requests_to_resolve("fourth"), cold);
+}

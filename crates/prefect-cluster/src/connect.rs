@@ -27,7 +27,9 @@ use kube::{
 };
 use tower::{Layer, Service, retry::RetryLayer};
 
-use crate::{Error, Result, first_answer::FirstAnswer, transport::Deadline};
+use crate::{
+    Error, Result, discovery_cache::DiscoveryCache, first_answer::FirstAnswer, transport::Deadline,
+};
 
 /// A client for one API server, and the namespace the kubeconfig's context names.
 #[derive(Clone)]
@@ -38,6 +40,8 @@ pub struct Cluster {
     requests: Arc<AtomicUsize>,
     /// The resources of each group version read so far: discovery is read once per command.
     pub(crate) resources: Arc<Mutex<BTreeMap<String, Vec<APIResource>>>>,
+    /// Those resources as earlier commands read them from this server.
+    pub(crate) discovery_cache: DiscoveryCache,
     /// For connection upgrades (port-forwards), which HTTP/2 cannot carry to a 1.20 server.
     config: Config,
     counting: Counting,
@@ -98,12 +102,14 @@ impl Cluster {
         } else {
             multiplexed(config.clone(), counting.clone(), deadline.clone()).map_err(unreachable)?
         };
+        let discovery_cache = DiscoveryCache::for_server(&server);
         Ok(Cluster {
             client,
             default_namespace,
             server,
             requests,
             resources: Arc::default(),
+            discovery_cache,
             config,
             counting,
             deadline,

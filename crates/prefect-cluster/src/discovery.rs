@@ -1,5 +1,6 @@
 //! What the API server serves, read once per command: its version and group versions (three
-//! requests), and the resources of just the group versions a plan uses (one request each).
+//! requests), and the resources of just the group versions a plan uses (one request each, or
+//! none when the disk cache holds them: [`crate::discovery_cache`]).
 //! Plugins pick API versions from the first; writes need the second (a kind's resource name
 //! and scope), and a kind the server does not serve is found before anything is written.
 
@@ -92,7 +93,24 @@ impl Cluster {
                 .filter(|gv| info.group_versions.contains(gv) && !known.contains_key(gv.as_str()))
                 .collect()
         };
-        let lists = futures::future::join_all(wanted.into_iter().map(|api_version| async move {
+        // What the disk cache holds of a group version is taken when it has every kind
+        // wanted of it; the others are read live, and kept there for the next command.
+        let cached = if wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.discovery_cache.read(&info.version)
+        };
+        let has_every_kind = |api_version: &&String| {
+            cached.get(api_version.as_str()).is_some_and(|list| {
+                kinds
+                    .iter()
+                    .filter(|(v, _)| v == *api_version)
+                    .all(|(_, kind)| list.iter().any(|r| r.kind == *kind && !r.name.contains('/')))
+            })
+        };
+        let (from_disk, live): (Vec<&String>, Vec<&String>) =
+            wanted.into_iter().partition(has_every_kind);
+        let lists = futures::future::join_all(live.into_iter().map(|api_version| async move {
             let list = if api_version.contains('/') {
                 self.client.list_api_group_resources(api_version).await
             } else {
@@ -102,11 +120,20 @@ impl Cluster {
                 .map_err(|err| Error::api(format!("discover the resources of {api_version}"), err))
         }))
         .await;
+        let read_live = !lists.is_empty();
         let resources = {
             let mut known = self.resources.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for api_version in from_disk {
+                known.insert(api_version.clone(), cached[api_version.as_str()].clone());
+            }
+            let mut keep = cached;
             for list in lists {
                 let (api_version, resources) = list?;
+                keep.insert(api_version.clone(), resources.clone());
                 known.insert(api_version, resources);
+            }
+            if read_live {
+                self.discovery_cache.write(&info.version, &keep);
             }
             known.clone()
         };

@@ -14,6 +14,7 @@
 pub mod access;
 mod connect;
 pub mod discovery;
+mod discovery_cache;
 mod error;
 mod events;
 mod first_answer;
