@@ -1,6 +1,6 @@
 //! What the API server serves, read once per command: its version and group versions (three
 //! requests), and the resources of just the group versions a plan uses (one request each, or
-//! none when the disk cache holds them: [`crate::discovery_cache`]).
+//! none when the disk cache, `discovery_cache`, holds them).
 //! Plugins pick API versions from the first; writes need the second (a kind's resource name
 //! and scope), and a kind the server does not serve is found before anything is written.
 
