@@ -435,6 +435,16 @@ fn set_defaults(schema: &mut Value, defaults: &Value) {
 
 /// The JSON Schema of the `global:` section.
 pub fn global_values_schema() -> Value {
+    // Read from the text kept beside this file rather than built: every command that reads
+    // values needs it, and schemars builds it in four times the time serde_json reads it.
+    serde_json::from_str(GLOBAL_VALUES_SCHEMA).unwrap_or_else(|_| built_global_values_schema())
+}
+
+/// [`built_global_values_schema`] as JSON text; the test
+/// `the_kept_global_schema_is_what_the_code_builds` keeps it current (`UPDATE_EXPECT=1`).
+const GLOBAL_VALUES_SCHEMA: &str = include_str!("global-values-schema.json");
+
+fn built_global_values_schema() -> Value {
     values_schema_with_defaults::<GlobalValues>()
 }
 
@@ -543,6 +553,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_kept_global_schema_is_what_the_code_builds() {
+        let mut text = serde_json::to_string_pretty(&built_global_values_schema()).unwrap();
+        text.push('\n');
+        expect_test::expect_file!["global-values-schema.json"].assert_eq(&text);
+        assert_eq!(global_values_schema(), built_global_values_schema());
+    }
 
     #[test]
     fn objects_read_exactly_are_what_serde_json_reads() {
