@@ -233,11 +233,26 @@ impl Graph {
     pub fn transform_all(
         &mut self,
         by: &str,
+        f: impl FnMut(&ResourceKey, &mut Value),
+    ) -> Result<(), Vec<Error>> {
+        self.transform_where(by, |_, _| true, f)
+    }
+
+    /// [`Graph::transform_all`] over only the resources `wanted` picks: the others are not
+    /// copied and compared, which for a pass that changes a few resources of many is most of
+    /// its cost.
+    pub fn transform_where(
+        &mut self,
+        by: &str,
+        mut wanted: impl FnMut(&ResourceKey, &Value) -> bool,
         mut f: impl FnMut(&ResourceKey, &mut Value),
     ) -> Result<(), Vec<Error>> {
         let mut errors = Vec::new();
         let mut changes = Vec::new();
         for (key, entry) in &self.entries {
+            if !wanted(key, &entry.object) {
+                continue;
+            }
             let mut object = entry.object.clone();
             f(key, &mut object);
             if object == entry.object {

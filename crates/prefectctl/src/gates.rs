@@ -42,24 +42,17 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Adds the hash of its spec to every gate Job of `graph`.
 pub fn stamp(graph: &mut Graph) -> Result<(), Failure> {
-    // Every render passes here: a scan, not a sort.
-    let gates: Vec<ResourceKey> = graph
-        .iter()
-        .filter(|(key, object)| order::gated_names(key, object).is_some())
-        .map(|(key, _)| key.clone())
-        .collect();
-    if gates.is_empty() {
-        return Ok(());
-    }
-    let result = graph.transform_all(PASS, |key, object| {
-        if !gates.contains(key) {
-            return;
-        }
-        let hash = spec_hash(&object["spec"]);
-        if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
-            annotations.insert(SPEC_HASH_ANNOTATION.to_owned(), Value::String(hash));
-        }
-    });
+    // Every render passes here: a scan, not a sort; only the gates are copied.
+    let result = graph.transform_where(
+        PASS,
+        |key, object| order::gated_names(key, object).is_some(),
+        |_, object| {
+            let hash = spec_hash(&object["spec"]);
+            if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
+                annotations.insert(SPEC_HASH_ANNOTATION.to_owned(), Value::String(hash));
+            }
+        },
+    );
     result.map_err(|errors| Failure::runtime(errors.iter().map(ToString::to_string).collect()))
 }
 

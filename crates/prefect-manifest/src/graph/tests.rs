@@ -354,6 +354,31 @@ fn transform_all_records_changes_under_its_name() {
 }
 
 #[test]
+fn transform_where_passes_over_only_the_resources_it_picks() {
+    let mut graph = Graph::new();
+    graph
+        .apply("server", vec![deployment("prefect-server"), service("prefect-server")], vec![])
+        .unwrap();
+    let mut seen = Vec::new();
+    graph
+        .transform_where(
+            "gates",
+            |key, _| key.kind == "Deployment",
+            |key, object| {
+                seen.push(key.to_string());
+                object["metadata"]["annotations"] = json!({ "hash": "1" });
+            },
+        )
+        .unwrap();
+    assert_eq!(seen, ["Deployment/prefect/prefect-server"]);
+    expect![[r#"
+        v1 Service prefect/prefect-server  # added by server
+        apps/v1 Deployment prefect/prefect-server  # added by server; changed by gates (metadata.annotations)
+    "#]]
+    .assert_eq(&dump(&graph));
+}
+
+#[test]
 fn transform_all_is_all_or_nothing() {
     let mut graph = Graph::new();
     graph
