@@ -11,40 +11,40 @@
 
 use serde_json::Value;
 
-use crate::path;
+use crate::path::Path;
 
 /// The paths that differ between `old` and `new`; empty when they are equal.
 pub fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
     let mut paths = Vec::new();
-    compare("", old, new, &mut paths);
+    compare(&Path::Root, old, new, &mut paths);
     paths
 }
 
-fn compare(at: &str, old: &Value, new: &Value, paths: &mut Vec<String>) {
-    if old == new {
-        return;
-    }
+// One walk: each value is visited once, and a path is written out only when it is reported
+// (comparing whole subtrees for equality at every level went over deep objects once per
+// level).
+fn compare(at: &Path<'_>, old: &Value, new: &Value, paths: &mut Vec<String>) {
     match (old, new) {
         (Value::Object(old), Value::Object(new)) => {
             for (key, old_value) in old {
-                let below = path::field(at, key);
                 match new.get(key) {
-                    Some(new_value) => compare(&below, old_value, new_value, paths),
-                    None => paths.push(below),
+                    Some(new_value) => compare(&at.field(key), old_value, new_value, paths),
+                    None => paths.push(at.field(key).to_string()),
                 }
             }
             for key in new.keys() {
                 if !old.contains_key(key) {
-                    paths.push(path::field(at, key));
+                    paths.push(at.field(key).to_string());
                 }
             }
         }
         (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
             for (index, (old_item, new_item)) in old.iter().zip(new).enumerate() {
-                compare(&path::index(at, index), old_item, new_item, paths);
+                compare(&at.index(index), old_item, new_item, paths);
             }
         }
-        _ => paths.push(at.to_owned()),
+        _ if old == new => {}
+        _ => paths.push(at.to_string()),
     }
 }
 
