@@ -104,31 +104,54 @@ fn word(text: &str, out: &mut String) -> Option<()> {
     if !first.is_ascii_alphabetic() || last == b' ' {
         return None;
     }
-    // One pass over the bytes: allowed ones, and no two spaces in a row.
+    // One pass over the bytes, a table lookup each: allowed ones, and no two spaces in a row.
     let mut previous = first;
     for &byte in &bytes[1..] {
-        let allowed = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'/');
-        if !(allowed || (byte == b' ' && previous != b' ')) {
-            return None;
+        match WORD_BYTES[usize::from(byte)] {
+            INSIDE => {}
+            SPACE if previous != b' ' => {}
+            _ => return None,
         }
         previous = byte;
     }
-    if bytes.len() <= LONGEST_READ_AS_SOMETHING_ELSE
-        && READ_AS_SOMETHING_ELSE.iter().any(|word| text.eq_ignore_ascii_case(word))
-    {
+    if read_as_something_else(bytes) {
         return None;
     }
     out.push_str(text);
     Some(())
 }
 
-/// Words that start with a letter and that some YAML reader takes for a boolean, a null or a
-/// float.
-const READ_AS_SOMETHING_ELSE: &[&str] =
-    &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity"];
+/// What a byte may be inside a word: [`INSIDE`], a [`SPACE`], or neither (0).
+const WORD_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/') {
+            table[byte] = INSIDE;
+        }
+        byte += 1;
+    }
+    table[b' ' as usize] = SPACE;
+    table
+};
+const INSIDE: u8 = 1;
+const SPACE: u8 = 2;
 
-/// The length of the longest of [`READ_AS_SOMETHING_ELSE`]: longer words need no search.
-const LONGEST_READ_AS_SOMETHING_ELSE: usize = 8;
+/// Whether `word` is one that starts with a letter and that some YAML reader takes for a
+/// boolean, a null or a float; only the words of its length are compared.
+fn read_as_something_else(word: &[u8]) -> bool {
+    let candidates: &[&str] = match word.len() {
+        1 => &["y", "n"],
+        2 => &["no", "on"],
+        3 => &["yes", "off", "nan", "inf"],
+        4 => &["true", "null"],
+        5 => &["false"],
+        8 => &["infinity"],
+        _ => return false,
+    };
+    candidates.iter().any(|candidate| word.eq_ignore_ascii_case(candidate.as_bytes()))
+}
 
 fn text(text: &str, out: &mut String) -> Option<()> {
     out.push_str(text);
@@ -222,9 +245,16 @@ mod tests {
     }
 
     #[test]
-    fn the_longest_word_read_as_something_else_is_known() {
-        let longest = READ_AS_SOMETHING_ELSE.iter().map(|word| word.len()).max();
-        assert_eq!(longest, Some(LONGEST_READ_AS_SOMETHING_ELSE));
+    fn every_word_read_as_something_else_is_refused_in_any_case() {
+        let words = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"];
+        for word in words.into_iter().chain(["infinity"]) {
+            let capitalized = format!("{}{}", word[..1].to_uppercase(), &word[1..]);
+            for variant in [word.to_owned(), word.to_uppercase(), capitalized] {
+                assert_eq!(plain(&json!({ "key": variant })), None, "{variant}");
+                assert_eq!(plain(&json!({ variant.clone(): "x" })), None, "{variant}");
+            }
+        }
+        assert!(plain(&json!({ "key": "yesterday" })).is_some());
     }
 
     #[test]
