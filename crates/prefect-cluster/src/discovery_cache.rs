@@ -124,16 +124,18 @@ mod tests {
         }
     }
 
-    fn folder() -> PathBuf {
+    /// A fresh folder of the test `name`; tests run at once, so each clears only its own.
+    fn folder(name: &str) -> PathBuf {
         let folder = std::env::temp_dir()
-            .join(format!("prefect-cluster-discovery-cache-{}", std::process::id()));
+            .join(format!("prefect-cluster-discovery-cache-{}", std::process::id()))
+            .join(name);
         let _ = std::fs::remove_dir_all(&folder);
         folder
     }
 
     #[test]
     fn what_a_server_of_the_same_version_wrote_lately_is_read_back() {
-        let folder = folder().join("round-trip");
+        let folder = folder("round-trip");
         let cache = DiscoveryCache::in_folder(&folder, "https://127.0.0.1:6443/");
         assert!(cache.read("1.20.2").is_empty(), "nothing written yet");
         let resources =
@@ -154,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_file_older_than_the_ttl_or_unreadable_is_no_cache() {
-        let folder = folder().join("stale");
+        let folder = folder("stale");
         let cache = DiscoveryCache::in_folder(&folder, "https://cluster.example:443");
         let resources = BTreeMap::from([("v1".to_owned(), vec![resource("Secret", "secrets")])]);
         cache.write("1.30.1", &resources);
