@@ -513,6 +513,29 @@ fn release_and_namespace_default_from_the_environment_and_flags_win() {
 }
 
 #[test]
+fn a_kubeconfig_that_cannot_be_read_is_named_once_with_the_reason() {
+    let dir = TempDir::new("kubeconfig");
+    let missing = dir.path().join("absent").join("config");
+    let missing = missing.display().to_string();
+    let out = prefectctl_env(dir.path(), &["status"], None, &[("KUBECONFIG", &missing)]);
+    let stderr = out.fails_with_any();
+    assert!(
+        stderr.contains(&format!(
+            "error: no cluster to talk to: cannot read {missing}: No such file or directory"
+        )) && stderr.contains("pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config"),
+        "{stderr}"
+    );
+    let stderr = prefectctl_in(dir.path(), &["status", "--kubeconfig", &missing]).fails_with_any();
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot read the kubeconfig {missing}: No such file or directory"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(missing.as_str()).count(), 1, "{stderr}");
+}
+
+#[test]
 fn timeouts_are_go_durations() {
     // Accepted values reach the command (which then fails on the missing cluster, not the flag).
     for timeout in ["500ms", "1.5h", "2m30s", "90"] {

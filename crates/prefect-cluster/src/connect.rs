@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource;
 use kube::{
     Client, Config,
     client::{ClientBuilder, retry::RetryPolicy},
-    config::{KubeConfigOptions, Kubeconfig},
+    config::{KubeConfigOptions, Kubeconfig, KubeconfigError},
 };
 use tower::{Layer, Service, retry::RetryLayer};
 
@@ -64,7 +64,7 @@ impl Cluster {
             Some(path) => {
                 let file = Kubeconfig::read_from(path).map_err(|err| Error::ReadConfig {
                     path: path.to_path_buf(),
-                    reason: crate::error::one_line(&err.to_string()),
+                    reason: unreadable(&err),
                 })?;
                 known_context(&file, context, Some(path))?;
                 Config::from_custom_kubeconfig(file, &options)
@@ -79,7 +79,12 @@ impl Cluster {
                         .map_err(|err| context_error(context, err))?
                 }
                 Err(read) => Config::incluster().map_err(|_| Error::NoConfig {
-                    reason: crate::error::one_line(&read.to_string()),
+                    reason: match &read {
+                        KubeconfigError::ReadConfig(_, path) => {
+                            format!("cannot read {}: {}", path.display(), unreadable(&read))
+                        }
+                        _ => unreadable(&read),
+                    },
                 })?,
             },
         };
@@ -206,6 +211,15 @@ fn known_context(file: &Kubeconfig, context: Option<&str>, path: Option<&Path>) 
         known: file.contexts.iter().map(|named| named.name.clone()).collect(),
         current: file.current_context.clone(),
     })
+}
+
+/// Why a kubeconfig file could not be read, in one line, without the path kube's message
+/// quotes (with Rust's quotes inside its own) when the caller names the file itself.
+fn unreadable(err: &KubeconfigError) -> String {
+    match err {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        other => crate::error::one_line(&other.to_string()),
+    }
 }
 
 fn context_error(context: Option<&str>, err: kube::config::KubeconfigError) -> Error {
