@@ -675,8 +675,8 @@ fn discovery_is_kept_on_disk_and_read_live_again_when_it_cannot_be_trusted() {
     let kubeconfig = cluster.kubeconfig().display().to_string();
     let cache_dir = cache.path().display().to_string();
     // `apply --debug` in a new namespace: the API requests sent until every kind is resolved.
-    let requests_to_resolve = |namespace: &str| {
-        let args = [
+    let requests_with = |namespace: &str, flags: &[&str]| {
+        let mut args = vec![
             "--kubeconfig",
             &kubeconfig,
             "-n",
@@ -685,6 +685,7 @@ fn discovery_is_kept_on_disk_and_read_live_again_when_it_cannot_be_trusted() {
             "apply",
             "--create-namespace",
         ];
+        args.extend(flags);
         let env = [("PREFECTCTL_CACHE_DIR", cache_dir.as_str())];
         let run = crate::harness::prefectctl_env(cwd.path(), &args, None, &env);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -694,10 +695,12 @@ fn discovery_is_kept_on_disk_and_read_live_again_when_it_cannot_be_trusted() {
             .and_then(|rest| rest.split(" and ").nth(1)?.split(' ').next()?.parse::<usize>().ok())
             .unwrap_or_else(|| panic!("no request count in {}", run.stderr))
     };
-    let files = || -> Vec<std::path::PathBuf> {
-        let folder = cache.path().join("discovery");
+    let requests_to_resolve = |namespace: &str| requests_with(namespace, &[]);
+    let files_in = |cache: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let folder = cache.join("discovery");
         std::fs::read_dir(folder).map_or(Vec::new(), |dir| dir.map(|e| e.unwrap().path()).collect())
     };
+    let files = || files_in(cache.path());
     assert!(files().is_empty());
     let cold = requests_to_resolve("first");
     let [file] = files().try_into().expect("one file for the one API server");
@@ -727,4 +730,19 @@ fn discovery_is_kept_on_disk_and_read_live_again_when_it_cannot_be_trusted() {
     }
     std::fs::write(&file, other.to_string()).unwrap();
     assert_eq!(requests_to_resolve("fourth"), cold);
+
+    // `--cache-dir` wins over the environment, as kubectl's flag: a folder of its own is
+    // written and then read, and an empty one keeps nothing.
+    let elsewhere = TempDir::new("cache-flag");
+    let flag = ["--cache-dir", elsewhere.path().to_str().unwrap()];
+    assert_eq!(requests_with("fifth", &flag), cold);
+    assert_eq!(files_in(elsewhere.path()).len(), 1);
+    assert_eq!(requests_with("sixth", &flag), warm);
+    std::fs::remove_dir_all(elsewhere.path().join("discovery")).unwrap();
+    let written = || std::fs::read(&file).unwrap();
+    let before = written();
+    assert_eq!(requests_with("seventh", &["--cache-dir", ""]), cold);
+    assert_eq!(requests_with("eighth", &["--cache-dir", ""]), cold);
+    assert!(files_in(elsewhere.path()).is_empty());
+    assert_eq!(written(), before, "the environment's folder is not written either");
 }

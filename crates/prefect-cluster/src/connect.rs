@@ -50,11 +50,14 @@ pub struct Cluster {
 
 impl Cluster {
     /// Connects as the kubeconfig says (no request is sent yet); each request then gets at
-    /// most `request_timeout` (`None`: as long as it takes) for its answer.
+    /// most `request_timeout` (`None`: as long as it takes) for its answer. What the server
+    /// serves is kept in `cache_dir` (`--cache-dir`; an empty path keeps nothing; `None`: the
+    /// folder the environment names).
     pub async fn connect(
         kubeconfig: Option<&Path>,
         context: Option<&str>,
         request_timeout: Option<Duration>,
+        cache_dir: Option<&Path>,
     ) -> Result<Cluster> {
         let options = KubeConfigOptions {
             context: context.map(str::to_owned),
@@ -107,7 +110,7 @@ impl Cluster {
         } else {
             multiplexed(config.clone(), counting.clone(), deadline.clone()).map_err(unreachable)?
         };
-        let discovery_cache = DiscoveryCache::for_server(&server);
+        let discovery_cache = DiscoveryCache::for_server(&server, cache_dir);
         Ok(Cluster {
             client,
             default_namespace,

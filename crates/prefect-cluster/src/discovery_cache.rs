@@ -35,9 +35,14 @@ struct Cached {
 }
 
 impl DiscoveryCache {
-    /// The cache of the server at `url`, in the folder the environment names.
-    pub(crate) fn for_server(url: &str) -> DiscoveryCache {
-        DiscoveryCache { file: folder().map(|folder| file_in(&folder, url)) }
+    /// The cache of the server at `url`, in `folder` (`--cache-dir`; empty: no cache) or, when
+    /// none is given, the one the environment names.
+    pub(crate) fn for_server(url: &str, folder: Option<&Path>) -> DiscoveryCache {
+        let folder = match folder {
+            Some(given) => (!given.as_os_str().is_empty()).then(|| given.to_path_buf()),
+            None => default_folder(),
+        };
+        DiscoveryCache { file: folder.map(|folder| file_in(&folder, url)) }
     }
 
     /// The cache of the server at `url`, in `folder`.
@@ -87,9 +92,10 @@ impl DiscoveryCache {
     }
 }
 
-/// The cache folder: `$PREFECTCTL_CACHE_DIR`, else `$XDG_CACHE_HOME/prefectctl`, else
-/// `$HOME/.cache/prefectctl`; `None` when `PREFECTCTL_CACHE_DIR` is empty, or nothing says.
-fn folder() -> Option<PathBuf> {
+/// The cache folder when `--cache-dir` is not given: `$PREFECTCTL_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/prefectctl`, else `$HOME/.cache/prefectctl`; `None` when
+/// `PREFECTCTL_CACHE_DIR` is empty, or nothing says.
+fn default_folder() -> Option<PathBuf> {
     let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
     if let Some(dir) = std::env::var_os("PREFECTCTL_CACHE_DIR") {
         return (!dir.is_empty()).then(|| PathBuf::from(dir));

@@ -125,6 +125,11 @@ pub struct ReleaseArgs {
         help_heading = GLOBAL_OPTIONS
     )]
     pub request_timeout: std::time::Duration,
+    /// Where what API servers serve is kept between commands, as kubectl's flag: default
+    /// $PREFECTCTL_CACHE_DIR, else $XDG_CACHE_HOME/prefectctl, else ~/.cache/prefectctl; `''`
+    /// keeps nothing
+    #[arg(long = "cache-dir", value_name = "DIR", global = true, help_heading = GLOBAL_OPTIONS)]
+    pub cache_dir: Option<PathBuf>,
     /// Print what happens, step by step, to standard error
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub debug: bool,

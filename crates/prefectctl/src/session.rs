@@ -76,6 +76,7 @@ impl Session {
                 args.kubeconfig.as_deref(),
                 args.kube_context.as_deref(),
                 Some(args.request_timeout).filter(|timeout| !timeout.is_zero()),
+                args.cache_dir.as_deref(),
             ))
             .map_err(failure)?;
         let namespace =
