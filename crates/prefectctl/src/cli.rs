@@ -128,7 +128,17 @@ pub struct ReleaseArgs {
     /// Where what API servers serve is kept between commands, as kubectl's flag: default
     /// $PREFECTCTL_CACHE_DIR, else $XDG_CACHE_HOME/prefectctl, else ~/.cache/prefectctl; `''`
     /// keeps nothing
-    #[arg(long = "cache-dir", value_name = "DIR", global = true, help_heading = GLOBAL_OPTIONS)]
+    #[arg(
+        long = "cache-dir",
+        value_name = "DIR",
+        // clap's path parser refuses an empty value, which here means "keep nothing".
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::OsStringValueParser::new(),
+            PathBuf::from
+        ),
+        global = true,
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub cache_dir: Option<PathBuf>,
     /// Print what happens, step by step, to standard error
     #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
