@@ -267,6 +267,58 @@ fn an_edit_user_runs_the_whole_lifecycle_and_every_process_is_its_own_lock_holde
 
 /// Sends `signal` to a background `apply --wait` once its revision is pending; returns its
 /// exit code, standard error and how long it took to exit.
+#[test]
+fn an_apply_overtaken_before_it_takes_the_lock_plans_again_and_keeps_the_other_change() {
+    if !crate::tier::runs(&[crate::tier::Tier::ApiServer]) {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.kubectl(&["create", "namespace", NAMESPACE], None).ok();
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    assert!(ctl(&kubeconfig, &["apply"]).ok().contains("revision 1 deployed"));
+    // A plugin that, the first time it runs, has another apply change the release: that write
+    // lands after the first apply read the records (it plans unlocked) and before its lock.
+    let dir = TempDir::new("overtaken");
+    let marker = dir.path().join("overtaken");
+    let script = format!(
+        "#!/bin/sh\n\
+         if [ \"$1\" = manifest ]; then\n\
+           echo '{{\"name\":\"overtaker\",\"version\":\"1\",\"protocolVersion\":1,\"reads\":[]}}'\n\
+           exit 0\n\
+         fi\n\
+         cat >/dev/null\n\
+         if [ ! -e '{marker}' ]; then\n\
+           touch '{marker}'\n\
+           '{bin}' --kubeconfig '{kubeconfig}' -n {NAMESPACE} apply \
+             --set server.revisionHistoryLimit=7 >&2 || exit 9\n\
+         fi\n\
+         echo '{{\"apiVersion\":\"prefectctl.io/v1\",\"kind\":\"ResourceList\",\"items\":[]}}'\n",
+        marker = marker.display(),
+        bin = built_binary().display(),
+    );
+    let plugin = dir.write("prefectctl-plugin-overtaker", &script);
+    let status = Command::new("chmod").arg("+x").arg(&plugin).status().unwrap();
+    assert!(status.success());
+
+    let run = ctl(&kubeconfig, &["--debug", "apply", "--plugin", plugin.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(marker.exists(), "the other apply ran");
+    assert!(
+        run.stderr.contains("another command wrote the release since its records were read"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("revision 3 deployed"), "{}", run.stdout);
+    let statuses: Vec<String> =
+        history(&kubeconfig).into_iter().map(|(status, _)| status).collect();
+    assert_eq!(statuses, ["superseded", "superseded", "deployed"]);
+    // Planned from revision 2, not from the revision 1 it first read: the other apply's value
+    // is not lost.
+    let values = ctl(&kubeconfig, &["get", "values"]).ok();
+    assert!(values.contains("revisionHistoryLimit: 7"), "{values}");
+    assert!(!lock_exists(&cluster), "the lock was given back");
+}
+
 fn interrupt(kubeconfig: &str, signal: &str) -> (Option<i32>, String, Duration) {
     let mut apply = background_apply(
         kubeconfig,

@@ -133,6 +133,10 @@ fn plan_and_write(
         session.step("took the release lock");
         let now = session.open_history()?;
         if now != history {
+            session.step(
+                "another command wrote the release since its records were read: planning again \
+                 from its revision, under the lock",
+            );
             return Ok(Planned::Again(now));
         }
     }
