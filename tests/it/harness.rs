@@ -110,6 +110,16 @@ impl TempDir {
         std::fs::write(&path, text).expect("write temp file");
         path
     }
+
+    /// Writes `text` to `name` in the folder as an executable (mode 755): an executable
+    /// plugin, or a script a test runs. Returns its path.
+    pub fn write_executable(&self, name: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.write(name, text);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("make the temp file executable");
+        path
+    }
 }
 
 impl Drop for TempDir {

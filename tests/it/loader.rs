@@ -118,7 +118,7 @@ fn a_plugin_built_for_protocol_1_keeps_working() {
 fn a_later_plugin_removes_what_a_protocol_1_plugin_added() {
     let lib = plugin_library("fixture-protocol-v1");
     let dir = TempDir::new("removal");
-    let slim = dir.write(
+    let slim = dir.write_executable(
         "prefectctl-plugin-slim",
         "#!/bin/sh\n\
          if [ \"$1\" = manifest ]; then\n\
@@ -128,8 +128,6 @@ fn a_later_plugin_removes_what_a_protocol_1_plugin_added() {
          cat >/dev/null\n\
          echo '{\"removed\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"default\",\"name\":\"prefect-protocol-v1\"}]}'\n",
     );
-    let status = std::process::Command::new("chmod").arg("+x").arg(&slim).status().unwrap();
-    assert!(status.success());
     let out = prefectctl(&[
         "--plugin",
         lib.to_str().unwrap(),

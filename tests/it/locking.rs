@@ -296,9 +296,7 @@ fn an_apply_overtaken_before_it_takes_the_lock_plans_again_and_keeps_the_other_c
         marker = marker.display(),
         bin = built_binary().display(),
     );
-    let plugin = dir.write("prefectctl-plugin-overtaker", &script);
-    let status = Command::new("chmod").arg("+x").arg(&plugin).status().unwrap();
-    assert!(status.success());
+    let plugin = dir.write_executable("prefectctl-plugin-overtaker", &script);
 
     let run = ctl(&kubeconfig, &["--debug", "apply", "--plugin", plugin.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);

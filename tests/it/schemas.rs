@@ -58,15 +58,12 @@ fn contacts_plugin(dir: &TempDir) -> PathBuf {
         "valuesDefaults": { "oncall": [], "interval": "30s" }
     });
     let response = json!({ "apiVersion": "prefectctl.io/v1", "kind": "ResourceList", "items": [] });
-    let path = dir.write(
+    dir.write_executable(
         "prefectctl-plugin-contacts",
         &format!(
             "#!/bin/sh\nif [ \"$1\" = manifest ]; then cat <<'EOF'\n{manifest}\nEOF\nexit 0; fi\ncat >/dev/null\necho '{response}'\n"
         ),
-    );
-    let status = std::process::Command::new("chmod").arg("+x").arg(&path).status().unwrap();
-    assert!(status.success());
-    path
+    )
 }
 
 #[test]

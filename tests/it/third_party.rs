@@ -73,16 +73,12 @@ fn a_python_plugin_labels_every_resource_and_pod() {
 #[test]
 fn executables_that_misbehave_are_clear_errors() {
     let dir = TempDir::new("executables");
-    let failing = dir.write(
+    let failing = dir.write_executable(
         "prefectctl-plugin-failing",
         "#!/bin/sh\nif [ \"$1\" = manifest ]; then echo '{\"name\":\"failing\",\"version\":\"1\",\"protocolVersion\":1}'; exit 0; fi\necho 'cannot reach the vault' >&2\nexit 3\n",
     );
-    let garbage = dir.write("prefectctl-plugin-garbage", "#!/bin/sh\necho 'hello'\n");
+    let garbage = dir.write_executable("prefectctl-plugin-garbage", "#!/bin/sh\necho 'hello'\n");
     let not_executable = dir.write("prefectctl-plugin-plain", "#!/bin/sh\n");
-    for path in [&failing, &garbage] {
-        let status = std::process::Command::new("chmod").arg("+x").arg(path).status().unwrap();
-        assert!(status.success());
-    }
     let mut errors = String::new();
     for path in [&failing, &garbage, &not_executable] {
         let stderr =

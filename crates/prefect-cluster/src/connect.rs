@@ -83,10 +83,10 @@ impl Cluster {
                 }
                 Err(read) => Config::incluster().map_err(|_| Error::NoConfig {
                     reason: match &read {
-                        KubeconfigError::ReadConfig(_, path) => {
-                            format!("cannot read {}: {}", path.display(), unreadable(&read))
+                        KubeconfigError::ReadConfig(io, path) => {
+                            format!("cannot read {}: {io}", path.display())
                         }
-                        _ => unreadable(&read),
+                        other => unreadable(other),
                     },
                 })?,
             },
